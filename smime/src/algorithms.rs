@@ -1,0 +1,212 @@
+//! Algorithm identifiers: the OIDs this crate speaks, and what each may be used for.
+//!
+//! Object identifiers are spelled out here rather than taken from a generated database so that a
+//! reader can check each one against its RFC in one place.
+
+use der::asn1::ObjectIdentifier as Oid;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+/// Object identifiers, grouped by where they are defined.
+pub mod oid {
+    use der::asn1::ObjectIdentifier as Oid;
+
+    // RFC 5652 content types and attributes.
+    pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
+    pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
+    pub const ENVELOPED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.3");
+    /// RFC 5083.
+    pub const AUTH_ENVELOPED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.23");
+    pub const CONTENT_TYPE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.3");
+    pub const MESSAGE_DIGEST: Oid = Oid::new_unwrap("1.2.840.113549.1.9.4");
+    pub const SIGNING_TIME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.5");
+    /// RFC 8551 §2.5.2.
+    pub const SMIME_CAPABILITIES: Oid = Oid::new_unwrap("1.2.840.113549.1.9.15");
+    /// RFC 8551 §2.5.3 (id-aa-encrypKeyPref).
+    pub const ENCRYPTION_KEY_PREFERENCE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.11");
+    /// PKCS #9 emailAddress, still found in certificate subjects.
+    pub const EMAIL_ADDRESS: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");
+
+    // Digests (RFC 3370, RFC 5754).
+    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
+    pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
+    pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
+    pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+
+    // RSA (RFC 8017, RFC 4055).
+    pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
+    pub const SHA1_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.5");
+    pub const SHA256_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
+    pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
+    pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
+    pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
+    pub const RSAES_OAEP: Oid = Oid::new_unwrap("1.2.840.113549.1.1.7");
+    pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
+    pub const P_SPECIFIED: Oid = Oid::new_unwrap("1.2.840.113549.1.1.9");
+
+    // Elliptic curves (RFC 5480, RFC 5758).
+    pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+    pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
+    pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+    pub const ECDSA_WITH_SHA1: Oid = Oid::new_unwrap("1.2.840.10045.4.1");
+    pub const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
+    pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
+    pub const ECDSA_WITH_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
+
+    // Content encryption (RFC 3565, RFC 5084, RFC 3370).
+    pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+    pub const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
+    pub const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
+    pub const AES128_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.6");
+    pub const AES256_GCM: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.46");
+    pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
+    pub const RC2_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.2");
+}
+
+/// A message digest algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DigestAlgorithm {
+    /// Accepted when verifying old mail only; results flag it as weak.
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlgorithm {
+    pub fn oid(self) -> Oid {
+        match self {
+            Self::Sha1 => oid::SHA1,
+            Self::Sha256 => oid::SHA256,
+            Self::Sha384 => oid::SHA384,
+            Self::Sha512 => oid::SHA512,
+        }
+    }
+
+    pub fn from_oid(oid: &Oid) -> Option<Self> {
+        [Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512]
+            .into_iter()
+            .find(|d| d.oid() == *oid)
+    }
+
+    /// The `micalg` parameter of multipart/signed (RFC 8551 §3.5.3.2).
+    pub fn micalg(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha-1",
+            Self::Sha256 => "sha-256",
+            Self::Sha384 => "sha-384",
+            Self::Sha512 => "sha-512",
+        }
+    }
+
+    /// SHA-1 is collision-broken; signatures made with it are reported, not trusted.
+    pub fn is_weak(self) -> bool {
+        self == Self::Sha1
+    }
+
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => Sha1::digest(data).to_vec(),
+            Self::Sha256 => Sha256::digest(data).to_vec(),
+            Self::Sha384 => Sha384::digest(data).to_vec(),
+            Self::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// How a signature value is computed from a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureScheme {
+    /// RSASSA-PKCS1-v1_5.
+    RsaPkcs1v15,
+    /// RSASSA-PSS with MGF1 on the same digest and a salt as long as the digest (RFC 4056).
+    RsaPss,
+    /// ECDSA; the value is a DER `Ecdsa-Sig-Value` (see [`crate::keys::ecdsa_raw_to_der`] for
+    /// WebCrypto's `r || s` form).
+    Ecdsa,
+}
+
+/// A signature algorithm as it appears in a SignerInfo: scheme plus digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignatureAlgorithm {
+    pub scheme: SignatureScheme,
+    pub digest: DigestAlgorithm,
+}
+
+/// A content-encryption algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentEncryption {
+    Aes128Cbc,
+    Aes256Cbc,
+    /// AuthEnvelopedData (RFC 5083/5084).
+    Aes128Gcm,
+    /// AuthEnvelopedData (RFC 5083/5084).
+    Aes256Gcm,
+}
+
+impl ContentEncryption {
+    pub fn oid(self) -> Oid {
+        match self {
+            Self::Aes128Cbc => oid::AES128_CBC,
+            Self::Aes256Cbc => oid::AES256_CBC,
+            Self::Aes128Gcm => oid::AES128_GCM,
+            Self::Aes256Gcm => oid::AES256_GCM,
+        }
+    }
+
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::Aes128Cbc | Self::Aes128Gcm => 16,
+            Self::Aes256Cbc | Self::Aes256Gcm => 32,
+        }
+    }
+
+    /// True for the AEAD modes, which are sent as AuthEnvelopedData.
+    pub fn is_authenticated(self) -> bool {
+        matches!(self, Self::Aes128Gcm | Self::Aes256Gcm)
+    }
+}
+
+/// How the content-encryption key is delivered to an RSA recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KeyTransport {
+    /// RSAES-PKCS1-v1_5: what every S/MIME client reads (gpgsm, Outlook, Thunderbird).
+    #[default]
+    RsaPkcs1v15,
+    /// RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 8017, RFC 4055).
+    RsaOaepSha256,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_oids_round_trip() {
+        for d in [
+            DigestAlgorithm::Sha1,
+            DigestAlgorithm::Sha256,
+            DigestAlgorithm::Sha384,
+            DigestAlgorithm::Sha512,
+        ] {
+            assert_eq!(DigestAlgorithm::from_oid(&d.oid()), Some(d));
+            assert_eq!(d.digest(b"abc").len(), d.output_len());
+        }
+        assert_eq!(DigestAlgorithm::from_oid(&oid::DATA), None);
+    }
+
+    #[test]
+    fn sha256_known_answer() {
+        let d = DigestAlgorithm::Sha256.digest(b"abc");
+        assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
+    }
+}

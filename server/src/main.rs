@@ -1,1 +1,63 @@
-fn main() {}
+//! The `sealmail` command: `serve` runs the web server; more admin commands join it later.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sealmail_server::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "sealmail",
+    version,
+    about = "S/MIME web mail over your own IMAP and SMTP servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server.
+    Serve {
+        /// Configuration file (TOML); SEALMAIL_<SECTION>_<KEY> variables override its values.
+        #[arg(long, env = "SEALMAIL_CONFIG", default_value = "sealmail.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => {
+            let config = match Config::load(&config, std::env::vars()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("sealmail: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("sealmail: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(sealmail_server::serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sealmail: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

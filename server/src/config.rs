@@ -1,0 +1,281 @@
+//! Server configuration: a TOML file, then `SEALMAIL_<SECTION>_<KEY>` environment overrides.
+//!
+//! Environment overrides exist so a container or a test can change one value without writing a file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration is not valid: {0}")]
+    Parse(String),
+    #[error("{setting}: {problem}")]
+    Invalid {
+        setting: &'static str,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub web: WebConfig,
+    pub imap: MailServer,
+    pub smtp: MailServer,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub login: LoginThrottle,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub listen: SocketAddr,
+    /// Off only for a plain-http demo on loopback; browsers drop `Secure` cookies over http.
+    pub secure_cookies: bool,
+    pub static_dir: PathBuf,
+    /// A session unused this long is ended.
+    pub session_idle_seconds: i64,
+    /// A session older than this is ended however busy it is.
+    pub session_max_seconds: i64,
+    /// Largest request body (a message with its attachments), in bytes.
+    pub max_upload_bytes: usize,
+    pub page_size: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: true,
+            static_dir: PathBuf::from("static"),
+            session_idle_seconds: 30 * 60,
+            session_max_seconds: 12 * 60 * 60,
+            max_upload_bytes: 40 * 1024 * 1024,
+            page_size: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before any credential is sent.
+    Starttls,
+    /// No encryption at all: accepted only for a server on this machine.
+    Plain,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailServer {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// An extra certificate authority (PEM) to trust, for a server with a private certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds to wait for the server to answer before telling the user it is unavailable.
+    #[serde(default = "default_mail_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_mail_timeout() -> u64 {
+    20
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` (the default, embedded) or `postgres://…` for several servers.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://sealmail.db?mode=rwc".into(),
+        }
+    }
+}
+
+/// Slows down password guessing against one address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginThrottle {
+    /// Failures allowed before answers are delayed.
+    pub free_failures: i64,
+    /// Delay added per failure beyond the free ones (doubling, capped at 8 steps).
+    pub delay_step_ms: u64,
+    /// Failures after which the address is refused outright until the window passes.
+    pub lockout_failures: i64,
+    /// Failures older than this are forgotten.
+    pub window_seconds: i64,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self {
+            free_failures: 3,
+            delay_step_ms: 500,
+            lockout_failures: 10,
+            window_seconds: 15 * 60,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` and applies overrides from `env` (normally `std::env::vars()`).
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text, env)
+    }
+
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for (name, value) in env {
+            apply_override(&mut table, &name, &value)?;
+        }
+        let config: Config = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (setting, server) in [("imap.security", &self.imap), ("smtp.security", &self.smtp)] {
+            if server.security == Security::Plain && !is_loopback_host(&server.host) {
+                return Err(ConfigError::Invalid {
+                    setting,
+                    problem: format!(
+                        "\"plain\" sends passwords unencrypted, so it is allowed only for a server on this \
+                         machine, not for {}; use \"tls\" or \"starttls\"",
+                        server.host
+                    ),
+                });
+            }
+        }
+        if self.web.session_idle_seconds <= 0 || self.web.session_max_seconds <= 0 {
+            return Err(ConfigError::Invalid {
+                setting: "web.session_idle_seconds",
+                problem: "session lifetimes must be positive".into(),
+            });
+        }
+        if !(1..=500).contains(&self.web.page_size) {
+            return Err(ConfigError::Invalid {
+                setting: "web.page_size",
+                problem: "must be 1 to 500".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `SEALMAIL_IMAP_PORT=993` sets `[imap] port = 993`. A value is read as TOML when it parses
+/// (numbers, booleans) and as a string otherwise.
+fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let Some(rest) = name.strip_prefix("SEALMAIL_") else {
+        return Ok(());
+    };
+    let rest = rest.to_ascii_lowercase();
+    let Some((section, key)) = rest.split_once('_') else {
+        return Ok(());
+    };
+    if !["web", "imap", "smtp", "database", "login"].contains(&section) {
+        return Ok(());
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => {
+            t.insert(key.to_string(), parsed);
+            Ok(())
+        }
+        _ => Err(ConfigError::Parse(format!(
+            "[{section}] must be a table to apply {name}"
+        ))),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [imap]
+        host = "127.0.0.1"
+        port = 143
+        security = "plain"
+        [smtp]
+        host = "127.0.0.1"
+        port = 587
+        security = "plain"
+    "#;
+
+    #[test]
+    fn environment_overrides_file_values_with_typed_values() {
+        let env = [
+            ("SEALMAIL_IMAP_PORT".to_string(), "993".to_string()),
+            ("SEALMAIL_IMAP_SECURITY".to_string(), "tls".to_string()),
+            (
+                "SEALMAIL_WEB_SECURE_COOKIES".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "SEALMAIL_DATABASE_URL".to_string(),
+                "postgres://db/mail".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let config = Config::from_toml(MINIMAL, env).unwrap();
+        assert_eq!(config.imap.port, 993);
+        assert_eq!(config.imap.security, Security::Tls);
+        assert!(!config.web.secure_cookies);
+        assert_eq!(config.database.url, "postgres://db/mail");
+    }
+
+    #[test]
+    fn plaintext_to_a_remote_server_is_refused_with_the_setting_named() {
+        let text = MINIMAL.replacen("127.0.0.1", "mail.example.com", 1);
+        let err = Config::from_toml(&text, []).unwrap_err();
+        assert!(err.to_string().starts_with("imap.security:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        let err =
+            Config::from_toml(&format!("{MINIMAL}\n[web]\nlisten_port = 1\n"), []).unwrap_err();
+        assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+}

@@ -1,0 +1,305 @@
+//! Mailbox operations on a signed-in session. Folder names here are the server's own
+//! (modified UTF-7); only `Folder::display_name` is for people.
+
+use futures::TryStreamExt;
+use mail_parser::MessageParser;
+
+use super::{ImapError, Session};
+use async_imap::types::{Flag, NameAttribute};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderRole {
+    Inbox,
+    Drafts,
+    Sent,
+    Trash,
+    Junk,
+    Archive,
+}
+
+#[derive(Debug, Clone)]
+pub struct Folder {
+    pub name: String,
+    pub display_name: String,
+    pub role: Option<FolderRole>,
+    pub messages: u32,
+    pub unseen: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageSummary {
+    pub uid: u32,
+    pub from: String,
+    pub subject: String,
+    pub date: Option<i64>,
+    pub size: u32,
+    pub seen: bool,
+    pub answered: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessagePage {
+    pub total: u32,
+    pub page: u32,
+    pub pages: u32,
+    pub messages: Vec<MessageSummary>,
+}
+
+/// Every selectable folder with its counts, in the order a mail client shows them.
+pub async fn folders(session: &mut Session) -> Result<Vec<Folder>, ImapError> {
+    let names: Vec<_> = session
+        .list(Some(""), Some("*"))
+        .await?
+        .try_collect()
+        .await?;
+    let mut folders = Vec::with_capacity(names.len());
+    for name in &names {
+        if name
+            .attributes()
+            .iter()
+            .any(|a| matches!(a, NameAttribute::NoSelect))
+        {
+            continue;
+        }
+        let role = role_of(name.name(), name.attributes());
+        let status = session.status(name.name(), "(MESSAGES UNSEEN)").await?;
+        folders.push(Folder {
+            name: name.name().to_string(),
+            display_name: display_name(name.name(), role),
+            role,
+            messages: status.exists,
+            unseen: status.unseen.unwrap_or(0),
+        });
+    }
+    folders.sort_by_key(sort_key);
+    Ok(folders)
+}
+
+fn role_of(name: &str, attributes: &[NameAttribute<'_>]) -> Option<FolderRole> {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Some(FolderRole::Inbox);
+    }
+    attributes.iter().find_map(|a| match a {
+        NameAttribute::Drafts => Some(FolderRole::Drafts),
+        NameAttribute::Sent => Some(FolderRole::Sent),
+        NameAttribute::Trash => Some(FolderRole::Trash),
+        NameAttribute::Junk => Some(FolderRole::Junk),
+        NameAttribute::Archive => Some(FolderRole::Archive),
+        _ => None,
+    })
+}
+
+fn display_name(name: &str, role: Option<FolderRole>) -> String {
+    if role == Some(FolderRole::Inbox) {
+        return "Inbox".into();
+    }
+    utf7_imap::decode_utf7_imap(name.to_string())
+}
+
+fn sort_key(folder: &Folder) -> (u8, String) {
+    let rank = match folder.role {
+        Some(FolderRole::Inbox) => 0,
+        Some(FolderRole::Drafts) => 1,
+        Some(FolderRole::Sent) => 2,
+        Some(FolderRole::Archive) => 3,
+        Some(FolderRole::Junk) => 4,
+        Some(FolderRole::Trash) => 5,
+        None => 6,
+    };
+    (rank, folder.display_name.to_lowercase())
+}
+
+/// The folder with `role`, falling back to the conventional name on servers without SPECIAL-USE.
+pub fn folder_for(folders: &[Folder], role: FolderRole) -> Option<&Folder> {
+    folders.iter().find(|f| f.role == Some(role)).or_else(|| {
+        let conventional = match role {
+            FolderRole::Inbox => "INBOX",
+            FolderRole::Drafts => "Drafts",
+            FolderRole::Sent => "Sent",
+            FolderRole::Trash => "Trash",
+            FolderRole::Junk => "Junk",
+            FolderRole::Archive => "Archive",
+        };
+        folders
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(conventional))
+    })
+}
+
+/// One page of a folder, newest first (page 1 holds the most recently arrived messages).
+///
+/// Arrival order is the sequence-number order, which needs no SORT extension and no full-folder
+/// fetch, so a page costs the same in a folder of ten messages or a hundred thousand.
+pub async fn page(
+    session: &mut Session,
+    folder: &str,
+    page: u32,
+    page_size: u32,
+) -> Result<MessagePage, ImapError> {
+    let mailbox = session
+        .examine(folder)
+        .await
+        .map_err(not_found_if_refused)?;
+    let total = mailbox.exists;
+    let pages = total.div_ceil(page_size).max(1);
+    let page = page.clamp(1, pages);
+    if total == 0 {
+        return Ok(MessagePage {
+            total,
+            page,
+            pages,
+            messages: Vec::new(),
+        });
+    }
+    let newest = total - (page - 1) * page_size;
+    let oldest = newest.saturating_sub(page_size - 1).max(1);
+    let fetches: Vec<_> = session
+        .fetch(
+            format!("{oldest}:{newest}"),
+            "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])",
+        )
+        .await?
+        .try_collect()
+        .await?;
+    let parser = MessageParser::default();
+    let mut messages: Vec<MessageSummary> = fetches
+        .iter()
+        .filter_map(|f| {
+            let uid = f.uid?;
+            let header = f.header().unwrap_or_default();
+            let parsed = parser.parse_headers(header);
+            let flags: Vec<Flag<'_>> = f.flags().collect();
+            Some(MessageSummary {
+                uid,
+                from: parsed
+                    .as_ref()
+                    .map(|m| crate::mail::sender_label(m.from()))
+                    .unwrap_or_default(),
+                subject: parsed
+                    .as_ref()
+                    .and_then(|m| m.subject())
+                    .unwrap_or("")
+                    .to_string(),
+                date: parsed
+                    .as_ref()
+                    .and_then(|m| m.date())
+                    .map(|d| d.to_timestamp()),
+                size: f.size.unwrap_or(0),
+                seen: flags.contains(&Flag::Seen),
+                answered: flags.contains(&Flag::Answered),
+            })
+        })
+        .collect();
+    messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
+    Ok(MessagePage {
+        total,
+        page,
+        pages,
+        messages,
+    })
+}
+
+/// The raw message; reading it marks it seen, as opening a message does in any mail client.
+pub async fn fetch(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    mark_seen: bool,
+) -> Result<Vec<u8>, ImapError> {
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let item = if mark_seen { "BODY[]" } else { "BODY.PEEK[]" };
+    let fetches: Vec<_> = session
+        .uid_fetch(uid.to_string(), item)
+        .await?
+        .try_collect()
+        .await?;
+    fetches
+        .iter()
+        .find(|f| f.uid == Some(uid))
+        .and_then(|f| f.body())
+        .map(<[u8]>::to_vec)
+        .ok_or(ImapError::NotFound)
+}
+
+pub async fn set_seen(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    seen: bool,
+) -> Result<(), ImapError> {
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let change = if seen {
+        "+FLAGS.SILENT (\\Seen)"
+    } else {
+        "-FLAGS.SILENT (\\Seen)"
+    };
+    let _: Vec<_> = session
+        .uid_store(uid.to_string(), change)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(())
+}
+
+pub async fn move_message(
+    session: &mut Session,
+    from: &str,
+    uid: u32,
+    to: &str,
+) -> Result<(), ImapError> {
+    session.select(from).await.map_err(not_found_if_refused)?;
+    session.uid_mv(uid.to_string(), to).await?;
+    Ok(())
+}
+
+/// Removes a message for good (used in Trash, and for a draft once it has been sent).
+pub async fn delete_permanently(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+) -> Result<(), ImapError> {
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let _: Vec<_> = session
+        .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
+        .await?
+        .try_collect()
+        .await?;
+    let _: Vec<_> = session
+        .uid_expunge(uid.to_string())
+        .await?
+        .try_collect()
+        .await?;
+    Ok(())
+}
+
+pub async fn append(
+    session: &mut Session,
+    folder: &str,
+    flags: &str,
+    message: &[u8],
+) -> Result<(), ImapError> {
+    session.append(folder, Some(flags), None, message).await?;
+    Ok(())
+}
+
+/// The UID of the message with this Message-ID, if the folder has one. Used to file a sent copy
+/// exactly once, and to find a draft just saved.
+pub async fn find_by_message_id(
+    session: &mut Session,
+    folder: &str,
+    message_id: &str,
+) -> Result<Option<u32>, ImapError> {
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let quoted = message_id.replace(['\\', '"', '\r', '\n'], "");
+    let uids = session
+        .uid_search(format!("HEADER Message-ID \"{quoted}\""))
+        .await?;
+    Ok(uids.into_iter().max())
+}
+
+fn not_found_if_refused(e: async_imap::error::Error) -> ImapError {
+    match e {
+        async_imap::error::Error::No(_) => ImapError::NotFound,
+        other => other.into(),
+    }
+}

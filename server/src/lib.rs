@@ -1,0 +1,75 @@
+//! Sealmail's server: a web mail front end over the user's own IMAP and SMTP servers.
+//!
+//! Data flows one way: browser → [`web`] → [`imap`] / [`smtp`]; [`mail`] turns bytes into pages
+//! and forms into bytes without touching the network; [`db`] keeps sessions and the outbox so
+//! any server instance can answer any request.
+
+pub mod config;
+pub mod db;
+pub mod imap;
+pub mod mail;
+pub mod outbox;
+pub mod sessions;
+pub mod smtp;
+pub mod tls;
+pub mod web;
+
+use std::sync::Arc;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
+    #[error(transparent)]
+    Smtp(#[from] smtp::SmtpError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Builds the application for `config`: database ready, state shared, router assembled.
+pub async fn build_app(config: config::Config) -> Result<(axum::Router, web::Shared), StartError> {
+    let db = db::open(&config.database.url).await?;
+    let state = Arc::new(web::AppState::new(config, db)?);
+    Ok((web::router(state.clone()), state))
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: config::Config) -> Result<(), StartError> {
+    let addr = config.web.listen;
+    let (router, state) = build_app(config).await?;
+    state.spawn_upkeep();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    tracing::info!("Sealmail listening on http://{addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

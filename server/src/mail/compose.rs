@@ -1,0 +1,408 @@
+//! Writing a message: the form's fields in, RFC 5322 bytes out.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+use mail_parser::MessageParser;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ComposeError {
+    #[error("\"{0}\" is not an email address")]
+    BadAddress(String),
+    #[error("add at least one recipient in To, Cc or Bcc")]
+    NoRecipients,
+    #[error("the message could not be assembled: {0}")]
+    Build(String),
+}
+
+/// A recipient: the address, and the display name when one was typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+impl Recipient {
+    pub fn to_header_text(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} <{}>", self.email),
+            None => self.email.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub from: Recipient,
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    pub bcc: Vec<Recipient>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// Without angle brackets.
+    pub message_id: String,
+    pub date: i64,
+}
+
+impl Draft {
+    /// Everyone the message goes to, for the SMTP envelope.
+    pub fn envelope_recipients(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for r in self.to.iter().chain(&self.cc).chain(&self.bcc) {
+            if !all.iter().any(|a| a.eq_ignore_ascii_case(&r.email)) {
+                all.push(r.email.clone());
+            }
+        }
+        all
+    }
+}
+
+/// The compose form as typed. Validating it gives a [`Draft`] that can be sent; saving it keeps
+/// every field exactly as typed, even an address that does not parse yet.
+#[derive(Debug, Clone, Default)]
+pub struct Composition {
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// Private headers of a saved draft holding the recipient fields as typed.
+pub const TYPED_TO: &str = "X-Sealmail-Typed-To";
+pub const TYPED_CC: &str = "X-Sealmail-Typed-Cc";
+pub const TYPED_BCC: &str = "X-Sealmail-Typed-Bcc";
+
+impl Composition {
+    pub fn validate(
+        &self,
+        from: Recipient,
+        message_id: String,
+        date: i64,
+    ) -> Result<Draft, ComposeError> {
+        let draft = Draft {
+            from,
+            to: parse_recipients(&self.to)?,
+            cc: parse_recipients(&self.cc)?,
+            bcc: parse_recipients(&self.bcc)?,
+            subject: one_line(&self.subject),
+            body: self.body.clone(),
+            attachments: self.attachments.clone(),
+            in_reply_to: self.in_reply_to.clone(),
+            references: self.references.clone(),
+            message_id,
+            date,
+        };
+        if draft.envelope_recipients().is_empty() {
+            return Err(ComposeError::NoRecipients);
+        }
+        Ok(draft)
+    }
+
+    /// The bytes to keep in Drafts.
+    pub fn build_unsent(
+        &self,
+        from: Recipient,
+        message_id: String,
+        date: i64,
+    ) -> Result<Vec<u8>, ComposeError> {
+        let lenient = |typed: &str| parse_recipients(typed).unwrap_or_default();
+        let draft = Draft {
+            from,
+            to: lenient(&self.to),
+            cc: lenient(&self.cc),
+            bcc: lenient(&self.bcc),
+            subject: one_line(&self.subject),
+            body: self.body.clone(),
+            attachments: self.attachments.clone(),
+            in_reply_to: self.in_reply_to.clone(),
+            references: self.references.clone(),
+            message_id,
+            date,
+        };
+        let typed = [
+            (TYPED_TO, &self.to),
+            (TYPED_CC, &self.cc),
+            (TYPED_BCC, &self.bcc),
+        ];
+        build_with(&draft, Copy::Kept, &typed)
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// Which copy of the message to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copy {
+    /// What recipients get: no Bcc header, so Bcc recipients stay hidden.
+    Delivered,
+    /// The sender's own copy (Sent, Drafts) keeps the Bcc list.
+    Kept,
+}
+
+/// Parses what a person types into To/Cc/Bcc: addresses separated by commas or semicolons,
+/// each bare or as `Name <address>`.
+pub fn parse_recipients(input: &str) -> Result<Vec<Recipient>, ComposeError> {
+    let cleaned = input.replace(['\r', '\n'], " ").replace(';', ",");
+    if cleaned.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let header = format!("To: {cleaned}\r\n\r\n");
+    let parsed = MessageParser::default().parse_headers(header.as_bytes());
+    let addresses = parsed.as_ref().and_then(|m| m.to());
+    let mut recipients = Vec::new();
+    if let Some(addresses) = addresses {
+        for addr in addresses.iter() {
+            let email = addr.address.as_deref().unwrap_or("").trim().to_string();
+            if !is_plausible_address(&email) {
+                let shown = if email.is_empty() {
+                    addr.name.as_deref().unwrap_or("").to_string()
+                } else {
+                    email
+                };
+                return Err(ComposeError::BadAddress(shown));
+            }
+            let name = addr
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
+            recipients.push(Recipient { name, email });
+        }
+    }
+    // The parser drops what it cannot read; make sure every typed entry became an address.
+    let typed = cleaned.split(',').filter(|s| !s.trim().is_empty()).count();
+    if recipients.len() < typed {
+        let missing = cleaned
+            .split(',')
+            .map(str::trim)
+            .find(|s| !s.is_empty() && !recipients.iter().any(|r| s.contains(&r.email)))
+            .unwrap_or(cleaned.trim());
+        return Err(ComposeError::BadAddress(missing.to_string()));
+    }
+    Ok(recipients)
+}
+
+fn is_plausible_address(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
+}
+
+/// The RFC 5322 bytes of the draft, CRLF line ends, ready for SMTP or IMAP APPEND.
+pub fn build(draft: &Draft, copy: Copy) -> Result<Vec<u8>, ComposeError> {
+    build_with(draft, copy, &[])
+}
+
+fn build_with(
+    draft: &Draft,
+    copy: Copy,
+    extra: &[(&str, &String)],
+) -> Result<Vec<u8>, ComposeError> {
+    let address = |r: &Recipient| -> Address<'static> {
+        Address::new_address(r.name.clone(), r.email.clone())
+    };
+    let list = |rs: &[Recipient]| Address::new_list(rs.iter().map(address).collect());
+    let mut builder = MessageBuilder::new()
+        .from(address(&draft.from))
+        .subject(draft.subject.clone())
+        .date(draft.date)
+        .message_id(draft.message_id.clone())
+        .text_body(normalise_newlines(&draft.body));
+    if !draft.to.is_empty() {
+        builder = builder.to(list(&draft.to));
+    }
+    if !draft.cc.is_empty() {
+        builder = builder.cc(list(&draft.cc));
+    }
+    if copy == Copy::Kept && !draft.bcc.is_empty() {
+        builder = builder.bcc(list(&draft.bcc));
+    }
+    if let Some(parent) = &draft.in_reply_to {
+        builder = builder.in_reply_to(parent.clone());
+    }
+    if !draft.references.is_empty() {
+        builder = builder.references(draft.references.clone());
+    }
+    for (name, value) in extra {
+        if !value.trim().is_empty() {
+            builder = builder.header(
+                *name,
+                mail_builder::headers::text::Text::new(one_line(value)),
+            );
+        }
+    }
+    for a in &draft.attachments {
+        builder = builder.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
+    }
+    builder
+        .write_to_vec()
+        .map_err(|e| ComposeError::Build(e.to_string()))
+}
+
+fn normalise_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// "Re: subject" without stacking prefixes.
+pub fn reply_subject(subject: &str) -> String {
+    if subject.trim_start().to_ascii_lowercase().starts_with("re:") {
+        subject.to_string()
+    } else {
+        format!("Re: {subject}")
+    }
+}
+
+pub fn forward_subject(subject: &str) -> String {
+    let lower = subject.trim_start().to_ascii_lowercase();
+    if lower.starts_with("fwd:") || lower.starts_with("fw:") {
+        subject.to_string()
+    } else {
+        format!("Fwd: {subject}")
+    }
+}
+
+/// The original text with "> " in front of each line, after an attribution line.
+pub fn quote(attribution: &str, text: &str) -> String {
+    let mut out = format!("\n\n{attribution}\n");
+    for line in normalise_newlines(text).lines() {
+        out.push_str(if line.is_empty() { ">" } else { "> " });
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> Draft {
+        Draft {
+            from: Recipient {
+                name: Some("Alice".into()),
+                email: "alice@example.test".into(),
+            },
+            to: parse_recipients("Bob <bob@example.test>").unwrap(),
+            cc: parse_recipients("carol@example.test").unwrap(),
+            bcc: parse_recipients("dave@example.test").unwrap(),
+            subject: "Quarterly numbers".into(),
+            body: "Hello\nBob".into(),
+            attachments: vec![Attachment {
+                name: "n.bin".into(),
+                content_type: "application/octet-stream".into(),
+                bytes: vec![0, 159, 146, 150],
+            }],
+            in_reply_to: None,
+            references: vec![],
+            message_id: "abc@example.test".into(),
+            date: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn recipients_accept_names_commas_and_semicolons() {
+        let r = parse_recipients(
+            "Bob <bob@example.test>; carol@example.test, \"Dave D\" <dave@example.test>",
+        )
+        .unwrap();
+        let emails: Vec<_> = r.iter().map(|r| r.email.as_str()).collect();
+        assert_eq!(
+            emails,
+            [
+                "bob@example.test",
+                "carol@example.test",
+                "dave@example.test"
+            ]
+        );
+        assert_eq!(r[0].name.as_deref(), Some("Bob"));
+    }
+
+    #[test]
+    fn a_mistyped_recipient_is_named() {
+        assert_eq!(
+            parse_recipients("bob@example.test, not an address").unwrap_err(),
+            ComposeError::BadAddress("not an address".into())
+        );
+        assert!(parse_recipients("bob@localhost").is_err());
+    }
+
+    #[test]
+    fn bcc_appears_only_in_the_kept_copy() {
+        let d = draft();
+        let delivered = String::from_utf8(build(&d, Copy::Delivered).unwrap()).unwrap();
+        let kept = String::from_utf8(build(&d, Copy::Kept).unwrap()).unwrap();
+        assert!(!delivered.contains("dave@example.test"));
+        assert!(kept.contains("Bcc: <dave@example.test>"), "{kept}");
+        assert_eq!(
+            d.envelope_recipients(),
+            [
+                "bob@example.test",
+                "carol@example.test",
+                "dave@example.test"
+            ]
+        );
+    }
+
+    #[test]
+    fn built_message_parses_back_with_attachment_bytes_intact() {
+        let raw = build(&draft(), Copy::Kept).unwrap();
+        assert!(
+            !raw.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
+            "bare LF in output"
+        );
+        let view = crate::mail::read::view(&raw, false, &|i| i.to_string()).unwrap();
+        assert_eq!(view.subject, "Quarterly numbers");
+        let part = crate::mail::read::part_content(&raw, view.attachments[0].part).unwrap();
+        assert_eq!(part.bytes, vec![0, 159, 146, 150]);
+    }
+
+    #[test]
+    fn a_saved_draft_keeps_an_unparseable_recipient_as_typed() {
+        let form = Composition {
+            to: "bob@example.test, bob at home".into(),
+            subject: "s".into(),
+            ..Default::default()
+        };
+        let from = Recipient {
+            name: None,
+            email: "alice@example.test".into(),
+        };
+        assert!(form.validate(from.clone(), "m@x.test".into(), 0).is_err());
+        let raw = form.build_unsent(from, "m@x.test".into(), 0).unwrap();
+        let view = crate::mail::read::view(&raw, false, &|i| i.to_string()).unwrap();
+        assert_eq!(
+            view.typed_to.as_deref(),
+            Some("bob@example.test, bob at home")
+        );
+    }
+
+    #[test]
+    fn subjects_do_not_stack_prefixes() {
+        assert_eq!(reply_subject("Re: x"), "Re: x");
+        assert_eq!(reply_subject("x"), "Re: x");
+        assert_eq!(forward_subject("FW: x"), "FW: x");
+    }
+}

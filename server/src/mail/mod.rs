@@ -1,0 +1,47 @@
+//! Mail as people see it: reading a raw message into a page model, and writing one from a form.
+//! Pure functions: no IMAP or SMTP here.
+
+pub mod compose;
+pub mod read;
+
+use mail_parser::Address;
+
+/// "Alice Example" when the sender gave a name, the address otherwise.
+pub fn sender_label(from: Option<&Address<'_>>) -> String {
+    from.and_then(|a| a.first())
+        .map(|addr| match (&addr.name, &addr.address) {
+            (Some(name), _) if !name.trim().is_empty() => name.trim().to_string(),
+            (_, Some(address)) => address.to_string(),
+            _ => String::new(),
+        })
+        .unwrap_or_default()
+}
+
+/// Every address of a header as "Name <address>" or the bare address.
+pub fn address_list(address: Option<&Address<'_>>) -> Vec<String> {
+    let Some(address) = address else {
+        return Vec::new();
+    };
+    address
+        .iter()
+        .filter_map(|addr| {
+            let email = addr.address.as_deref()?;
+            Some(match addr.name.as_deref() {
+                Some(name) if !name.trim().is_empty() => format!("{} <{email}>", name.trim()),
+                _ => email.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Bare e-mail addresses of a header, lower-cased for comparison.
+pub fn bare_addresses(address: Option<&Address<'_>>) -> Vec<String> {
+    let Some(address) = address else {
+        return Vec::new();
+    };
+    address
+        .iter()
+        .filter_map(|a| a.address.as_deref())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}

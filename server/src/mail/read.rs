@@ -1,0 +1,294 @@
+//! Turns a raw message into what the message page shows: headers, a safe body, attachments.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+use super::{address_list, bare_addresses};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("this message is malformed and cannot be shown")]
+    Malformed,
+}
+
+#[derive(Debug)]
+pub struct MessageView {
+    pub subject: String,
+    pub from: Vec<String>,
+    pub from_addresses: Vec<String>,
+    pub to: Vec<String>,
+    pub to_addresses: Vec<String>,
+    pub cc: Vec<String>,
+    pub cc_addresses: Vec<String>,
+    pub bcc: Vec<String>,
+    pub date: Option<i64>,
+    pub message_id: Option<String>,
+    pub references: Vec<String>,
+    pub body: Body,
+    /// The body as plain text (HTML converted), for quoting in a reply.
+    pub plain_text: String,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Recipient fields exactly as typed, present on drafts this server saved.
+    pub typed_to: Option<String>,
+    pub typed_cc: Option<String>,
+    pub typed_bcc: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Body {
+    Text(String),
+    /// Sanitised HTML; `remote_blocked` says images from other sites were removed.
+    Html {
+        html: String,
+        remote_blocked: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct AttachmentInfo {
+    /// The part's index in the parsed message, stable for the same raw bytes.
+    pub part: usize,
+    pub name: String,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// A part's decoded bytes, for download.
+#[derive(Debug)]
+pub struct PartContent {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Builds the page model. `part_url` turns a part index into a link, used for `cid:` images.
+pub fn view(
+    raw: &[u8],
+    show_remote_images: bool,
+    part_url: &dyn Fn(usize) -> String,
+) -> Result<MessageView, ReadError> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(ReadError::Malformed)?;
+    let html_part = message
+        .html_body
+        .first()
+        .and_then(|&i| message.parts.get(i as usize))
+        .filter(|p| matches!(p.body, PartType::Html(_)));
+    let body = match html_part {
+        Some(part) => {
+            let cid_urls: HashMap<String, String> = message
+                .parts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    Some((
+                        p.content_id()?.trim_matches(['<', '>']).to_string(),
+                        part_url(i),
+                    ))
+                })
+                .collect();
+            let (html, remote_blocked) = sanitize_html(
+                part.text_contents().unwrap_or_default(),
+                show_remote_images,
+                &cid_urls,
+            );
+            Body::Html {
+                html,
+                remote_blocked,
+            }
+        }
+        None => Body::Text(
+            message
+                .body_text(0)
+                .map(|t| t.into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    let attachments = message
+        .attachments
+        .iter()
+        .filter_map(|&i| {
+            let i = i as usize;
+            let part = message.parts.get(i)?;
+            if matches!(part.body, PartType::Multipart(_)) {
+                return None;
+            }
+            Some(AttachmentInfo {
+                part: i,
+                name: part_name(part, i),
+                content_type: content_type_of(part),
+                size: part.contents().len(),
+            })
+        })
+        .collect();
+    let references = match message.references().as_text_list() {
+        Some(list) => list.iter().map(|s| s.to_string()).collect(),
+        None => message
+            .references()
+            .as_text()
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+    };
+    Ok(MessageView {
+        subject: message.subject().unwrap_or("").to_string(),
+        from: address_list(message.from()),
+        from_addresses: bare_addresses(message.from()),
+        to: address_list(message.to()),
+        to_addresses: bare_addresses(message.to()),
+        cc: address_list(message.cc()),
+        cc_addresses: bare_addresses(message.cc()),
+        bcc: address_list(message.bcc()),
+        date: message.date().map(|d| d.to_timestamp()),
+        message_id: message.message_id().map(str::to_string),
+        references,
+        body,
+        plain_text: message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
+        attachments,
+        typed_to: typed(&message, super::compose::TYPED_TO),
+        typed_cc: typed(&message, super::compose::TYPED_CC),
+        typed_bcc: typed(&message, super::compose::TYPED_BCC),
+    })
+}
+
+fn typed(message: &mail_parser::Message<'_>, header: &str) -> Option<String> {
+    message
+        .header(header)
+        .and_then(|v| v.as_text())
+        .map(|t| t.trim().to_string())
+}
+
+/// The decoded content of part `index`: exactly the bytes the sender attached.
+pub fn part_content(raw: &[u8], index: usize) -> Option<PartContent> {
+    let message = MessageParser::default().parse(raw)?;
+    let part = message.parts.get(index)?;
+    let bytes = match &part.body {
+        PartType::Multipart(_) => return None,
+        PartType::Message(inner) => inner.raw_message().to_vec(),
+        _ => part.contents().to_vec(),
+    };
+    Some(PartContent {
+        name: part_name(part, index),
+        content_type: content_type_of(part),
+        bytes,
+    })
+}
+
+fn part_name(part: &mail_parser::MessagePart<'_>, index: usize) -> String {
+    part.attachment_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| match &part.body {
+            PartType::Message(m) => format!("{}.eml", m.subject().unwrap_or("message")),
+            _ => format!("part-{index}"),
+        })
+}
+
+fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
+    part.content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase()
+}
+
+/// Removes scripts, event handlers, styles and forms; keeps remote images out unless asked, so
+/// opening a message does not tell the sender it was read.
+fn sanitize_html(
+    html: &str,
+    show_remote_images: bool,
+    cid_urls: &HashMap<String, String>,
+) -> (String, bool) {
+    let blocked = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&blocked);
+    let cid_urls = cid_urls.clone();
+    let clean = ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto", "cid"].into())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .set_tag_attribute_value("a", "target", "_blank")
+        .attribute_filter(move |element, attribute, value| {
+            let is_source = matches!((element, attribute), ("img", "src") | ("img", "srcset"));
+            if !is_source {
+                return Some(value.into());
+            }
+            if let Some(cid) = value.strip_prefix("cid:") {
+                return cid_urls.get(cid).map(|url| url.clone().into());
+            }
+            if show_remote_images {
+                Some(value.into())
+            } else {
+                flag.store(true, Ordering::Relaxed);
+                None
+            }
+        })
+        .clean(html)
+        .to_string();
+    (clean, blocked.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HTML_MAIL: &[u8] =
+        b"From: Mallory <m@evil.test>\r\nTo: bob@example.test\r\nSubject: hi\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<p onclick=\"steal()\">Hello<script>steal()</script></p><img src=\"https://evil.test/track.gif\">\
+<a href=\"javascript:steal()\">x</a>\r\n";
+
+    fn url(i: usize) -> String {
+        format!("/part/{i}")
+    }
+
+    #[test]
+    fn html_loses_scripts_handlers_and_remote_images() {
+        let view = view(HTML_MAIL, false, &url).unwrap();
+        let Body::Html {
+            html,
+            remote_blocked,
+        } = view.body
+        else {
+            panic!("expected html")
+        };
+        assert!(remote_blocked);
+        assert!(html.contains("Hello"));
+        for bad in ["script", "onclick", "evil.test", "javascript:"] {
+            assert!(!html.contains(bad), "{bad} survived: {html}");
+        }
+    }
+
+    #[test]
+    fn remote_images_come_back_when_the_reader_asks() {
+        let view = view(HTML_MAIL, true, &url).unwrap();
+        let Body::Html {
+            html,
+            remote_blocked,
+        } = view.body
+        else {
+            panic!("expected html")
+        };
+        assert!(!remote_blocked);
+        assert!(html.contains("https://evil.test/track.gif"));
+    }
+
+    #[test]
+    fn attachments_decode_to_the_exact_bytes() {
+        let raw = b"From: a@example.test\r\nSubject: file\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"x.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n";
+        let view = view(raw, false, &url).unwrap();
+        assert!(matches!(&view.body, Body::Text(t) if t.trim() == "see file"));
+        assert_eq!(view.attachments.len(), 1);
+        let content = part_content(raw, view.attachments[0].part).unwrap();
+        assert_eq!(content.name, "x.bin");
+        assert_eq!(content.bytes, vec![0, 1, 2, 255]);
+    }
+}

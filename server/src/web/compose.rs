@@ -1,0 +1,546 @@
+//! Writing and sending mail.
+//!
+//! The rule this module keeps: a message the user sent is delivered and filed in Sent exactly
+//! once, or the user is told it was not sent and the draft is in Drafts. See `outbox` for how a
+//! retried send stays single.
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::{User, random_token};
+use super::errors::PageError;
+use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
+use super::{FolderRole, Shared};
+use crate::db::now;
+use crate::imap::{self, Folder};
+use crate::mail::compose::{self, Attachment, Composition, Copy, Recipient};
+use crate::mail::read;
+use crate::outbox::Claim;
+use crate::sessions::SignedIn;
+
+#[derive(Deserialize)]
+pub struct ComposeQuery {
+    /// `reply`, `all`, `forward` or `draft`, with `folder` and `uid` naming the message.
+    mode: Option<String>,
+    folder: Option<String>,
+    uid: Option<u32>,
+    notice: Option<String>,
+}
+
+pub async fn compose_page(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<ComposeQuery>,
+) -> Result<Response, PageError> {
+    let source = match (&q.folder, q.uid) {
+        (Some(folder), Some(uid)) if q.mode.is_some() => Some((folder.clone(), uid)),
+        _ => None,
+    };
+    let (folders, raw) = with_imap!(state, &user.0, |s| {
+        let folders = imap::mailbox::folders(s).await?;
+        let raw = match &source {
+            Some((folder, uid)) => Some(imap::mailbox::fetch(s, folder, *uid, false).await?),
+            None => None,
+        };
+        Ok((folders, raw))
+    })?;
+    let mut page = blank_page(&user.0, &folders, views::notice_text(q.notice.as_deref()));
+    if let (Some(raw), Some((folder, uid)), Some(mode)) = (raw, source, q.mode.as_deref()) {
+        let original = read::view(&raw, false, &|_| String::new())
+            .map_err(|e| PageError::BadRequest(e.to_string()))?;
+        prefill(&mut page, &user.0.email, mode, &original, &folder, uid);
+    }
+    Ok(page.into_response())
+}
+
+fn blank_page(user: &SignedIn, folders: &[Folder], notice: Option<&'static str>) -> ComposePage {
+    ComposePage {
+        chrome: Chrome::new(&user.email, &user.csrf_token, folders, "", notice),
+        heading: "New message",
+        error: None,
+        to: String::new(),
+        cc: String::new(),
+        bcc: String::new(),
+        subject: String::new(),
+        body: String::new(),
+        send_id: random_token(),
+        draft_uid: None,
+        source_folder: String::new(),
+        source_uid: None,
+        kept: Vec::new(),
+        in_reply_to: String::new(),
+        references: String::new(),
+    }
+}
+
+fn prefill(
+    page: &mut ComposePage,
+    me: &str,
+    mode: &str,
+    original: &read::MessageView,
+    folder: &str,
+    uid: u32,
+) {
+    let me = me.to_ascii_lowercase();
+    let not_me = |list: &[String], bare: &[String]| -> Vec<String> {
+        list.iter()
+            .zip(bare)
+            .filter(|(_, b)| **b != me)
+            .map(|(full, _)| full.clone())
+            .collect()
+    };
+    let attribution = format!(
+        "On {}, {} wrote:",
+        views::format_date(original.date),
+        original.from.join(", ")
+    );
+    let threading = |page: &mut ComposePage| {
+        if let Some(id) = &original.message_id {
+            page.in_reply_to = id.clone();
+            let mut refs = original.references.clone();
+            refs.push(id.clone());
+            page.references = refs.join(" ");
+        }
+    };
+    let keep_all = |page: &mut ComposePage| {
+        page.source_folder = folder.to_string();
+        page.source_uid = Some(uid);
+        page.kept = original
+            .attachments
+            .iter()
+            .map(|a| KeptAttachment {
+                part: a.part,
+                name: a.name.clone(),
+                size: views::format_size(a.size),
+            })
+            .collect();
+    };
+    match mode {
+        "reply" | "all" => {
+            page.heading = if mode == "all" { "Reply all" } else { "Reply" };
+            page.to = original.from.join(", ");
+            if mode == "all" {
+                let mut to = original.from.clone();
+                to.extend(not_me(&original.to, &original.to_addresses));
+                page.to = to.join(", ");
+                page.cc = not_me(&original.cc, &original.cc_addresses).join(", ");
+            }
+            page.subject = compose::reply_subject(&original.subject);
+            page.body = compose::quote(&attribution, &original.plain_text);
+            threading(page);
+        }
+        "forward" => {
+            page.heading = "Forward";
+            page.subject = compose::forward_subject(&original.subject);
+            page.body = format!(
+                "\n\n---------- Forwarded message ----------\nFrom: {}\nDate: {}\nSubject: {}\nTo: {}\n\n{}",
+                original.from.join(", "),
+                views::format_date(original.date),
+                original.subject,
+                original.to.join(", "),
+                original.plain_text
+            );
+            keep_all(page);
+        }
+        "draft" => {
+            page.heading = "Edit draft";
+            page.to = original
+                .typed_to
+                .clone()
+                .unwrap_or_else(|| original.to.join(", "));
+            page.cc = original
+                .typed_cc
+                .clone()
+                .unwrap_or_else(|| original.cc.join(", "));
+            page.bcc = original
+                .typed_bcc
+                .clone()
+                .unwrap_or_else(|| original.bcc.join(", "));
+            page.subject = original.subject.clone();
+            page.body = original
+                .plain_text
+                .trim_end_matches(['\r', '\n'])
+                .to_string();
+            page.draft_uid = Some(uid);
+            if let Some(parent) = original.references.last() {
+                page.in_reply_to = parent.clone();
+                page.references = original.references.join(" ");
+            }
+            keep_all(page);
+        }
+        _ => {}
+    }
+}
+
+/// The compose form as posted.
+#[derive(Default)]
+struct Submitted {
+    csrf: String,
+    action: String,
+    send_id: String,
+    form: Composition,
+    draft_uid: Option<u32>,
+    source_folder: String,
+    source_uid: Option<u32>,
+    keep_parts: Vec<usize>,
+    uploads: Vec<Attachment>,
+}
+
+async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
+    let mut s = Submitted::default();
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        PageError::BadRequest(format!("The form could not be read: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "attachments" {
+            let file_name = field.file_name().unwrap_or("").to_string();
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let bytes = field.bytes().await.map_err(bad)?;
+            if !file_name.is_empty() {
+                s.uploads.push(Attachment {
+                    name: file_name,
+                    content_type,
+                    bytes: bytes.to_vec(),
+                });
+            }
+            continue;
+        }
+        let value = field.text().await.map_err(bad)?;
+        match name.as_str() {
+            "csrf" => s.csrf = value,
+            "action" => s.action = value,
+            "send_id" => s.send_id = value,
+            "to" => s.form.to = value,
+            "cc" => s.form.cc = value,
+            "bcc" => s.form.bcc = value,
+            "subject" => s.form.subject = value,
+            "body" => s.form.body = value,
+            "in_reply_to" => s.form.in_reply_to = Some(value).filter(|v| !v.trim().is_empty()),
+            "references" => {
+                s.form.references = value.split_whitespace().map(str::to_string).collect()
+            }
+            "draft_uid" => s.draft_uid = value.parse().ok(),
+            "source_folder" => s.source_folder = value,
+            "source_uid" => s.source_uid = value.parse().ok(),
+            "keep_part" => s.keep_parts.extend(value.parse::<usize>().ok()),
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+pub async fn submit(
+    State(state): State<Shared>,
+    user: User,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
+    let mut submitted = read_form(multipart).await?;
+    user.check_token(&submitted.csrf)?;
+    if submitted.send_id.len() < 16 {
+        return Err(PageError::BadRequest(
+            "The form is missing its send id; reload the page.".into(),
+        ));
+    }
+    let kept = kept_attachments(&state, &user.0, &submitted).await?;
+    submitted.form.attachments = kept
+        .into_iter()
+        .chain(std::mem::take(&mut submitted.uploads))
+        .collect();
+    match submitted.action.as_str() {
+        "save" => {
+            let saved = save_draft(&state, &user.0, &submitted.form, submitted.draft_uid).await?;
+            let to = format!(
+                "/compose?mode=draft&folder={}&uid={}&notice=saved",
+                enc(&saved.folder),
+                saved.uid
+            );
+            Ok(Redirect::to(&to).into_response())
+        }
+        "send" => send(&state, &user.0, submitted).await,
+        other => Err(PageError::BadRequest(format!(
+            "Unknown action \"{other}\"."
+        ))),
+    }
+}
+
+async fn kept_attachments(
+    state: &Shared,
+    user: &SignedIn,
+    s: &Submitted,
+) -> Result<Vec<Attachment>, PageError> {
+    let Some(uid) = s
+        .source_uid
+        .filter(|_| !s.keep_parts.is_empty() && !s.source_folder.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let raw = with_imap!(state, user, |conn| {
+        imap::mailbox::fetch(conn, &s.source_folder, uid, false).await
+    })?;
+    s.keep_parts
+        .iter()
+        .map(|&part| {
+            read::part_content(&raw, part)
+                .map(|p| Attachment {
+                    name: p.name,
+                    content_type: p.content_type,
+                    bytes: p.bytes,
+                })
+                .ok_or(PageError::NotFound)
+        })
+        .collect()
+}
+
+fn me(user: &SignedIn) -> Recipient {
+    Recipient {
+        name: None,
+        email: user.email.clone(),
+    }
+}
+
+fn domain_of(email: &str) -> &str {
+    email
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost")
+}
+
+async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response, PageError> {
+    // The Message-ID is derived from the send id, so every retry of this send is the same message.
+    let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
+    let draft = match s.form.validate(me(user), message_id.clone(), now()) {
+        Ok(draft) => draft,
+        Err(e) => {
+            return not_sent(
+                state,
+                user,
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            )
+            .await;
+        }
+    };
+    match state
+        .outbox
+        .claim(&s.send_id, &user.email, &message_id)
+        .await?
+    {
+        Claim::Done => return Ok(sent_redirect()),
+        Claim::InProgress => {
+            let why = "This message is already being sent. Check Sent in a moment before sending it again.";
+            return not_sent(state, user, s, StatusCode::CONFLICT, why.into()).await;
+        }
+        Claim::Submitted {
+            sent_copy,
+            message_id,
+        } => {
+            file_in_sent(state, user, &s.send_id, &message_id, &sent_copy).await;
+            return Ok(sent_redirect());
+        }
+        Claim::Fresh => {}
+    }
+    let built = compose::build(&draft, Copy::Delivered)
+        .and_then(|d| Ok((d, compose::build(&draft, Copy::Kept)?)));
+    let (delivered, kept) = match built {
+        Ok(pair) => pair,
+        Err(e) => {
+            state.outbox.release(&s.send_id).await?;
+            return not_sent(
+                state,
+                user,
+                s,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.to_string(),
+            )
+            .await;
+        }
+    };
+    let recipients = draft.envelope_recipients();
+    if let Err(e) = state
+        .smtp
+        .submit(
+            &user.email,
+            &user.password,
+            &user.email,
+            &recipients,
+            &delivered,
+        )
+        .await
+    {
+        tracing::warn!(user = %user.email, "SMTP submission failed: {e}");
+        state.outbox.release(&s.send_id).await?;
+        return not_sent(
+            state,
+            user,
+            s,
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )
+        .await;
+    }
+    // From here on the message is out: never report failure, only finish the bookkeeping.
+    if let Err(e) = state.outbox.mark_submitted(&s.send_id, &kept).await {
+        tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
+    }
+    file_in_sent(state, user, &s.send_id, &message_id, &kept).await;
+    if let Some(uid) = s.draft_uid {
+        let removed = with_imap!(state, user, |conn| {
+            let folders = imap::mailbox::folders(conn).await?;
+            match imap::mailbox::folder_for(&folders, FolderRole::Drafts) {
+                Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts.name, uid).await,
+                None => Ok(()),
+            }
+        });
+        if let Err(e) = removed {
+            tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
+        }
+    }
+    Ok(sent_redirect())
+}
+
+fn sent_redirect() -> Response {
+    Redirect::to("/mail?folder=INBOX&notice=sent").into_response()
+}
+
+/// Files the sender's copy in Sent unless it is already there. A failure is left for
+/// `file_pending_sent_copies` on a later page.
+pub async fn file_in_sent(
+    state: &Shared,
+    user: &SignedIn,
+    send_id: &str,
+    message_id: &str,
+    copy: &[u8],
+) {
+    let filed = with_imap!(state, user, |conn| {
+        let folders = imap::mailbox::folders(conn).await?;
+        let sent = imap::mailbox::folder_for(&folders, FolderRole::Sent)
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| "Sent".into());
+        if imap::mailbox::find_by_message_id(conn, &sent, message_id)
+            .await?
+            .is_none()
+        {
+            imap::mailbox::append(conn, &sent, "(\\Seen)", copy).await?;
+        }
+        Ok(())
+    });
+    match filed {
+        Ok(()) => {
+            if let Err(e) = state.outbox.mark_filed(send_id).await {
+                tracing::error!(user = %user.email, "filed in Sent, but recording it failed: {e}");
+            }
+        }
+        Err(e) => tracing::warn!(user = %user.email, "filing in Sent failed, will retry: {e}"),
+    }
+}
+
+pub async fn file_pending_sent_copies(state: &Shared, user: &SignedIn) {
+    match state.outbox.pending(&user.email).await {
+        Ok(pending) => {
+            for p in pending {
+                file_in_sent(state, user, &p.send_id, &p.message_id, &p.sent_copy).await;
+            }
+        }
+        Err(e) => tracing::warn!(user = %user.email, "reading the outbox failed: {e}"),
+    }
+}
+
+struct SavedDraft {
+    folder: String,
+    uid: u32,
+    raw: Vec<u8>,
+}
+
+/// Saves the form in Drafts (replacing the draft it was opened from) and says where it is.
+async fn save_draft(
+    state: &Shared,
+    user: &SignedIn,
+    form: &Composition,
+    replaces: Option<u32>,
+) -> Result<SavedDraft, PageError> {
+    let message_id = format!("{}@{}", random_token(), domain_of(&user.email));
+    let raw = form
+        .build_unsent(me(user), message_id.clone(), now())
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let (folder, uid) = with_imap!(state, user, |conn| {
+        let folders = imap::mailbox::folders(conn).await?;
+        let drafts = imap::mailbox::folder_for(&folders, FolderRole::Drafts)
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| "Drafts".into());
+        if imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
+            .await?
+            .is_none()
+        {
+            imap::mailbox::append(conn, &drafts, "(\\Draft \\Seen)", &raw).await?;
+        }
+        let uid = imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
+            .await?
+            .ok_or(imap::ImapError::NotFound)?;
+        if let Some(old) = replaces.filter(|old| *old != uid) {
+            imap::mailbox::delete_permanently(conn, &drafts, old).await?;
+        }
+        Ok((drafts, uid))
+    })?;
+    Ok(SavedDraft { folder, uid, raw })
+}
+
+/// The message was not sent: keep it as a draft and show the form again with the reason.
+async fn not_sent(
+    state: &Shared,
+    user: &SignedIn,
+    s: Submitted,
+    status: StatusCode,
+    why: String,
+) -> Result<Response, PageError> {
+    let saved = save_draft(state, user, &s.form, s.draft_uid).await;
+    let folders =
+        with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
+    let mut page = blank_page(user, &folders, None);
+    page.heading = "Message not sent";
+    page.to = s.form.to.clone();
+    page.cc = s.form.cc.clone();
+    page.bcc = s.form.bcc.clone();
+    page.subject = s.form.subject.clone();
+    page.body = s.form.body.clone();
+    page.in_reply_to = s.form.in_reply_to.clone().unwrap_or_default();
+    page.references = s.form.references.join(" ");
+    // The same send id: if the first attempt did go out after all, a retry cannot send it twice.
+    page.send_id = s.send_id.clone();
+    match saved {
+        Ok(saved) => {
+            page.error = Some(format!(
+                "Your message was not sent: {why} It has been saved in Drafts."
+            ));
+            page.draft_uid = Some(saved.uid);
+            page.source_folder = saved.folder;
+            page.source_uid = Some(saved.uid);
+            if let Ok(view) = read::view(&saved.raw, false, &|_| String::new()) {
+                page.kept = view
+                    .attachments
+                    .iter()
+                    .map(|a| KeptAttachment {
+                        part: a.part,
+                        name: a.name.clone(),
+                        size: views::format_size(a.size),
+                    })
+                    .collect();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(user = %user.email, "saving the unsent draft failed: {e}");
+            page.error = Some(format!(
+                "Your message was not sent: {why} It could not be saved in Drafts either, so keep this page open; \
+                 attached files must be added again."
+            ));
+            page.draft_uid = s.draft_uid;
+        }
+    }
+    Ok((status, page).into_response())
+}

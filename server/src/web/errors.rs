@@ -1,0 +1,105 @@
+//! Every failure a page can meet, and the page a person sees for it.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::imap::ImapError;
+use crate::sessions::SessionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// No session, or one that ended: go and sign in.
+    #[error("sign in required")]
+    SignIn { expired: bool },
+    /// A state-changing request that did not come from our own page.
+    #[error("request refused: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("mail server: {0}")]
+    MailServer(ImapError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<ImapError> for PageError {
+    fn from(e: ImapError) -> Self {
+        match e {
+            ImapError::NotFound => PageError::NotFound,
+            // The password stopped working mid-session (changed elsewhere): sign in again.
+            ImapError::BadCredentials => PageError::SignIn { expired: true },
+            other => PageError::MailServer(other),
+        }
+    }
+}
+
+impl From<SessionError> for PageError {
+    fn from(e: SessionError) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+    pub signed_in: bool,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            PageError::SignIn { expired } => {
+                let to = if expired { "/login?expired=1" } else { "/login" };
+                return Redirect::to(to).into_response();
+            }
+            PageError::Forbidden(why) => (
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                format!(
+                    "This request could not be verified as coming from your own Sealmail page ({why}). \
+                     Nothing was changed. Go back, reload the page and try again."
+                ),
+            ),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "That message or folder does not exist any more. It may have been moved or deleted.".into(),
+            ),
+            PageError::BadRequest(why) => (StatusCode::BAD_REQUEST, "Request not understood", why),
+            PageError::MailServer(e) => {
+                tracing::warn!("mail server problem: {e}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Mail server unavailable",
+                    "Your mailbox cannot be reached right now. Nothing was lost; try again in a minute.".into(),
+                )
+            }
+            PageError::Internal(e) => {
+                tracing::error!("internal error: {e}");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The server could not complete this request. Nothing was lost; try again in a minute.".into(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            title,
+            message,
+            signed_in: status != StatusCode::FORBIDDEN,
+        };
+        (status, page).into_response()
+    }
+}

@@ -1,0 +1,179 @@
+//! HTTP: the router, shared state and the security layers every page goes through.
+//!
+//! Handlers stay thin: they read the request, call `imap`, `smtp`, `mail` or `outbox`, and hand
+//! a view model to a template.
+
+/// Runs `$body` with `$s` bound to one of `$user`'s IMAP sessions and evaluates to
+/// `Result<T, PageError>`. A stale pooled connection is replaced and the body run once more, so a
+/// restarted IMAP server costs the user nothing. (A macro rather than a closure-taking method:
+/// async closures borrowing the session do not yet prove `Send` for axum handlers.)
+macro_rules! with_imap {
+    ($state:expr, $user:expr, |$s:ident| $body:block) => {{
+        let state: &$crate::web::AppState = &$state;
+        let user: &$crate::sessions::SignedIn = $user;
+        async {
+            let mut fresh = false;
+            loop {
+                let (mut session, pooled) = state.checkout(user, fresh).await?;
+                let result: Result<_, $crate::imap::ImapError> = async {
+                    let $s = &mut session;
+                    $body
+                }
+                .await;
+                if state.checkin(user, session, pooled, &result) {
+                    fresh = true;
+                    continue;
+                }
+                break result.map_err($crate::web::PageError::from);
+            }
+        }
+        .await
+    }};
+}
+
+mod auth;
+mod compose;
+mod errors;
+mod pages;
+mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use crate::db::Pool;
+use crate::imap::{self, Connector, ImapError, Session, SessionPool};
+use crate::outbox::Outbox;
+use crate::sessions::{LoginGuard, Sessions, SignedIn};
+use crate::smtp::Submitter;
+
+pub use errors::PageError;
+
+/// Everything a handler may use. Nothing in here has to survive a restart.
+pub struct AppState {
+    pub config: Config,
+    pub db: Pool,
+    pub sessions: Sessions,
+    pub login_guard: LoginGuard,
+    pub imap: Connector,
+    pub imap_pool: SessionPool,
+    pub smtp: Submitter,
+    pub outbox: Outbox,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
+        let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+        Ok(Self {
+            sessions: Sessions::new(
+                db.clone(),
+                config.web.session_idle_seconds,
+                config.web.session_max_seconds,
+            ),
+            login_guard: LoginGuard::new(db.clone(), config.login.clone()),
+            imap: Connector::new(config.imap.clone(), imap_tls),
+            imap_pool: SessionPool::new(10_000),
+            smtp: Submitter::new(config.smtp.clone())?,
+            outbox: Outbox::new(db.clone()),
+            config,
+            db,
+        })
+    }
+
+    /// One of the user's IMAP connections: an idle one from the pool unless `fresh` is asked
+    /// for. Says whether it came from the pool (and so may have gone stale).
+    pub async fn checkout(
+        &self,
+        user: &SignedIn,
+        fresh: bool,
+    ) -> Result<(Session, bool), PageError> {
+        if !fresh && let Some((session, _idle)) = self.imap_pool.take(&user.pool_key) {
+            return Ok((session, true));
+        }
+        Ok((self.imap.login(&user.email, &user.password).await?, false))
+    }
+
+    /// Returns a connection after use. `true` means: the pooled connection was dead, run the
+    /// operation again on a fresh one (the IMAP server restarted, a network blip).
+    pub fn checkin<T>(
+        &self,
+        user: &SignedIn,
+        session: Session,
+        pooled: bool,
+        result: &Result<T, ImapError>,
+    ) -> bool {
+        match result {
+            Err(e) if e.breaks_connection() => {
+                if pooled {
+                    tracing::info!(user = %user.email, "IMAP connection lost ({e}); reconnecting");
+                }
+                pooled
+            }
+            _ => {
+                self.imap_pool.put(&user.pool_key, session);
+                false
+            }
+        }
+    }
+
+    /// Background upkeep: close idle IMAP connections, drop expired sessions.
+    pub fn spawn_upkeep(self: &Arc<Self>) {
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                for mut session in state.imap_pool.expire(Duration::from_secs(300)) {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                }
+                if let Err(e) = state.sessions.purge_expired().await {
+                    tracing::warn!("purging expired sessions failed: {e}");
+                }
+                if let Err(e) = state.outbox.purge_filed().await {
+                    tracing::warn!("purging the outbox failed: {e}");
+                }
+            }
+        });
+    }
+}
+
+pub fn router(state: Shared) -> Router {
+    let static_files = ServeDir::new(&state.config.web.static_dir);
+    let body_limit = state.config.web.max_upload_bytes;
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/mail", get(pages::folder))
+        .route("/message", get(pages::message))
+        .route("/message/action", post(pages::message_action))
+        .route("/attachment", get(pages::attachment))
+        .route("/compose", get(compose::compose_page).post(compose::submit))
+        .nest_service("/static", static_files)
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(views::CSP_DEFAULT),
+        ))
+        .with_state(state)
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+pub use imap::FolderRole;

@@ -1,0 +1,327 @@
+//! Reading mail: folder lists, a message, attachments, and the actions on a message.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::User;
+use super::errors::PageError;
+use super::views::{
+    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, enc, folder_href,
+    message_href,
+};
+use super::{FolderRole, Shared};
+use crate::imap::{self, Folder};
+use crate::mail::read::{self, Body};
+
+pub async fn home(_user: User) -> Redirect {
+    Redirect::to("/mail?folder=INBOX")
+}
+
+pub async fn not_found() -> PageError {
+    PageError::NotFound
+}
+
+#[derive(Deserialize)]
+pub struct FolderQuery {
+    folder: Option<String>,
+    page: Option<u32>,
+    notice: Option<String>,
+}
+
+pub async fn folder(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<FolderQuery>,
+) -> Result<Response, PageError> {
+    let folder = q.folder.unwrap_or_else(|| "INBOX".into());
+    // A message SMTP accepted earlier but whose Sent copy could not be filed gets filed now.
+    super::compose::file_pending_sent_copies(&state, &user.0).await;
+    let page_size = state.config.web.page_size;
+    let wanted = q.page.unwrap_or(1);
+    let (folders, page) = with_imap!(state, &user.0, |s| {
+        let folders = imap::mailbox::folders(s).await?;
+        let page = imap::mailbox::page(s, &folder, wanted, page_size).await?;
+        Ok((folders, page))
+    })?;
+    let title = label_of(&folders, &folder);
+    let page_href = |n: u32| format!("{}&page={n}", folder_href(&folder));
+    let rows = page
+        .messages
+        .iter()
+        .map(|m| MessageRow {
+            href: message_href(&folder, m.uid),
+            from: if m.from.is_empty() {
+                "(unknown sender)".into()
+            } else {
+                m.from.clone()
+            },
+            subject: if m.subject.trim().is_empty() {
+                "(no subject)".into()
+            } else {
+                m.subject.clone()
+            },
+            date: views::format_date(m.date),
+            size: views::format_size(m.size as usize),
+            unread: !m.seen,
+        })
+        .collect();
+    Ok(FolderPage {
+        chrome: Chrome::new(
+            &user.0.email,
+            &user.0.csrf_token,
+            &folders,
+            &folder,
+            views::notice_text(q.notice.as_deref()),
+        ),
+        title,
+        rows,
+        total: page.total,
+        page: page.page,
+        pages: page.pages,
+        newer_href: (page.page > 1).then(|| page_href(page.page - 1)),
+        older_href: (page.page < page.pages).then(|| page_href(page.page + 1)),
+    }
+    .into_response())
+}
+
+fn label_of(folders: &[Folder], name: &str) -> String {
+    folders
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.display_name.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct MessageQuery {
+    folder: String,
+    uid: u32,
+    images: Option<String>,
+    notice: Option<String>,
+}
+
+pub async fn message(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<MessageQuery>,
+) -> Result<Response, PageError> {
+    let (folders, raw) = with_imap!(state, &user.0, |s| {
+        let folders = imap::mailbox::folders(s).await?;
+        let raw = imap::mailbox::fetch(s, &q.folder, q.uid, true).await?;
+        Ok((folders, raw))
+    })?;
+    let show_images = q.images.is_some();
+    let part_url = |part: usize| {
+        format!(
+            "/attachment?folder={}&uid={}&part={part}&inline=1",
+            enc(&q.folder),
+            q.uid
+        )
+    };
+    let view = read::view(&raw, show_images, &part_url)
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let (text_body, html_body, remote_blocked) = match view.body {
+        Body::Text(text) => (Some(text), None, false),
+        Body::Html {
+            html,
+            remote_blocked,
+        } => (None, Some(html), remote_blocked),
+    };
+    let role = folders
+        .iter()
+        .find(|f| f.name == q.folder)
+        .and_then(|f| f.role);
+    let chrome = Chrome::new(
+        &user.0.email,
+        &user.0.csrf_token,
+        &folders,
+        &q.folder,
+        views::notice_text(q.notice.as_deref()),
+    );
+    let move_targets = chrome
+        .folders
+        .iter()
+        .filter(|f| f.name != q.folder)
+        .map(|f| views::FolderLink {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            unseen: 0,
+            href: f.href.clone(),
+            current: false,
+        });
+    let page = MessagePage {
+        folder_label: label_of(&folders, &q.folder),
+        folder_href: folder_href(&q.folder),
+        move_targets: move_targets.collect(),
+        chrome,
+        uid: q.uid,
+        subject: if view.subject.trim().is_empty() {
+            "(no subject)".into()
+        } else {
+            view.subject
+        },
+        from: view.from.join(", "),
+        to: view.to.join(", "),
+        cc: view.cc.join(", "),
+        bcc: view.bcc.join(", "),
+        date: views::format_date(view.date),
+        text_body,
+        html_body,
+        show_images_href: remote_blocked
+            .then(|| format!("{}&images=1", message_href(&q.folder, q.uid))),
+        attachments: view
+            .attachments
+            .iter()
+            .map(|a| AttachmentRow {
+                href: format!(
+                    "/attachment?folder={}&uid={}&part={}",
+                    enc(&q.folder),
+                    q.uid,
+                    a.part
+                ),
+                name: a.name.clone(),
+                size: views::format_size(a.size),
+                content_type: a.content_type.clone(),
+            })
+            .collect(),
+        is_draft: role == Some(FolderRole::Drafts),
+        folder: q.folder,
+    };
+    let mut response = page.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if show_images {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(views::CSP_REMOTE_IMAGES),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct AttachmentQuery {
+    folder: String,
+    uid: u32,
+    part: usize,
+    inline: Option<String>,
+}
+
+/// Image types a browser can show without running anything (no SVG: it can carry script).
+const INLINE_SAFE: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+pub async fn attachment(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<AttachmentQuery>,
+) -> Result<Response, PageError> {
+    let raw = with_imap!(state, &user.0, |s| {
+        imap::mailbox::fetch(s, &q.folder, q.uid, false).await
+    })?;
+    let part = read::part_content(&raw, q.part).ok_or(PageError::NotFound)?;
+    let inline = q.inline.is_some() && INLINE_SAFE.contains(&part.content_type.as_str());
+    let content_type = if inline {
+        part.content_type.clone()
+    } else {
+        "application/octet-stream".to_string()
+    };
+    let disposition = format!(
+        "{}; filename=\"{}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        part.name.replace(
+            |c: char| !c.is_ascii_graphic() && c != ' ' || c == '"' || c == '\\',
+            "_"
+        ),
+        enc(&part.name)
+    );
+    let mut response = (StatusCode::OK, part.bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    folder: String,
+    uid: u32,
+    action: String,
+    target: Option<String>,
+}
+
+pub async fn message_action(
+    State(state): State<Shared>,
+    user: User,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, PageError> {
+    user.check_token(&form.csrf)?;
+    let back = |notice: &str| {
+        Redirect::to(&format!("{}&notice={notice}", folder_href(&form.folder))).into_response()
+    };
+    match form.action.as_str() {
+        "delete" => {
+            let notice = with_imap!(state, &user.0, |s| {
+                let folders = imap::mailbox::folders(s).await?;
+                match imap::mailbox::folder_for(&folders, FolderRole::Trash) {
+                    Some(trash) if trash.name != form.folder => {
+                        imap::mailbox::move_message(s, &form.folder, form.uid, &trash.name).await?;
+                        Ok("deleted")
+                    }
+                    _ => {
+                        imap::mailbox::delete_permanently(s, &form.folder, form.uid).await?;
+                        Ok("purged")
+                    }
+                }
+            })?;
+            Ok(back(notice))
+        }
+        "unread" | "read" => {
+            let seen = form.action == "read";
+            with_imap!(state, &user.0, |s| {
+                imap::mailbox::set_seen(s, &form.folder, form.uid, seen).await
+            })?;
+            Ok(if seen {
+                Redirect::to(&message_href(&form.folder, form.uid)).into_response()
+            } else {
+                back("unread")
+            })
+        }
+        "move" => {
+            let target = form
+                .target
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    PageError::BadRequest("Choose the folder to move the message to.".into())
+                })?;
+            with_imap!(state, &user.0, |s| {
+                imap::mailbox::move_message(s, &form.folder, form.uid, target).await
+            })?;
+            Ok(back("moved"))
+        }
+        other => Err(PageError::BadRequest(format!(
+            "Unknown action \"{other}\"."
+        ))),
+    }
+}

@@ -1,0 +1,208 @@
+//! View models: exactly what each template shows, already formatted.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::imap::{Folder, FolderRole};
+
+/// No inline script or style anywhere, so the policy can be strict. `wasm-unsafe-eval` lets the
+/// page compile our own WebAssembly module and nothing else.
+pub const CSP_DEFAULT: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+/// The same, when the reader clicked "Show images" on one message.
+pub const CSP_REMOTE_IMAGES: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+img-src 'self' https: http:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+pub fn enc(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+pub fn folder_href(name: &str) -> String {
+    format!("/mail?folder={}", enc(name))
+}
+
+pub fn message_href(folder: &str, uid: u32) -> String {
+    format!("/message?folder={}&uid={uid}", enc(folder))
+}
+
+pub fn format_date(timestamp: Option<i64>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    timestamp
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_default()
+}
+
+pub fn format_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{:.0} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// Short confirmations after an action, chosen by a fixed key so a link cannot inject text.
+pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "sent" => "Your message was sent.",
+        "deleted" => "The message was moved to Trash.",
+        "purged" => "The message was deleted permanently.",
+        "moved" => "The message was moved.",
+        "unread" => "The message was marked as unread.",
+        "saved" => "Draft saved.",
+        _ => return None,
+    })
+}
+
+/// What every signed-in page shows around its content.
+pub struct Chrome {
+    pub email: String,
+    pub csrf: String,
+    pub folders: Vec<FolderLink>,
+    pub notice: Option<&'static str>,
+}
+
+pub struct FolderLink {
+    pub name: String,
+    pub label: String,
+    pub unseen: u32,
+    pub href: String,
+    pub current: bool,
+}
+
+impl Chrome {
+    pub fn new(
+        email: &str,
+        csrf: &str,
+        folders: &[Folder],
+        current: &str,
+        notice: Option<&'static str>,
+    ) -> Self {
+        let folders = folders
+            .iter()
+            .map(|f| FolderLink {
+                name: f.name.clone(),
+                label: f.display_name.clone(),
+                // Unread counts in Sent, Drafts or Trash are noise.
+                unseen: if matches!(
+                    f.role,
+                    Some(FolderRole::Sent | FolderRole::Drafts | FolderRole::Trash)
+                ) {
+                    0
+                } else {
+                    f.unseen
+                },
+                href: folder_href(&f.name),
+                current: f.name == current,
+            })
+            .collect();
+        Self {
+            email: email.to_string(),
+            csrf: csrf.to_string(),
+            folders,
+            notice,
+        }
+    }
+}
+
+pub struct MessageRow {
+    pub href: String,
+    pub from: String,
+    pub subject: String,
+    pub date: String,
+    pub size: String,
+    pub unread: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "folder.html")]
+pub struct FolderPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub rows: Vec<MessageRow>,
+    pub total: u32,
+    pub page: u32,
+    pub pages: u32,
+    pub newer_href: Option<String>,
+    pub older_href: Option<String>,
+}
+
+pub struct AttachmentRow {
+    pub href: String,
+    pub name: String,
+    pub size: String,
+    pub content_type: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub folder: String,
+    pub folder_label: String,
+    pub folder_href: String,
+    pub uid: u32,
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub date: String,
+    pub text_body: Option<String>,
+    pub html_body: Option<String>,
+    pub show_images_href: Option<String>,
+    pub attachments: Vec<AttachmentRow>,
+    pub move_targets: Vec<FolderLink>,
+    pub is_draft: bool,
+}
+
+pub struct KeptAttachment {
+    pub part: usize,
+    pub name: String,
+    pub size: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "compose.html")]
+pub struct ComposePage {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub error: Option<String>,
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    pub send_id: String,
+    pub draft_uid: Option<u32>,
+    pub source_folder: String,
+    pub source_uid: Option<u32>,
+    pub kept: Vec<KeptAttachment>,
+    pub in_reply_to: String,
+    pub references: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_dates_read_naturally() {
+        assert_eq!(format_size(512), "512 bytes");
+        assert_eq!(format_size(2 * 1024 * 1024), "2.0 MB");
+        assert_eq!(format_date(Some(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(format_date(None), "");
+    }
+
+    #[test]
+    fn folder_names_are_escaped_in_links() {
+        assert_eq!(folder_href("Work & Play"), "/mail?folder=Work%20%26%20Play");
+    }
+
+    #[test]
+    fn unknown_notices_show_nothing() {
+        assert_eq!(notice_text(Some("<script>")), None);
+        assert!(notice_text(Some("sent")).is_some());
+    }
+}

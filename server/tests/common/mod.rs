@@ -1,0 +1,389 @@
+//! Test harness: the real server router, in process, against the rig's real Dovecot and Postfix
+//! (started by `scripts/test`, which exports the `RIG_*` variables). A missing rig fails loudly.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use futures::TryStreamExt;
+use sealmail_server::config::Config;
+use tower::ServiceExt;
+
+pub fn rig(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: these tests need the mail rig; run them through scripts/test (or source .state/test/rig.env after `scripts/rig start`)")
+    })
+}
+
+pub fn password(user: &str) -> String {
+    rig(&format!("RIG_PASSWORD_{user}"))
+}
+
+pub fn email(user: &str) -> String {
+    format!("{user}@{}", rig("RIG_DOMAIN"))
+}
+
+/// A configuration for the rig; the database is a fresh SQLite file unless
+/// `SEALMAIL_TEST_DATABASE_URL` names another (the PostgreSQL run).
+pub fn config(db_dir: &tempfile::TempDir, extra: &str) -> Config {
+    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", db_dir.path().display()));
+    let text = format!(
+        r#"
+        [web]
+        secure_cookies = false
+        {extra}
+        [imap]
+        host = "127.0.0.1"
+        port = {imap}
+        security = "starttls"
+        ca_file = "{ca}"
+        timeout_seconds = 5
+        [smtp]
+        host = "127.0.0.1"
+        port = {smtp}
+        security = "plain"
+        timeout_seconds = 5
+        [database]
+        url = "{db_url}"
+        [login]
+        delay_step_ms = 1
+        lockout_failures = 4
+        "#,
+        imap = rig("RIG_IMAP_PORT"),
+        ca = rig("RIG_TLS_CA"),
+        smtp = rig("RIG_SUBMISSION_PORT"),
+    );
+    Config::from_toml(&text, []).expect("test config")
+}
+
+/// A browser stand-in: sends requests to the router and keeps cookies.
+pub struct Browser {
+    pub router: Router,
+    pub cookies: Vec<(String, String)>,
+    pub _db: tempfile::TempDir,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The value of a hidden form field, e.g. the CSRF token.
+    pub fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\"");
+        let at = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in:\n{}", self.body));
+        let tag_start = self.body[..at].rfind('<').expect("inside a tag");
+        let tag_end = self.body[at..].find('>').expect("tag closes") + at;
+        let tag = &self.body[tag_start..tag_end];
+        let start = tag
+            .find("value=\"")
+            .unwrap_or_else(|| panic!("field {name} has no value: {tag}"))
+            + 7;
+        let end = tag[start..].find('"').expect("closing quote") + start;
+        unescape(&tag[start..end])
+    }
+}
+
+impl Browser {
+    pub async fn new(extra_config: &str) -> Self {
+        let db = tempfile::tempdir().expect("temp dir");
+        let (router, _state) = sealmail_server::build_app(config(&db, extra_config))
+            .await
+            .expect("app starts");
+        Self {
+            router,
+            cookies: Vec::new(),
+            _db: db,
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn send(&mut self, request: Request<Body>) -> Page {
+        let response: Response<Body> = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap_or_default();
+            let pair = text.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = pair.split_once('=') {
+                self.cookies.retain(|(name, _)| name != k);
+                if !v.is_empty() && !text.contains("Max-Age=0") {
+                    self.cookies.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap_or_default().to_string());
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .expect("body");
+        Page {
+            status,
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let request = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// A form POST as our own page sends it (same-origin fetch metadata).
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_form_from(path, fields, "same-origin").await
+    }
+
+    pub async fn post_form_from(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        site: &str,
+    ) -> Page {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", site)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> Page {
+        let boundary = "sealmail-test-boundary-7d1b";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        for (file_name, bytes) in files {
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend(*bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn sign_in(&mut self, user: &str) -> Page {
+        let login = self.get("/login").await;
+        let token = login.field("login_token");
+        let page = self
+            .post_form(
+                "/login",
+                &[
+                    ("email", &email(user)),
+                    ("password", &password(user)),
+                    ("login_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "sign-in failed: {}",
+            page.body
+        );
+        self.get("/mail?folder=INBOX").await
+    }
+}
+
+/// Undoes the HTML escaping templates apply to attribute values.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+pub fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A unique marker for subjects, so parallel tests never count each other's mail.
+pub fn unique(label: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{label}-{t:x}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Messages in `user`'s `folder` whose subject contains `needle`, read directly over IMAP.
+pub async fn count_messages(user: &str, folder: &str, needle: &str) -> usize {
+    let mut session = imap_login(user).await;
+    session.select(folder).await.expect("select");
+    let found = session
+        .search(format!("SUBJECT \"{needle}\""))
+        .await
+        .expect("search");
+    let _ = session.logout().await;
+    found.len()
+}
+
+/// Waits until exactly `expected` matching messages are there (delivery takes a moment), then
+/// makes sure no extra copy follows.
+pub async fn assert_count_settles(user: &str, folder: &str, needle: &str, expected: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = count_messages(user, folder, needle).await;
+    while seen < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        seen = count_messages(user, folder, needle).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = count_messages(user, folder, needle).await;
+    assert_eq!(
+        settled, expected,
+        "{user}/{folder} holds {settled} messages matching {needle}, expected {expected}"
+    );
+}
+
+pub async fn imap_login(user: &str) -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp =
+        tokio::net::TcpStream::connect(("127.0.0.1", rig("RIG_IMAP_PORT").parse::<u16>().unwrap()))
+            .await
+            .expect("IMAP port reachable");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    client
+        .login(email(user), password(user))
+        .await
+        .map_err(|(e, _)| e)
+        .expect("IMAP login")
+}
+
+/// The raw bytes of every message in `folder` matching `needle`.
+pub async fn fetch_matching(user: &str, folder: &str, needle: &str) -> Vec<Vec<u8>> {
+    let mut session = imap_login(user).await;
+    session.select(folder).await.expect("select");
+    let found = session
+        .search(format!("SUBJECT \"{needle}\""))
+        .await
+        .expect("search");
+    let mut out = Vec::new();
+    for seq in found {
+        let fetches: Vec<_> = session
+            .fetch(seq.to_string(), "BODY.PEEK[]")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        out.extend(fetches.iter().filter_map(|f| f.body().map(<[u8]>::to_vec)));
+    }
+    let _ = session.logout().await;
+    out
+}
+
+/// Delivers `message` to `to` through the rig's inbound SMTP port, as another mail system would.
+pub async fn deliver_from_outside(from: &str, to: &str, message: &[u8]) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let tcp =
+        tokio::net::TcpStream::connect(("127.0.0.1", rig("RIG_SMTP_PORT").parse::<u16>().unwrap()))
+            .await
+            .expect("inbound SMTP reachable");
+    let mut stream = BufReader::new(tcp);
+    async fn reply(stream: &mut BufReader<tokio::net::TcpStream>, expect: char) {
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.expect("SMTP reply");
+            assert!(line.starts_with(expect), "SMTP said {line}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+    reply(&mut stream, '2').await;
+    for (command, expect) in [
+        ("EHLO outside.test".to_string(), '2'),
+        (format!("MAIL FROM:<{from}>"), '2'),
+        (format!("RCPT TO:<{to}>"), '2'),
+        ("DATA".to_string(), '3'),
+    ] {
+        stream
+            .get_mut()
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        reply(&mut stream, expect).await;
+    }
+    let mut data = Vec::new();
+    for line in message.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b".") {
+            data.push(b'.');
+        }
+        data.extend(line);
+    }
+    if !data.ends_with(b"\r\n") {
+        data.extend(b"\r\n");
+    }
+    data.extend(b".\r\n");
+    stream.get_mut().write_all(&data).await.unwrap();
+    reply(&mut stream, '2').await;
+    stream.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+}
+
+/// Runs `scripts/rig <args>` against the test rig (stop Postfix, restart Dovecot…).
+pub fn rig_command(args: &[&str]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/rig");
+    let status = std::process::Command::new(script)
+        .args(args)
+        .env("STATE_DIR", rig("RIG_STATE_DIR"))
+        .status()
+        .expect("scripts/rig runs");
+    assert!(status.success(), "scripts/rig {args:?} failed");
+}

@@ -1,0 +1,576 @@
+//! The web mail end to end through the real router, Dovecot and Postfix: sign-in and its
+//! defences, reading, composing, sending exactly once.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use mail_parser::{MessageParser, MimeHeaders};
+
+#[tokio::test]
+async fn wrong_password_and_unknown_address_get_the_same_answer() {
+    let mut browser = Browser::new("").await;
+    let mut answers = Vec::new();
+    for (address, pw) in [
+        (email("bob"), "not-bobs-password".to_string()),
+        (email(&unique("nobody")), password("bob")),
+    ] {
+        let token = browser.get("/login").await.field("login_token");
+        let page = browser
+            .post_form(
+                "/login",
+                &[
+                    ("email", &address),
+                    ("password", &pw),
+                    ("login_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            page.body
+                .contains("The email address or password is incorrect."),
+            "{}",
+            page.body
+        );
+        answers.push(page.body.replace(&address, "ADDRESS"));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the page must not reveal whether the address exists"
+    );
+    assert!(
+        browser
+            .get("/mail?folder=INBOX")
+            .await
+            .location
+            .unwrap()
+            .starts_with("/login")
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_address_out() {
+    let mut browser = Browser::new("").await;
+    let address = email(&unique("guess"));
+    let mut last = None;
+    for _ in 0..5 {
+        let token = browser.get("/login").await.field("login_token");
+        last = Some(
+            browser
+                .post_form(
+                    "/login",
+                    &[
+                        ("email", &address),
+                        ("password", "guess"),
+                        ("login_token", &token),
+                    ],
+                )
+                .await,
+        );
+    }
+    let last = last.unwrap();
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        last.body.contains("Too many failed sign-in attempts"),
+        "{}",
+        last.body
+    );
+}
+
+#[tokio::test]
+async fn sign_in_form_without_its_cookie_token_is_refused() {
+    let mut browser = Browser::new("").await;
+    let page = browser
+        .post_form(
+            "/login",
+            &[
+                ("email", &email("bob")),
+                ("password", &password("bob")),
+                ("login_token", "made-up"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(browser.cookies.iter().all(|(k, _)| k != "sealmail_session"));
+}
+
+#[tokio::test]
+async fn forged_csrf_token_is_refused_and_nothing_changes() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let refused = browser
+        .post_form("/logout", &[("csrf", "forged-token")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("Nothing was changed"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        browser.get("/mail?folder=INBOX").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+#[tokio::test]
+async fn cross_site_post_is_refused_even_with_a_valid_token() {
+    let mut browser = Browser::new("").await;
+    let inbox = browser.sign_in("alice").await;
+    let token = inbox.field("csrf");
+    let refused = browser
+        .post_form_from("/logout", &[("csrf", &token)], "cross-site")
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        browser.get("/mail?folder=INBOX").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    let signed_out = browser.post_form("/logout", &[("csrf", &token)]).await;
+    assert_eq!(signed_out.location.as_deref(), Some("/login?signed_out=1"));
+    assert!(
+        browser
+            .get("/mail?folder=INBOX")
+            .await
+            .location
+            .unwrap()
+            .starts_with("/login")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_sends_the_user_to_sign_in_again() {
+    let mut browser = Browser::new("session_idle_seconds = 1").await;
+    let inbox = browser.sign_in("carol").await;
+    let token = inbox.field("csrf");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let page = browser.get("/mail?folder=INBOX").await;
+    assert_eq!(page.location.as_deref(), Some("/login?expired=1"));
+    assert!(
+        browser
+            .get("/login?expired=1")
+            .await
+            .body
+            .contains("Your session has ended")
+    );
+    // A form posted with the dead session changes nothing either.
+    let refused = browser.post_form("/logout", &[("csrf", &token)]).await;
+    assert_eq!(refused.location.as_deref(), Some("/login?expired=1"));
+}
+
+fn compose_fields<'a>(
+    page: &'a common::Page,
+    to: &'a str,
+    cc: &'a str,
+    subject: &'a str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", page.field("csrf")),
+        ("send_id", page.field("send_id")),
+        ("to", to.to_string()),
+        ("cc", cc.to_string()),
+        ("bcc", String::new()),
+        ("subject", subject.to_string()),
+        ("body", "Numbers attached.\nAlice".to_string()),
+        ("action", "send".to_string()),
+    ]
+}
+
+fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn a_send_retried_with_the_same_form_is_delivered_and_filed_once() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("quarterly");
+    let attachment: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), &email("carol"), &subject);
+    for _ in 0..2 {
+        let page = browser
+            .post_multipart(
+                "/compose",
+                &as_refs(&fields),
+                &[("numbers.bin", &attachment)],
+            )
+            .await;
+        assert_eq!(
+            page.location.as_deref(),
+            Some("/mail?folder=INBOX&notice=sent"),
+            "{}",
+            page.body
+        );
+    }
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
+    let delivered = fetch_matching("bob", "INBOX", &subject).await;
+    let message = MessageParser::default().parse(&delivered[0]).unwrap();
+    let part = message.attachments().next().expect("attachment delivered");
+    assert_eq!(part.attachment_name(), Some("numbers.bin"));
+    assert_eq!(
+        part.contents(),
+        attachment.as_slice(),
+        "attachment bytes changed in transit"
+    );
+}
+
+#[tokio::test]
+async fn bcc_recipients_get_the_message_but_stay_hidden_from_others() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("surprise");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[4].1 = email("carol");
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
+    let to_bob = fetch_matching("bob", "INBOX", &subject).await;
+    assert!(
+        !String::from_utf8_lossy(&to_bob[0]).contains(&email("carol")),
+        "Bcc leaked to bob"
+    );
+    let sent = fetch_matching("alice", "Sent", &subject).await;
+    assert!(
+        String::from_utf8_lossy(&sent[0]).contains(&email("carol")),
+        "Sent copy must remember the Bcc"
+    );
+}
+
+#[tokio::test]
+async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_once() {
+    let db = tempfile::tempdir().unwrap();
+    let (router, state) = sealmail_server::build_app(config(&db, "")).await.unwrap();
+    let mut browser = Browser {
+        router,
+        cookies: Vec::new(),
+        _db: db,
+    };
+    browser.sign_in("alice").await;
+    // The state SMTP acceptance leaves behind when the IMAP append then failed.
+    let subject = unique("late-filing");
+    let send_id = unique("send-id");
+    let message_id = format!("{send_id}@example.test");
+    let copy = format!(
+        "From: {a}\r\nTo: {b}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n",
+        a = email("alice"),
+        b = email("bob")
+    );
+    state
+        .outbox
+        .claim(&send_id, &email("alice"), &message_id)
+        .await
+        .unwrap();
+    state
+        .outbox
+        .mark_submitted(&send_id, copy.as_bytes())
+        .await
+        .unwrap();
+    browser.get("/mail?folder=INBOX").await;
+    browser.get("/mail?folder=INBOX").await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
+    assert!(
+        state
+            .outbox
+            .pending(&email("alice"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_message_from_outside_is_listed_read_safely_and_its_attachment_downloads_exactly() {
+    let subject = unique("from-outside");
+    let payload: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let b64 = base64_lines(&payload);
+    let message = format!(
+        "From: Mallory <mallory@outside.test>\r\nTo: {carol}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Hi <b>Carol</b><script>alert(1)</script><img src=\"https://tracker.outside.test/p.gif\"></p>\r\n\
+         --outer\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}--outer--\r\n",
+        carol = email("carol")
+    );
+    deliver_from_outside("mallory@outside.test", &email("carol"), message.as_bytes()).await;
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
+
+    let mut browser = Browser::new("").await;
+    let inbox = browser.sign_in("carol").await;
+    let row_start = inbox.body.find(&subject).expect("listed in the Inbox");
+    let row = &inbox.body[inbox.body[..row_start].rfind("<tr").unwrap()..row_start];
+    assert!(
+        row.contains("class=\"unread\""),
+        "a new message is shown unread: {row}"
+    );
+    let href_start = inbox.body[..row_start].rfind("href=\"").unwrap() + 6;
+    let href = unescape(&inbox.body[href_start..row_start - 2]);
+
+    let opened = browser.get(&href).await;
+    assert_eq!(opened.status, StatusCode::OK, "{href}: {}", opened.body);
+    assert!(opened.body.contains("<b>Carol</b>"));
+    assert!(!opened.body.contains("alert(1)") && !opened.body.contains("tracker.outside.test"));
+    assert!(opened.body.contains("Show images"));
+    let with_images = browser.get(&format!("{href}&images=1")).await;
+    assert!(
+        with_images
+            .body
+            .contains("https://tracker.outside.test/p.gif")
+    );
+
+    let link_start = opened.body.find("/attachment?").expect("attachment link");
+    let link_end = opened.body[link_start..].find('"').unwrap() + link_start;
+    let link = unescape(&opened.body[link_start..link_end]);
+    let request = axum::http::Request::get(&link)
+        .header(
+            "cookie",
+            browser
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(browser.router.clone(), request)
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("report.pdf")
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), payload.as_slice());
+
+    let after = browser.get("/mail?folder=INBOX").await;
+    let row_start = after.body.find(&subject).unwrap();
+    let row = &after.body[after.body[..row_start].rfind("<tr").unwrap()..row_start];
+    assert!(!row.contains("unread"), "opening it marks it read");
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(data);
+    text.as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_saved_draft_reopens_with_its_attachment_and_sending_it_removes_it() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("draft");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[7].1 = "save".into();
+    let saved = browser
+        .post_multipart("/compose", &as_refs(&fields), &[("plan.txt", b"step one")])
+        .await;
+    let location = saved.location.expect("redirect to the saved draft");
+    assert!(location.contains("notice=saved"));
+    let reopened = browser.get(&location).await;
+    assert!(reopened.body.contains("Draft saved."));
+    assert!(reopened.body.contains(&subject) && reopened.body.contains("plan.txt"));
+    assert_count_settles("alice", "Drafts", &subject, 1).await;
+
+    let mut send = vec![
+        ("csrf", reopened.field("csrf")),
+        ("send_id", reopened.field("send_id")),
+        ("draft_uid", reopened.field("draft_uid")),
+        ("source_folder", reopened.field("source_folder")),
+        ("source_uid", reopened.field("source_uid")),
+        ("to", email("bob")),
+        ("subject", subject.clone()),
+        ("body", "as planned".into()),
+        ("action", "send".into()),
+    ];
+    let part = reopened.field("keep_part");
+    send.push(("keep_part", part));
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&send), &[])
+        .await;
+    assert_eq!(
+        sent.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent"),
+        "{}",
+        sent.body
+    );
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Drafts", &subject, 0).await;
+    let delivered = fetch_matching("bob", "INBOX", &subject).await;
+    let message = MessageParser::default().parse(&delivered[0]).unwrap();
+    assert_eq!(
+        message.attachments().next().map(|p| p.contents()),
+        Some(&b"step one"[..])
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_recipient_is_named_and_the_form_is_kept_as_a_draft() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("typo");
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, "bob at example", "", &subject);
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[("keep.txt", b"keep me")])
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.body.contains("is not an email address"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("bob at example"), "typed text kept");
+    assert!(page.body.contains("keep.txt"), "attachment kept");
+    assert_count_settles("alice", "Drafts", &subject, 1).await;
+}
+
+#[tokio::test]
+async fn reply_all_addresses_everyone_but_me_and_quotes_the_original() {
+    let subject = unique("plans");
+    let message = format!(
+        "From: Bob <{bob}>\r\nTo: {alice}, {carol}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.test>\r\n\r\nLunch at noon?\r\n",
+        bob = email("bob"),
+        alice = email("alice"),
+        carol = email("carol")
+    );
+    deliver_from_outside(&email("bob"), &email("alice"), message.as_bytes()).await;
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
+    let mut browser = Browser::new("").await;
+    let inbox = browser.sign_in("alice").await;
+    let at = inbox.body.find(&subject).unwrap();
+    let uid_at = inbox.body[..at].rfind("uid=").unwrap() + 4;
+    let uid: String = inbox.body[uid_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let reply = browser
+        .get(&format!("/compose?mode=all&folder=INBOX&uid={uid}"))
+        .await;
+    let to = reply.field("to");
+    assert!(
+        to.contains(&email("bob")) && to.contains(&email("carol")) && !to.contains(&email("alice")),
+        "{to}"
+    );
+    assert!(reply.body.contains(&format!("Re: {subject}")));
+    assert!(
+        reply.body.contains("&gt; Lunch at noon?") || reply.body.contains("&#62; Lunch at noon?"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        reply.field("in_reply_to"),
+        format!("{subject}@example.test")
+    );
+}
+
+#[tokio::test]
+async fn delete_moves_to_trash_and_mark_unread_shows_it_unread() {
+    let subject = unique("tidy");
+    let message = format!(
+        "From: {b}\r\nTo: {c}\r\nSubject: {subject}\r\n\r\nx\r\n",
+        b = email("bob"),
+        c = email("carol")
+    );
+    deliver_from_outside(&email("bob"), &email("carol"), message.as_bytes()).await;
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
+    let mut browser = Browser::new("").await;
+    let inbox = browser.sign_in("carol").await;
+    let token = inbox.field("csrf");
+    let at = inbox.body.find(&subject).unwrap();
+    let uid_at = inbox.body[..at].rfind("uid=").unwrap() + 4;
+    let uid: String = inbox.body[uid_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    browser
+        .get(&format!("/message?folder=INBOX&uid={uid}"))
+        .await;
+    let unread = browser
+        .post_form(
+            "/message/action",
+            &[
+                ("csrf", &token),
+                ("folder", "INBOX"),
+                ("uid", &uid),
+                ("action", "unread"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        unread.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=unread")
+    );
+    let listed = browser.get("/mail?folder=INBOX").await;
+    let row_at = listed.body.find(&subject).unwrap();
+    assert!(listed.body[listed.body[..row_at].rfind("<tr").unwrap()..row_at].contains("unread"));
+    let deleted = browser
+        .post_form(
+            "/message/action",
+            &[
+                ("csrf", &token),
+                ("folder", "INBOX"),
+                ("uid", &uid),
+                ("action", "delete"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        deleted.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=deleted")
+    );
+    assert_count_settles("carol", "INBOX", &subject, 0).await;
+    assert_count_settles("carol", "Trash", &subject, 1).await;
+}
+
+#[tokio::test]
+async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() {
+    use sealmail_server::config::{MailServer, Security};
+    use sealmail_server::imap::Connector;
+    let ca = std::path::PathBuf::from(rig("RIG_TLS_CA"));
+    let server = |port: String, security| MailServer {
+        host: "localhost".into(),
+        port: port.parse().unwrap(),
+        security,
+        ca_file: Some(ca.clone()),
+        timeout_seconds: 5,
+    };
+    let trusting = sealmail_server::tls::client_config(Some(&ca)).unwrap();
+    for (port, security) in [
+        (rig("RIG_IMAPS_PORT"), Security::Tls),
+        (rig("RIG_IMAP_PORT"), Security::Starttls),
+    ] {
+        let connector = Connector::new(server(port.clone(), security), trusting.clone());
+        let mut session = connector
+            .login(&email("bob"), &password("bob"))
+            .await
+            .expect("login over TLS");
+        session.logout().await.unwrap();
+        // Without the private CA the certificate must be refused.
+        let strict = Connector::new(
+            server(port, security),
+            sealmail_server::tls::client_config(None).unwrap(),
+        );
+        let refused = strict.login(&email("bob"), &password("bob")).await;
+        assert!(
+            matches!(refused, Err(sealmail_server::imap::ImapError::Tls(_))),
+            "{security:?}: {refused:?}"
+        );
+    }
+}

@@ -365,11 +365,11 @@ pub fn parse_all(input: &[u8]) -> Result<Vec<Element<'_>>, BerError> {
 
 /// Parse exactly one DER element.
 pub fn parse_one(input: &[u8]) -> Result<Element<'_>, BerError> {
-    let mut all = parse_all(input)?;
-    match all.len() {
-        0 => Err(BerError::Truncated),
-        1 => Ok(all.remove(0)),
-        _ => Err(BerError::TrailingData(input.len() - all[0].raw.len())),
+    let mut all = parse_all(input)?.into_iter();
+    let first = all.next().ok_or(BerError::Truncated)?;
+    match all.next() {
+        None => Ok(first),
+        Some(_) => Err(BerError::TrailingData(input.len() - first.raw.len())),
     }
 }
 

@@ -1,8 +1,29 @@
 //! The S/MIME engine shared by the server and the browser module.
 //!
 //! Pure functions only: no file, network or clock access, so the same code runs natively and in
-//! `wasm32-unknown-unknown`. Callers pass in time and key operations.
+//! `wasm32-unknown-unknown`. Callers pass in time, randomness and key operations.
+//!
+//! * [`sign::sign`] / [`sign::prepare`] + [`sign::PreparedSignature::finish`]: message bytes →
+//!   clear-signed or opaque-signed message bytes.
+//! * [`verify::verify`]: message bytes → per-signer results.
+//!
+//! Modules, one concept each: [`mime`] (canonical form, splitting, building), [`ber`] (BER → DER),
+//! [`algorithms`] (OIDs), [`cert`], [`keys`] (key traits, soft keys), [`sign`], [`verify`].
+
+// Input must never panic the engine; tests may unwrap freely.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod algorithms;
 pub mod ber;
+pub mod cert;
+pub mod error;
+pub mod keys;
 pub mod mime;
+pub mod sign;
+pub mod verify;
+
+pub use cert::Certificate;
+pub use error::{Error, Result};

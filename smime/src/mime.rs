@@ -322,22 +322,22 @@ pub fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8
         prev_end = line.end;
     }
     if let Some(start) = part_start {
-        let end = body.len();
-        let trimmed = body[start..end]
-            .strip_suffix(b"\n")
-            .map_or(end, |b| start + b.len());
-        let trimmed = if body[start..trimmed].ends_with(b"\r") {
-            trimmed - 1
-        } else {
-            trimmed
-        };
-        parts.push(&body[start..trimmed.max(start)]);
+        let rest = body.get(start..).unwrap_or_default();
+        parts.push(strip_line_ending(rest));
     }
     if parts.is_empty() {
         Err(MimeError::NoParts)
     } else {
         Ok(parts)
     }
+}
+
+/// Drop one final CRLF or LF.
+fn strip_line_ending(bytes: &[u8]) -> &[u8] {
+    bytes
+        .strip_suffix(b"\r\n")
+        .or_else(|| bytes.strip_suffix(b"\n"))
+        .unwrap_or(bytes)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,38 @@
+//! The crate's error type. Every malformed input ends here; nothing in the crate panics on input.
+
+use thiserror::Error;
+
+use crate::ber::BerError;
+use crate::keys::KeyError;
+use crate::mime::MimeError;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("MIME: {0}")]
+    Mime(#[from] MimeError),
+    #[error("BER: {0}")]
+    Ber(#[from] BerError),
+    #[error("ASN.1: {0}")]
+    Asn1(#[from] der::Error),
+    #[error("private key operation: {0}")]
+    Key(#[from] KeyError),
+    #[error("the message is not S/MIME")]
+    NotSmime,
+    #[error("expected CMS {expected}, found content type {found}")]
+    UnexpectedContentType {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("unsupported algorithm {0}")]
+    UnsupportedAlgorithm(String),
+    #[error("certificate: {0}")]
+    Certificate(String),
+    #[error("signed data carries no content and no detached content was given")]
+    MissingContent,
+    #[error("the signature returned for this certificate does not verify")]
+    SignatureMismatch,
+    #[error("signing time is outside the range CMS can encode")]
+    BadSigningTime,
+}
+
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,330 @@
+//! Keys. Private-key operations go through the [`Signer`] trait so soft keys, WebCrypto and smart
+//! cards plug in alike; callers whose keys are asynchronous use the two-phase API instead
+//! ([`crate::sign::prepare`] → sign the digest however they like → `finish`), which needs no
+//! trait at all.
+//!
+//! Public-key operations (verification, key transport to recipients) are plain functions on
+//! [`PublicKey`], decoded from a certificate's subjectPublicKeyInfo.
+
+use der::Decode;
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use rand_core::CryptoRng;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+use sha1::Sha1;
+use sha2::{Sha256, Sha384, Sha512};
+use spki::SubjectPublicKeyInfoOwned;
+use thiserror::Error;
+
+use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid};
+
+/// Why a key operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
+    #[error("the key cannot do {0:?}")]
+    WrongScheme(SignatureScheme),
+    #[error("unsupported key type")]
+    UnsupportedKey,
+    #[error("malformed key")]
+    Malformed,
+    #[error("the operation failed: {0}")]
+    Failed(String),
+}
+
+/// Something that signs a digest with a private key.
+///
+/// `digest` is the hash (with `algorithm.digest`) of the DER-encoded signed attributes. The
+/// returned value is what goes into SignerInfo.signature: the RSA signature block, or the DER
+/// `Ecdsa-Sig-Value` for ECDSA (raw `r || s` is accepted too and converted).
+pub trait Signer {
+    fn sign_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError>;
+}
+
+/// A private key held in memory (imported from PKCS#8).
+pub enum SoftKey {
+    Rsa(Box<RsaPrivateKey>),
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+}
+
+impl core::fmt::Debug for SoftKey {
+    // Never print key material.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match self {
+            Self::Rsa(_) => "RSA",
+            Self::P256(_) => "P-256",
+            Self::P384(_) => "P-384",
+        };
+        write!(f, "SoftKey({kind})")
+    }
+}
+
+impl SoftKey {
+    /// Decode an unencrypted PKCS#8 PrivateKeyInfo (DER).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+        if let Ok(key) = RsaPrivateKey::from_pkcs8_der(der) {
+            return Ok(Self::Rsa(Box::new(key)));
+        }
+        if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Ok(Self::P256(key));
+        }
+        if let Ok(key) = p384::ecdsa::SigningKey::from_pkcs8_der(der) {
+            return Ok(Self::P384(key));
+        }
+        Err(KeyError::UnsupportedKey)
+    }
+
+    /// Decode a `PRIVATE KEY` PEM block (unencrypted PKCS#8).
+    pub fn from_pkcs8_pem(pem: &[u8]) -> Result<Self, KeyError> {
+        let (label, der) = der::pem::decode_vec(pem).map_err(|_| KeyError::Malformed)?;
+        if label != "PRIVATE KEY" {
+            return Err(KeyError::Malformed);
+        }
+        Self::from_pkcs8_der(&der)
+    }
+
+    /// The RSA key, for key transport decryption.
+    pub fn rsa(&self) -> Option<&RsaPrivateKey> {
+        match self {
+            Self::Rsa(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+impl Signer for SoftKey {
+    fn sign_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError> {
+        let failed = |e: &dyn core::fmt::Display| KeyError::Failed(e.to_string());
+        match (self, algorithm.scheme) {
+            (Self::Rsa(key), SignatureScheme::RsaPkcs1v15) => key
+                .sign(pkcs1v15_padding(algorithm.digest), digest)
+                .map_err(|e| failed(&e)),
+            (Self::Rsa(key), SignatureScheme::RsaPss) => {
+                let salt_len = algorithm.digest.output_len();
+                match algorithm.digest {
+                    DigestAlgorithm::Sha1 => {
+                        key.sign_with_rng(rng, Pss::<Sha1>::new_with_salt(salt_len), digest)
+                    }
+                    DigestAlgorithm::Sha256 => {
+                        key.sign_with_rng(rng, Pss::<Sha256>::new_with_salt(salt_len), digest)
+                    }
+                    DigestAlgorithm::Sha384 => {
+                        key.sign_with_rng(rng, Pss::<Sha384>::new_with_salt(salt_len), digest)
+                    }
+                    DigestAlgorithm::Sha512 => {
+                        key.sign_with_rng(rng, Pss::<Sha512>::new_with_salt(salt_len), digest)
+                    }
+                }
+                .map_err(|e| failed(&e))
+            }
+            (Self::P256(key), SignatureScheme::Ecdsa) => {
+                let sig: p256::ecdsa::Signature =
+                    key.sign_prehash(digest).map_err(|e| failed(&e))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            (Self::P384(key), SignatureScheme::Ecdsa) => {
+                let sig: p384::ecdsa::Signature =
+                    key.sign_prehash(digest).map_err(|e| failed(&e))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            (_, scheme) => Err(KeyError::WrongScheme(scheme)),
+        }
+    }
+}
+
+fn pkcs1v15_padding(digest: DigestAlgorithm) -> Pkcs1v15Sign {
+    match digest {
+        DigestAlgorithm::Sha1 => Pkcs1v15Sign::new::<Sha1>(),
+        DigestAlgorithm::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
+        DigestAlgorithm::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
+        DigestAlgorithm::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
+    }
+}
+
+/// A public key taken from a certificate.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl PublicKey {
+    /// Decode a DER subjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        let spki = SubjectPublicKeyInfoOwned::from_der(der).map_err(|_| KeyError::Malformed)?;
+        let algorithm = spki.algorithm.oid;
+        if algorithm == oid::RSA_ENCRYPTION {
+            return RsaPublicKey::from_public_key_der(der)
+                .map(Self::Rsa)
+                .map_err(|_| KeyError::Malformed);
+        }
+        if algorithm != oid::EC_PUBLIC_KEY {
+            return Err(KeyError::UnsupportedKey);
+        }
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok())
+            .ok_or(KeyError::Malformed)?;
+        let point = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or(KeyError::Malformed)?;
+        if curve == oid::SECP256R1 {
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map(Self::P256)
+                .map_err(|_| KeyError::Malformed)
+        } else if curve == oid::SECP384R1 {
+            p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map(Self::P384)
+                .map_err(|_| KeyError::Malformed)
+        } else {
+            Err(KeyError::UnsupportedKey)
+        }
+    }
+
+    /// The signature scheme this key uses unless told otherwise.
+    pub fn default_scheme(&self) -> SignatureScheme {
+        match self {
+            Self::Rsa(_) => SignatureScheme::RsaPkcs1v15,
+            Self::P256(_) | Self::P384(_) => SignatureScheme::Ecdsa,
+        }
+    }
+
+    /// Check a signature over a digest. For PSS, `pss_salt_len` is the salt length the signer
+    /// announced.
+    pub fn verify_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        signature: &[u8],
+        pss_salt_len: usize,
+    ) -> Result<(), KeyError> {
+        let bad = |_| KeyError::Failed("signature does not verify".into());
+        match (self, algorithm.scheme) {
+            (Self::Rsa(key), SignatureScheme::RsaPkcs1v15) => key
+                .verify(pkcs1v15_padding(algorithm.digest), digest, signature)
+                .map_err(bad),
+            (Self::Rsa(key), SignatureScheme::RsaPss) => match algorithm.digest {
+                DigestAlgorithm::Sha1 => {
+                    key.verify(Pss::<Sha1>::new_with_salt(pss_salt_len), digest, signature)
+                }
+                DigestAlgorithm::Sha256 => key.verify(
+                    Pss::<Sha256>::new_with_salt(pss_salt_len),
+                    digest,
+                    signature,
+                ),
+                DigestAlgorithm::Sha384 => key.verify(
+                    Pss::<Sha384>::new_with_salt(pss_salt_len),
+                    digest,
+                    signature,
+                ),
+                DigestAlgorithm::Sha512 => key.verify(
+                    Pss::<Sha512>::new_with_salt(pss_salt_len),
+                    digest,
+                    signature,
+                ),
+            }
+            .map_err(bad),
+            (Self::P256(key), SignatureScheme::Ecdsa) => {
+                let sig =
+                    p256::ecdsa::Signature::from_der(signature).map_err(|_| KeyError::Malformed)?;
+                key.verify_prehash(digest, &sig)
+                    .map_err(|_| KeyError::Failed("signature does not verify".into()))
+            }
+            (Self::P384(key), SignatureScheme::Ecdsa) => {
+                let sig =
+                    p384::ecdsa::Signature::from_der(signature).map_err(|_| KeyError::Malformed)?;
+                key.verify_prehash(digest, &sig)
+                    .map_err(|_| KeyError::Failed("signature does not verify".into()))
+            }
+            (_, scheme) => Err(KeyError::WrongScheme(scheme)),
+        }
+    }
+
+    /// Bytes in one ECDSA scalar for this key, if it is an EC key.
+    fn ec_scalar_len(&self) -> Option<usize> {
+        match self {
+            Self::Rsa(_) => None,
+            Self::P256(_) => Some(32),
+            Self::P384(_) => Some(48),
+        }
+    }
+
+    /// Accept an ECDSA signature as DER or as WebCrypto's fixed-size `r || s`, return DER.
+    pub fn normalize_ecdsa_signature(&self, signature: &[u8]) -> Vec<u8> {
+        match self.ec_scalar_len() {
+            Some(n) if signature.len() == 2 * n && signature.first() != Some(&0x30) => {
+                ecdsa_raw_to_der(signature)
+            }
+            _ => signature.to_vec(),
+        }
+    }
+}
+
+/// Convert a fixed-size `r || s` ECDSA signature (WebCrypto, PKCS#11) into DER `Ecdsa-Sig-Value`.
+pub fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let mut contents = Vec::with_capacity(raw.len() + 6);
+    for scalar in [r, s] {
+        contents.extend_from_slice(&der_unsigned_integer(scalar));
+    }
+    let mut out = Vec::with_capacity(contents.len() + 3);
+    let seq = crate::ber::Tag {
+        class: 0,
+        constructed: true,
+        number: 16,
+    };
+    crate::ber::push_element(seq, true, &contents, &mut out);
+    out
+}
+
+/// A big-endian unsigned number as a DER INTEGER (leading zeros dropped, sign octet added).
+fn der_unsigned_integer(bytes: &[u8]) -> Vec<u8> {
+    let first_nonzero = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    let magnitude = bytes.get(first_nonzero..).unwrap_or_default();
+    let mut contents = Vec::with_capacity(magnitude.len() + 1);
+    // Zero needs one octet, and a set top bit would read as negative: both get a 0x00 prefix.
+    if magnitude.first().is_none_or(|&b| b & 0x80 != 0) {
+        contents.push(0);
+    }
+    contents.extend_from_slice(magnitude);
+    let mut out = Vec::with_capacity(contents.len() + 2);
+    let int = crate::ber::Tag {
+        class: 0,
+        constructed: false,
+        number: 2,
+    };
+    crate::ber::push_element(int, false, &contents, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ecdsa_signature_becomes_der() {
+        let mut raw = vec![0u8; 64];
+        raw[0] = 0x80; // r needs a sign byte
+        raw[63] = 1; // s is 1
+        let der = ecdsa_raw_to_der(&raw);
+        assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
+        assert_eq!(der_unsigned_integer(&[0, 0]), [0x02, 0x01, 0x00]);
+        assert_eq!(der_unsigned_integer(&[0, 0x7f]), [0x02, 0x01, 0x7f]);
+    }
+}

@@ -1,0 +1,470 @@
+//! Verification of SignedData, clear-signed or opaque (RFC 5652 §5.6, RFC 8551 §3.5).
+//!
+//! The result reports every signer separately and never throws away information: a message with
+//! one good and one bad signature says so. Certificate chain validation is the caller's job;
+//! this module only says which certificate signed and whether the maths holds.
+
+use core::time::Duration;
+
+use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfo};
+use der::asn1::{ObjectIdentifier, OctetString};
+use der::{Decode, Encode};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::time::Time;
+
+use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid};
+use crate::ber::{self, Element};
+use crate::cert::Certificate;
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::mime::{self, Entity, SmimeContent};
+use crate::sign::SignedFormat;
+
+/// Who a SignerInfo says signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerId {
+    /// Issuer distinguished name (RFC 4514 string) and serial number bytes.
+    IssuerAndSerial {
+        issuer: String,
+        serial: Vec<u8>,
+    },
+    SubjectKeyIdentifier(Vec<u8>),
+}
+
+/// What could not be checked for one signer, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerProblem {
+    /// The signer's certificate is not among the certificates carried.
+    CertificateNotFound,
+    UnsupportedDigest(String),
+    UnsupportedSignatureAlgorithm(String),
+    UnsupportedKey,
+    /// Signed attributes lack messageDigest or contentType, or contentType disagrees.
+    BadSignedAttributes,
+}
+
+/// The outcome for one SignerInfo.
+#[derive(Debug, Clone)]
+pub struct SignerResult {
+    pub signer_id: SignerId,
+    pub certificate: Option<Certificate>,
+    pub digest_algorithm: Option<DigestAlgorithm>,
+    pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// The content hashes to the messageDigest the signer signed. False means the content was
+    /// altered after signing.
+    pub digest_ok: bool,
+    /// The signature over the signed attributes verifies with the certificate's key.
+    pub signature_ok: bool,
+    /// From the signingTime attribute, as time since the Unix epoch.
+    pub signing_time: Option<Duration>,
+    /// Content encryption algorithms the signer announced (SMIMECapabilities).
+    pub capabilities: Vec<ObjectIdentifier>,
+    /// A SHA-1 digest: mathematically valid perhaps, but not to be trusted.
+    pub weak_algorithm: bool,
+    /// Whether an address of the signer's certificate is a From address of the message; `None`
+    /// when there was no From field to compare with (a bare CMS blob, or an inner entity).
+    pub matches_from: Option<bool>,
+    pub problem: Option<SignerProblem>,
+}
+
+impl SignerResult {
+    /// Digest and signature both check out and nothing was unsupported. Says nothing about
+    /// whether the certificate is trusted.
+    pub fn is_valid(&self) -> bool {
+        self.digest_ok && self.signature_ok && self.problem.is_none()
+    }
+}
+
+/// The outcome of verifying a message.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub format: SignedFormat,
+    /// The signed content: the canonical entity (clear-signed) or eContent (opaque).
+    pub content: Vec<u8>,
+    pub signers: Vec<SignerResult>,
+    /// Every certificate the SignedData carried, in order (for chain validation and harvesting).
+    pub certificates: Vec<Certificate>,
+}
+
+impl Verification {
+    /// At least one signer, and every signer valid.
+    pub fn all_valid(&self) -> bool {
+        !self.signers.is_empty() && self.signers.iter().all(SignerResult::is_valid)
+    }
+}
+
+/// Verify a clear-signed or opaque-signed message (or entity).
+pub fn verify(message: &[u8]) -> Result<Verification> {
+    let from: Option<Vec<String>> = Entity::parse(message)?
+        .header("from")
+        .map(|v| mime::addresses(&v));
+    let mut verification = match mime::parse_smime(message)? {
+        SmimeContent::ClearSigned {
+            signed_content,
+            signature,
+        } => verify_signed_data(&signature, Some(&signed_content))?,
+        SmimeContent::Opaque { cms } => verify_signed_data(&cms, None)?,
+        SmimeContent::NotSmime => return Err(Error::NotSmime),
+    };
+    if let Some(from) = from {
+        for signer in &mut verification.signers {
+            let emails = signer
+                .certificate
+                .as_ref()
+                .map(Certificate::email_addresses)
+                .unwrap_or_default();
+            signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
+        }
+    }
+    Ok(verification)
+}
+
+/// Verify a CMS SignedData (BER or DER). `detached` is the content for a detached signature;
+/// for a clear-signed message it must be the canonical (CRLF) entity.
+pub fn verify_signed_data(cms: &[u8], detached: Option<&[u8]>) -> Result<Verification> {
+    let der = ber::normalize(cms)?;
+    let signed_data = signed_data_element(&der)?;
+    let parts = SignedDataParts::parse(&signed_data)?;
+    let (format, content) = match (detached, parts.econtent) {
+        (Some(content), _) => (SignedFormat::Clear, content.to_vec()),
+        (None, Some(content)) => (SignedFormat::Opaque, content),
+        (None, None) => return Err(Error::MissingContent),
+    };
+    let signers = parts
+        .signer_infos
+        .iter()
+        .map(|raw| verify_signer(raw, &content, &parts.econtent_type, &parts.certificates))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Verification {
+        format,
+        content,
+        signers,
+        certificates: parts.certificates,
+    })
+}
+
+/// The SignedData element inside a ContentInfo.
+pub(crate) fn signed_data_element(der: &[u8]) -> Result<Element<'_>> {
+    let (content_type, content) = content_info(der)?;
+    if content_type != oid::SIGNED_DATA {
+        return Err(Error::UnexpectedContentType {
+            expected: "SignedData",
+            found: content_type.to_string(),
+        });
+    }
+    Ok(content)
+}
+
+/// Split a DER ContentInfo into its type and the element inside `[0] EXPLICIT`.
+pub(crate) fn content_info(der: &[u8]) -> Result<(ObjectIdentifier, Element<'_>)> {
+    let top = ber::parse_one(der)?;
+    let fields = top.children()?;
+    let [content_type, explicit] = fields.as_slice() else {
+        return Err(der::Error::from(der::ErrorKind::Length {
+            tag: der::Tag::Sequence,
+        })
+        .into());
+    };
+    let content_type = ObjectIdentifier::from_der(content_type.raw)?;
+    if !explicit.tag.is_context(0) {
+        return Err(der::Error::from(der::ErrorKind::TagUnexpected {
+            expected: None,
+            actual: der::Tag::Null,
+        })
+        .into());
+    }
+    Ok((content_type, ber::parse_one(explicit.contents)?))
+}
+
+/// The fields of SignedData that verification needs, with SignerInfos kept as raw DER so that
+/// the signed attributes can be hashed exactly as they were sent.
+struct SignedDataParts<'a> {
+    econtent_type: ObjectIdentifier,
+    econtent: Option<Vec<u8>>,
+    certificates: Vec<Certificate>,
+    signer_infos: Vec<&'a [u8]>,
+}
+
+impl<'a> SignedDataParts<'a> {
+    fn parse(signed_data: &Element<'a>) -> Result<Self> {
+        let fields = signed_data.children()?;
+        // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+        let encap = fields
+            .get(2)
+            .ok_or(der::Error::from(der::ErrorKind::Failed))?;
+        let encap = EncapsulatedContentInfo::from_der(encap.raw)?;
+        let econtent = match encap.econtent {
+            Some(any) => Some(any.decode_as::<OctetString>()?.into_bytes().into_vec()),
+            None => None,
+        };
+        let mut certificates = Vec::new();
+        let mut signer_infos = Vec::new();
+        for field in fields.iter().skip(3) {
+            if field.tag.is_context(0) {
+                // Attribute certificates and other formats are skipped, as are certificates the
+                // x509 decoder rejects: they cannot be matched to a signer either way.
+                for cert in field.children()? {
+                    if let Ok(cert) = Certificate::from_der(cert.raw) {
+                        certificates.push(cert);
+                    }
+                }
+            } else if field.tag.is_universal(17) {
+                signer_infos = field.children()?.iter().map(|e| e.raw).collect();
+            }
+        }
+        Ok(Self {
+            econtent_type: encap.econtent_type,
+            econtent,
+            certificates,
+            signer_infos,
+        })
+    }
+}
+
+fn verify_signer(
+    raw: &[u8],
+    content: &[u8],
+    econtent_type: &ObjectIdentifier,
+    certificates: &[Certificate],
+) -> Result<SignerResult> {
+    let info = SignerInfo::from_der(raw)?;
+    let mut result = SignerResult {
+        signer_id: signer_id(&info.sid),
+        certificate: find_certificate(&info.sid, certificates),
+        digest_algorithm: DigestAlgorithm::from_oid(&info.digest_alg.oid),
+        signature_algorithm: None,
+        digest_ok: false,
+        signature_ok: false,
+        signing_time: None,
+        capabilities: Vec::new(),
+        weak_algorithm: false,
+        matches_from: None,
+        problem: None,
+    };
+    let Some(digest) = result.digest_algorithm else {
+        result.problem = Some(SignerProblem::UnsupportedDigest(
+            info.digest_alg.oid.to_string(),
+        ));
+        return Ok(result);
+    };
+    result.weak_algorithm = digest.is_weak();
+    let (scheme, pss_salt_len) = match signature_scheme(&info.signature_algorithm, digest) {
+        Ok(found) => found,
+        Err(problem) => {
+            result.problem = Some(problem);
+            return Ok(result);
+        }
+    };
+    let algorithm = SignatureAlgorithm { scheme, digest };
+    result.signature_algorithm = Some(algorithm);
+    let content_digest = digest.digest(content);
+
+    // With signed attributes the signature covers their DER (tagged as SET OF, RFC 5652 §5.4);
+    // without, it covers the content digest directly.
+    let signed_hash = match signed_attributes_der(raw)? {
+        Some(attributes_der) => {
+            let attrs = read_signed_attributes(&info)?;
+            result.signing_time = attrs.signing_time;
+            result.capabilities = attrs.capabilities;
+            result.digest_ok = attrs.message_digest.as_deref() == Some(&content_digest[..]);
+            if attrs.message_digest.is_none() || attrs.content_type.as_ref() != Some(econtent_type)
+            {
+                result.problem = Some(SignerProblem::BadSignedAttributes);
+            }
+            digest.digest(&attributes_der)
+        }
+        None => content_digest,
+    };
+    let Some(cert) = &result.certificate else {
+        result
+            .problem
+            .get_or_insert(SignerProblem::CertificateNotFound);
+        return Ok(result);
+    };
+    let Ok(public_key) = PublicKey::from_spki_der(&cert.public_key_info_der()?) else {
+        result.problem.get_or_insert(SignerProblem::UnsupportedKey);
+        return Ok(result);
+    };
+    result.signature_ok = public_key
+        .verify_digest(
+            algorithm,
+            &signed_hash,
+            info.signature.as_bytes(),
+            pss_salt_len,
+        )
+        .is_ok();
+    if info.signed_attrs.is_none() {
+        result.digest_ok = result.signature_ok;
+    }
+    Ok(result)
+}
+
+/// The signed attributes exactly as sent, re-tagged from `[0] IMPLICIT` to `SET OF`.
+fn signed_attributes_der(signer_info: &[u8]) -> Result<Option<Vec<u8>>> {
+    let fields = ber::parse_one(signer_info)?.children()?;
+    // version, sid, digestAlgorithm, then [0] signedAttrs if present.
+    let Some(attrs) = fields
+        .get(3)
+        .filter(|f| f.tag.is_context(0) && f.tag.constructed)
+    else {
+        return Ok(None);
+    };
+    let mut der = attrs.raw.to_vec();
+    // A context tag below 31 is one identifier octet, so only that octet changes.
+    if let Some(first) = der.first_mut() {
+        *first = 0x31;
+    }
+    Ok(Some(der))
+}
+
+#[derive(Default)]
+struct SignedAttributeValues {
+    content_type: Option<ObjectIdentifier>,
+    message_digest: Option<Vec<u8>>,
+    signing_time: Option<Duration>,
+    capabilities: Vec<ObjectIdentifier>,
+}
+
+fn read_signed_attributes(info: &SignerInfo) -> Result<SignedAttributeValues> {
+    let mut values = SignedAttributeValues::default();
+    for attr in info.signed_attrs.iter().flat_map(|a| a.iter()) {
+        // RFC 5652 §11: each of these attributes has exactly one value.
+        let Some(value) = attr.values.iter().next().filter(|_| attr.values.len() == 1) else {
+            continue;
+        };
+        if attr.oid == oid::CONTENT_TYPE {
+            values.content_type = Some(value.decode_as::<ObjectIdentifier>()?);
+        } else if attr.oid == oid::MESSAGE_DIGEST {
+            values.message_digest = Some(value.decode_as::<OctetString>()?.into_bytes().into_vec());
+        } else if attr.oid == oid::SIGNING_TIME {
+            values.signing_time = Time::from_der(&value.to_der()?)
+                .ok()
+                .map(Time::to_unix_duration);
+        } else if attr.oid == oid::SMIME_CAPABILITIES {
+            let caps = value
+                .decode_as::<Vec<AlgorithmIdentifierOwned>>()
+                .unwrap_or_default();
+            values.capabilities = caps.into_iter().map(|c| c.oid).collect();
+        }
+    }
+    Ok(values)
+}
+
+/// Work out the signature scheme (and, for PSS, the salt length) of a SignerInfo.
+fn signature_scheme(
+    algorithm: &AlgorithmIdentifierOwned,
+    digest: DigestAlgorithm,
+) -> core::result::Result<(SignatureScheme, usize), SignerProblem> {
+    let oid = algorithm.oid;
+    let unsupported = || SignerProblem::UnsupportedSignatureAlgorithm(oid.to_string());
+    let rsa_pkcs1 = [
+        oid::RSA_ENCRYPTION,
+        oid::SHA1_WITH_RSA,
+        oid::SHA256_WITH_RSA,
+        oid::SHA384_WITH_RSA,
+        oid::SHA512_WITH_RSA,
+    ];
+    let ecdsa = [
+        oid::EC_PUBLIC_KEY,
+        oid::ECDSA_WITH_SHA1,
+        oid::ECDSA_WITH_SHA256,
+        oid::ECDSA_WITH_SHA384,
+        oid::ECDSA_WITH_SHA512,
+    ];
+    if rsa_pkcs1.contains(&oid) {
+        return Ok((SignatureScheme::RsaPkcs1v15, 0));
+    }
+    if ecdsa.contains(&oid) {
+        return Ok((SignatureScheme::Ecdsa, 0));
+    }
+    if oid != oid::RSASSA_PSS {
+        return Err(unsupported());
+    }
+    let params = algorithm.parameters.as_ref().ok_or_else(unsupported)?;
+    let params = params.to_der().map_err(|_| unsupported())?;
+    let pss = PssParameters::parse(&params).ok_or_else(unsupported)?;
+    // We verify with the SignerInfo digest for both hashing and MGF1; anything else is exotic.
+    if pss.hash != digest || pss.mgf_hash != digest {
+        return Err(unsupported());
+    }
+    Ok((SignatureScheme::RsaPss, pss.salt_len))
+}
+
+/// RSASSA-PSS-params (RFC 4055 §3.1), with its SHA-1 defaults.
+struct PssParameters {
+    hash: DigestAlgorithm,
+    mgf_hash: DigestAlgorithm,
+    salt_len: usize,
+}
+
+impl PssParameters {
+    fn parse(der: &[u8]) -> Option<Self> {
+        let mut params = Self {
+            hash: DigestAlgorithm::Sha1,
+            mgf_hash: DigestAlgorithm::Sha1,
+            salt_len: 20,
+        };
+        for field in ber::parse_one(der).ok()?.children().ok()? {
+            match field.tag.number {
+                0 => params.hash = digest_of(field.contents)?,
+                1 => {
+                    let mgf = AlgorithmIdentifierOwned::from_der(field.contents).ok()?;
+                    if mgf.oid != oid::MGF1 {
+                        return None;
+                    }
+                    params.mgf_hash = digest_of(&mgf.parameters?.to_der().ok()?)?;
+                }
+                2 => params.salt_len = u32::from_der(field.contents).ok()? as usize,
+                3 => {
+                    // trailerField must be 1 (0xBC) in every profile we know.
+                    if u32::from_der(field.contents).ok()? != 1 {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(params)
+    }
+}
+
+fn digest_of(algorithm_identifier: &[u8]) -> Option<DigestAlgorithm> {
+    DigestAlgorithm::from_oid(
+        &AlgorithmIdentifierOwned::from_der(algorithm_identifier)
+            .ok()?
+            .oid,
+    )
+}
+
+fn signer_id(sid: &SignerIdentifier) -> SignerId {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => SignerId::IssuerAndSerial {
+            issuer: ias.issuer.to_string(),
+            serial: ias.serial_number.as_bytes().to_vec(),
+        },
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            SignerId::SubjectKeyIdentifier(ski.0.as_bytes().to_vec())
+        }
+    }
+}
+
+fn find_certificate(sid: &SignerIdentifier, certificates: &[Certificate]) -> Option<Certificate> {
+    certificates
+        .iter()
+        .find(|cert| matches_identifier(sid, cert))
+        .cloned()
+}
+
+/// Does this certificate belong to this signer (or recipient) identifier?
+pub(crate) fn matches_identifier(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            let own = cert.issuer_and_serial();
+            own.serial_number == ias.serial_number
+                && own.issuer.to_der().ok() == ias.issuer.to_der().ok()
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            cert.subject_key_identifier().as_deref() == Some(ski.0.as_bytes())
+        }
+    }
+}

@@ -182,8 +182,9 @@ pub enum KeyTransport {
     /// RSAES-PKCS1-v1_5: what every S/MIME client reads (gpgsm, Outlook, Thunderbird).
     #[default]
     RsaPkcs1v15,
-    /// RSAES-OAEP with SHA-256 and MGF1-SHA-256 (RFC 8017, RFC 4055).
-    RsaOaepSha256,
+    /// RSAES-OAEP with this digest for both the label hash and MGF1 (RFC 8017, RFC 4055). We
+    /// write SHA-256; SHA-1 (openssl's default) and the others are read.
+    RsaOaep(DigestAlgorithm),
 }
 
 #[cfg(test)]

@@ -97,6 +97,19 @@ impl Certificate {
         out
     }
 
+    /// Is this the certificate named by an issuer and serial number?
+    pub fn has_issuer_and_serial(&self, id: &cms::cert::IssuerAndSerialNumber) -> bool {
+        let tbs = self.parsed.tbs_certificate();
+        // Names compare by their DER: the same name in another string type is another name.
+        tbs.serial_number() == &id.serial_number
+            && tbs.issuer().to_der().ok() == id.issuer.to_der().ok()
+    }
+
+    /// Is this the certificate with this subjectKeyIdentifier?
+    pub fn has_subject_key_identifier(&self, ski: &[u8]) -> bool {
+        self.subject_key_identifier().as_deref() == Some(ski)
+    }
+
     /// The subjectPublicKeyInfo, DER-encoded.
     pub fn public_key_info_der(&self) -> Result<Vec<u8>> {
         Ok(self

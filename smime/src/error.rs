@@ -33,6 +33,14 @@ pub enum Error {
     SignatureMismatch,
     #[error("signing time is outside the range CMS can encode")]
     BadSigningTime,
+    #[error("no recipients given")]
+    NoRecipients,
+    #[error("recipient certificate cannot receive mail: {0}")]
+    UnsupportedRecipient(String),
+    /// None of the offered keys opened the message. Deliberately says nothing more: which step
+    /// failed (key unwrap, padding, tag) must not be observable to an attacker.
+    #[error("the message cannot be decrypted with the keys offered")]
+    DecryptionFailed,
 }
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;

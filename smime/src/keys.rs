@@ -17,7 +17,9 @@ use sha2::{Sha256, Sha384, Sha512};
 use spki::SubjectPublicKeyInfoOwned;
 use thiserror::Error;
 
-use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid};
+use crate::algorithms::{DigestAlgorithm, KeyTransport, SignatureAlgorithm, SignatureScheme, oid};
+use rsa::{Oaep, Pkcs1v15Encrypt};
+use zeroize::Zeroizing;
 
 /// Why a key operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -44,6 +46,19 @@ pub trait Signer {
         digest: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Vec<u8>, KeyError>;
+}
+
+/// Something that decrypts a content-encryption key sent to it by RSA key transport.
+///
+/// Callers whose keys are asynchronous use [`crate::decrypt::Envelope`] instead: it lists the
+/// encrypted keys meant for a certificate and takes the unwrapped key back.
+pub trait Decryptor {
+    fn decrypt_key(
+        &self,
+        transport: KeyTransport,
+        encrypted_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError>;
 }
 
 /// A private key held in memory (imported from PKCS#8).
@@ -140,6 +155,38 @@ impl Signer for SoftKey {
             }
             (_, scheme) => Err(KeyError::WrongScheme(scheme)),
         }
+    }
+}
+
+impl Decryptor for SoftKey {
+    fn decrypt_key(
+        &self,
+        transport: KeyTransport,
+        encrypted_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let Self::Rsa(key) = self else {
+            return Err(KeyError::UnsupportedKey);
+        };
+        // Blinded: the RSA private operation must not leak timing (Marvin, Bleichenbacher).
+        let result = match transport {
+            KeyTransport::RsaPkcs1v15 => key.decrypt_blinded(rng, Pkcs1v15Encrypt, encrypted_key),
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha1) => {
+                key.decrypt_blinded(rng, Oaep::<Sha1>::new(), encrypted_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha256) => {
+                key.decrypt_blinded(rng, Oaep::<Sha256>::new(), encrypted_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha384) => {
+                key.decrypt_blinded(rng, Oaep::<Sha384>::new(), encrypted_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha512) => {
+                key.decrypt_blinded(rng, Oaep::<Sha512>::new(), encrypted_key)
+            }
+        };
+        result
+            .map(Zeroizing::new)
+            .map_err(|_| KeyError::Failed("key unwrap failed".into()))
     }
 }
 
@@ -253,6 +300,34 @@ impl PublicKey {
             }
             (_, scheme) => Err(KeyError::WrongScheme(scheme)),
         }
+    }
+
+    /// Encrypt a content-encryption key to this (RSA) key.
+    pub fn encrypt_key(
+        &self,
+        transport: KeyTransport,
+        content_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError> {
+        let Self::Rsa(key) = self else {
+            return Err(KeyError::UnsupportedKey);
+        };
+        let result = match transport {
+            KeyTransport::RsaPkcs1v15 => key.encrypt(rng, Pkcs1v15Encrypt, content_key),
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha1) => {
+                key.encrypt(rng, Oaep::<Sha1>::new(), content_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha256) => {
+                key.encrypt(rng, Oaep::<Sha256>::new(), content_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha384) => {
+                key.encrypt(rng, Oaep::<Sha384>::new(), content_key)
+            }
+            KeyTransport::RsaOaep(DigestAlgorithm::Sha512) => {
+                key.encrypt(rng, Oaep::<Sha512>::new(), content_key)
+            }
+        };
+        result.map_err(|e| KeyError::Failed(e.to_string()))
     }
 
     /// Bytes in one ECDSA scalar for this key, if it is an EC key.

@@ -6,9 +6,13 @@
 //! * [`sign::sign`] / [`sign::prepare`] + [`sign::PreparedSignature::finish`]: message bytes →
 //!   clear-signed or opaque-signed message bytes.
 //! * [`verify::verify`]: message bytes → per-signer results.
+//! * [`envelope::encrypt`]: message bytes + recipient certificates → application/pkcs7-mime.
+//! * [`decrypt::decrypt`]: message bytes + the caller's keys → the inner entity; or
+//!   [`decrypt::Envelope`] for keys that answer asynchronously.
 //!
 //! Modules, one concept each: [`mime`] (canonical form, splitting, building), [`ber`] (BER → DER),
-//! [`algorithms`] (OIDs), [`cert`], [`keys`] (key traits, soft keys), [`sign`], [`verify`].
+//! [`algorithms`] (OIDs), [`cert`], [`keys`] (key traits, soft keys), [`sign`], [`verify`],
+//! [`envelope`] (encrypt), [`decrypt`], and the private `cipher` (content encryption).
 
 // Input must never panic the engine; tests may unwrap freely.
 #![cfg_attr(
@@ -19,6 +23,9 @@
 pub mod algorithms;
 pub mod ber;
 pub mod cert;
+mod cipher;
+pub mod decrypt;
+pub mod envelope;
 pub mod error;
 pub mod keys;
 pub mod mime;

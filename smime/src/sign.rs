@@ -223,12 +223,12 @@ pub fn prepare_entity(
 }
 
 /// Sign in one call with a synchronous key.
-pub fn sign<R: CryptoRng>(
+pub fn sign(
     message: &[u8],
     signer_cert: &Certificate,
     key: &dyn Signer,
     options: &SignOptions,
-    rng: &mut R,
+    rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
     let prepared = prepare(message, signer_cert, options)?;
     let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;

@@ -455,16 +455,11 @@ fn find_certificate(sid: &SignerIdentifier, certificates: &[Certificate]) -> Opt
         .cloned()
 }
 
-/// Does this certificate belong to this signer (or recipient) identifier?
-pub(crate) fn matches_identifier(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+fn matches_identifier(sid: &SignerIdentifier, cert: &Certificate) -> bool {
     match sid {
-        SignerIdentifier::IssuerAndSerialNumber(ias) => {
-            let own = cert.issuer_and_serial();
-            own.serial_number == ias.serial_number
-                && own.issuer.to_der().ok() == ias.issuer.to_der().ok()
-        }
+        SignerIdentifier::IssuerAndSerialNumber(ias) => cert.has_issuer_and_serial(ias),
         SignerIdentifier::SubjectKeyIdentifier(ski) => {
-            cert.subject_key_identifier().as_deref() == Some(ski.0.as_bytes())
+            cert.has_subject_key_identifier(ski.0.as_bytes())
         }
     }
 }

@@ -1,0 +1,293 @@
+//! Decryption of EnvelopedData and AuthEnvelopedData (RFC 5652 §6, RFC 5083).
+//!
+//! [`decrypt`] tries every key the caller offers against every RecipientInfo that names that
+//! key's certificate (by issuer+serial or subjectKeyIdentifier). Asynchronous keys use the
+//! two-phase form: [`Envelope::from_message`], [`Envelope::recipients_for`] to get the encrypted keys,
+//! unwrap one elsewhere, then [`Envelope::open`].
+//!
+//! Every failure — unwrap, padding, tag, structure — is the same [`Error::DecryptionFailed`] and
+//! yields no plaintext, so the engine is no oracle for chosen-ciphertext attacks.
+
+use cms::enveloped_data::{RecipientIdentifier, RecipientInfo};
+use der::Decode;
+use der::asn1::ObjectIdentifier;
+use rand_core::CryptoRng;
+use spki::AlgorithmIdentifierOwned;
+
+use crate::algorithms::{DigestAlgorithm, KeyTransport, oid};
+use crate::ber::{self, Element};
+use crate::cert::Certificate;
+use crate::cipher;
+use crate::error::{Error, Result};
+use crate::keys::Decryptor;
+use crate::mime::{self, SmimeContent};
+use crate::verify::content_info;
+
+/// Who a RecipientInfo is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientId {
+    IssuerAndSerial(cms::cert::IssuerAndSerialNumber),
+    SubjectKeyIdentifier(Vec<u8>),
+}
+
+impl RecipientId {
+    pub fn matches(&self, cert: &Certificate) -> bool {
+        match self {
+            Self::IssuerAndSerial(ias) => cert.has_issuer_and_serial(ias),
+            Self::SubjectKeyIdentifier(ski) => cert.has_subject_key_identifier(ski),
+        }
+    }
+}
+
+/// One key-transport RecipientInfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub id: RecipientId,
+    /// `None` when the key-encryption algorithm is one we do not support.
+    pub transport: Option<KeyTransport>,
+    pub encrypted_key: Vec<u8>,
+}
+
+/// A parsed EnvelopedData or AuthEnvelopedData, ready to open once a content key is known.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    recipients: Vec<Recipient>,
+    content_type: ObjectIdentifier,
+    algorithm: AlgorithmIdentifierOwned,
+    ciphertext: Vec<u8>,
+    /// The `mac` of AuthEnvelopedData; `None` for EnvelopedData.
+    tag: Option<Vec<u8>>,
+    /// DER of authAttrs (tagged SET OF): GCM's additional authenticated data.
+    aad: Vec<u8>,
+}
+
+/// What decryption produced.
+#[derive(Debug, Clone)]
+pub struct Decrypted {
+    /// The decrypted content: for S/MIME a MIME entity, possibly itself signed.
+    pub content: Vec<u8>,
+    /// The content type inside (id-data for S/MIME).
+    pub content_type: ObjectIdentifier,
+    /// The content-encryption algorithm.
+    pub algorithm: ObjectIdentifier,
+    /// AuthEnvelopedData: the content was integrity-protected. CBC content is not, which is why
+    /// mail should be signed inside the encryption.
+    pub authenticated: bool,
+    /// 3DES or RC2: readable, but the sender should be told to upgrade.
+    pub legacy_algorithm: bool,
+}
+
+impl Envelope {
+    /// Parse an application/pkcs7-mime message (or entity).
+    pub fn from_message(message: &[u8]) -> Result<Self> {
+        match mime::parse_smime(message)? {
+            SmimeContent::Opaque { cms } => Self::from_cms(&cms),
+            SmimeContent::ClearSigned { .. } => Err(Error::UnexpectedContentType {
+                expected: "EnvelopedData",
+                found: "multipart/signed".into(),
+            }),
+            SmimeContent::NotSmime => Err(Error::NotSmime),
+        }
+    }
+
+    /// Parse a CMS ContentInfo holding EnvelopedData or AuthEnvelopedData (BER or DER).
+    pub fn from_cms(cms: &[u8]) -> Result<Self> {
+        let der = ber::normalize(cms)?;
+        let (content_type, body) = content_info(&der)?;
+        let authenticated = content_type == oid::AUTH_ENVELOPED_DATA;
+        if content_type != oid::ENVELOPED_DATA && !authenticated {
+            return Err(Error::UnexpectedContentType {
+                expected: "EnvelopedData",
+                found: content_type.to_string(),
+            });
+        }
+        let mut recipients = Vec::new();
+        let mut encrypted_content_info = None;
+        let mut aad = Vec::new();
+        let mut tag = None;
+        // version, [0] originatorInfo, recipientInfos SET, encryptedContentInfo SEQUENCE, then
+        // [1] unprotectedAttrs (EnvelopedData) or [1] authAttrs, mac, [2] unauthAttrs.
+        for field in body.children()?.iter().skip(1) {
+            let tag_of = field.tag;
+            if tag_of.is_universal(17) {
+                recipients = field
+                    .children()?
+                    .iter()
+                    .filter_map(|ri| recipient(ri.raw))
+                    .collect();
+            } else if tag_of.is_universal(16) {
+                encrypted_content_info = Some(*field);
+            } else if authenticated && tag_of.is_context(1) {
+                aad = retag_as_set(field.raw);
+            } else if authenticated && tag_of.is_universal(4) {
+                tag = Some(field.contents.to_vec());
+            }
+        }
+        let eci = encrypted_content_info.ok_or(Error::DecryptionFailed)?;
+        let (eci_type, algorithm, ciphertext) = encrypted_content(&eci)?;
+        if authenticated && tag.is_none() {
+            return Err(Error::DecryptionFailed);
+        }
+        Ok(Self {
+            recipients,
+            content_type: eci_type,
+            algorithm,
+            ciphertext,
+            tag,
+            aad,
+        })
+    }
+
+    /// Every key-transport recipient.
+    pub fn recipients(&self) -> &[Recipient] {
+        &self.recipients
+    }
+
+    /// The recipients meant for this certificate.
+    pub fn recipients_for<'a>(
+        &'a self,
+        cert: &'a Certificate,
+    ) -> impl Iterator<Item = &'a Recipient> + 'a {
+        self.recipients.iter().filter(move |r| r.id.matches(cert))
+    }
+
+    /// Decrypt the content with an unwrapped content-encryption key.
+    pub fn open(&self, content_key: &[u8]) -> Result<Decrypted> {
+        let mut plaintext = cipher::open(
+            &self.algorithm,
+            content_key,
+            &self.ciphertext,
+            self.tag.as_deref(),
+            &self.aad,
+        )?;
+        Ok(Decrypted {
+            content: core::mem::take(&mut *plaintext),
+            content_type: self.content_type,
+            algorithm: self.algorithm.oid,
+            authenticated: self.tag.is_some(),
+            legacy_algorithm: cipher::is_legacy(&self.algorithm),
+        })
+    }
+
+    /// Try every offered key on every RecipientInfo naming its certificate.
+    pub fn decrypt(
+        &self,
+        keys: &[(&Certificate, &dyn Decryptor)],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Decrypted> {
+        for (cert, key) in keys {
+            for recipient in self.recipients_for(cert) {
+                let Some(transport) = recipient.transport else {
+                    continue;
+                };
+                let Ok(content_key) = key.decrypt_key(transport, &recipient.encrypted_key, rng)
+                else {
+                    continue;
+                };
+                if let Ok(decrypted) = self.open(&content_key) {
+                    return Ok(decrypted);
+                }
+            }
+        }
+        Err(Error::DecryptionFailed)
+    }
+}
+
+/// Decrypt an application/pkcs7-mime message with any of the offered keys.
+pub fn decrypt(
+    message: &[u8],
+    keys: &[(&Certificate, &dyn Decryptor)],
+    rng: &mut dyn CryptoRng,
+) -> Result<Decrypted> {
+    Envelope::from_message(message)?.decrypt(keys, rng)
+}
+
+/// A KeyTransRecipientInfo, or `None` for other kinds (and ones we cannot decode): those are for
+/// other recipients' software and must not stop ours.
+fn recipient(raw: &[u8]) -> Option<Recipient> {
+    let RecipientInfo::Ktri(ktri) = RecipientInfo::from_der(raw).ok()? else {
+        return None;
+    };
+    let id = match ktri.rid {
+        RecipientIdentifier::IssuerAndSerialNumber(ias) => RecipientId::IssuerAndSerial(ias),
+        RecipientIdentifier::SubjectKeyIdentifier(ski) => {
+            RecipientId::SubjectKeyIdentifier(ski.0.as_bytes().to_vec())
+        }
+    };
+    Some(Recipient {
+        id,
+        transport: key_transport(&ktri.key_enc_alg),
+        encrypted_key: ktri.enc_key.as_bytes().to_vec(),
+    })
+}
+
+/// The RSA key transport named by a keyEncryptionAlgorithm.
+fn key_transport(algorithm: &AlgorithmIdentifierOwned) -> Option<KeyTransport> {
+    if algorithm.oid == oid::RSA_ENCRYPTION {
+        return Some(KeyTransport::RsaPkcs1v15);
+    }
+    if algorithm.oid != oid::RSAES_OAEP {
+        return None;
+    }
+    // RSAES-OAEP-params: [0] hash, [1] MGF, [2] pSource; each defaults to its SHA-1 form.
+    let params = match &algorithm.parameters {
+        Some(p) => der::Encode::to_der(p).ok()?,
+        None => return Some(KeyTransport::RsaOaep(DigestAlgorithm::Sha1)),
+    };
+    let mut hash = DigestAlgorithm::Sha1;
+    let mut mgf_hash = DigestAlgorithm::Sha1;
+    for field in ber::parse_one(&params).ok()?.children().ok()? {
+        match field.tag.number {
+            0 => {
+                hash = DigestAlgorithm::from_oid(
+                    &AlgorithmIdentifierOwned::from_der(field.contents).ok()?.oid,
+                )?
+            }
+            1 => {
+                let mgf = AlgorithmIdentifierOwned::from_der(field.contents).ok()?;
+                let inner = der::Encode::to_der(&mgf.parameters?).ok()?;
+                if mgf.oid != oid::MGF1 {
+                    return None;
+                }
+                mgf_hash = DigestAlgorithm::from_oid(
+                    &AlgorithmIdentifierOwned::from_der(&inner).ok()?.oid,
+                )?;
+            }
+            // A non-empty label is never used by S/MIME; decline anything but the default.
+            _ => return None,
+        }
+    }
+    (hash == mgf_hash).then_some(KeyTransport::RsaOaep(hash))
+}
+
+/// EncryptedContentInfo: content type, algorithm, and the ciphertext (which a BER sender may
+/// have split into chunks inside the implicit `[0]`).
+fn encrypted_content(
+    eci: &Element<'_>,
+) -> Result<(ObjectIdentifier, AlgorithmIdentifierOwned, Vec<u8>)> {
+    let fields = eci.children()?;
+    let [content_type, algorithm, rest @ ..] = fields.as_slice() else {
+        return Err(Error::DecryptionFailed);
+    };
+    let content_type = ObjectIdentifier::from_der(content_type.raw)?;
+    let algorithm = AlgorithmIdentifierOwned::from_der(algorithm.raw)?;
+    // Detached ciphertext (no [0]) is not used by S/MIME.
+    let encrypted = rest
+        .iter()
+        .find(|f| f.tag.is_context(0))
+        .ok_or(Error::MissingContent)?;
+    Ok((
+        content_type,
+        algorithm,
+        ber::flatten_implicit_string(encrypted)?,
+    ))
+}
+
+/// `[1] IMPLICIT` attributes re-tagged as the SET OF that was authenticated.
+fn retag_as_set(raw: &[u8]) -> Vec<u8> {
+    let mut der = raw.to_vec();
+    if let Some(first) = der.first_mut() {
+        *first = 0x31;
+    }
+    der
+}

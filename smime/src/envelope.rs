@@ -1,0 +1,241 @@
+//! Encryption: EnvelopedData (AES-CBC) and AuthEnvelopedData (AES-GCM, RFC 5083/5084) with RSA
+//! key transport (PKCS#1 v1.5 or OAEP) to every recipient, wrapped as application/pkcs7-mime.
+
+use cms::authenveloped_data::AuthEnvelopedData;
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::enveloped_data::{
+    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
+    RecipientInfos,
+};
+use der::asn1::OctetString;
+use der::{Any, Decode, Encode};
+use rand_core::CryptoRng;
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use zeroize::Zeroizing;
+
+use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
+use crate::cert::Certificate;
+use crate::cipher;
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::mime::{self, SmimeType};
+
+/// How recipients are named in RecipientInfo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecipientIdKind {
+    #[default]
+    IssuerAndSerial,
+    /// subjectKeyIdentifier (falls back to issuer+serial for a certificate without one).
+    SubjectKeyIdentifier,
+}
+
+/// Options for encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptOptions {
+    pub algorithm: ContentEncryption,
+    pub key_transport: KeyTransport,
+    pub recipient_id: RecipientIdKind,
+}
+
+impl Default for EncryptOptions {
+    /// AES-256-CBC with PKCS#1 v1.5: what every deployed client reads. Policy (for example
+    /// AES-256-GCM first) belongs to the caller, who knows the recipients' capabilities.
+    fn default() -> Self {
+        Self {
+            algorithm: ContentEncryption::Aes256Cbc,
+            key_transport: KeyTransport::RsaPkcs1v15,
+            recipient_id: RecipientIdKind::IssuerAndSerial,
+        }
+    }
+}
+
+/// Encrypt a message (or bare entity): transport fields stay outside, the canonical MIME entity
+/// is encrypted to every recipient. Include the sender's own certificate among the recipients to
+/// keep the Sent copy readable.
+pub fn encrypt(
+    message: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let split = mime::split_message(message)?;
+    encrypt_entity(&split.outer_fields, &split.entity, recipients, options, rng)
+}
+
+/// Encrypt an entity that is already canonical, emitting `outer_fields` verbatim.
+pub fn encrypt_entity(
+    outer_fields: &[u8],
+    entity: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let cms = envelope(entity, recipients, options, rng)?;
+    let smime_type = if options.algorithm.is_authenticated() {
+        SmimeType::AuthEnvelopedData
+    } else {
+        SmimeType::EnvelopedData
+    };
+    Ok(mime::build_pkcs7_mime(outer_fields, &cms, smime_type))
+}
+
+/// Build the CMS ContentInfo (DER) holding `content` encrypted to `recipients`.
+pub fn envelope(
+    content: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    if recipients.is_empty() {
+        return Err(Error::NoRecipients);
+    }
+    let mut content_key = Zeroizing::new(vec![0u8; options.algorithm.key_len()]);
+    rng.fill_bytes(&mut content_key);
+    let recipient_infos = recipients
+        .iter()
+        .map(|cert| recipient_info(cert, &content_key, options, rng))
+        .collect::<Result<Vec<_>>>()?;
+    // RFC 5652 §6.1: version 0 only when every RecipientInfo is a version 0 ktri.
+    let all_v0 = recipient_infos
+        .iter()
+        .all(|ri| matches!(ri, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
+    let recip_infos = RecipientInfos::try_from(recipient_infos)?;
+    let sealed = cipher::seal(options.algorithm, &content_key, content, rng)?;
+    let encrypted_content = EncryptedContentInfo {
+        content_type: oid::DATA,
+        content_enc_alg: sealed.algorithm,
+        encrypted_content: Some(OctetString::new(sealed.ciphertext)?),
+    };
+    let (content_type, content) = match sealed.tag {
+        None => {
+            let enveloped = EnvelopedData {
+                version: if all_v0 {
+                    CmsVersion::V0
+                } else {
+                    CmsVersion::V2
+                },
+                originator_info: None,
+                recip_infos,
+                encrypted_content,
+                unprotected_attrs: None,
+            };
+            (oid::ENVELOPED_DATA, Any::encode_from(&enveloped)?)
+        }
+        Some(tag) => {
+            let auth_enveloped = AuthEnvelopedData {
+                version: CmsVersion::V0,
+                originator_info: None,
+                recip_infos,
+                auth_encrypted_content_info: encrypted_content,
+                auth_attrs: None,
+                mac: OctetString::new(tag)?,
+                unauth_attrs: None,
+            };
+            (oid::AUTH_ENVELOPED_DATA, Any::encode_from(&auth_enveloped)?)
+        }
+    };
+    Ok(ContentInfo {
+        content_type,
+        content,
+    }
+    .to_der()?)
+}
+
+fn recipient_info(
+    cert: &Certificate,
+    content_key: &[u8],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<RecipientInfo> {
+    let public_key = PublicKey::from_spki_der(&cert.public_key_info_der()?)?;
+    if !matches!(public_key, PublicKey::Rsa(_)) {
+        return Err(Error::UnsupportedRecipient(
+            "only RSA recipients are supported so far".into(),
+        ));
+    }
+    let encrypted_key = public_key.encrypt_key(options.key_transport, content_key, rng)?;
+    let ski = match options.recipient_id {
+        RecipientIdKind::IssuerAndSerial => None,
+        RecipientIdKind::SubjectKeyIdentifier => cert.subject_key_identifier(),
+    };
+    // ktri version 2 goes with a subjectKeyIdentifier, 0 with issuer+serial (RFC 5652 §6.2.1).
+    let (version, rid) = match ski {
+        Some(ski) => (
+            CmsVersion::V2,
+            RecipientIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(OctetString::new(ski)?)),
+        ),
+        None => (
+            CmsVersion::V0,
+            RecipientIdentifier::IssuerAndSerialNumber(cert.issuer_and_serial()),
+        ),
+    };
+    Ok(RecipientInfo::Ktri(KeyTransRecipientInfo {
+        version,
+        rid,
+        key_enc_alg: key_transport_identifier(options.key_transport)?,
+        enc_key: OctetString::new(encrypted_key)?,
+    }))
+}
+
+/// keyEncryptionAlgorithm for RSA key transport.
+fn key_transport_identifier(transport: KeyTransport) -> Result<AlgorithmIdentifierOwned> {
+    Ok(match transport {
+        KeyTransport::RsaPkcs1v15 => AlgorithmIdentifierOwned {
+            oid: oid::RSA_ENCRYPTION,
+            parameters: Some(Any::from(der::asn1::Null)),
+        },
+        KeyTransport::RsaOaep(digest) => AlgorithmIdentifierOwned {
+            oid: oid::RSAES_OAEP,
+            parameters: Some(Any::from_der(&oaep_parameters(digest)?)?),
+        },
+    })
+}
+
+/// RSAES-OAEP-params (RFC 4055 §4.1): the digest for the label hash and MGF1; empty label.
+fn oaep_parameters(digest: DigestAlgorithm) -> Result<Vec<u8>> {
+    use crate::ber::{Tag, push_element};
+    let hash = AlgorithmIdentifierOwned {
+        oid: digest.oid(),
+        parameters: None,
+    }
+    .to_der()?;
+    let mgf = AlgorithmIdentifierOwned {
+        oid: oid::MGF1,
+        parameters: Some(Any::from_der(&hash)?),
+    }
+    .to_der()?;
+    let mut fields = Vec::new();
+    push_element(
+        Tag {
+            class: 2,
+            constructed: true,
+            number: 0,
+        },
+        true,
+        &hash,
+        &mut fields,
+    );
+    push_element(
+        Tag {
+            class: 2,
+            constructed: true,
+            number: 1,
+        },
+        true,
+        &mgf,
+        &mut fields,
+    );
+    let mut out = Vec::new();
+    push_element(
+        Tag {
+            class: 0,
+            constructed: true,
+            number: 16,
+        },
+        true,
+        &fields,
+        &mut out,
+    );
+    Ok(out)
+}

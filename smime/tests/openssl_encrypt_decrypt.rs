@@ -1,0 +1,215 @@
+//! Encryption and decryption against `openssl cms`, both directions.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ENTITY, MESSAGE, Pki, rng, run, scratch};
+use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
+use smime::decrypt::{self, Envelope, RecipientId};
+use smime::envelope::{self, EncryptOptions, RecipientIdKind};
+use smime::keys::Decryptor;
+
+fn pki() -> &'static Pki {
+    common::pki("encrypt_decrypt")
+}
+
+/// `openssl cms -decrypt` as Alice; returns the plaintext.
+fn openssl_decrypt(dir: &Path, message: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("encrypted.eml"), message).unwrap();
+    let alice = &pki().rsa;
+    run(
+        dir,
+        "openssl",
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            "encrypted.eml",
+            "-recip",
+            alice.cert_path.to_str().unwrap(),
+            "-inkey",
+            alice.key_path.to_str().unwrap(),
+            "-binary",
+            "-out",
+            "plain.out",
+        ],
+    );
+    std::fs::read(dir.join("plain.out")).unwrap()
+}
+
+fn alice_keys() -> [(&'static smime::Certificate, &'static dyn Decryptor); 1] {
+    [(&pki().rsa.cert, &pki().rsa.key)]
+}
+
+#[test]
+fn our_messages_decrypt_in_openssl() {
+    let dir = scratch(pki(), "ours");
+    let algorithms = [
+        ContentEncryption::Aes128Cbc,
+        ContentEncryption::Aes256Cbc,
+        ContentEncryption::Aes128Gcm,
+        ContentEncryption::Aes256Gcm,
+    ];
+    let transports = [
+        KeyTransport::RsaPkcs1v15,
+        KeyTransport::RsaOaep(DigestAlgorithm::Sha256),
+    ];
+    for algorithm in algorithms {
+        for key_transport in transports {
+            for recipient_id in [
+                RecipientIdKind::IssuerAndSerial,
+                RecipientIdKind::SubjectKeyIdentifier,
+            ] {
+                let options = EncryptOptions {
+                    algorithm,
+                    key_transport,
+                    recipient_id,
+                };
+                let encrypted =
+                    envelope::encrypt(MESSAGE, &[pki().rsa.cert.clone()], &options, &mut rng())
+                        .unwrap();
+                let text = String::from_utf8(encrypted.clone()).unwrap();
+                assert!(text.starts_with("From: Alice <alice@example.test>\r\n"));
+                assert!(!text.contains("Hello Bob"));
+                let expected_type = if algorithm.is_authenticated() {
+                    "authEnveloped-data"
+                } else {
+                    "smime-type=enveloped-data"
+                };
+                assert!(text.contains(expected_type));
+                assert_eq!(openssl_decrypt(&dir, &encrypted), ENTITY, "{options:?}");
+
+                // We read our own output too.
+                let decrypted = decrypt::decrypt(&encrypted, &alice_keys(), &mut rng()).unwrap();
+                assert_eq!(decrypted.content, ENTITY);
+                assert_eq!(decrypted.authenticated, algorithm.is_authenticated());
+            }
+        }
+    }
+}
+
+/// Encrypt ENTITY to Alice with `openssl cms -encrypt` and the given arguments.
+fn openssl_encrypt(dir: &Path, before_recipient: &[&str], after_recipient: &[&str]) -> Vec<u8> {
+    std::fs::write(dir.join("entity.txt"), ENTITY).unwrap();
+    let mut args = vec!["cms", "-encrypt", "-binary", "-in", "entity.txt"];
+    args.extend_from_slice(before_recipient);
+    args.extend_from_slice(&["-recip", pki().rsa.cert_path.to_str().unwrap()]);
+    args.extend_from_slice(after_recipient);
+    run(dir, "openssl", &args)
+}
+
+#[test]
+fn openssl_messages_decrypt_here() {
+    let dir = scratch(pki(), "theirs");
+    let legacy = ["-provider", "legacy", "-provider", "default"];
+    let cases: Vec<(Vec<&str>, Vec<&str>, _, bool)> = vec![
+        (vec!["-aes256"], vec![], oid::AES256_CBC, false),
+        (vec!["-aes128"], vec![], oid::AES128_CBC, false),
+        (vec!["-aes192"], vec![], oid::AES192_CBC, false),
+        (vec!["-aes256", "-stream"], vec![], oid::AES256_CBC, false),
+        (vec!["-aes-128-gcm"], vec![], oid::AES128_GCM, true),
+        (
+            vec!["-aes-256-gcm", "-stream"],
+            vec![],
+            oid::AES256_GCM,
+            true,
+        ),
+        (vec!["-aes256", "-keyid"], vec![], oid::AES256_CBC, false),
+        (
+            vec!["-aes256"],
+            vec!["-keyopt", "rsa_padding_mode:oaep"],
+            oid::AES256_CBC,
+            false,
+        ),
+        (
+            vec!["-aes-256-gcm"],
+            vec![
+                "-keyopt",
+                "rsa_padding_mode:oaep",
+                "-keyopt",
+                "rsa_oaep_md:sha256",
+                "-keyopt",
+                "rsa_mgf1_md:sha256",
+            ],
+            oid::AES256_GCM,
+            true,
+        ),
+        (vec!["-des3"], vec![], oid::DES_EDE3_CBC, false),
+        (
+            [&legacy[..], &["-rc2"]].concat(),
+            vec![],
+            oid::RC2_CBC,
+            false,
+        ),
+        (
+            [&legacy[..], &["-rc2-40"]].concat(),
+            vec![],
+            oid::RC2_CBC,
+            false,
+        ),
+    ];
+    for (before, after, algorithm, authenticated) in cases {
+        let encrypted = openssl_encrypt(&dir, &before, &after);
+        let decrypted = decrypt::decrypt(&encrypted, &alice_keys(), &mut rng())
+            .unwrap_or_else(|e| panic!("{before:?} {after:?}: {e}"));
+        assert_eq!(decrypted.content, ENTITY, "{before:?} {after:?}");
+        assert_eq!(decrypted.algorithm, algorithm, "{before:?}");
+        assert_eq!(decrypted.authenticated, authenticated);
+        assert_eq!(
+            decrypted.legacy_algorithm,
+            algorithm == oid::DES_EDE3_CBC || algorithm == oid::RC2_CBC
+        );
+        let envelope = Envelope::from_message(&encrypted).unwrap();
+        let expect_ski = before.contains(&"-keyid");
+        assert!(
+            matches!(
+                envelope.recipients()[0].id,
+                RecipientId::SubjectKeyIdentifier(_)
+            ) == expect_ski
+        );
+    }
+}
+
+#[test]
+fn failures_yield_no_plaintext() {
+    let dir = scratch(pki(), "failures");
+    // Not for us: only Bob's (EC) identity is offered.
+    let encrypted = openssl_encrypt(&dir, &["-aes-256-gcm"], &[]);
+    let bob: [(&smime::Certificate, &dyn Decryptor); 1] = [(&pki().p256.cert, &pki().p256.key)];
+    assert!(matches!(
+        decrypt::decrypt(&encrypted, &bob, &mut rng()),
+        Err(smime::Error::DecryptionFailed)
+    ));
+
+    // A flipped ciphertext byte in AES-GCM is an error, not altered plaintext.
+    let der = openssl_encrypt(&dir, &["-aes-256-gcm", "-outform", "DER"], &[]);
+    let envelope = Envelope::from_cms(&der).unwrap();
+    assert!(envelope.decrypt(&alice_keys(), &mut rng()).is_ok());
+    let mut tampered = der.clone();
+    let last = tampered.len() - 40; // inside the ciphertext, before the 16-byte mac
+    tampered[last] ^= 0x01;
+    let result = Envelope::from_cms(&tampered).and_then(|e| e.decrypt(&alice_keys(), &mut rng()));
+    assert!(
+        matches!(result, Err(smime::Error::DecryptionFailed)),
+        "{result:?}"
+    );
+
+    // The two-phase API: the caller unwraps the key itself.
+    let recipient = envelope.recipients_for(&pki().rsa.cert).next().unwrap();
+    let key = pki()
+        .rsa
+        .key
+        .decrypt_key(
+            recipient.transport.unwrap(),
+            &recipient.encrypted_key,
+            &mut rng(),
+        )
+        .unwrap();
+    assert_eq!(envelope.open(&key).unwrap().content, ENTITY);
+    assert!(matches!(
+        envelope.open(&[0u8; 32]),
+        Err(smime::Error::DecryptionFailed)
+    ));
+    assert!(envelope.open(&[0u8; 5]).is_err());
+}

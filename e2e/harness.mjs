@@ -1,0 +1,154 @@
+// Shared set-up for the browser tests: the rig's addresses, a real Sealmail server process, and
+// Debian's Chromium driven by playwright-core. A missing rig or binary fails loudly.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests through scripts/test (it starts the mail rig)`);
+  return value;
+}
+
+export const rig = {
+  stateDir: need('RIG_STATE_DIR'),
+  imapPort: need('RIG_IMAP_PORT'),
+  smtpPort: need('RIG_SMTP_PORT'),
+  submissionPort: need('RIG_SUBMISSION_PORT'),
+  tlsCa: need('RIG_TLS_CA'),
+  domain: need('RIG_DOMAIN'),
+  portBase: Number(need('RIG_PORT_BASE')),
+  email: (user) => `${user}@${need('RIG_DOMAIN')}`,
+  password: (user) => need(`RIG_PASSWORD_${user}`),
+};
+
+/** Runs `scripts/rig <args>` on the test rig (stop Postfix, restart Dovecot…). */
+export function rigCommand(...args) {
+  execFileSync(join(REPO, 'scripts/rig'), args, { env: { ...process.env, STATE_DIR: rig.stateDir }, stdio: 'inherit' });
+}
+
+let counter = 0;
+/** A subject no other test run will use. */
+export function unique(label) {
+  counter += 1;
+  return `${label} ${Date.now().toString(36)}-${process.pid}-${counter}`;
+}
+
+/** Delivers a message to `to` through Postfix's inbound port with Python's smtplib: another mail client. */
+export function deliverFromOutside({ to, subject, body = 'Hello from outside.', attachment }) {
+  const script = `
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m['From'] = 'Olivia Outside <olivia@outside.test>'
+m['To'] = sys.argv[1]
+m['Subject'] = sys.argv[2]
+m.set_content(sys.argv[3])
+if len(sys.argv) > 4:
+    m.add_attachment(bytes.fromhex(sys.argv[5]), maintype='application', subtype='octet-stream', filename=sys.argv[4])
+with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
+    s.send_message(m)
+`;
+  const args = ['-c', script, to, subject, body];
+  if (attachment) args.push(attachment.name, attachment.bytes.toString('hex'));
+  execFileSync('python3', args, { stdio: 'inherit' });
+}
+
+/** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
+export async function startServer({ port = rig.portBase + 80, extraWeb = '' } = {}) {
+  const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
+  const config = join(dir, 'sealmail.toml');
+  writeFileSync(config, `
+[web]
+listen = "127.0.0.1:${port}"
+secure_cookies = false
+static_dir = "${join(REPO, 'static')}"
+${extraWeb}
+[imap]
+host = "localhost"
+port = ${rig.imapPort}
+security = "starttls"
+ca_file = "${rig.tlsCa}"
+[smtp]
+host = "127.0.0.1"
+port = ${rig.submissionPort}
+security = "plain"
+timeout_seconds = 10
+[database]
+url = "sqlite://${dir}/sealmail.db?mode=rwc"
+`);
+  const log = [];
+  const child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d) => log.push(d.toString()));
+  child.stderr.on('data', (d) => log.push(d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`sealmail exited early:\n${log.join('')}`);
+    try {
+      const res = await fetch(`${url}/login`);
+      if (res.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`sealmail did not start:\n${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A new browser context (its own cookies) signed in as `user` through the sign-in page. */
+export async function signedInPage(browser, server, user) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.getByLabel('Email address').fill(rig.email(user));
+  await page.getByLabel('Password').fill(rig.password(user));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+  return page;
+}
+
+/** Reloads a folder until a message with `subject` is listed (delivery takes a moment). */
+export async function waitForMessage(page, subject, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  const link = page.getByRole('link', { name: subject, exact: true });
+  while ((await link.count()) === 0) {
+    if (Date.now() > deadline) throw new Error(`"${subject}" did not arrive in ${page.url()}`);
+    await page.waitForTimeout(300);
+    await page.reload();
+  }
+  return link;
+}
+
+/** How many messages with `subject` a folder lists, once delivery has settled. */
+export async function settledCount(page, folderUrl, subject) {
+  await page.waitForTimeout(1500);
+  await page.goto(folderUrl);
+  return page.getByRole('link', { name: subject, exact: true }).count();
+}
+
+export function readDownload(download) {
+  return download.path().then((p) => readFileSync(p));
+}

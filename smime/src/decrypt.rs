@@ -1,14 +1,18 @@
 //! Decryption of EnvelopedData and AuthEnvelopedData (RFC 5652 §6, RFC 5083).
 //!
 //! [`decrypt`] tries every key the caller offers against every RecipientInfo that names that
-//! key's certificate (by issuer+serial or subjectKeyIdentifier). Asynchronous keys use the
+//! key's certificate (by issuer+serial or subjectKeyIdentifier), by RSA key transport or ECDH
+//! key agreement. Asynchronous keys use the
 //! two-phase form: [`Envelope::from_message`], [`Envelope::recipients_for`] to get the encrypted keys,
 //! unwrap one elsewhere, then [`Envelope::open`].
 //!
 //! Every failure — unwrap, padding, tag, structure — is the same [`Error::DecryptionFailed`] and
 //! yields no plaintext, so the engine is no oracle for chosen-ciphertext attacks.
 
-use cms::enveloped_data::{RecipientIdentifier, RecipientInfo};
+use cms::enveloped_data::{
+    KeyAgreeRecipientIdentifier, KeyAgreeRecipientInfo, OriginatorIdentifierOrKey,
+    RecipientIdentifier, RecipientInfo,
+};
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use rand_core::CryptoRng;
@@ -17,11 +21,11 @@ use spki::AlgorithmIdentifierOwned;
 use crate::algorithms::{DigestAlgorithm, KeyTransport, oid};
 use crate::ber::{self, Element};
 use crate::cert::Certificate;
-use crate::cipher;
 use crate::error::{Error, Result};
 use crate::keys::Decryptor;
 use crate::mime::{self, SmimeContent};
 use crate::verify::content_info;
+use crate::{cipher, ecdh};
 
 /// Who a RecipientInfo is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +43,31 @@ impl RecipientId {
     }
 }
 
-/// One key-transport RecipientInfo.
+/// How the content-encryption key reaches one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientKey {
+    /// RSA key transport: decrypt `encrypted_key` with the private key. `transport` is `None`
+    /// when the algorithm is one we do not support.
+    Transport {
+        transport: Option<KeyTransport>,
+        encrypted_key: Vec<u8>,
+    },
+    /// ECDH key agreement (RFC 5753): compute the shared secret with `originator_public_key`
+    /// (a SEC1 point) and pass it to [`Envelope::open_agreed`].
+    Agreement {
+        originator_public_key: Vec<u8>,
+        ukm: Option<Vec<u8>>,
+        key_agreement_algorithm: ObjectIdentifier,
+        key_wrap_algorithm: ObjectIdentifier,
+        encrypted_key: Vec<u8>,
+    },
+}
+
+/// One RecipientInfo (for key agreement: one of its recipientEncryptedKeys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
     pub id: RecipientId,
-    /// `None` when the key-encryption algorithm is one we do not support.
-    pub transport: Option<KeyTransport>,
-    pub encrypted_key: Vec<u8>,
+    pub key: RecipientKey,
 }
 
 /// A parsed EnvelopedData or AuthEnvelopedData, ready to open once a content key is known.
@@ -113,7 +135,7 @@ impl Envelope {
                 recipients = field
                     .children()?
                     .iter()
-                    .filter_map(|ri| recipient(ri.raw))
+                    .flat_map(|ri| recipients_of(ri.raw))
                     .collect();
             } else if tag_of.is_universal(16) {
                 encrypted_content_info = Some(*field);
@@ -169,6 +191,25 @@ impl Envelope {
         })
     }
 
+    /// Decrypt with the ECDH shared secret computed for a key agreement recipient.
+    pub fn open_agreed(&self, recipient: &Recipient, shared_secret: &[u8]) -> Result<Decrypted> {
+        let RecipientKey::Agreement {
+            ukm,
+            key_agreement_algorithm,
+            key_wrap_algorithm,
+            encrypted_key,
+            ..
+        } = &recipient.key
+        else {
+            return Err(Error::DecryptionFailed);
+        };
+        let digest = ecdh::kdf_digest(key_agreement_algorithm)
+            .ok_or_else(|| Error::UnsupportedAlgorithm(key_agreement_algorithm.to_string()))?;
+        let kek = ecdh::derive_kek(digest, key_wrap_algorithm, ukm.as_deref(), shared_secret)?;
+        let content_key = ecdh::unwrap_key(&kek, encrypted_key)?;
+        self.open(&content_key)
+    }
+
     /// Try every offered key on every RecipientInfo naming its certificate.
     pub fn decrypt(
         &self,
@@ -177,19 +218,39 @@ impl Envelope {
     ) -> Result<Decrypted> {
         for (cert, key) in keys {
             for recipient in self.recipients_for(cert) {
-                let Some(transport) = recipient.transport else {
-                    continue;
-                };
-                let Ok(content_key) = key.decrypt_key(transport, &recipient.encrypted_key, rng)
-                else {
-                    continue;
-                };
-                if let Ok(decrypted) = self.open(&content_key) {
+                if let Ok(decrypted) = self.decrypt_one(recipient, *key, rng) {
                     return Ok(decrypted);
                 }
             }
         }
         Err(Error::DecryptionFailed)
+    }
+
+    fn decrypt_one(
+        &self,
+        recipient: &Recipient,
+        key: &dyn Decryptor,
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Decrypted> {
+        match &recipient.key {
+            RecipientKey::Transport {
+                transport: Some(transport),
+                encrypted_key,
+            } => {
+                let content_key = key.decrypt_key(*transport, encrypted_key, rng)?;
+                self.open(&content_key)
+            }
+            RecipientKey::Transport {
+                transport: None, ..
+            } => Err(Error::DecryptionFailed),
+            RecipientKey::Agreement {
+                originator_public_key,
+                ..
+            } => {
+                let shared_secret = key.agree(originator_public_key)?;
+                self.open_agreed(recipient, &shared_secret)
+            }
+        }
     }
 }
 
@@ -202,23 +263,64 @@ pub fn decrypt(
     Envelope::from_message(message)?.decrypt(keys, rng)
 }
 
-/// A KeyTransRecipientInfo, or `None` for other kinds (and ones we cannot decode): those are for
-/// other recipients' software and must not stop ours.
-fn recipient(raw: &[u8]) -> Option<Recipient> {
-    let RecipientInfo::Ktri(ktri) = RecipientInfo::from_der(raw).ok()? else {
+/// The recipients of one RecipientInfo: one for key transport, one per encrypted key for key
+/// agreement, none for kinds we do not read (and ones we cannot decode): those are for other
+/// recipients' software and must not stop ours.
+fn recipients_of(raw: &[u8]) -> Vec<Recipient> {
+    match RecipientInfo::from_der(raw) {
+        Ok(RecipientInfo::Ktri(ktri)) => {
+            let id = match ktri.rid {
+                RecipientIdentifier::IssuerAndSerialNumber(ias) => {
+                    RecipientId::IssuerAndSerial(ias)
+                }
+                RecipientIdentifier::SubjectKeyIdentifier(ski) => {
+                    RecipientId::SubjectKeyIdentifier(ski.0.as_bytes().to_vec())
+                }
+            };
+            let key = RecipientKey::Transport {
+                transport: key_transport(&ktri.key_enc_alg),
+                encrypted_key: ktri.enc_key.as_bytes().to_vec(),
+            };
+            vec![Recipient { id, key }]
+        }
+        Ok(RecipientInfo::Kari(kari)) => key_agreement_recipients(&kari).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn key_agreement_recipients(kari: &KeyAgreeRecipientInfo) -> Option<Vec<Recipient>> {
+    // Only an ephemeral originator key is used by S/MIME (RFC 5753 §3.1.1).
+    let OriginatorIdentifierOrKey::OriginatorKey(originator) = &kari.originator else {
         return None;
     };
-    let id = match ktri.rid {
-        RecipientIdentifier::IssuerAndSerialNumber(ias) => RecipientId::IssuerAndSerial(ias),
-        RecipientIdentifier::SubjectKeyIdentifier(ski) => {
-            RecipientId::SubjectKeyIdentifier(ski.0.as_bytes().to_vec())
-        }
-    };
-    Some(Recipient {
-        id,
-        transport: key_transport(&ktri.key_enc_alg),
-        encrypted_key: ktri.enc_key.as_bytes().to_vec(),
-    })
+    let originator_public_key = originator.public_key.as_bytes()?.to_vec();
+    let wrap = AlgorithmIdentifierOwned::from_der(
+        &der::Encode::to_der(kari.key_enc_alg.parameters.as_ref()?).ok()?,
+    )
+    .ok()?;
+    let ukm = kari.ukm.as_ref().map(|u| u.as_bytes().to_vec());
+    let recipients = kari
+        .recipient_enc_keys
+        .iter()
+        .map(|rek| Recipient {
+            id: match &rek.rid {
+                KeyAgreeRecipientIdentifier::IssuerAndSerialNumber(ias) => {
+                    RecipientId::IssuerAndSerial(ias.clone())
+                }
+                KeyAgreeRecipientIdentifier::RKeyId(rkey) => RecipientId::SubjectKeyIdentifier(
+                    rkey.subject_key_identifier.0.as_bytes().to_vec(),
+                ),
+            },
+            key: RecipientKey::Agreement {
+                originator_public_key: originator_public_key.clone(),
+                ukm: ukm.clone(),
+                key_agreement_algorithm: kari.key_enc_alg.oid,
+                key_wrap_algorithm: wrap.oid,
+                encrypted_key: rek.enc_key.as_bytes().to_vec(),
+            },
+        })
+        .collect();
+    Some(recipients)
 }
 
 /// The RSA key transport named by a keyEncryptionAlgorithm.

@@ -1,5 +1,6 @@
 //! Encryption: EnvelopedData (AES-CBC) and AuthEnvelopedData (AES-GCM, RFC 5083/5084) with RSA
-//! key transport (PKCS#1 v1.5 or OAEP) to every recipient, wrapped as application/pkcs7-mime.
+//! key transport (PKCS#1 v1.5 or OAEP) or ECDH P-256 key agreement (RFC 5753) to every
+//! recipient, wrapped as application/pkcs7-mime.
 
 use cms::authenveloped_data::AuthEnvelopedData;
 use cms::content_info::{CmsVersion, ContentInfo};
@@ -16,10 +17,10 @@ use zeroize::Zeroizing;
 
 use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
 use crate::cert::Certificate;
-use crate::cipher;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use crate::mime::{self, SmimeType};
+use crate::{cipher, ecdh};
 
 /// How recipients are named in RecipientInfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -149,16 +150,21 @@ fn recipient_info(
     rng: &mut dyn CryptoRng,
 ) -> Result<RecipientInfo> {
     let public_key = PublicKey::from_spki_der(&cert.public_key_info_der()?)?;
-    if !matches!(public_key, PublicKey::Rsa(_)) {
-        return Err(Error::UnsupportedRecipient(
-            "only RSA recipients are supported so far".into(),
-        ));
-    }
-    let encrypted_key = public_key.encrypt_key(options.key_transport, content_key, rng)?;
     let ski = match options.recipient_id {
         RecipientIdKind::IssuerAndSerial => None,
         RecipientIdKind::SubjectKeyIdentifier => cert.subject_key_identifier(),
     };
+    match &public_key {
+        PublicKey::Rsa(_) => {}
+        PublicKey::P256(key) => {
+            let key = p256::PublicKey::from(key);
+            return ecdh::recipient_info(&key, cert.issuer_and_serial(), ski, content_key, rng);
+        }
+        PublicKey::P384(_) => {
+            return Err(Error::UnsupportedRecipient("P-384 key agreement".into()));
+        }
+    }
+    let encrypted_key = public_key.encrypt_key(options.key_transport, content_key, rng)?;
     // ktri version 2 goes with a subjectKeyIdentifier, 0 with issuer+serial (RFC 5652 §6.2.1).
     let (version, rid) = match ski {
         Some(ski) => (

@@ -59,6 +59,13 @@ pub trait Decryptor {
         encrypted_key: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+
+    /// The ECDH shared secret (the x coordinate) with an originator's public key (a SEC1 point),
+    /// for key agreement recipients (RFC 5753). Keys that cannot agree keep this default.
+    fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let _ = originator_public_key;
+        Err(KeyError::UnsupportedKey)
+    }
 }
 
 /// A private key held in memory (imported from PKCS#8).
@@ -187,6 +194,14 @@ impl Decryptor for SoftKey {
         result
             .map(Zeroizing::new)
             .map_err(|_| KeyError::Failed("key unwrap failed".into()))
+    }
+
+    fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let Self::P256(key) = self else {
+            return Err(KeyError::UnsupportedKey);
+        };
+        crate::ecdh::p256_shared_secret(key.as_nonzero_scalar(), originator_public_key)
+            .map_err(|_| KeyError::Failed("key agreement failed".into()))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod ber;
 pub mod cert;
 mod cipher;
 pub mod decrypt;
+pub mod ecdh;
 pub mod envelope;
 pub mod error;
 pub mod keys;

@@ -4,9 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{ENTITY, MESSAGE, Pki, rng, run, scratch};
+use common::{ENTITY, Identity, MESSAGE, Pki, rng, run, scratch};
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
-use smime::decrypt::{self, Envelope, RecipientId};
+use smime::decrypt::{self, Envelope, RecipientId, RecipientKey};
 use smime::envelope::{self, EncryptOptions, RecipientIdKind};
 use smime::keys::Decryptor;
 
@@ -16,8 +16,11 @@ fn pki() -> &'static Pki {
 
 /// `openssl cms -decrypt` as Alice; returns the plaintext.
 fn openssl_decrypt(dir: &Path, message: &[u8]) -> Vec<u8> {
+    openssl_decrypt_as(dir, message, &pki().rsa)
+}
+
+fn openssl_decrypt_as(dir: &Path, message: &[u8], alice: &Identity) -> Vec<u8> {
     std::fs::write(dir.join("encrypted.eml"), message).unwrap();
-    let alice = &pki().rsa;
     run(
         dir,
         "openssl",
@@ -91,10 +94,19 @@ fn our_messages_decrypt_in_openssl() {
 
 /// Encrypt ENTITY to Alice with `openssl cms -encrypt` and the given arguments.
 fn openssl_encrypt(dir: &Path, before_recipient: &[&str], after_recipient: &[&str]) -> Vec<u8> {
+    openssl_encrypt_to(dir, &pki().rsa, before_recipient, after_recipient)
+}
+
+fn openssl_encrypt_to(
+    dir: &Path,
+    to: &Identity,
+    before_recipient: &[&str],
+    after_recipient: &[&str],
+) -> Vec<u8> {
     std::fs::write(dir.join("entity.txt"), ENTITY).unwrap();
     let mut args = vec!["cms", "-encrypt", "-binary", "-in", "entity.txt"];
     args.extend_from_slice(before_recipient);
-    args.extend_from_slice(&["-recip", pki().rsa.cert_path.to_str().unwrap()]);
+    args.extend_from_slice(&["-recip", to.cert_path.to_str().unwrap()]);
     args.extend_from_slice(after_recipient);
     run(dir, "openssl", &args)
 }
@@ -197,14 +209,17 @@ fn failures_yield_no_plaintext() {
 
     // The two-phase API: the caller unwraps the key itself.
     let recipient = envelope.recipients_for(&pki().rsa.cert).next().unwrap();
+    let RecipientKey::Transport {
+        transport: Some(transport),
+        encrypted_key,
+    } = &recipient.key
+    else {
+        panic!("not key transport: {recipient:?}");
+    };
     let key = pki()
         .rsa
         .key
-        .decrypt_key(
-            recipient.transport.unwrap(),
-            &recipient.encrypted_key,
-            &mut rng(),
-        )
+        .decrypt_key(*transport, encrypted_key, &mut rng())
         .unwrap();
     assert_eq!(envelope.open(&key).unwrap().content, ENTITY);
     assert!(matches!(
@@ -212,4 +227,84 @@ fn failures_yield_no_plaintext() {
         Err(smime::Error::DecryptionFailed)
     ));
     assert!(envelope.open(&[0u8; 5]).is_err());
+}
+
+#[test]
+fn ecdh_p256_both_ways() {
+    let dir = scratch(pki(), "ecdh");
+    let bob = &pki().p256;
+    let bob_keys: [(&smime::Certificate, &dyn Decryptor); 1] = [(&bob.cert, &bob.key)];
+
+    // We encrypt to Bob (RFC 5753, SHA-256 KDF) → openssl decrypts.
+    for algorithm in [ContentEncryption::Aes128Cbc, ContentEncryption::Aes256Gcm] {
+        for recipient_id in [
+            RecipientIdKind::IssuerAndSerial,
+            RecipientIdKind::SubjectKeyIdentifier,
+        ] {
+            let options = EncryptOptions {
+                algorithm,
+                recipient_id,
+                ..EncryptOptions::default()
+            };
+            let encrypted = envelope::encrypt(
+                MESSAGE,
+                std::slice::from_ref(&bob.cert),
+                &options,
+                &mut rng(),
+            )
+            .unwrap();
+            assert_eq!(
+                openssl_decrypt_as(&dir, &encrypted, bob),
+                ENTITY,
+                "{options:?}"
+            );
+            assert_eq!(
+                decrypt::decrypt(&encrypted, &bob_keys, &mut rng())
+                    .unwrap()
+                    .content,
+                ENTITY
+            );
+        }
+    }
+
+    // One message for an RSA and an EC recipient: each reads it.
+    let both = [pki().rsa.cert.clone(), bob.cert.clone()];
+    let encrypted =
+        envelope::encrypt(MESSAGE, &both, &EncryptOptions::default(), &mut rng()).unwrap();
+    assert_eq!(openssl_decrypt_as(&dir, &encrypted, bob), ENTITY);
+    assert_eq!(openssl_decrypt_as(&dir, &encrypted, &pki().rsa), ENTITY);
+    assert_eq!(
+        decrypt::decrypt(&encrypted, &bob_keys, &mut rng())
+            .unwrap()
+            .content,
+        ENTITY
+    );
+    assert_eq!(
+        decrypt::decrypt(&encrypted, &alice_keys(), &mut rng())
+            .unwrap()
+            .content,
+        ENTITY
+    );
+
+    // openssl encrypts to Bob: its default SHA-1 KDF, SHA-256, GCM, -keyid, -stream.
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["-aes256"], &[]),
+        (&["-aes128"], &["-keyopt", "ecdh_kdf_md:sha256"]),
+        (&["-aes-256-gcm"], &["-keyopt", "ecdh_kdf_md:sha384"]),
+        (&["-aes256", "-keyid"], &[]),
+        (&["-aes-128-gcm", "-stream"], &[]),
+    ];
+    for (before, after) in cases {
+        let encrypted = openssl_encrypt_to(&dir, bob, before, after);
+        let decrypted = decrypt::decrypt(&encrypted, &bob_keys, &mut rng())
+            .unwrap_or_else(|e| panic!("{before:?} {after:?}: {e}"));
+        assert_eq!(decrypted.content, ENTITY, "{before:?} {after:?}");
+        let envelope = Envelope::from_message(&encrypted).unwrap();
+        assert!(matches!(
+            envelope.recipients()[0].key,
+            RecipientKey::Agreement { .. }
+        ));
+        // Alice's RSA key is not a recipient of these.
+        assert!(decrypt::decrypt(&encrypted, &alice_keys(), &mut rng()).is_err());
+    }
 }

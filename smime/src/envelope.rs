@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
+use crate::headers::{self, Protection};
 use crate::keys::PublicKey;
 use crate::mime::{self, SmimeType};
 use crate::{cipher, ecdh};
@@ -37,6 +38,9 @@ pub struct EncryptOptions {
     pub algorithm: ContentEncryption,
     pub key_transport: KeyTransport,
     pub recipient_id: RecipientIdKind,
+    /// Move the header fields into the encrypted entity and obscure the outer Subject
+    /// (RFC 9788, `hp="cipher"`); see [`crate::headers`].
+    pub protect_headers: bool,
 }
 
 impl Default for EncryptOptions {
@@ -47,6 +51,7 @@ impl Default for EncryptOptions {
             algorithm: ContentEncryption::Aes256Cbc,
             key_transport: KeyTransport::RsaPkcs1v15,
             recipient_id: RecipientIdKind::IssuerAndSerial,
+            protect_headers: false,
         }
     }
 }
@@ -60,7 +65,11 @@ pub fn encrypt(
     options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
-    let split = mime::split_message(message)?;
+    let split = if options.protect_headers {
+        headers::split_protected(message, Protection::Cipher)?
+    } else {
+        mime::split_message(message)?
+    };
     encrypt_entity(&split.outer_fields, &split.entity, recipients, options, rng)
 }
 

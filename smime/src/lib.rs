@@ -9,6 +9,10 @@
 //! * [`envelope::encrypt`]: message bytes + recipient certificates → application/pkcs7-mime.
 //! * [`decrypt::decrypt`]: message bytes + the caller's keys → the inner entity; or
 //!   [`decrypt::Envelope`] for keys that answer asynchronously.
+//! * [`wrap::sign_and_encrypt`], [`wrap::triple_wrap`], and [`wrap::open`] (any nesting of
+//!   signed and encrypted layers back to the readable entity).
+//! * Header protection (RFC 9788): `protect_headers` in the sign and encrypt options; see
+//!   [`headers`].
 //!
 //! Modules, one concept each: [`mime`] (canonical form, splitting, building), [`ber`] (BER → DER),
 //! [`algorithms`] (OIDs), [`cert`], [`keys`] (key traits, soft keys), [`sign`], [`verify`],
@@ -28,10 +32,12 @@ pub mod decrypt;
 pub mod ecdh;
 pub mod envelope;
 pub mod error;
+pub mod headers;
 pub mod keys;
 pub mod mime;
 pub mod sign;
 pub mod verify;
+pub mod wrap;
 
 pub use cert::Certificate;
 pub use error::{Error, Result};

@@ -26,6 +26,7 @@ use crate::algorithms::{
 };
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
+use crate::headers::{self, Protection};
 use crate::keys::{PublicKey, Signer};
 use crate::mime::{self, SmimeType};
 
@@ -67,6 +68,9 @@ pub struct SignOptions {
     pub capabilities: Vec<ContentEncryption>,
     /// The certificate others should encrypt to (SMIMEEncryptionKeyPreference, §2.5.3).
     pub encryption_key_preference: Option<Certificate>,
+    /// Copy the header fields into the signed entity (RFC 9788, `hp="clear"`); see
+    /// [`crate::headers`].
+    pub protect_headers: bool,
 }
 
 /// A signature waiting for its signature value.
@@ -185,7 +189,11 @@ pub fn prepare(
     signer: &Certificate,
     options: &SignOptions,
 ) -> Result<PreparedSignature> {
-    let split = mime::split_message(message)?;
+    let split = if options.protect_headers {
+        headers::split_protected(message, Protection::Clear)?
+    } else {
+        mime::split_message(message)?
+    };
     let entity = mime::make_7bit_safe(&split.entity)?;
     prepare_entity(split.outer_fields, entity, signer, options)
 }

@@ -170,6 +170,7 @@ fn gpgsm_and_we_exchange_encrypted_and_signed_mail() {
             algorithm,
             key_transport: KeyTransport::RsaPkcs1v15,
             recipient_id: RecipientIdKind::IssuerAndSerial,
+            protect_headers: false,
         };
         let cms =
             envelope::envelope(ENTITY, &[pki().rsa.cert.clone()], &options, &mut rng()).unwrap();

@@ -68,6 +68,7 @@ fn our_messages_decrypt_in_openssl() {
                     algorithm,
                     key_transport,
                     recipient_id,
+                    protect_headers: false,
                 };
                 let encrypted =
                     envelope::encrypt(MESSAGE, &[pki().rsa.cert.clone()], &options, &mut rng())

@@ -1,0 +1,219 @@
+//! Layers: sign-then-encrypt, triple wrap (sign, encrypt, sign — RFC 2634 §1.1), and opening a
+//! message of any nesting back down to its innermost entity.
+
+use der::asn1::ObjectIdentifier;
+use rand_core::CryptoRng;
+
+use crate::algorithms::oid;
+use crate::ber;
+use crate::cert::Certificate;
+use crate::decrypt::Envelope;
+use crate::envelope::{self, EncryptOptions};
+use crate::error::{Error, Result};
+use crate::headers::{self, Protection};
+use crate::keys::{Decryptor, Signer};
+use crate::mime::{self, Entity, SmimeContent, SplitMessage};
+use crate::sign::{self, SignOptions, SignedFormat};
+use crate::verify::{self, SignerResult, content_info};
+
+/// Most S/MIME layers we unwrap: triple wrap needs three; more is hostile.
+pub const MAX_LAYERS: usize = 8;
+
+/// Sign, then encrypt the signed entity. Header protection (either option) puts the fields
+/// inside the signature and obscures the outer Subject.
+pub fn sign_and_encrypt(
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    sign_options: &SignOptions,
+    recipients: &[Certificate],
+    encrypt_options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let (outer_fields, signed) = signed_inner(
+        message,
+        signer_cert,
+        key,
+        sign_options,
+        encrypt_options,
+        rng,
+    )?;
+    envelope::encrypt_entity(&outer_fields, &signed, recipients, encrypt_options, rng)
+}
+
+/// Triple wrap: sign, encrypt, and sign the encrypted entity again so the outer signature can
+/// be checked (by the server, or a gateway) without decrypting.
+pub fn triple_wrap(
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    sign_options: &SignOptions,
+    recipients: &[Certificate],
+    encrypt_options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let (outer_fields, signed) = signed_inner(
+        message,
+        signer_cert,
+        key,
+        sign_options,
+        encrypt_options,
+        rng,
+    )?;
+    let encrypted = envelope::encrypt_entity(&[], &signed, recipients, encrypt_options, rng)?;
+    let prepared = sign::prepare_entity(outer_fields, encrypted, signer_cert, sign_options)?;
+    let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
+    prepared.finish(&signature)
+}
+
+/// The innermost signed entity (no transport fields) and the transport fields for the outside.
+fn signed_inner(
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    sign_options: &SignOptions,
+    encrypt_options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let SplitMessage {
+        outer_fields,
+        entity,
+    } = if sign_options.protect_headers || encrypt_options.protect_headers {
+        headers::split_protected(message, Protection::Cipher)?
+    } else {
+        mime::split_message(message)?
+    };
+    let entity = mime::make_7bit_safe(&entity)?;
+    let prepared = sign::prepare_entity(Vec::new(), entity, signer_cert, sign_options)?;
+    let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
+    Ok((outer_fields, prepared.finish(&signature)?))
+}
+
+/// One S/MIME layer that was removed.
+#[derive(Debug, Clone)]
+pub enum Layer {
+    Signed {
+        format: SignedFormat,
+        signers: Vec<SignerResult>,
+        certificates: Vec<Certificate>,
+    },
+    Encrypted {
+        algorithm: ObjectIdentifier,
+        authenticated: bool,
+        legacy_algorithm: bool,
+    },
+}
+
+/// A message with every S/MIME layer removed, outermost layer first.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub layers: Vec<Layer>,
+    /// The innermost entity: what the user reads. With header protection its header fields are
+    /// the authentic ones (see [`crate::headers::declared_protection`]).
+    pub entity: Vec<u8>,
+}
+
+impl Opened {
+    /// Every signature layer valid, and at least one present.
+    pub fn all_signatures_valid(&self) -> bool {
+        let mut signed = self.layers.iter().filter_map(|l| match l {
+            Layer::Signed { signers, .. } => Some(signers),
+            Layer::Encrypted { .. } => None,
+        });
+        let mut any = false;
+        let all = signed.all(|signers| {
+            any = true;
+            !signers.is_empty() && signers.iter().all(SignerResult::is_valid)
+        });
+        any && all
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| matches!(l, Layer::Encrypted { .. }))
+    }
+}
+
+/// Remove every layer: verify signatures, decrypt with the offered keys (none needed if the
+/// message is only signed). Inner signers are compared with the outermost From unless the inner
+/// entity carries its own (header protection).
+pub fn open(
+    message: &[u8],
+    keys: &[(&Certificate, &dyn Decryptor)],
+    rng: &mut dyn CryptoRng,
+) -> Result<Opened> {
+    let outer_from = Entity::parse(message)?
+        .header("from")
+        .map(|v| mime::addresses(&v));
+    let mut layers = Vec::new();
+    let mut current = message.to_vec();
+    for _ in 0..MAX_LAYERS {
+        let next = match mime::parse_smime(&current)? {
+            SmimeContent::NotSmime => {
+                return Ok(Opened {
+                    layers,
+                    entity: current,
+                });
+            }
+            SmimeContent::ClearSigned { .. } => signed_layer(&current, &outer_from, &mut layers)?,
+            SmimeContent::Opaque { cms } => match cms_content_type(&cms)? {
+                t if t == oid::SIGNED_DATA => signed_layer(&current, &outer_from, &mut layers)?,
+                t if t == oid::ENVELOPED_DATA || t == oid::AUTH_ENVELOPED_DATA => {
+                    let decrypted = Envelope::from_cms(&cms)?.decrypt(keys, rng)?;
+                    layers.push(Layer::Encrypted {
+                        algorithm: decrypted.algorithm,
+                        authenticated: decrypted.authenticated,
+                        legacy_algorithm: decrypted.legacy_algorithm,
+                    });
+                    decrypted.content
+                }
+                other => {
+                    return Err(Error::UnexpectedContentType {
+                        expected: "S/MIME content",
+                        found: other.to_string(),
+                    });
+                }
+            },
+        };
+        current = next;
+    }
+    Err(Error::UnexpectedContentType {
+        expected: "at most 8 S/MIME layers",
+        found: "more".into(),
+    })
+}
+
+fn cms_content_type(cms: &[u8]) -> Result<ObjectIdentifier> {
+    let der = ber::normalize(cms)?;
+    Ok(content_info(&der)?.0)
+}
+
+/// Verify one signed layer, record it, and return its content.
+fn signed_layer(
+    entity: &[u8],
+    outer_from: &Option<Vec<String>>,
+    layers: &mut Vec<Layer>,
+) -> Result<Vec<u8>> {
+    let mut verification = verify::verify(entity)?;
+    if let Some(from) = outer_from {
+        for signer in verification
+            .signers
+            .iter_mut()
+            .filter(|s| s.matches_from.is_none())
+        {
+            let emails = signer
+                .certificate
+                .as_ref()
+                .map(Certificate::email_addresses)
+                .unwrap_or_default();
+            signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
+        }
+    }
+    layers.push(Layer::Signed {
+        format: verification.format,
+        signers: verification.signers,
+        certificates: verification.certificates,
+    });
+    Ok(verification.content)
+}

@@ -27,6 +27,9 @@ use crate::mime::{self, SmimeContent};
 use crate::verify::content_info;
 use crate::{cipher, ecdh};
 
+/// RecipientInfos tried per offered key.
+pub const MAX_ATTEMPTS_PER_KEY: usize = 4;
+
 /// Who a RecipientInfo is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecipientId {
@@ -217,7 +220,9 @@ impl Envelope {
         rng: &mut dyn CryptoRng,
     ) -> Result<Decrypted> {
         for (cert, key) in keys {
-            for recipient in self.recipients_for(cert) {
+            // A hostile message could name our certificate thousands of times, each costing a
+            // private-key operation (slow in the browser, a PIN prompt on a card).
+            for recipient in self.recipients_for(cert).take(MAX_ATTEMPTS_PER_KEY) {
                 if let Ok(decrypted) = self.decrypt_one(recipient, *key, rng) {
                     return Ok(decrypted);
                 }

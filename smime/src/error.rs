@@ -33,6 +33,8 @@ pub enum Error {
     SignatureMismatch,
     #[error("signing time is outside the range CMS can encode")]
     BadSigningTime,
+    #[error("too many {0} in one message")]
+    LimitExceeded(&'static str),
     #[error("no recipients given")]
     NoRecipients,
     #[error("recipient certificate cannot receive mail: {0}")]

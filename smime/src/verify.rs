@@ -20,6 +20,10 @@ use crate::keys::PublicKey;
 use crate::mime::{self, Entity, SmimeContent};
 use crate::sign::SignedFormat;
 
+/// Most SignerInfos we check in one message: each costs a public-key operation, and real mail
+/// has one or two.
+pub const MAX_SIGNERS: usize = 16;
+
 /// Who a SignerInfo says signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignerId {
@@ -210,6 +214,9 @@ impl<'a> SignedDataParts<'a> {
                 }
             } else if field.tag.is_universal(17) {
                 signer_infos = field.children()?.iter().map(|e| e.raw).collect();
+                if signer_infos.len() > MAX_SIGNERS {
+                    return Err(Error::LimitExceeded("signers"));
+                }
             }
         }
         Ok(Self {
@@ -266,9 +273,11 @@ fn verify_signer(
             let attrs = read_signed_attributes(&info)?;
             result.signing_time = attrs.signing_time;
             result.capabilities = attrs.capabilities;
-            result.digest_ok = attrs.message_digest.as_deref() == Some(&content_digest[..]);
-            if attrs.message_digest.is_none() || attrs.content_type.as_ref() != Some(econtent_type)
-            {
+            let well_formed =
+                !attrs.malformed && attrs.content_type.as_ref() == Some(econtent_type);
+            result.digest_ok =
+                well_formed && attrs.message_digest.as_deref() == Some(&content_digest[..]);
+            if !well_formed || attrs.message_digest.is_none() {
                 result.problem = Some(SignerProblem::BadSignedAttributes);
             }
             digest.digest(&attributes_der)
@@ -323,13 +332,24 @@ struct SignedAttributeValues {
     message_digest: Option<Vec<u8>>,
     signing_time: Option<Duration>,
     capabilities: Vec<ObjectIdentifier>,
+    /// A single-valued attribute repeated or with several values.
+    malformed: bool,
 }
 
 fn read_signed_attributes(info: &SignerInfo) -> Result<SignedAttributeValues> {
     let mut values = SignedAttributeValues::default();
+    let single_valued = [oid::CONTENT_TYPE, oid::MESSAGE_DIGEST, oid::SIGNING_TIME];
+    let mut seen = Vec::new();
     for attr in info.signed_attrs.iter().flat_map(|a| a.iter()) {
-        // RFC 5652 §11: each of these attributes has exactly one value.
-        let Some(value) = attr.values.iter().next().filter(|_| attr.values.len() == 1) else {
+        // RFC 5652 §11: these attributes appear once and have exactly one value. A second
+        // messageDigest could make two parties see different content as signed.
+        if single_valued.contains(&attr.oid) {
+            if attr.values.len() != 1 || seen.contains(&attr.oid) {
+                values.malformed = true;
+            }
+            seen.push(attr.oid);
+        }
+        let Some(value) = attr.values.iter().next() else {
             continue;
         };
         if attr.oid == oid::CONTENT_TYPE {

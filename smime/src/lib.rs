@@ -40,4 +40,9 @@ pub mod verify;
 pub mod wrap;
 
 pub use cert::Certificate;
+pub use decrypt::decrypt;
+pub use envelope::{EncryptOptions, encrypt};
 pub use error::{Error, Result};
+pub use keys::{Decryptor, Signer, SoftKey};
+pub use sign::{SignOptions, sign};
+pub use verify::verify;

@@ -359,3 +359,89 @@ fn from_mismatch_and_missing_certificate_are_reported() {
     );
     assert!(!result.all_valid());
 }
+
+/// A nested multipart with an 8-bit text part and a binary attachment, LF line endings. (No NUL
+/// byte: openssl's text mode stops reading at one.)
+const NESTED_8BIT: &[u8] = b"From: alice@example.test\nSubject: nested\nContent-Type: multipart/mixed; boundary=\"outer\"\n\n\
+--outer\nContent-Type: multipart/alternative; boundary=\"inner\"\n\n\
+--inner\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln\n\
+--inner\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<p>Gr\xc3\xbc\xc3\x9fe</p>\n\
+--inner--\n\
+--outer\nContent-Type: application/octet-stream; name=\"blob.bin\"\nContent-Transfer-Encoding: binary\n\n\x01\x02\xff\xfe\x80\n\
+--outer--\n";
+
+#[test]
+fn nested_8bit_content_is_made_7bit_and_verifies_in_openssl() {
+    let dir = scratch(pki(), "nested_ours");
+    let alice = &pki().rsa;
+    let prepared = sign::prepare(NESTED_8BIT, &alice.cert, &SignOptions::default()).unwrap();
+    let entity = prepared.signed_entity().to_vec();
+    assert!(
+        entity.iter().all(|&b| b < 0x80 && b != 0),
+        "signed entity must be 7-bit"
+    );
+    let signed = sign::sign(
+        NESTED_8BIT,
+        &alice.cert,
+        &alice.key,
+        &SignOptions::default(),
+        &mut rng(),
+    )
+    .unwrap();
+    assert_eq!(
+        openssl_verify(&dir, &signed, Intermediate::Supplied),
+        entity
+    );
+
+    // The transcoded parts decode back to the original bytes.
+    let parsed = smime::mime::Entity::parse(&entity).unwrap();
+    let boundary = parsed.content_type().param("boundary").unwrap().to_string();
+    let parts = smime::mime::split_multipart(parsed.body, &boundary).unwrap();
+    let attachment = smime::mime::Entity::parse(parts[1]).unwrap();
+    // The CRLF before the delimiter belongs to the delimiter, not to the attachment.
+    assert_eq!(attachment.decoded_body().unwrap(), b"\x01\x02\xff\xfe\x80");
+    let alternative = smime::mime::Entity::parse(parts[0]).unwrap();
+    let inner_boundary = alternative
+        .content_type()
+        .param("boundary")
+        .unwrap()
+        .to_string();
+    let text = smime::mime::split_multipart(alternative.body, &inner_boundary).unwrap();
+    let text = smime::mime::Entity::parse(text[0]).unwrap();
+    assert_eq!(text.decoded_body().unwrap(), "Grüße aus Köln".as_bytes());
+}
+
+#[test]
+fn openssl_signed_nested_8bit_content_verifies_here() {
+    let dir = scratch(pki(), "nested_theirs");
+    let alice = &pki().rsa;
+    let split = smime::mime::split_message(NESTED_8BIT).unwrap();
+    // LF line endings and 8-bit bytes, signed in openssl's text mode (it canonicalises to CRLF).
+    let lf_entity: Vec<u8> = split
+        .entity
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r')
+        .collect();
+    std::fs::write(dir.join("entity.txt"), &lf_entity).unwrap();
+    let signed = run(
+        &dir,
+        "openssl",
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "entity.txt",
+            "-signer",
+            alice.cert_path.to_str().unwrap(),
+            "-inkey",
+            alice.key_path.to_str().unwrap(),
+        ],
+    );
+    let result = verify::verify(&signed).unwrap();
+    assert!(result.all_valid(), "{result:?}");
+    assert_eq!(result.content, split.entity);
+    // Saved by a Unix tool with LF endings: still valid.
+    let lf: Vec<u8> = signed.iter().copied().filter(|&b| b != b'\r').collect();
+    assert!(verify::verify(&lf).unwrap().all_valid());
+}

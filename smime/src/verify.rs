@@ -483,3 +483,90 @@ fn matches_identifier(sid: &SignerIdentifier, cert: &Certificate) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cms::content_info::CmsVersion;
+    use der::Any;
+    use der::asn1::SetOfVec;
+    use x509_cert::attr::Attribute;
+    use x509_cert::ext::pkix::SubjectKeyIdentifier;
+
+    fn attribute(oid: ObjectIdentifier, values: Vec<Any>) -> Attribute {
+        Attribute {
+            oid,
+            values: SetOfVec::try_from(values).unwrap(),
+        }
+    }
+
+    fn digest_value(byte: u8) -> Any {
+        Any::encode_from(&OctetString::new(vec![byte; 32]).unwrap()).unwrap()
+    }
+
+    fn signer_info(attributes: Vec<Attribute>) -> SignerInfo {
+        SignerInfo {
+            version: CmsVersion::V3,
+            sid: SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+                OctetString::new(vec![1]).unwrap(),
+            )),
+            digest_alg: AlgorithmIdentifierOwned {
+                oid: oid::SHA256,
+                parameters: None,
+            },
+            signed_attrs: Some(SetOfVec::try_from(attributes).unwrap()),
+            signature_algorithm: AlgorithmIdentifierOwned {
+                oid: oid::ECDSA_WITH_SHA256,
+                parameters: None,
+            },
+            signature: OctetString::new(vec![0]).unwrap(),
+            unsigned_attrs: None,
+        }
+    }
+
+    fn content_type() -> Attribute {
+        attribute(
+            oid::CONTENT_TYPE,
+            vec![Any::encode_from(&oid::DATA).unwrap()],
+        )
+    }
+
+    #[test]
+    fn well_formed_attributes_are_read() {
+        let info = signer_info(vec![
+            content_type(),
+            attribute(oid::MESSAGE_DIGEST, vec![digest_value(7)]),
+        ]);
+        let values = read_signed_attributes(&info).unwrap();
+        assert!(!values.malformed);
+        assert_eq!(values.message_digest, Some(vec![7; 32]));
+        assert_eq!(values.content_type, Some(oid::DATA));
+    }
+
+    #[test]
+    fn a_second_message_digest_is_malformed() {
+        let info = signer_info(vec![
+            content_type(),
+            attribute(oid::MESSAGE_DIGEST, vec![digest_value(1)]),
+            attribute(oid::MESSAGE_DIGEST, vec![digest_value(2)]),
+        ]);
+        assert!(read_signed_attributes(&info).unwrap().malformed);
+        let info = signer_info(vec![
+            content_type(),
+            attribute(oid::MESSAGE_DIGEST, vec![digest_value(1), digest_value(2)]),
+        ]);
+        assert!(read_signed_attributes(&info).unwrap().malformed);
+    }
+
+    #[test]
+    fn pss_parameters_and_defaults() {
+        // An empty RSASSA-PSS-params means SHA-1, MGF1-SHA-1, salt 20.
+        let params = PssParameters::parse(&[0x30, 0x00]).unwrap();
+        assert_eq!(
+            (params.hash, params.mgf_hash, params.salt_len),
+            (DigestAlgorithm::Sha1, DigestAlgorithm::Sha1, 20)
+        );
+        // A trailer field other than 1 is refused.
+        assert!(PssParameters::parse(&[0x30, 0x05, 0xa3, 0x03, 0x02, 0x01, 0x02]).is_none());
+    }
+}

@@ -145,6 +145,20 @@ fn two_phase_signing_matches_a_detached_signer() {
     let signed = prepared.finish(&signature).unwrap();
     assert!(verify::verify(&signed).unwrap().all_valid());
 
+    // WebCrypto returns ECDSA as fixed-size r || s; finish() accepts that too.
+    let prepared = sign::prepare(MESSAGE, &identity.cert, &SignOptions::default()).unwrap();
+    let der_signature = identity
+        .key
+        .sign_digest(prepared.algorithm(), prepared.digest_to_sign(), &mut rng())
+        .unwrap();
+    let raw = p256::ecdsa::Signature::from_der(&der_signature)
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    assert_eq!(raw.len(), 64);
+    let signed = prepared.finish(&raw).unwrap();
+    assert!(verify::verify(&signed).unwrap().all_valid());
+
     // A signature from the wrong key is refused instead of producing bad mail.
     let prepared = sign::prepare(MESSAGE, &identity.cert, &SignOptions::default()).unwrap();
     let wrong =

@@ -2,12 +2,13 @@
 //!
 //! [`decrypt`] tries every key the caller offers against every RecipientInfo that names that
 //! key's certificate (by issuer+serial or subjectKeyIdentifier), by RSA key transport or ECDH
-//! key agreement. Asynchronous keys use the
-//! two-phase form: [`Envelope::from_message`], [`Envelope::recipients_for`] to get the encrypted keys,
-//! unwrap one elsewhere, then [`Envelope::open`].
+//! key agreement. Asynchronous keys use the two-phase form: [`Envelope::from_message`], then
+//! [`Envelope::recipients_for`] to get the encrypted keys, unwrap one elsewhere, then
+//! [`Envelope::open`] (or [`Envelope::open_agreed`] with an ECDH shared secret).
 //!
-//! Every failure — unwrap, padding, tag, structure — is the same [`Error::DecryptionFailed`] and
-//! yields no plaintext, so the engine is no oracle for chosen-ciphertext attacks.
+//! Once the (public) structure has parsed, every failure — unwrap, key wrap integrity, padding,
+//! tag — is the same [`Error::DecryptionFailed`] and yields no plaintext, so the engine is no
+//! oracle for chosen-ciphertext attacks.
 
 use cms::enveloped_data::{
     KeyAgreeRecipientIdentifier, KeyAgreeRecipientInfo, OriginatorIdentifierOrKey,

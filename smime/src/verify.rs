@@ -6,6 +6,7 @@
 
 use core::time::Duration;
 
+use cms::cert::IssuerAndSerialNumber;
 use cms::signed_data::{EncapsulatedContentInfo, SignerIdentifier, SignerInfo};
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
@@ -15,6 +16,7 @@ use x509_cert::time::Time;
 use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid};
 use crate::ber::{self, Element};
 use crate::cert::Certificate;
+use crate::decrypt::RecipientId;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use crate::mime::{self, Entity, SmimeContent};
@@ -63,6 +65,9 @@ pub struct SignerResult {
     pub signing_time: Option<Duration>,
     /// Content encryption algorithms the signer announced (SMIMECapabilities).
     pub capabilities: Vec<ObjectIdentifier>,
+    /// The certificate the signer wants mail encrypted to (SMIMEEncryptionKeyPreference);
+    /// see [`Verification::encryption_certificate`].
+    pub encryption_key_preference: Option<RecipientId>,
     /// A SHA-1 digest: mathematically valid perhaps, but not to be trusted.
     pub weak_algorithm: bool,
     /// Whether an address of the signer's certificate is a From address of the message; `None`
@@ -91,6 +96,14 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// The carried certificate a signer asked to be encrypted to, if it named one that is here.
+    pub fn encryption_certificate(&self, signer: &SignerResult) -> Option<&Certificate> {
+        let preference = signer.encryption_key_preference.as_ref()?;
+        self.certificates
+            .iter()
+            .find(|cert| preference.matches(cert))
+    }
+
     /// At least one signer, and every signer valid.
     pub fn all_valid(&self) -> bool {
         !self.signers.is_empty() && self.signers.iter().all(SignerResult::is_valid)
@@ -244,6 +257,7 @@ fn verify_signer(
         signature_ok: false,
         signing_time: None,
         capabilities: Vec::new(),
+        encryption_key_preference: None,
         weak_algorithm: false,
         matches_from: None,
         problem: None,
@@ -273,6 +287,7 @@ fn verify_signer(
             let attrs = read_signed_attributes(&info)?;
             result.signing_time = attrs.signing_time;
             result.capabilities = attrs.capabilities;
+            result.encryption_key_preference = attrs.encryption_key_preference;
             let well_formed =
                 !attrs.malformed && attrs.content_type.as_ref() == Some(econtent_type);
             result.digest_ok =
@@ -332,6 +347,7 @@ struct SignedAttributeValues {
     message_digest: Option<Vec<u8>>,
     signing_time: Option<Duration>,
     capabilities: Vec<ObjectIdentifier>,
+    encryption_key_preference: Option<RecipientId>,
     /// A single-valued attribute repeated or with several values.
     malformed: bool,
 }
@@ -365,9 +381,37 @@ fn read_signed_attributes(info: &SignerInfo) -> Result<SignedAttributeValues> {
                 .decode_as::<Vec<AlgorithmIdentifierOwned>>()
                 .unwrap_or_default();
             values.capabilities = caps.into_iter().map(|c| c.oid).collect();
+        } else if attr.oid == oid::ENCRYPTION_KEY_PREFERENCE {
+            values.encryption_key_preference = encryption_key_preference(&value.to_der()?);
         }
     }
     Ok(values)
+}
+
+/// SMIMEEncryptionKeyPreference (RFC 8551 §2.5.3): `[0]` issuerAndSerialNumber,
+/// `[1]` RecipientKeyIdentifier or `[2]` subjectKeyIdentifier, all IMPLICIT. An unreadable
+/// preference is ignored: it is a hint, not part of what makes a signature valid.
+fn encryption_key_preference(der: &[u8]) -> Option<RecipientId> {
+    let choice = ber::parse_one(der).ok()?;
+    match choice.tag.number {
+        0 if choice.tag.class == 2 => {
+            let mut sequence = choice.raw.to_vec();
+            *sequence.first_mut()? = 0x30;
+            Some(RecipientId::IssuerAndSerial(
+                IssuerAndSerialNumber::from_der(&sequence).ok()?,
+            ))
+        }
+        1 if choice.tag.class == 2 => {
+            let ski = choice.children().ok()?.into_iter().next()?;
+            ski.tag
+                .is_universal(4)
+                .then(|| RecipientId::SubjectKeyIdentifier(ski.contents.to_vec()))
+        }
+        2 if choice.tag.class == 2 => {
+            Some(RecipientId::SubjectKeyIdentifier(choice.contents.to_vec()))
+        }
+        _ => None,
+    }
 }
 
 /// Work out the signature scheme (and, for PSS, the salt length) of a SignerInfo.

@@ -72,6 +72,7 @@ fn our_clear_rsa_signature_verifies_in_openssl() {
     let signer = &result.signers[0];
     assert_eq!(signer.signing_time, Some(SIGNING_TIME));
     assert_eq!(signer.matches_from, Some(true));
+    assert_eq!(result.encryption_certificate(signer), Some(&pki().rsa.cert));
     assert_eq!(
         signer.capabilities,
         vec![

@@ -1,8 +1,8 @@
-//! Elliptic-curve key agreement for CMS (RFC 5753): ephemeral-static ECDH on P-256, the ANSI
+//! Elliptic-curve key agreement for CMS (RFC 5753): ephemeral-static ECDH on P-256 and P-384, the ANSI
 //! X9.63 KDF, and AES key wrap (RFC 3394) of the content-encryption key.
 //!
-//! We write dhSinglePass-stdDH-sha256kdf-scheme and read the SHA-1 variant openssl sends by
-//! default as well as SHA-384/512.
+//! We write dhSinglePass-stdDH-sha256kdf-scheme for P-256 and -sha384kdf for P-384, and read
+//! the SHA-1 variant openssl sends by default as well as SHA-256/384/512 on either curve.
 
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
@@ -212,21 +212,81 @@ pub(crate) fn p256_shared_secret(
     Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
 }
 
-/// A KeyAgreeRecipientInfo delivering `content_key` to a P-256 recipient, with a fresh
+/// The same for P-384.
+pub(crate) fn p384_shared_secret(
+    secret: &p384::NonZeroScalar,
+    public_point: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let public =
+        p384::PublicKey::from_sec1_bytes(public_point).map_err(|_| Error::DecryptionFailed)?;
+    let shared = p384::ecdh::diffie_hellman(secret, public.as_affine());
+    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+}
+
+/// The sender's side of one ephemeral-static agreement.
+struct EphemeralAgreement {
+    /// The ephemeral public point (SEC1, uncompressed) sent as originatorKey.
+    public: Box<[u8]>,
+    shared_secret: Zeroizing<Vec<u8>>,
+}
+
+/// A recipient's static EC public key.
+pub(crate) enum RecipientKey {
+    P256(p256::PublicKey),
+    P384(p384::PublicKey),
+}
+
+impl RecipientKey {
+    /// A fresh ephemeral key pair: its public point and the shared secret with the recipient.
+    fn agree_ephemeral(&self, rng: &mut dyn CryptoRng) -> Result<EphemeralAgreement> {
+        match self {
+            Self::P256(recipient) => {
+                let ephemeral = p256::NonZeroScalar::generate_from_rng(rng);
+                let public = p256::PublicKey::from_secret_scalar(&ephemeral).to_sec1_bytes();
+                let shared_secret = p256_shared_secret(&ephemeral, &recipient.to_sec1_bytes())?;
+                Ok(EphemeralAgreement {
+                    public,
+                    shared_secret,
+                })
+            }
+            Self::P384(recipient) => {
+                let ephemeral = p384::NonZeroScalar::generate_from_rng(rng);
+                let public = p384::PublicKey::from_secret_scalar(&ephemeral).to_sec1_bytes();
+                let shared_secret = p384_shared_secret(&ephemeral, &recipient.to_sec1_bytes())?;
+                Ok(EphemeralAgreement {
+                    public,
+                    shared_secret,
+                })
+            }
+        }
+    }
+
+    /// KDF digest matched to the curve's strength (as in RFC 6318's Suite B profile).
+    fn kdf(&self) -> (DigestAlgorithm, Oid) {
+        match self {
+            Self::P256(_) => (DigestAlgorithm::Sha256, oid::STD_DH_SHA256_KDF),
+            Self::P384(_) => (DigestAlgorithm::Sha384, oid::STD_DH_SHA384_KDF),
+        }
+    }
+}
+
+/// A KeyAgreeRecipientInfo delivering `content_key` to an EC recipient, with a fresh
 /// ephemeral key (one per recipient, so no originator key is ever reused).
 pub(crate) fn recipient_info(
-    recipient: &p256::PublicKey,
+    recipient: &RecipientKey,
     issuer_and_serial: IssuerAndSerialNumber,
     ski: Option<Vec<u8>>,
     content_key: &[u8],
     rng: &mut dyn CryptoRng,
 ) -> Result<RecipientInfo> {
-    let ephemeral = p256::NonZeroScalar::generate_from_rng(rng);
-    let ephemeral_public = p256::PublicKey::from_secret_scalar(&ephemeral).to_sec1_bytes();
-    let z = p256_shared_secret(&ephemeral, &recipient.to_sec1_bytes())?;
+    let EphemeralAgreement {
+        public: ephemeral_public,
+        shared_secret: z,
+    } = recipient.agree_ephemeral(rng)?;
+    let (kdf_digest, key_agreement_oid) = recipient.kdf();
     let wrap = wrap_oid(content_key.len())
         .ok_or_else(|| Error::UnsupportedAlgorithm("content key length".into()))?;
-    let kek = derive_kek(DigestAlgorithm::Sha256, &wrap, None, &z)?;
+    let kek = derive_kek(kdf_digest, &wrap, None, &z)?;
     let encrypted_key = wrap_key(&kek, content_key)?;
     let rid = match ski {
         Some(ski) => KeyAgreeRecipientIdentifier::RKeyId(RecipientKeyIdentifier {
@@ -252,7 +312,7 @@ pub(crate) fn recipient_info(
         }),
         ukm: None,
         key_enc_alg: AlgorithmIdentifierOwned {
-            oid: oid::STD_DH_SHA256_KDF,
+            oid: key_agreement_oid,
             parameters: Some(Any::from_der(&wrap_id.to_der()?)?),
         },
         recipient_enc_keys: vec![RecipientEncryptedKey {

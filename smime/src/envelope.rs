@@ -1,5 +1,5 @@
 //! Encryption: EnvelopedData (AES-CBC) and AuthEnvelopedData (AES-GCM, RFC 5083/5084) with RSA
-//! key transport (PKCS#1 v1.5 or OAEP) or ECDH P-256 key agreement (RFC 5753) to every
+//! key transport (PKCS#1 v1.5 or OAEP) or ECDH P-256/P-384 key agreement (RFC 5753) to every
 //! recipient, wrapped as application/pkcs7-mime.
 
 use cms::authenveloped_data::AuthEnvelopedData;
@@ -166,11 +166,12 @@ fn recipient_info(
     match &public_key {
         PublicKey::Rsa(_) => {}
         PublicKey::P256(key) => {
-            let key = p256::PublicKey::from(key);
+            let key = ecdh::RecipientKey::P256(p256::PublicKey::from(key));
             return ecdh::recipient_info(&key, cert.issuer_and_serial(), ski, content_key, rng);
         }
-        PublicKey::P384(_) => {
-            return Err(Error::UnsupportedRecipient("P-384 key agreement".into()));
+        PublicKey::P384(key) => {
+            let key = ecdh::RecipientKey::P384(p384::PublicKey::from(key));
+            return ecdh::recipient_info(&key, cert.issuer_and_serial(), ski, content_key, rng);
         }
     }
     let encrypted_key = public_key.encrypt_key(options.key_transport, content_key, rng)?;

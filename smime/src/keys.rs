@@ -197,11 +197,16 @@ impl Decryptor for SoftKey {
     }
 
     fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let Self::P256(key) = self else {
-            return Err(KeyError::UnsupportedKey);
+        let shared = match self {
+            Self::P256(key) => {
+                crate::ecdh::p256_shared_secret(key.as_nonzero_scalar(), originator_public_key)
+            }
+            Self::P384(key) => {
+                crate::ecdh::p384_shared_secret(key.as_nonzero_scalar(), originator_public_key)
+            }
+            Self::Rsa(_) => return Err(KeyError::UnsupportedKey),
         };
-        crate::ecdh::p256_shared_secret(key.as_nonzero_scalar(), originator_public_key)
-            .map_err(|_| KeyError::Failed("key agreement failed".into()))
+        shared.map_err(|_| KeyError::Failed("key agreement failed".into()))
     }
 }
 

@@ -309,3 +309,38 @@ fn ecdh_p256_both_ways() {
         assert!(decrypt::decrypt(&encrypted, &alice_keys(), &mut rng()).is_err());
     }
 }
+
+#[test]
+fn ecdh_p384_both_ways() {
+    let dir = scratch(pki(), "ecdh384");
+    let carol = &pki().p384;
+    let carol_keys: [(&smime::Certificate, &dyn Decryptor); 1] = [(&carol.cert, &carol.key)];
+    let options = EncryptOptions {
+        algorithm: ContentEncryption::Aes256Gcm,
+        ..EncryptOptions::default()
+    };
+    let encrypted = envelope::encrypt(
+        MESSAGE,
+        std::slice::from_ref(&carol.cert),
+        &options,
+        &mut rng(),
+    )
+    .unwrap();
+    assert_eq!(openssl_decrypt_as(&dir, &encrypted, carol), ENTITY);
+    assert_eq!(
+        decrypt::decrypt(&encrypted, &carol_keys, &mut rng())
+            .unwrap()
+            .content,
+        ENTITY
+    );
+    for after in [&[][..], &["-keyopt", "ecdh_kdf_md:sha384"][..]] {
+        let encrypted = openssl_encrypt_to(&dir, carol, &["-aes256"], after);
+        assert_eq!(
+            decrypt::decrypt(&encrypted, &carol_keys, &mut rng())
+                .unwrap()
+                .content,
+            ENTITY,
+            "{after:?}"
+        );
+    }
+}

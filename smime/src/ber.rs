@@ -48,7 +48,8 @@ pub enum BerError {
 /// The identifier octets of an element: class, constructed flag and tag number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tag {
-    /// Top two bits of the first identifier octet (0 universal, 1 application, 2 context, 3 private).
+    /// Top two bits of the first identifier octet: 0 universal, 1 application, 2 context,
+    /// 3 private.
     pub class: u8,
     pub constructed: bool,
     pub number: u32,
@@ -416,7 +417,8 @@ mod tests {
 
     #[test]
     fn explicit_tag_around_streamed_octets() {
-        // [0] EXPLICIT { OCTET STRING (constructed, indefinite) } as `openssl cms -stream` writes eContent.
+        // [0] EXPLICIT { OCTET STRING (constructed, indefinite) }: how `openssl cms -stream`
+        // writes eContent.
         let ber = [
             0xa0, 0x80, 0x24, 0x80, 0x04, 0x01, b'x', 0x04, 0x01, b'y', 0x00, 0x00, 0x00, 0x00,
         ];

@@ -1,5 +1,5 @@
-//! Elliptic-curve key agreement for CMS (RFC 5753): ephemeral-static ECDH on P-256 and P-384, the ANSI
-//! X9.63 KDF, and AES key wrap (RFC 3394) of the content-encryption key.
+//! Elliptic-curve key agreement for CMS (RFC 5753): ephemeral-static ECDH on P-256 and P-384,
+//! the ANSI X9.63 KDF, and AES key wrap (RFC 3394) of the content-encryption key.
 //!
 //! We write dhSinglePass-stdDH-sha256kdf-scheme for P-256 and -sha384kdf for P-384, and read
 //! the SHA-1 variant openssl sends by default as well as SHA-256/384/512 on either curve.

@@ -297,8 +297,8 @@ fn unquote(value: &str) -> String {
 /// The body parts of a multipart entity, exactly as they appear in the input.
 ///
 /// A part runs from just after its delimiter line to just before the line ending that precedes
-/// the next delimiter (RFC 2046 §5.1.1: that line ending belongs to the delimiter). A missing close
-/// delimiter ends the last part at the end of the body, as mail clients do.
+/// the next delimiter (RFC 2046 §5.1.1: that line ending belongs to the delimiter). A missing
+/// close delimiter ends the last part at the end of the body, as mail clients do.
 pub fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
     let delimiter = format!("--{boundary}");
     let mut parts = Vec::new();

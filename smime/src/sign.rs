@@ -53,7 +53,7 @@ pub enum SignerIdKind {
 #[derive(Debug, Clone, Default)]
 pub struct SignOptions {
     pub format: SignedFormat,
-    /// Defaults to SHA-256.
+    /// Defaults to SHA-256. SHA-1 is refused.
     pub digest: Option<DigestAlgorithm>,
     /// Defaults to PKCS#1 v1.5 for RSA keys and ECDSA for EC keys.
     pub scheme: Option<SignatureScheme>,
@@ -94,6 +94,8 @@ impl PreparedSignature {
     }
 
     /// The DER signed attributes: the message for an API that hashes itself (WebCrypto `sign`).
+    /// For RSA-PSS, ask for a salt as long as the digest (WebCrypto `saltLength`), which is
+    /// what [`Self::finish`] checks and what the announced parameters say.
     pub fn data_to_sign(&self) -> &[u8] {
         &self.signed_attributes_der
     }
@@ -208,6 +210,12 @@ pub fn prepare_entity(
 ) -> Result<PreparedSignature> {
     let public_key = PublicKey::from_spki_der(&signer.public_key_info_der()?)?;
     let digest = options.digest.unwrap_or(DigestAlgorithm::Sha256);
+    // SHA-1 is read to verify old mail, never written (collision attacks make it forgeable).
+    if digest.is_weak() {
+        return Err(Error::UnsupportedAlgorithm(
+            "SHA-1 is accepted for verification only".into(),
+        ));
+    }
     let scheme = options
         .scheme
         .unwrap_or_else(|| public_key.default_scheme());

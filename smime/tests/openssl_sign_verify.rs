@@ -160,6 +160,16 @@ fn two_phase_signing_matches_a_detached_signer() {
     let signed = prepared.finish(&raw).unwrap();
     assert!(verify::verify(&signed).unwrap().all_valid());
 
+    // SHA-1 is for reading old mail only.
+    let sha1 = SignOptions {
+        digest: Some(DigestAlgorithm::Sha1),
+        ..SignOptions::default()
+    };
+    assert!(matches!(
+        sign::prepare(MESSAGE, &identity.cert, &sha1),
+        Err(smime::Error::UnsupportedAlgorithm(_))
+    ));
+
     // A signature from the wrong key is refused instead of producing bad mail.
     let prepared = sign::prepare(MESSAGE, &identity.cert, &SignOptions::default()).unwrap();
     let wrong =

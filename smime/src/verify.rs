@@ -45,7 +45,8 @@ pub enum SignerProblem {
     UnsupportedDigest(String),
     UnsupportedSignatureAlgorithm(String),
     UnsupportedKey,
-    /// Signed attributes lack messageDigest or contentType, or contentType disagrees.
+    /// Signed attributes lack messageDigest or contentType, repeat one of them (or
+    /// signingTime), or contentType disagrees with the content.
     BadSignedAttributes,
 }
 
@@ -78,7 +79,7 @@ pub struct SignerResult {
 
 impl SignerResult {
     /// Digest and signature both check out and nothing was unsupported. Says nothing about
-    /// whether the certificate is trusted.
+    /// whether the certificate is trusted, nor about [`Self::weak_algorithm`]: show that too.
     pub fn is_valid(&self) -> bool {
         self.digest_ok && self.signature_ok && self.problem.is_none()
     }
@@ -124,16 +125,21 @@ pub fn verify(message: &[u8]) -> Result<Verification> {
         SmimeContent::NotSmime => return Err(Error::NotSmime),
     };
     if let Some(from) = from {
-        for signer in &mut verification.signers {
-            let emails = signer
-                .certificate
-                .as_ref()
-                .map(Certificate::email_addresses)
-                .unwrap_or_default();
-            signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
-        }
+        compare_with_from(&mut verification.signers, &from);
     }
     Ok(verification)
+}
+
+/// Set `matches_from` on each signer: does an address of its certificate appear in `from`?
+pub fn compare_with_from(signers: &mut [SignerResult], from: &[String]) {
+    for signer in signers {
+        let emails = signer
+            .certificate
+            .as_ref()
+            .map(Certificate::email_addresses)
+            .unwrap_or_default();
+        signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
+    }
 }
 
 /// Verify a CMS SignedData (BER or DER). `detached` is the content for a detached signature;

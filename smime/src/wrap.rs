@@ -197,17 +197,12 @@ fn signed_layer(
 ) -> Result<Vec<u8>> {
     let mut verification = verify::verify(entity)?;
     if let Some(from) = outer_from {
-        for signer in verification
+        let unmatched = verification
             .signers
-            .iter_mut()
-            .filter(|s| s.matches_from.is_none())
-        {
-            let emails = signer
-                .certificate
-                .as_ref()
-                .map(Certificate::email_addresses)
-                .unwrap_or_default();
-            signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
+            .iter()
+            .any(|s| s.matches_from.is_none());
+        if unmatched {
+            verify::compare_with_from(&mut verification.signers, from);
         }
     }
     layers.push(Layer::Signed {

@@ -4,6 +4,9 @@
 //! gpgsm runs fully non-interactive on a private GNUPGHOME; results are read from its status
 //! lines, not its exit code. Its gpg-agent is stopped by pid when the test ends.
 
+// They spawn openssl/gpgsm and use OS randomness: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::path::{Path, PathBuf};

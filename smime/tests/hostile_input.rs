@@ -2,6 +2,9 @@
 //! corruption and every truncation of real signed and encrypted messages is fed back in.
 //! (A deterministic, bounded stand-in for fuzzing, cheap enough for every test run.)
 
+// They spawn openssl/gpgsm and use OS randomness: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use common::{ENTITY, MESSAGE, Pki, rng};

@@ -1,6 +1,9 @@
 //! Triple wrap, sign-then-encrypt, header protection, and opening nested layers — checked
 //! against openssl layer by layer.
 
+// They spawn openssl/gpgsm and use OS randomness: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::path::Path;

@@ -1,5 +1,8 @@
 //! Encryption and decryption against `openssl cms`, both directions.
 
+// They spawn openssl/gpgsm and use OS randomness: native only.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use std::path::Path;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod imap;
 pub mod mail;
 pub mod outbox;
+pub mod pki;
 pub mod sessions;
 pub mod smtp;
 pub mod tls;

@@ -1,0 +1,221 @@
+//! Signature verification over certificates and CRLs.
+//!
+//! RSA PKCS#1 v1.5 (SHA-1/256/384/512), RSASSA-PSS (MGF1 with the same digest), ECDSA on P-256
+//! and P-384 with SHA-256/384/512. DSA is refused as unsupported: S/MIME has not used it for a
+//! decade, and PKITS' two DSA paths are listed as expected failures in the PKITS test.
+
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::signature::hazmat::PrehashVerifier;
+use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
+use sha2_11::Digest;
+
+use super::cert::{AlgorithmId, PublicKey};
+use super::der::{self, DerError, Tlv};
+use super::oid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the signature does not verify")]
+    Invalid,
+    #[error("unsupported signature algorithm {0}")]
+    Unsupported(String),
+    #[error("malformed public key or algorithm parameters")]
+    Malformed,
+}
+
+impl From<DerError> for SignatureError {
+    fn from(_: DerError) -> Self {
+        SignatureError::Malformed
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Hash::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            Hash::Sha256 => sha2_11::Sha256::digest(data).to_vec(),
+            Hash::Sha384 => sha2_11::Sha384::digest(data).to_vec(),
+            Hash::Sha512 => sha2_11::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    fn from_oid(o: &[u8]) -> Option<Self> {
+        [
+            (&oid::SHA1, Hash::Sha1),
+            (&oid::SHA256, Hash::Sha256),
+            (&oid::SHA384, Hash::Sha384),
+            (&oid::SHA512, Hash::Sha512),
+        ]
+        .into_iter()
+        .find(|(id, _)| oid::is(o, id))
+        .map(|(_, h)| h)
+    }
+
+    fn pkcs1v15(self) -> Pkcs1v15Sign {
+        match self {
+            Hash::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+            Hash::Sha256 => Pkcs1v15Sign::new::<sha2_11::Sha256>(),
+            Hash::Sha384 => Pkcs1v15Sign::new::<sha2_11::Sha384>(),
+            Hash::Sha512 => Pkcs1v15Sign::new::<sha2_11::Sha512>(),
+        }
+    }
+
+    /// PSS verification; `Pss` is generic over the digest, hence one arm per hash.
+    fn verify_pss(self, pk: &RsaPublicKey, hashed: &[u8], sig: &[u8], salt: usize) -> bool {
+        match self {
+            Hash::Sha1 => pk.verify(Pss::<sha1::Sha1>::new_with_salt(salt), hashed, sig),
+            Hash::Sha256 => pk.verify(Pss::<sha2_11::Sha256>::new_with_salt(salt), hashed, sig),
+            Hash::Sha384 => pk.verify(Pss::<sha2_11::Sha384>::new_with_salt(salt), hashed, sig),
+            Hash::Sha512 => pk.verify(Pss::<sha2_11::Sha512>::new_with_salt(salt), hashed, sig),
+        }
+        .is_ok()
+    }
+}
+
+fn oid_label(o: &[u8]) -> String {
+    const_oid::ObjectIdentifier::from_bytes(o)
+        .map(|o| o.to_string())
+        .unwrap_or_else(|_| "(malformed OID)".into())
+}
+
+/// Verifies `signature` over `data` made with `algorithm` by the holder of `key`.
+pub fn verify(
+    data: &[u8],
+    algorithm: &AlgorithmId,
+    signature: &[u8],
+    key: &PublicKey,
+) -> Result<(), SignatureError> {
+    let a = algorithm.oid.as_slice();
+    let rsa_hash = [
+        (&oid::SHA1_WITH_RSA, Hash::Sha1),
+        (&oid::SHA256_WITH_RSA, Hash::Sha256),
+        (&oid::SHA384_WITH_RSA, Hash::Sha384),
+        (&oid::SHA512_WITH_RSA, Hash::Sha512),
+    ]
+    .into_iter()
+    .find(|(id, _)| oid::is(a, id))
+    .map(|(_, h)| h);
+    if let Some(hash) = rsa_hash {
+        let pk = rsa_key(key)?;
+        return pk
+            .verify(hash.pkcs1v15(), &hash.digest(data), signature)
+            .map_err(|_| SignatureError::Invalid);
+    }
+    if oid::is(a, &oid::RSASSA_PSS) {
+        let (hash, salt) = pss_params(algorithm.params.as_deref())?;
+        let pk = rsa_key(key)?;
+        return if hash.verify_pss(&pk, &hash.digest(data), signature, salt) {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid)
+        };
+    }
+    let ec_hash = [
+        (&oid::ECDSA_SHA256, Hash::Sha256),
+        (&oid::ECDSA_SHA384, Hash::Sha384),
+        (&oid::ECDSA_SHA512, Hash::Sha512),
+    ]
+    .into_iter()
+    .find(|(id, _)| oid::is(a, id))
+    .map(|(_, h)| h);
+    if let Some(hash) = ec_hash {
+        return verify_ecdsa(&hash.digest(data), signature, key);
+    }
+    Err(SignatureError::Unsupported(oid_label(a)))
+}
+
+fn rsa_key(key: &PublicKey) -> Result<RsaPublicKey, SignatureError> {
+    let k = key.algorithm.oid.as_slice();
+    if !(oid::is(k, &oid::RSA_ENCRYPTION) || oid::is(k, &oid::RSASSA_PSS)) {
+        return Err(SignatureError::Invalid);
+    }
+    RsaPublicKey::from_pkcs1_der(&key.key).map_err(|_| SignatureError::Malformed)
+}
+
+/// RSASSA-PSS-params (RFC 4055 §3.1): hash (default SHA-1), MGF1 with the same hash, salt
+/// length (default 20). A different MGF hash is refused rather than half-supported.
+fn pss_params(params: Option<&[u8]>) -> Result<(Hash, usize), SignatureError> {
+    let mut hash = Hash::Sha1;
+    let mut mgf_hash = Hash::Sha1;
+    let mut salt = 20usize;
+    if let Some(p) = params {
+        let mut r = Tlv::parse_exact(p)?.expect(der::SEQUENCE)?.reader();
+        if let Some(h) = r.optional(der::ctx_cons(0))? {
+            let alg = AlgorithmId::parse(&Tlv::parse_exact(h.value)?)?;
+            hash = Hash::from_oid(&alg.oid)
+                .ok_or_else(|| SignatureError::Unsupported(oid_label(&alg.oid)))?;
+        }
+        if let Some(m) = r.optional(der::ctx_cons(1))? {
+            let alg = AlgorithmId::parse(&Tlv::parse_exact(m.value)?)?;
+            if !oid::is(&alg.oid, &oid::MGF1) {
+                return Err(SignatureError::Unsupported(oid_label(&alg.oid)));
+            }
+            let inner = alg.params.ok_or(SignatureError::Malformed)?;
+            let inner = AlgorithmId::parse(&Tlv::parse_exact(&inner)?)?;
+            mgf_hash = Hash::from_oid(&inner.oid)
+                .ok_or_else(|| SignatureError::Unsupported(oid_label(&inner.oid)))?;
+        }
+        if let Some(s) = r.optional(der::ctx_cons(2))? {
+            let n = Tlv::parse_exact(s.value)?
+                .expect(der::INTEGER)?
+                .small_uint()?;
+            salt = usize::try_from(n).map_err(|_| SignatureError::Malformed)?;
+        }
+        // trailerField must be trailerFieldBC (1).
+        if let Some(t) = r.optional(der::ctx_cons(3))?
+            && Tlv::parse_exact(t.value)?
+                .expect(der::INTEGER)?
+                .small_uint()?
+                != 1
+        {
+            return Err(SignatureError::Malformed);
+        }
+        r.finish()?;
+    }
+    if hash != mgf_hash {
+        return Err(SignatureError::Unsupported(
+            "RSASSA-PSS with a different MGF1 hash".into(),
+        ));
+    }
+    Ok((hash, salt))
+}
+
+fn verify_ecdsa(prehash: &[u8], signature: &[u8], key: &PublicKey) -> Result<(), SignatureError> {
+    if !oid::is(&key.algorithm.oid, &oid::EC_PUBLIC_KEY) {
+        return Err(SignatureError::Invalid);
+    }
+    let curve = key
+        .algorithm
+        .params
+        .as_deref()
+        .ok_or(SignatureError::Malformed)?;
+    let curve = Tlv::parse_exact(curve)?.expect(der::OID)?.value;
+    if oid::is(curve, &oid::SECP256R1) {
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.key)
+            .map_err(|_| SignatureError::Malformed)?;
+        let sig =
+            p256::ecdsa::DerSignature::try_from(signature).map_err(|_| SignatureError::Invalid)?;
+        vk.verify_prehash(prehash, &sig)
+            .map_err(|_| SignatureError::Invalid)
+    } else if oid::is(curve, &oid::SECP384R1) {
+        let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&key.key)
+            .map_err(|_| SignatureError::Malformed)?;
+        let sig =
+            p384::ecdsa::DerSignature::try_from(signature).map_err(|_| SignatureError::Invalid)?;
+        vk.verify_prehash(prehash, &sig)
+            .map_err(|_| SignatureError::Invalid)
+    } else {
+        Err(SignatureError::Unsupported(format!(
+            "elliptic curve {}",
+            oid_label(curve)
+        )))
+    }
+}

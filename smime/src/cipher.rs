@@ -13,7 +13,6 @@ use cbc::cipher::{
 };
 use der::asn1::OctetString;
 use der::{Any, Decode, Encode};
-use rand_core::CryptoRng;
 use spki::AlgorithmIdentifierOwned;
 use zeroize::Zeroizing;
 
@@ -26,63 +25,101 @@ const GCM_NONCE_LEN: usize = 12;
 /// Length of the GCM tag we send and accept.
 const GCM_TAG_LEN: usize = 16;
 
-/// The output of content encryption.
+/// Bytes of IV (CBC) or nonce (GCM) an algorithm takes.
+pub(crate) fn iv_len(algorithm: ContentEncryption) -> usize {
+    if algorithm.is_authenticated() {
+        GCM_NONCE_LEN
+    } else {
+        16
+    }
+}
+
+/// The contentEncryptionAlgorithm identifier: the OID with the IV (CBC) or GCMParameters.
+pub(crate) fn identifier(
+    algorithm: ContentEncryption,
+    iv: &[u8],
+) -> Result<AlgorithmIdentifierOwned> {
+    let parameters = if algorithm.is_authenticated() {
+        Any::from_der(&gcm_parameters(iv)?)?
+    } else {
+        Any::encode_from(&OctetString::new(iv.to_vec())?)?
+    };
+    Ok(AlgorithmIdentifierOwned {
+        oid: algorithm.oid(),
+        parameters: Some(parameters),
+    })
+}
+
+/// Encrypted content: the ciphertext, and for GCM the tag (AuthEnvelopedData's `mac`).
 pub(crate) struct Sealed {
-    pub algorithm: AlgorithmIdentifierOwned,
     pub ciphertext: Vec<u8>,
-    /// The GCM tag (the `mac` of AuthEnvelopedData); `None` for CBC.
     pub tag: Option<Vec<u8>>,
 }
 
-/// Encrypt `content` with a fresh IV or nonce from `rng`. `aad` is used by GCM only.
+/// Encrypt `content` in software.
 pub(crate) fn seal(
     algorithm: ContentEncryption,
     key: &[u8],
+    iv: &[u8],
     content: &[u8],
-    rng: &mut dyn CryptoRng,
 ) -> Result<Sealed> {
-    let bad_key = |_| Error::UnsupportedAlgorithm("content key of the wrong length".into());
+    let bad_key = || Error::UnsupportedAlgorithm("content key or IV of the wrong length".into());
     match algorithm {
-        ContentEncryption::Aes128Cbc | ContentEncryption::Aes256Cbc => {
-            let mut iv = [0u8; 16];
-            rng.fill_bytes(&mut iv);
-            let ciphertext = match algorithm {
-                ContentEncryption::Aes128Cbc => cbc_encrypt::<Aes128>(key, &iv, content)?,
-                _ => cbc_encrypt::<Aes256>(key, &iv, content)?,
-            };
-            let parameters = Some(Any::encode_from(&OctetString::new(iv.to_vec())?)?);
-            Ok(Sealed {
-                algorithm: AlgorithmIdentifierOwned {
-                    oid: algorithm.oid(),
-                    parameters,
-                },
-                ciphertext,
-                tag: None,
-            })
-        }
+        ContentEncryption::Aes128Cbc => Ok(Sealed {
+            ciphertext: cbc_encrypt::<Aes128>(key, iv, content)?,
+            tag: None,
+        }),
+        ContentEncryption::Aes256Cbc => Ok(Sealed {
+            ciphertext: cbc_encrypt::<Aes256>(key, iv, content)?,
+            tag: None,
+        }),
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => {
-            let mut nonce = [0u8; GCM_NONCE_LEN];
-            rng.fill_bytes(&mut nonce);
+            let nonce: [u8; GCM_NONCE_LEN] = iv.try_into().map_err(|_| bad_key())?;
             let mut buffer = content.to_vec();
-            let tag = match algorithm {
-                ContentEncryption::Aes128Gcm => Aes128Gcm::new_from_slice(key)
-                    .map_err(bad_key)?
-                    .encrypt_inout_detached(&nonce.into(), &[], buffer.as_mut_slice().into()),
-                _ => Aes256Gcm::new_from_slice(key)
-                    .map_err(bad_key)?
-                    .encrypt_inout_detached(&nonce.into(), &[], buffer.as_mut_slice().into()),
+            let tag = if algorithm == ContentEncryption::Aes128Gcm {
+                Aes128Gcm::new_from_slice(key)
+                    .map_err(|_| bad_key())?
+                    .encrypt_inout_detached(&nonce.into(), &[], buffer.as_mut_slice().into())
+            } else {
+                Aes256Gcm::new_from_slice(key)
+                    .map_err(|_| bad_key())?
+                    .encrypt_inout_detached(&nonce.into(), &[], buffer.as_mut_slice().into())
             }
             .map_err(|_| Error::UnsupportedAlgorithm("AES-GCM refused the input".into()))?;
             Ok(Sealed {
-                algorithm: AlgorithmIdentifierOwned {
-                    oid: algorithm.oid(),
-                    parameters: Some(Any::from_der(&gcm_parameters(&nonce)?)?),
-                },
                 ciphertext: buffer,
                 tag: Some(tag.to_vec()),
             })
         }
     }
+}
+
+/// Accept ciphertext produced outside the crate (WebCrypto): PKCS#7-padded AES-CBC output, or
+/// AES-GCM ciphertext followed by its 16-byte tag. Only the length can be checked here.
+pub(crate) fn from_external(
+    algorithm: ContentEncryption,
+    plaintext_len: usize,
+    output: &[u8],
+) -> Result<Sealed> {
+    let wrong = || Error::UnsupportedAlgorithm("external ciphertext has the wrong length".into());
+    if algorithm.is_authenticated() {
+        if output.len() != plaintext_len + GCM_TAG_LEN {
+            return Err(wrong());
+        }
+        let (ciphertext, tag) = output.split_at(plaintext_len);
+        return Ok(Sealed {
+            ciphertext: ciphertext.to_vec(),
+            tag: Some(tag.to_vec()),
+        });
+    }
+    // PKCS#7 always adds 1..=16 bytes.
+    if output.len() != (plaintext_len / 16 + 1) * 16 {
+        return Err(wrong());
+    }
+    Ok(Sealed {
+        ciphertext: output.to_vec(),
+        tag: None,
+    })
 }
 
 /// GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 }.
@@ -207,6 +244,34 @@ fn parse_rc2_parameters(der: &[u8]) -> Option<(usize, Vec<u8>)> {
     ))
 }
 
+/// The algorithm and IV/nonce of content an external AES (WebCrypto) can decrypt: AES-128/256
+/// CBC, or GCM with a 12-byte nonce and 16-byte tag. `None` for everything else.
+pub(crate) fn external_parameters(
+    id: &AlgorithmIdentifierOwned,
+) -> Option<(ContentEncryption, Vec<u8>)> {
+    match Algorithm::from_identifier(id).ok()? {
+        Algorithm::AesCbc { key_len: 16, iv } if iv.len() == 16 => {
+            Some((ContentEncryption::Aes128Cbc, iv))
+        }
+        Algorithm::AesCbc { key_len: 32, iv } if iv.len() == 16 => {
+            Some((ContentEncryption::Aes256Cbc, iv))
+        }
+        Algorithm::AesGcm {
+            key_len,
+            nonce,
+            tag_len,
+        } if nonce.len() == GCM_NONCE_LEN && tag_len == GCM_TAG_LEN => {
+            let algorithm = if key_len == 16 {
+                ContentEncryption::Aes128Gcm
+            } else {
+                ContentEncryption::Aes256Gcm
+            };
+            Some((algorithm, nonce))
+        }
+        _ => None,
+    }
+}
+
 /// Is this a content-encryption algorithm we only read (3DES, RC2)?
 pub(crate) fn is_legacy(id: &AlgorithmIdentifierOwned) -> bool {
     id.oid == oid::DES_EDE3_CBC || id.oid == oid::RC2_CBC
@@ -319,27 +384,17 @@ fn cbc_decrypt<C: BlockCipherDecrypt + KeyInit>(
 mod tests {
     use super::*;
 
-    fn rng() -> impl CryptoRng {
-        // Deterministic test randomness: the IV only needs to differ between messages in use.
-        struct Counter(u8);
-        impl rand_core::TryRng for Counter {
-            type Error = core::convert::Infallible;
-            fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-                Ok(u32::from(self.0))
-            }
-            fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-                Ok(u64::from(self.0))
-            }
-            fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-                for b in dst {
-                    self.0 = self.0.wrapping_add(1);
-                    *b = self.0;
-                }
-                Ok(())
-            }
-        }
-        impl rand_core::TryCryptoRng for Counter {}
-        Counter(0)
+    /// Seal with a fixed IV and return the identifier alongside.
+    fn sealed(
+        algorithm: ContentEncryption,
+        key: &[u8],
+        content: &[u8],
+    ) -> (AlgorithmIdentifierOwned, Sealed) {
+        let iv = vec![9u8; iv_len(algorithm)];
+        (
+            identifier(algorithm, &iv).unwrap(),
+            seal(algorithm, key, &iv, content).unwrap(),
+        )
     }
 
     #[test]
@@ -351,15 +406,8 @@ mod tests {
             ContentEncryption::Aes256Gcm,
         ] {
             let key = vec![7u8; algorithm.key_len()];
-            let sealed = seal(algorithm, &key, b"attack at dawn", &mut rng()).unwrap();
-            let opened = open(
-                &sealed.algorithm,
-                &key,
-                &sealed.ciphertext,
-                sealed.tag.as_deref(),
-                &[],
-            )
-            .unwrap();
+            let (id, sealed) = sealed(algorithm, &key, b"attack at dawn");
+            let opened = open(&id, &key, &sealed.ciphertext, sealed.tag.as_deref(), &[]).unwrap();
             assert_eq!(opened.as_slice(), b"attack at dawn");
         }
     }
@@ -367,53 +415,62 @@ mod tests {
     #[test]
     fn gcm_rejects_any_change() {
         let key = [1u8; 32];
-        let sealed = seal(ContentEncryption::Aes256Gcm, &key, b"secret", &mut rng()).unwrap();
+        let (id, sealed) = sealed(ContentEncryption::Aes256Gcm, &key, b"secret");
         let tag = sealed.tag.clone().unwrap();
         let mut ciphertext = sealed.ciphertext.clone();
         ciphertext[0] ^= 1;
         assert!(matches!(
-            open(&sealed.algorithm, &key, &ciphertext, Some(&tag), &[]),
+            open(&id, &key, &ciphertext, Some(&tag), &[]),
             Err(Error::DecryptionFailed)
         ));
         let mut bad_tag = tag.clone();
         bad_tag[15] ^= 1;
-        let opened = open(
-            &sealed.algorithm,
-            &key,
-            &sealed.ciphertext,
-            Some(&bad_tag),
-            &[],
-        );
-        assert!(matches!(opened, Err(Error::DecryptionFailed)));
-        let opened = open(
-            &sealed.algorithm,
-            &key,
-            &sealed.ciphertext,
-            Some(&tag),
-            b"aad",
-        );
-        assert!(matches!(opened, Err(Error::DecryptionFailed)));
+        assert!(matches!(
+            open(&id, &key, &sealed.ciphertext, Some(&bad_tag), &[]),
+            Err(Error::DecryptionFailed)
+        ));
+        assert!(matches!(
+            open(&id, &key, &sealed.ciphertext, Some(&tag), b"aad"),
+            Err(Error::DecryptionFailed)
+        ));
         // A GCM identifier without a tag (i.e. inside plain EnvelopedData) is refused.
-        assert!(open(&sealed.algorithm, &key, &sealed.ciphertext, None, &[]).is_err());
+        assert!(open(&id, &key, &sealed.ciphertext, None, &[]).is_err());
     }
 
     #[test]
     fn cbc_rejects_bad_lengths() {
         let key = [1u8; 16];
-        let sealed = seal(ContentEncryption::Aes128Cbc, &key, b"secret", &mut rng()).unwrap();
+        let (id, sealed) = sealed(ContentEncryption::Aes128Cbc, &key, b"secret");
         let truncated = &sealed.ciphertext[..sealed.ciphertext.len() - 1];
         assert!(matches!(
-            open(&sealed.algorithm, &key, truncated, None, &[]),
+            open(&id, &key, truncated, None, &[]),
             Err(Error::DecryptionFailed)
         ));
         assert!(matches!(
-            open(&sealed.algorithm, &[1u8; 32], &sealed.ciphertext, None, &[]),
+            open(&id, &[1u8; 32], &sealed.ciphertext, None, &[]),
             Err(Error::DecryptionFailed)
         ));
         assert!(matches!(
-            open(&sealed.algorithm, &key, &[], None, &[]),
+            open(&id, &key, &[], None, &[]),
             Err(Error::DecryptionFailed)
         ));
+    }
+
+    #[test]
+    fn external_ciphertext_lengths() {
+        assert!(from_external(ContentEncryption::Aes128Cbc, 16, &[0; 32]).is_ok());
+        assert!(from_external(ContentEncryption::Aes128Cbc, 15, &[0; 32]).is_err());
+        let gcm = from_external(
+            ContentEncryption::Aes256Gcm,
+            5,
+            &[
+                1, 2, 3, 4, 5, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+            ],
+        );
+        let gcm = gcm.unwrap();
+        assert_eq!(gcm.ciphertext, [1, 2, 3, 4, 5]);
+        assert_eq!(gcm.tag, Some(vec![9; 16]));
+        assert!(from_external(ContentEncryption::Aes256Gcm, 5, &[0; 20]).is_err());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use der::asn1::ObjectIdentifier;
 use rand_core::CryptoRng;
 use spki::AlgorithmIdentifierOwned;
 
-use crate::algorithms::{DigestAlgorithm, KeyTransport, oid};
+use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
 use crate::ber::{self, Element};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
@@ -85,6 +85,20 @@ pub struct Envelope {
     tag: Option<Vec<u8>>,
     /// DER of authAttrs (tagged SET OF): GCM's additional authenticated data.
     aad: Vec<u8>,
+}
+
+/// What an external AES implementation (WebCrypto) needs to decrypt the content once the
+/// content key is known: see [`Envelope::content_parameters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentParameters<'a> {
+    pub algorithm: ContentEncryption,
+    /// CBC IV (16 bytes) or GCM nonce (12 bytes).
+    pub iv: Vec<u8>,
+    pub ciphertext: &'a [u8],
+    /// The 16-byte GCM tag; WebCrypto expects it appended to the ciphertext.
+    pub tag: Option<&'a [u8]>,
+    /// GCM additional data (the DER authAttrs), usually empty.
+    pub additional_data: &'a [u8],
 }
 
 /// What decryption produced.
@@ -175,6 +189,21 @@ impl Envelope {
         cert: &'a Certificate,
     ) -> impl Iterator<Item = &'a Recipient> + 'a {
         self.recipients.iter().filter(move |r| r.id.matches(cert))
+    }
+
+    /// The content encryption, for decrypting with an external AES (WebCrypto): `None` when
+    /// only this crate can decrypt it (3DES, RC2, AES-192, unusual GCM parameters); use
+    /// [`Self::open`] then. An external decryption must, like ours, release nothing unless it
+    /// succeeds completely (WebCrypto's `decrypt` does so).
+    pub fn content_parameters(&self) -> Option<ContentParameters<'_>> {
+        let (algorithm, iv) = cipher::external_parameters(&self.algorithm)?;
+        Some(ContentParameters {
+            algorithm,
+            iv,
+            ciphertext: &self.ciphertext,
+            tag: self.tag.as_deref(),
+            additional_data: &self.aad,
+        })
     }
 
     /// Decrypt the content with an unwrapped content-encryption key.

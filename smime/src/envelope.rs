@@ -81,13 +81,14 @@ pub fn encrypt_entity(
     options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
-    let cms = envelope(entity, recipients, options, rng)?;
-    let smime_type = if options.algorithm.is_authenticated() {
-        SmimeType::AuthEnvelopedData
-    } else {
-        SmimeType::EnvelopedData
-    };
-    Ok(mime::build_pkcs7_mime(outer_fields, &cms, smime_type))
+    prepare_entity(
+        outer_fields.to_vec(),
+        entity.to_vec(),
+        recipients,
+        options,
+        rng,
+    )?
+    .seal()
 }
 
 /// Build the CMS ContentInfo (DER) holding `content` encrypted to `recipients`.
@@ -97,59 +98,175 @@ pub fn envelope(
     options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
+    let prepared = prepare_entity(Vec::new(), content.to_vec(), recipients, options, rng)?;
+    let sealed = cipher::seal(
+        prepared.algorithm,
+        &prepared.content_key,
+        &prepared.iv,
+        &prepared.content,
+    )?;
+    prepared.content_info(sealed)
+}
+
+/// Phase one of encryption, for callers that encrypt the content themselves (WebCrypto's
+/// native AES for large attachments): the content key is generated and delivered to every
+/// recipient; the caller encrypts [`Self::plaintext`] with [`Self::content_key`] and
+/// [`Self::iv`] and hands the result to [`Self::finish`]. [`Self::seal`] does it in software.
+pub struct PreparedEnvelope {
+    outer_fields: Vec<u8>,
+    content: Vec<u8>,
+    algorithm: ContentEncryption,
+    content_key: Zeroizing<Vec<u8>>,
+    iv: Vec<u8>,
+    recipient_infos: Vec<RecipientInfo>,
+}
+
+impl core::fmt::Debug for PreparedEnvelope {
+    // The content key and plaintext stay out of logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PreparedEnvelope")
+            .field("algorithm", &self.algorithm)
+            .field("recipients", &self.recipient_infos.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Phase one for a message: like [`encrypt`], but stopping before content encryption.
+pub fn prepare(
+    message: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<PreparedEnvelope> {
+    let split = if options.protect_headers {
+        headers::split_protected(message, Protection::Cipher)?
+    } else {
+        mime::split_message(message)?
+    };
+    prepare_entity(split.outer_fields, split.entity, recipients, options, rng)
+}
+
+/// Phase one for an entity that is already canonical; `outer_fields` are emitted verbatim.
+pub fn prepare_entity(
+    outer_fields: Vec<u8>,
+    entity: Vec<u8>,
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<PreparedEnvelope> {
     if recipients.is_empty() {
         return Err(Error::NoRecipients);
     }
     let mut content_key = Zeroizing::new(vec![0u8; options.algorithm.key_len()]);
     rng.fill_bytes(&mut content_key);
+    let mut iv = vec![0u8; cipher::iv_len(options.algorithm)];
+    rng.fill_bytes(&mut iv);
     let recipient_infos = recipients
         .iter()
         .map(|cert| recipient_info(cert, &content_key, options, rng))
         .collect::<Result<Vec<_>>>()?;
-    // RFC 5652 §6.1: version 0 only when every RecipientInfo is a version 0 ktri.
-    let all_v0 = recipient_infos
-        .iter()
-        .all(|ri| matches!(ri, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
-    let recip_infos = RecipientInfos::try_from(recipient_infos)?;
-    let sealed = cipher::seal(options.algorithm, &content_key, content, rng)?;
-    let encrypted_content = EncryptedContentInfo {
-        content_type: oid::DATA,
-        content_enc_alg: sealed.algorithm,
-        encrypted_content: Some(OctetString::new(sealed.ciphertext)?),
-    };
-    let (content_type, content) = match sealed.tag {
-        None => {
-            let enveloped = EnvelopedData {
-                version: if all_v0 {
-                    CmsVersion::V0
-                } else {
-                    CmsVersion::V2
-                },
-                originator_info: None,
-                recip_infos,
-                encrypted_content,
-                unprotected_attrs: None,
-            };
-            (oid::ENVELOPED_DATA, Any::encode_from(&enveloped)?)
-        }
-        Some(tag) => {
-            let auth_enveloped = AuthEnvelopedData {
-                version: CmsVersion::V0,
-                originator_info: None,
-                recip_infos,
-                auth_encrypted_content_info: encrypted_content,
-                auth_attrs: None,
-                mac: OctetString::new(tag)?,
-                unauth_attrs: None,
-            };
-            (oid::AUTH_ENVELOPED_DATA, Any::encode_from(&auth_enveloped)?)
-        }
-    };
-    Ok(ContentInfo {
-        content_type,
-        content,
+    Ok(PreparedEnvelope {
+        outer_fields,
+        content: entity,
+        algorithm: options.algorithm,
+        content_key,
+        iv,
+        recipient_infos,
+    })
+}
+
+impl PreparedEnvelope {
+    pub fn algorithm(&self) -> ContentEncryption {
+        self.algorithm
     }
-    .to_der()?)
+
+    /// The content-encryption key (16 or 32 bytes). Keep it only as long as the encryption.
+    pub fn content_key(&self) -> &[u8] {
+        &self.content_key
+    }
+
+    /// The CBC IV (16 bytes) or GCM nonce (12 bytes). GCM must use a 128-bit tag and no
+    /// additional data.
+    pub fn iv(&self) -> &[u8] {
+        &self.iv
+    }
+
+    /// The canonical entity to encrypt.
+    pub fn plaintext(&self) -> &[u8] {
+        &self.content
+    }
+
+    /// Encrypt in software and build the message.
+    pub fn seal(self) -> Result<Vec<u8>> {
+        let sealed = cipher::seal(self.algorithm, &self.content_key, &self.iv, &self.content)?;
+        self.message(sealed)
+    }
+
+    /// Build the message from ciphertext made elsewhere: PKCS#7-padded AES-CBC output, or
+    /// AES-GCM ciphertext followed by the 16-byte tag (both exactly what WebCrypto returns).
+    pub fn finish(self, ciphertext: &[u8]) -> Result<Vec<u8>> {
+        let sealed = cipher::from_external(self.algorithm, self.content.len(), ciphertext)?;
+        self.message(sealed)
+    }
+
+    fn message(self, sealed: cipher::Sealed) -> Result<Vec<u8>> {
+        let smime_type = if self.algorithm.is_authenticated() {
+            SmimeType::AuthEnvelopedData
+        } else {
+            SmimeType::EnvelopedData
+        };
+        let outer_fields = self.outer_fields.clone();
+        let cms = self.content_info(sealed)?;
+        Ok(mime::build_pkcs7_mime(&outer_fields, &cms, smime_type))
+    }
+
+    /// The CMS ContentInfo (DER).
+    fn content_info(self, sealed: cipher::Sealed) -> Result<Vec<u8>> {
+        // RFC 5652 §6.1: version 0 only when every RecipientInfo is a version 0 ktri.
+        let all_v0 = self
+            .recipient_infos
+            .iter()
+            .all(|ri| matches!(ri, RecipientInfo::Ktri(k) if k.version == CmsVersion::V0));
+        let recip_infos = RecipientInfos::try_from(self.recipient_infos)?;
+        let encrypted_content = EncryptedContentInfo {
+            content_type: oid::DATA,
+            content_enc_alg: cipher::identifier(self.algorithm, &self.iv)?,
+            encrypted_content: Some(OctetString::new(sealed.ciphertext)?),
+        };
+        let (content_type, content) = match sealed.tag {
+            None => {
+                let enveloped = EnvelopedData {
+                    version: if all_v0 {
+                        CmsVersion::V0
+                    } else {
+                        CmsVersion::V2
+                    },
+                    originator_info: None,
+                    recip_infos,
+                    encrypted_content,
+                    unprotected_attrs: None,
+                };
+                (oid::ENVELOPED_DATA, Any::encode_from(&enveloped)?)
+            }
+            Some(tag) => {
+                let auth_enveloped = AuthEnvelopedData {
+                    version: CmsVersion::V0,
+                    originator_info: None,
+                    recip_infos,
+                    auth_encrypted_content_info: encrypted_content,
+                    auth_attrs: None,
+                    mac: OctetString::new(tag)?,
+                    unauth_attrs: None,
+                };
+                (oid::AUTH_ENVELOPED_DATA, Any::encode_from(&auth_enveloped)?)
+            }
+        };
+        Ok(ContentInfo {
+            content_type,
+            content,
+        }
+        .to_der()?)
+    }
 }
 
 fn recipient_info(

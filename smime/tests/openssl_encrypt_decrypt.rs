@@ -347,3 +347,95 @@ fn ecdh_p384_both_ways() {
         );
     }
 }
+
+/// WebCrypto stand-in: AES in the test, outside the engine, in WebCrypto's output layout.
+fn external_encrypt(
+    algorithm: ContentEncryption,
+    key: &[u8],
+    iv: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use cbc::cipher::{BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
+    match algorithm {
+        ContentEncryption::Aes128Gcm => {
+            let nonce: [u8; 12] = iv.try_into().unwrap();
+            aes_gcm::Aes128Gcm::new_from_slice(key)
+                .unwrap()
+                .encrypt(&nonce.into(), plaintext)
+                .unwrap()
+        }
+        ContentEncryption::Aes256Gcm => {
+            let nonce: [u8; 12] = iv.try_into().unwrap();
+            aes_gcm::Aes256Gcm::new_from_slice(key)
+                .unwrap()
+                .encrypt(&nonce.into(), plaintext)
+                .unwrap()
+        }
+        ContentEncryption::Aes128Cbc => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .unwrap()
+            .encrypt_padded_vec::<Pkcs7>(plaintext),
+        ContentEncryption::Aes256Cbc => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .unwrap()
+            .encrypt_padded_vec::<Pkcs7>(plaintext),
+    }
+}
+
+#[test]
+fn content_encryption_can_happen_outside_the_engine() {
+    let dir = scratch(pki(), "external");
+    for algorithm in [ContentEncryption::Aes256Gcm, ContentEncryption::Aes128Cbc] {
+        let options = EncryptOptions {
+            algorithm,
+            ..EncryptOptions::default()
+        };
+        let prepared =
+            envelope::prepare(MESSAGE, &[pki().rsa.cert.clone()], &options, &mut rng()).unwrap();
+        let ciphertext = external_encrypt(
+            algorithm,
+            prepared.content_key(),
+            prepared.iv(),
+            prepared.plaintext(),
+        );
+        let message = prepared.finish(&ciphertext).unwrap();
+        assert_eq!(openssl_decrypt(&dir, &message), ENTITY, "{algorithm:?}");
+
+        // And the reverse: unwrap the key here, decrypt the content "in WebCrypto".
+        let envelope = Envelope::from_message(&message).unwrap();
+        let recipient = envelope.recipients_for(&pki().rsa.cert).next().unwrap();
+        let RecipientKey::Transport {
+            transport: Some(transport),
+            encrypted_key,
+        } = &recipient.key
+        else {
+            panic!("not key transport");
+        };
+        let key = pki()
+            .rsa
+            .key
+            .decrypt_key(*transport, encrypted_key, &mut rng())
+            .unwrap();
+        let params = envelope.content_parameters().unwrap();
+        assert_eq!(params.algorithm, algorithm);
+        let again = external_encrypt(algorithm, &key, &params.iv, ENTITY);
+        let mut expected = params.ciphertext.to_vec();
+        expected.extend_from_slice(params.tag.unwrap_or_default());
+        assert_eq!(again, expected, "same key and IV give the same ciphertext");
+    }
+    // A ciphertext of the wrong length is refused.
+    let options = EncryptOptions {
+        algorithm: ContentEncryption::Aes256Gcm,
+        ..EncryptOptions::default()
+    };
+    let prepared =
+        envelope::prepare(MESSAGE, &[pki().rsa.cert.clone()], &options, &mut rng()).unwrap();
+    assert!(prepared.finish(&[0u8; 10]).is_err());
+    // Legacy content can only be opened here.
+    let legacy = openssl_encrypt(&dir, &["-des3"], &[]);
+    assert!(
+        Envelope::from_message(&legacy)
+            .unwrap()
+            .content_parameters()
+            .is_none()
+    );
+}

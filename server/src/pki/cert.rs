@@ -43,6 +43,31 @@ pub struct PublicKey {
     pub key: Vec<u8>,
 }
 
+impl PublicKey {
+    /// A DSA key without domain parameters, which inherits them from its issuer's key
+    /// (RFC 5280 §6.1.4 (f), RFC 3279 §2.3.2).
+    pub fn lacks_dsa_parameters(&self) -> bool {
+        oid::is(&self.algorithm.oid, &oid::DSA)
+            && self
+                .algorithm
+                .params
+                .as_deref()
+                .is_none_or(|p| p == [0x05, 0x00])
+    }
+
+    /// This key with parameters inherited from `issuer` where it has none of its own.
+    pub fn inheriting_from(&self, issuer: &PublicKey) -> PublicKey {
+        if self.lacks_dsa_parameters() && oid::is(&issuer.algorithm.oid, &oid::DSA) {
+            PublicKey {
+                algorithm: issuer.algorithm.clone(),
+                key: self.key.clone(),
+            }
+        } else {
+            self.clone()
+        }
+    }
+}
+
 /// Where a CRL for a certificate lives and what it covers (RFC 5280 §4.2.1.13).
 #[derive(Debug, Clone)]
 pub struct DistributionPoint {

@@ -224,3 +224,6 @@ pub fn validate_certificate(end_entity: &Certificate, inputs: &Inputs<'_>) -> Ve
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

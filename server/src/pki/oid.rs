@@ -42,6 +42,7 @@ pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
 pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
 pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+pub const DSA: Oid = Oid::new_unwrap("1.2.840.10040.4.1");
 
 // Signature algorithms.
 pub const SHA1_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.5");
@@ -53,6 +54,8 @@ pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
 pub const ECDSA_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
 pub const ECDSA_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
 pub const ECDSA_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
+pub const DSA_SHA1: Oid = Oid::new_unwrap("1.2.840.10040.4.3");
+pub const DSA_SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.3.2");
 
 // Digests (inside RSASSA-PSS parameters).
 pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");

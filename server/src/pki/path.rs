@@ -9,7 +9,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use super::cert::{Cert, key_usage};
+use super::cert::{Cert, PublicKey, key_usage};
 use super::crl;
 use super::{Certificate, Inputs, Reason, Revocation, Usage, constraints, oid, policy, signature};
 
@@ -93,7 +93,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// Did `issuer`'s key sign `child`? Cached, since failed paths are retried.
+    ///
+    /// A DSA issuer key without parameters cannot be checked until the path above it is
+    /// known; such links are let through here and verified in [`validate`].
     fn signed_by(&self, child: &Certificate, issuer: &Certificate) -> bool {
+        if issuer.inner.public_key.lacks_dsa_parameters() {
+            return true;
+        }
         let key = (child.fingerprint, issuer.fingerprint);
         if let Some(ok) = self.sig_cache.borrow().get(&key) {
             return *ok;
@@ -113,13 +119,13 @@ impl<'a> Ctx<'a> {
         ok
     }
 
-    fn crl_signed_by(&self, list: &crl::Crl, signer: &Cert) -> bool {
+    fn crl_signed_by(&self, list: &crl::Crl, signer: &PublicKey) -> bool {
         self.spend()
             && signature::verify(
                 list.tbs(),
                 &list.signature_algorithm,
                 &list.signature,
-                &signer.public_key,
+                signer,
             )
             .is_ok()
     }
@@ -256,6 +262,7 @@ fn validate(
         revocation: Revocation::NotChecked,
     };
 
+    let keys = check_inherited_signatures(ctx, anchor, &certs).map_err(failure)?;
     check_structure(ctx.inputs.time, &certs, purpose).map_err(failure)?;
 
     // The administrator's distrust list applies to every certificate, anchor included.
@@ -278,7 +285,9 @@ fn validate(
     let mut missing = Vec::new();
     for (idx, cert) in certs.iter().enumerate() {
         let issuer = if idx == 0 { anchor } else { certs[idx - 1] };
-        let mut signer_ok = |list: &crl::Crl| crl_signer_ok(ctx, list, issuer, anchor, depth);
+        let issuer_key = keys.get(idx).unwrap_or(&issuer.inner.public_key);
+        let mut signer_ok =
+            |list: &crl::Crl| crl_signer_ok(ctx, list, issuer, issuer_key, anchor, depth);
         match crl::status(
             &cert.inner,
             ctx.inputs.crls,
@@ -319,6 +328,33 @@ fn validate(
             revocation: Revocation::Unknown { missing },
         })
     }
+}
+
+/// Verifies the links [`Ctx::signed_by`] had to defer: those whose issuer key is a DSA key
+/// that inherits its parameters from further up (§6.1.4 (f)). Returns the effective key of
+/// the anchor and of each certificate, in path order, for checking CRL signatures.
+fn check_inherited_signatures(
+    ctx: &Ctx<'_>,
+    anchor: &Certificate,
+    certs: &[&Certificate],
+) -> Result<Vec<PublicKey>, (Reason, String)> {
+    let mut issuer_raw = &anchor.inner.public_key;
+    let mut working = anchor.inner.public_key.clone();
+    let mut keys = vec![working.clone()];
+    for cert in certs {
+        let c = &cert.inner;
+        if issuer_raw.lacks_dsa_parameters()
+            && !(ctx.spend()
+                && signature::verify(c.tbs(), &c.signature_algorithm, &c.signature, &working)
+                    .is_ok())
+        {
+            return Err(fail(Reason::BadSignature, c, "signature does not verify"));
+        }
+        working = c.public_key.inheriting_from(&working);
+        keys.push(working.clone());
+        issuer_raw = &c.public_key;
+    }
+    Ok(keys)
 }
 
 /// Everything of §6.1.3–§6.1.5 except signatures (checked while building) and revocation.
@@ -466,13 +502,14 @@ fn crl_signer_ok(
     ctx: &Ctx<'_>,
     list: &crl::Crl,
     issuer: &Certificate,
+    issuer_key: &PublicKey,
     anchor: &Certificate,
     depth: usize,
 ) -> bool {
     let i = &issuer.inner;
     if i.subject == list.issuer
         && i.key_usage_allows(key_usage::CRL_SIGN)
-        && ctx.crl_signed_by(list, i)
+        && ctx.crl_signed_by(list, issuer_key)
     {
         return true;
     }
@@ -488,7 +525,7 @@ fn crl_signer_ok(
         .take(MAX_CANDIDATES)
         .collect();
     for candidate in candidates {
-        if !ctx.crl_signed_by(list, &candidate.inner) {
+        if !ctx.crl_signed_by(list, &candidate.inner.public_key) {
             continue;
         }
         // A CRL issuer's own certificate may be covered by the CRL it signs (PKITS 4.14.30).

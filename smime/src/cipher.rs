@@ -272,6 +272,16 @@ pub(crate) fn external_parameters(
     }
 }
 
+/// The content-key length an algorithm requires; `None` where any length is allowed (RC2) or
+/// the algorithm is unknown.
+pub(crate) fn content_key_len(id: &AlgorithmIdentifierOwned) -> Option<usize> {
+    match Algorithm::from_identifier(id).ok()? {
+        Algorithm::AesCbc { key_len, .. } | Algorithm::AesGcm { key_len, .. } => Some(key_len),
+        Algorithm::TripleDesCbc { .. } => Some(24),
+        Algorithm::Rc2Cbc { .. } => None,
+    }
+}
+
 /// Is this a content-encryption algorithm we only read (3DES, RC2)?
 pub(crate) fn is_legacy(id: &AlgorithmIdentifierOwned) -> bool {
     id.oid == oid::DES_EDE3_CBC || id.oid == oid::RC2_CBC

@@ -18,6 +18,7 @@ use der::Decode;
 use der::asn1::ObjectIdentifier;
 use rand_core::CryptoRng;
 use spki::AlgorithmIdentifierOwned;
+use zeroize::Zeroizing;
 
 use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
 use crate::ber::{self, Element};
@@ -272,8 +273,26 @@ impl Envelope {
                 transport: Some(transport),
                 encrypted_key,
             } => {
-                let content_key = key.decrypt_key(*transport, encrypted_key, rng)?;
-                self.open(&content_key)
+                // RFC 3218 §2.3: on a failed unwrap carry on with a random key of the right
+                // length, so a PKCS#1 v1.5 padding failure and a content failure take alike (no
+                // Bleichenbacher oracle through timing). The result of that decryption is then
+                // thrown away: CBC padding is valid by chance once in 256 tries, and garbage
+                // must never be shown as the message.
+                let expected_len = cipher::content_key_len(&self.algorithm);
+                let (content_key, unwrapped) = match key.decrypt_key(*transport, encrypted_key, rng)
+                {
+                    Ok(k) if expected_len.is_none_or(|len| k.len() == len) => (k, true),
+                    _ => {
+                        let mut random = Zeroizing::new(vec![0u8; expected_len.unwrap_or(16)]);
+                        rng.fill_bytes(&mut random);
+                        (random, false)
+                    }
+                };
+                let opened = self.open(&content_key);
+                if !unwrapped {
+                    return Err(Error::DecryptionFailed);
+                }
+                opened
             }
             RecipientKey::Transport {
                 transport: None, ..

@@ -198,6 +198,36 @@ fn failures_yield_no_plaintext() {
         Err(smime::Error::DecryptionFailed)
     ));
 
+    // The right certificate with the wrong RSA key (a renewed key, a wrong card slot): the
+    // PKCS#1 v1.5 unwrap fails, and CBC content decrypted with the stand-in random key is
+    // discarded rather than returned as garbage.
+    let other_key = run(
+        &dir,
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ],
+    );
+    let other_key = smime::SoftKey::from_pkcs8_pem(&other_key).unwrap();
+    let wrong: [(&smime::Certificate, &dyn Decryptor); 1] = [(&pki().rsa.cert, &other_key)];
+    for _ in 0..16 {
+        let cbc = envelope::encrypt(
+            MESSAGE,
+            std::slice::from_ref(&pki().rsa.cert),
+            &EncryptOptions::default(),
+            &mut rng(),
+        )
+        .unwrap();
+        assert!(matches!(
+            decrypt::decrypt(&cbc, &wrong, &mut rng()),
+            Err(smime::Error::DecryptionFailed)
+        ));
+    }
+
     // A flipped ciphertext byte in AES-GCM is an error, not altered plaintext.
     let der = openssl_encrypt(&dir, &["-aes-256-gcm", "-outform", "DER"], &[]);
     let envelope = Envelope::from_cms(&der).unwrap();

@@ -10,10 +10,11 @@
 
 use std::collections::HashMap;
 
-use super::cert::{self, AlgorithmId, Cert, CertError, DistributionPoint, DpName};
+use super::cert::{self, AlgorithmId, Cert, CertError, DistributionPoint, DpName, PublicKey};
 use super::der::{self, DerError, Tlv};
 use super::name::{GeneralName, Name};
 use super::oid;
+use super::signature::{self, SignatureError};
 use super::time::{self, UnixTime};
 
 /// All reason flags (bits 1–8 of ReasonFlags; bit 0 is "unused").
@@ -45,7 +46,9 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Crl {
     der: Vec<u8>,
-    tbs: std::ops::Range<usize>,
+    /// Digest of the TBSCertList for its signature algorithm, computed at parse time: a large
+    /// CRL is hashed once, not once per certificate checked against it.
+    tbs_digest: Result<Vec<u8>, SignatureError>,
     pub signature_algorithm: AlgorithmId,
     pub signature: Vec<u8>,
     pub issuer: Name,
@@ -98,8 +101,7 @@ impl Crl {
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
         r.finish()?;
-        let start = tbs_tlv.raw.as_ptr() as usize - input.as_ptr() as usize;
-        let tbs = start..start + tbs_tlv.raw.len();
+        let tbs_digest = signature::prehash(tbs_tlv.raw, &signature_algorithm);
 
         let mut t = tbs_tlv.reader();
         t.optional(der::INTEGER)?;
@@ -118,7 +120,7 @@ impl Crl {
 
         let mut crl = Crl {
             der: Vec::new(),
-            tbs,
+            tbs_digest,
             signature_algorithm,
             signature,
             issuer,
@@ -213,9 +215,12 @@ impl Crl {
         })
     }
 
-    /// The signed bytes.
-    pub fn tbs(&self) -> &[u8] {
-        self.der.get(self.tbs.clone()).unwrap_or_default()
+    /// Whether `key` signed this CRL.
+    pub fn signed_by(&self, key: &PublicKey) -> bool {
+        self.tbs_digest.as_ref().is_ok_and(|digest| {
+            signature::verify_prehashed(digest, &self.signature_algorithm, &self.signature, key)
+                .is_ok()
+        })
     }
 
     pub fn der(&self) -> &[u8] {

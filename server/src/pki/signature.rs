@@ -86,6 +86,52 @@ fn oid_label(o: &[u8]) -> String {
         .unwrap_or_else(|_| "(malformed OID)".into())
 }
 
+/// A signature scheme with its digest, read from a signature AlgorithmIdentifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    RsaPkcs1(Hash),
+    RsaPss(Hash, usize),
+    Ecdsa(Hash),
+    Dsa(Hash),
+}
+
+impl Scheme {
+    fn from_algorithm(algorithm: &AlgorithmId) -> Result<Self, SignatureError> {
+        let a = algorithm.oid.as_slice();
+        let table = [
+            (&oid::SHA1_WITH_RSA, Scheme::RsaPkcs1(Hash::Sha1)),
+            (&oid::SHA256_WITH_RSA, Scheme::RsaPkcs1(Hash::Sha256)),
+            (&oid::SHA384_WITH_RSA, Scheme::RsaPkcs1(Hash::Sha384)),
+            (&oid::SHA512_WITH_RSA, Scheme::RsaPkcs1(Hash::Sha512)),
+            (&oid::ECDSA_SHA256, Scheme::Ecdsa(Hash::Sha256)),
+            (&oid::ECDSA_SHA384, Scheme::Ecdsa(Hash::Sha384)),
+            (&oid::ECDSA_SHA512, Scheme::Ecdsa(Hash::Sha512)),
+            (&oid::DSA_SHA1, Scheme::Dsa(Hash::Sha1)),
+            (&oid::DSA_SHA256, Scheme::Dsa(Hash::Sha256)),
+        ];
+        if let Some((_, scheme)) = table.into_iter().find(|(id, _)| oid::is(a, id)) {
+            return Ok(scheme);
+        }
+        if oid::is(a, &oid::RSASSA_PSS) {
+            let (hash, salt) = pss_params(algorithm.params.as_deref())?;
+            return Ok(Scheme::RsaPss(hash, salt));
+        }
+        Err(SignatureError::Unsupported(oid_label(a)))
+    }
+
+    fn hash(self) -> Hash {
+        match self {
+            Scheme::RsaPkcs1(h) | Scheme::RsaPss(h, _) | Scheme::Ecdsa(h) | Scheme::Dsa(h) => h,
+        }
+    }
+}
+
+/// The digest `algorithm` signs for `data`. Computed once for a large CRL, so that checking
+/// its signature again costs only the public-key operation.
+pub fn prehash(data: &[u8], algorithm: &AlgorithmId) -> Result<Vec<u8>, SignatureError> {
+    Ok(Scheme::from_algorithm(algorithm)?.hash().digest(data))
+}
+
 /// Verifies `signature` over `data` made with `algorithm` by the holder of `key`.
 pub fn verify(
     data: &[u8],
@@ -93,53 +139,30 @@ pub fn verify(
     signature: &[u8],
     key: &PublicKey,
 ) -> Result<(), SignatureError> {
-    let a = algorithm.oid.as_slice();
-    let rsa_hash = [
-        (&oid::SHA1_WITH_RSA, Hash::Sha1),
-        (&oid::SHA256_WITH_RSA, Hash::Sha256),
-        (&oid::SHA384_WITH_RSA, Hash::Sha384),
-        (&oid::SHA512_WITH_RSA, Hash::Sha512),
-    ]
-    .into_iter()
-    .find(|(id, _)| oid::is(a, id))
-    .map(|(_, h)| h);
-    if let Some(hash) = rsa_hash {
-        let pk = rsa_key(key)?;
-        return pk
-            .verify(hash.pkcs1v15(), &hash.digest(data), signature)
-            .map_err(|_| SignatureError::Invalid);
+    verify_prehashed(&prehash(data, algorithm)?, algorithm, signature, key)
+}
+
+/// [`verify`] given the digest from [`prehash`].
+pub fn verify_prehashed(
+    digest: &[u8],
+    algorithm: &AlgorithmId,
+    signature: &[u8],
+    key: &PublicKey,
+) -> Result<(), SignatureError> {
+    match Scheme::from_algorithm(algorithm)? {
+        Scheme::RsaPkcs1(hash) => rsa_key(key)?
+            .verify(hash.pkcs1v15(), digest, signature)
+            .map_err(|_| SignatureError::Invalid),
+        Scheme::RsaPss(hash, salt) => {
+            if hash.verify_pss(&rsa_key(key)?, digest, signature, salt) {
+                Ok(())
+            } else {
+                Err(SignatureError::Invalid)
+            }
+        }
+        Scheme::Ecdsa(_) => verify_ecdsa(digest, signature, key),
+        Scheme::Dsa(_) => verify_dsa(digest, signature, key),
     }
-    if oid::is(a, &oid::RSASSA_PSS) {
-        let (hash, salt) = pss_params(algorithm.params.as_deref())?;
-        let pk = rsa_key(key)?;
-        return if hash.verify_pss(&pk, &hash.digest(data), signature, salt) {
-            Ok(())
-        } else {
-            Err(SignatureError::Invalid)
-        };
-    }
-    let ec_hash = [
-        (&oid::ECDSA_SHA256, Hash::Sha256),
-        (&oid::ECDSA_SHA384, Hash::Sha384),
-        (&oid::ECDSA_SHA512, Hash::Sha512),
-    ]
-    .into_iter()
-    .find(|(id, _)| oid::is(a, id))
-    .map(|(_, h)| h);
-    if let Some(hash) = ec_hash {
-        return verify_ecdsa(&hash.digest(data), signature, key);
-    }
-    let dsa_hash = [
-        (&oid::DSA_SHA1, Hash::Sha1),
-        (&oid::DSA_SHA256, Hash::Sha256),
-    ]
-    .into_iter()
-    .find(|(id, _)| oid::is(a, id))
-    .map(|(_, h)| h);
-    if let Some(hash) = dsa_hash {
-        return verify_dsa(&hash.digest(data), signature, key);
-    }
-    Err(SignatureError::Unsupported(oid_label(a)))
 }
 
 /// DSA: `Dss-Parms ::= SEQUENCE { p, q, g INTEGER }` in the algorithm parameters (inherited

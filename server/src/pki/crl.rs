@@ -325,6 +325,25 @@ fn parse_idp(tlv: &Tlv<'_>) -> Result<Idp, DerError> {
     Ok(idp)
 }
 
+/// A CRL that would be needed to decide a certificate's status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MissingCrl {
+    /// The CRL issuer's name, for display.
+    pub issuer: String,
+    /// Where the certificate says the CRL is published (empty if it does not say).
+    pub urls: Vec<String>,
+}
+
+impl std::fmt::Display for MissingCrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.urls.is_empty() {
+            write!(f, "a CRL from {}", self.issuer)
+        } else {
+            write!(f, "{}", self.urls.join(" "))
+        }
+    }
+}
+
 /// The outcome of §6.3.3 for one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -333,9 +352,9 @@ pub enum Status {
         reason: Option<u8>,
     },
     /// No set of current, correctly signed CRLs covers every reason. `missing` lists the
-    /// distribution points (URIs, or a description) that would have to be fetched.
+    /// CRLs that would have to be fetched.
     Undetermined {
-        missing: Vec<String>,
+        missing: Vec<MissingCrl>,
     },
 }
 
@@ -407,7 +426,11 @@ pub fn status(
         Status::Good
     } else {
         if missing.is_empty() {
-            missing.push(format!("a CRL covering all reasons from {}", cert.issuer));
+            // Every distribution point gave something, but not every reason: ask for all.
+            missing.push(MissingCrl {
+                issuer: cert.issuer.to_string(),
+                urls: dps.iter().flat_map(dp_urls).collect(),
+            });
         }
         Status::Undetermined { missing }
     }
@@ -472,9 +495,8 @@ fn first_dn(names: &[GeneralName]) -> Option<&Name> {
     })
 }
 
-/// What a caller would have to fetch for `dp`: its URIs, else a description.
-fn describe(dp: &DistributionPoint, cert: &Cert) -> String {
-    let uris: Vec<String> = match &dp.name {
+fn dp_urls(dp: &DistributionPoint) -> Vec<String> {
+    match &dp.name {
         Some(DpName::Full(names)) => names
             .iter()
             .filter_map(|n| match n {
@@ -483,15 +505,18 @@ fn describe(dp: &DistributionPoint, cert: &Cert) -> String {
             })
             .collect(),
         _ => Vec::new(),
-    };
-    if uris.is_empty() {
-        let issuer = dp
-            .crl_issuer
-            .as_deref()
-            .and_then(first_dn)
-            .unwrap_or(&cert.issuer);
-        format!("a CRL from {issuer}")
-    } else {
-        uris.join(" ")
+    }
+}
+
+/// What a caller would have to fetch for `dp`.
+fn describe(dp: &DistributionPoint, cert: &Cert) -> MissingCrl {
+    let issuer = dp
+        .crl_issuer
+        .as_deref()
+        .and_then(first_dn)
+        .unwrap_or(&cert.issuer);
+    MissingCrl {
+        issuer: issuer.to_string(),
+        urls: dp_urls(dp),
     }
 }

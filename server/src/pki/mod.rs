@@ -158,7 +158,7 @@ pub enum Revocation {
     Checked,
     /// Some status could not be decided; `missing` names the CRLs (distribution point URIs
     /// where the certificate gives them) a fetcher should obtain before asking again.
-    Unknown { missing: Vec<String> },
+    Unknown { missing: Vec<crl::MissingCrl> },
     /// Checking was switched off (DisableCRLCheck).
     Disabled,
     /// Validation failed before revocation was looked at.

@@ -19,6 +19,10 @@ const MAX_PATH_LEN: usize = 10;
 const MAX_CANDIDATES: usize = 8;
 /// Signature verifications per top-level validation (each is ~50 µs for RSA-2048).
 const SIGNATURE_BUDGET: u32 = 2_000;
+/// Search steps (candidate paths extended or validated) per top-level validation: cached
+/// signature results cost nothing, so without this a pool of cross-certified CAs could make
+/// the number of paths explored exponential.
+const STEP_BUDGET: u32 = 5_000;
 /// Nesting of "validate the CRL signer's own path" (§6.3.3 (f)).
 const MAX_SIGNER_DEPTH: usize = 3;
 
@@ -57,6 +61,7 @@ pub(crate) struct Ctx<'a> {
     /// Untrusted certificates, without any that is also a trust anchor.
     pool: Vec<&'a Certificate>,
     budget: Cell<u32>,
+    steps: Cell<u32>,
     sig_cache: RefCell<HashMap<LinkKey, bool>>,
     /// CRL signers whose validation is in progress (to break signer → CRL → signer cycles).
     signer_stack: RefCell<Vec<[u8; 32]>>,
@@ -78,18 +83,18 @@ impl<'a> Ctx<'a> {
             inputs,
             pool,
             budget: Cell::new(SIGNATURE_BUDGET),
+            steps: Cell::new(STEP_BUDGET),
             sig_cache: RefCell::new(HashMap::new()),
             signer_stack: RefCell::new(Vec::new()),
         }
     }
 
     fn spend(&self) -> bool {
-        let left = self.budget.get();
-        if left == 0 {
-            return false;
-        }
-        self.budget.set(left - 1);
-        true
+        take_one(&self.budget)
+    }
+
+    fn step(&self) -> bool {
+        take_one(&self.steps)
     }
 
     /// Did `issuer`'s key sign `child`? Cached, since failed paths are retried.
@@ -122,6 +127,15 @@ impl<'a> Ctx<'a> {
     fn crl_signed_by(&self, list: &crl::Crl, signer: &PublicKey) -> bool {
         self.spend() && list.signed_by(signer)
     }
+}
+
+fn take_one(counter: &Cell<u32>) -> bool {
+    let left = counter.get();
+    if left == 0 {
+        return false;
+    }
+    counter.set(left - 1);
+    true
 }
 
 /// Builds paths from `leaf` to one of `anchors` and returns the first that validates, or
@@ -180,6 +194,9 @@ fn search<'c>(
     first_failure: &mut Option<Failure>,
     bad_signature: &mut bool,
 ) -> Option<Success> {
+    if !ctx.step() {
+        return None;
+    }
     let last = *chain.last()?;
     for anchor in anchors
         .iter()
@@ -188,6 +205,9 @@ fn search<'c>(
         if !ctx.signed_by(last, anchor) {
             *bad_signature = true;
             continue;
+        }
+        if !ctx.step() {
+            return None;
         }
         match validate(ctx, chain, anchor, purpose, depth) {
             Ok(ok) => return Some(ok),
@@ -304,7 +324,13 @@ fn validate(
                     revocation: Revocation::Checked,
                 });
             }
-            crl::Status::Undetermined { missing: m } => missing.extend(m),
+            crl::Status::Undetermined { missing: m } => {
+                for item in m {
+                    if !missing.contains(&item) {
+                        missing.push(item);
+                    }
+                }
+            }
         }
     }
     if missing.is_empty() {
@@ -313,7 +339,8 @@ fn validate(
             revocation: Revocation::Checked,
         })
     } else {
-        let detail = format!("no current CRL for: {}", missing.join(", "));
+        let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        let detail = format!("no current CRL: {}", list.join(", "));
         Err(Failure {
             reason: Reason::RevocationUnknown,
             detail,

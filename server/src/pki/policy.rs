@@ -80,14 +80,14 @@ impl State {
                     let mut matched = false;
                     for (idx, node) in prev.iter().enumerate() {
                         if node.alive && node.expected.iter().any(|e| e == p) {
-                            next.push(leaf(p, idx));
+                            push_bounded(&mut next, self.nodes, leaf(p, idx))?;
                             matched = true;
                         }
                     }
                     if !matched
                         && let Some(idx) = prev.iter().position(|n| n.alive && is_any(&n.policy))
                     {
-                        next.push(leaf(p, idx));
+                        push_bounded(&mut next, self.nodes, leaf(p, idx))?;
                     }
                 }
                 // (d)(2): anyPolicy in the certificate expands every expected policy not yet
@@ -99,7 +99,7 @@ impl State {
                         for e in &node.expected {
                             let present = next.iter().any(|c| c.parent == idx && &c.policy == e);
                             if !present {
-                                next.push(leaf(e, idx));
+                                push_bounded(&mut next, self.nodes, leaf(e, idx))?;
                             }
                         }
                     }
@@ -216,6 +216,16 @@ impl State {
             Err(PolicyError::NoPolicy)
         }
     }
+}
+
+/// Adds a node unless the tree would exceed [`MAX_NODES`] (checked as nodes are made, so a
+/// certificate with thousands of policies cannot allocate first and fail later).
+fn push_bounded(level: &mut Vec<Node>, existing: usize, node: Node) -> Result<(), PolicyError> {
+    if existing + level.len() >= MAX_NODES {
+        return Err(PolicyError::TooLarge);
+    }
+    level.push(node);
+    Ok(())
 }
 
 fn leaf(policy: &[u8], parent: usize) -> Node {

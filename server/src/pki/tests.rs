@@ -141,7 +141,10 @@ fn revocation_unknown_names_the_missing_distribution_point() {
     assert_eq!(
         v.revocation,
         Revocation::Unknown {
-            missing: vec!["http://crl.example.test/inter.crl".into()]
+            missing: vec![crl::MissingCrl {
+                issuer: "O=Sealmail Tests, CN=Test Intermediate".into(),
+                urls: vec!["http://crl.example.test/inter.crl".into()],
+            }]
         }
     );
 }

@@ -24,8 +24,8 @@ pub struct AlgorithmId {
 
 impl AlgorithmId {
     pub fn parse(tlv: &Tlv<'_>) -> Result<Self, DerError> {
-        let mut r = tlv.expect(der::SEQUENCE)?.reader();
-        let oid = r.expect(der::OID)?.value.to_vec();
+        let mut r = tlv.tagged(der::SEQUENCE)?.reader();
+        let oid = r.tagged(der::OID)?.value.to_vec();
         let params = if r.is_empty() {
             None
         } else {
@@ -176,14 +176,14 @@ const MAX_SERIAL_LEN: usize = 32;
 
 impl Cert {
     pub fn parse(input: &[u8]) -> Result<Self, CertError> {
-        let outer = Tlv::parse_exact(input)?.expect(der::SEQUENCE)?;
+        let outer = Tlv::parse_exact(input)?.tagged(der::SEQUENCE)?;
         let mut r = outer.reader();
-        let tbs_tlv = r.expect(der::SEQUENCE)?;
+        let tbs_tlv = r.tagged(der::SEQUENCE)?;
         let signature_algorithm = AlgorithmId::parse(&r.any()?)?;
         // A signature with unused bits cannot be valid; keep it empty so verification fails
         // (and the reason is "bad signature", not "unreadable").
         let signature = r
-            .expect(der::BIT_STRING)?
+            .tagged(der::BIT_STRING)?
             .bit_string_octets()
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
@@ -195,11 +195,11 @@ impl Cert {
         let mut t = tbs_tlv.reader();
         let version = match t.optional(der::ctx_cons(0))? {
             Some(v) => Tlv::parse_exact(v.value)?
-                .expect(der::INTEGER)?
+                .tagged(der::INTEGER)?
                 .small_uint()?,
             None => 0,
         };
-        let serial_tlv = t.expect(der::INTEGER)?;
+        let serial_tlv = t.tagged(der::INTEGER)?;
         if serial_tlv.value.is_empty() || serial_tlv.value.len() > MAX_SERIAL_LEN {
             return Err(DerError::Invalid("serial number").into());
         }
@@ -210,12 +210,12 @@ impl Cert {
             return Err(CertError::AlgorithmMismatch);
         }
         let issuer = Name::parse(&t.any()?)?;
-        let mut validity = t.expect(der::SEQUENCE)?.reader();
+        let mut validity = t.tagged(der::SEQUENCE)?.reader();
         let not_before = time::parse(&validity.any()?)?;
         let not_after = time::parse(&validity.any()?)?;
         validity.finish()?;
         let subject = Name::parse(&t.any()?)?;
-        let public_key = parse_spki(&t.expect(der::SEQUENCE)?)?;
+        let public_key = parse_spki(&t.tagged(der::SEQUENCE)?)?;
         t.optional(der::ctx_prim(1))?;
         t.optional(der::ctx_prim(2))?;
         let ext = match t.optional(der::ctx_cons(3))? {
@@ -279,7 +279,7 @@ impl Cert {
 fn parse_spki(tlv: &Tlv<'_>) -> Result<PublicKey, DerError> {
     let mut r = tlv.reader();
     let algorithm = AlgorithmId::parse(&r.any()?)?;
-    let key = r.expect(der::BIT_STRING)?.bit_string_octets()?.to_vec();
+    let key = r.tagged(der::BIT_STRING)?.bit_string_octets()?.to_vec();
     r.finish()?;
     Ok(PublicKey { algorithm, key })
 }
@@ -314,16 +314,16 @@ pub fn for_each_extension<'a>(
     tlv: &Tlv<'a>,
     mut f: impl FnMut(&'a [u8], bool, &'a [u8]) -> Result<(), CertError>,
 ) -> Result<(), CertError> {
-    let mut seq = tlv.expect(der::SEQUENCE)?.reader();
+    let mut seq = tlv.tagged(der::SEQUENCE)?.reader();
     let mut seen: Vec<&[u8]> = Vec::new();
     while !seq.is_empty() {
-        let mut e = seq.expect(der::SEQUENCE)?.reader();
-        let id = e.expect(der::OID)?.value;
+        let mut e = seq.tagged(der::SEQUENCE)?.reader();
+        let id = e.tagged(der::OID)?.value;
         let critical = match e.optional(der::BOOLEAN)? {
             Some(b) => b.boolean()?,
             None => false,
         };
-        let value = e.expect(der::OCTET_STRING)?.value;
+        let value = e.tagged(der::OCTET_STRING)?.value;
         e.finish()?;
         // §4.2: an extension MUST NOT appear more than once.
         if seen.contains(&id) {
@@ -343,7 +343,7 @@ fn parse_extensions(tlv: &Tlv<'_>) -> Result<Extensions, CertError> {
     for_each_extension(tlv, |id, critical, value| {
         let v = Tlv::parse_exact(value)?;
         if oid::is(id, &oid::BASIC_CONSTRAINTS) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let ca = match r.optional(der::BOOLEAN)? {
                 Some(b) => b.boolean()?,
                 None => false,
@@ -355,40 +355,40 @@ fn parse_extensions(tlv: &Tlv<'_>) -> Result<Extensions, CertError> {
             r.finish()?;
             ext.basic_constraints = Some((ca, len));
         } else if oid::is(id, &oid::KEY_USAGE) {
-            ext.key_usage = Some(v.expect(der::BIT_STRING)?.bit_flags()?);
+            ext.key_usage = Some(v.tagged(der::BIT_STRING)?.bit_flags()?);
         } else if oid::is(id, &oid::EXT_KEY_USAGE) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let mut list = Vec::new();
             while !r.is_empty() {
-                list.push(r.expect(der::OID)?.value.to_vec());
+                list.push(r.tagged(der::OID)?.value.to_vec());
             }
             ext.ext_key_usage = Some(list);
         } else if oid::is(id, &oid::SUBJECT_ALT_NAME) {
-            ext.subject_alt_names = GeneralName::parse_seq(v.expect(der::SEQUENCE)?.reader())?;
+            ext.subject_alt_names = GeneralName::parse_seq(v.tagged(der::SEQUENCE)?.reader())?;
         } else if oid::is(id, &oid::NAME_CONSTRAINTS) {
             ext.name_constraints = Some(parse_name_constraints(&v)?);
         } else if oid::is(id, &oid::CERTIFICATE_POLICIES) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let mut list = Vec::new();
             while !r.is_empty() {
-                let mut info = r.expect(der::SEQUENCE)?.reader();
-                list.push(info.expect(der::OID)?.value.to_vec());
+                let mut info = r.tagged(der::SEQUENCE)?.reader();
+                list.push(info.tagged(der::OID)?.value.to_vec());
                 // Qualifiers are informational; S/MIME clients do not act on them.
             }
             ext.policies = Some(list);
         } else if oid::is(id, &oid::POLICY_MAPPINGS) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let mut list = Vec::new();
             while !r.is_empty() {
-                let mut m = r.expect(der::SEQUENCE)?.reader();
-                let from = m.expect(der::OID)?.value.to_vec();
-                let to = m.expect(der::OID)?.value.to_vec();
+                let mut m = r.tagged(der::SEQUENCE)?.reader();
+                let from = m.tagged(der::OID)?.value.to_vec();
+                let to = m.tagged(der::OID)?.value.to_vec();
                 m.finish()?;
                 list.push((from, to));
             }
             ext.policy_mappings = Some(list);
         } else if oid::is(id, &oid::POLICY_CONSTRAINTS) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let require = r
                 .optional(der::ctx_prim(0))?
                 .map(|i| i.small_uint())
@@ -400,18 +400,18 @@ fn parse_extensions(tlv: &Tlv<'_>) -> Result<Extensions, CertError> {
             r.finish()?;
             ext.policy_constraints = Some((require, inhibit));
         } else if oid::is(id, &oid::INHIBIT_ANY_POLICY) {
-            ext.inhibit_any_policy = Some(v.expect(der::INTEGER)?.small_uint()?);
+            ext.inhibit_any_policy = Some(v.tagged(der::INTEGER)?.small_uint()?);
         } else if oid::is(id, &oid::CRL_DISTRIBUTION_POINTS) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             let mut list = Vec::new();
             while !r.is_empty() {
-                list.push(parse_distribution_point(&r.expect(der::SEQUENCE)?)?);
+                list.push(parse_distribution_point(&r.tagged(der::SEQUENCE)?)?);
             }
             ext.crl_distribution_points = Some(list);
         } else if oid::is(id, &oid::SUBJECT_KEY_ID) {
-            ext.subject_key_id = Some(v.expect(der::OCTET_STRING)?.value.to_vec());
+            ext.subject_key_id = Some(v.tagged(der::OCTET_STRING)?.value.to_vec());
         } else if oid::is(id, &oid::AUTHORITY_KEY_ID) {
-            let mut r = v.expect(der::SEQUENCE)?.reader();
+            let mut r = v.tagged(der::SEQUENCE)?.reader();
             ext.authority_key_id = r.optional(der::ctx_prim(0))?.map(|k| k.value.to_vec());
         } else if critical && !is_known(id) {
             ext.unknown_critical = true;
@@ -422,12 +422,12 @@ fn parse_extensions(tlv: &Tlv<'_>) -> Result<Extensions, CertError> {
 }
 
 fn parse_name_constraints(tlv: &Tlv<'_>) -> Result<NameConstraints, DerError> {
-    let mut r = tlv.expect(der::SEQUENCE)?.reader();
+    let mut r = tlv.tagged(der::SEQUENCE)?.reader();
     let subtrees = |t: Tlv<'_>| -> Result<Vec<Subtree>, DerError> {
         let mut s = t.reader();
         let mut out = Vec::new();
         while !s.is_empty() {
-            let mut st = s.expect(der::SEQUENCE)?.reader();
+            let mut st = s.tagged(der::SEQUENCE)?.reader();
             let base = GeneralName::parse(&st.any()?)?;
             // minimum/maximum: RFC 5280 profiles fix them at 0/absent; ignore.
             out.push(Subtree { base });

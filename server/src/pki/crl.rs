@@ -89,14 +89,14 @@ impl Crl {
     }
 
     fn parse(input: &[u8]) -> Result<Self, CertError> {
-        let outer = Tlv::parse_exact(input)?.expect(der::SEQUENCE)?;
+        let outer = Tlv::parse_exact(input)?.tagged(der::SEQUENCE)?;
         let mut r = outer.reader();
-        let tbs_tlv = r.expect(der::SEQUENCE)?;
+        let tbs_tlv = r.tagged(der::SEQUENCE)?;
         let signature_algorithm = AlgorithmId::parse(&r.any()?)?;
         // A signature with unused bits cannot be valid; keep it empty so verification fails
         // (and the reason is "bad signature", not "unreadable").
         let signature = r
-            .expect(der::BIT_STRING)?
+            .tagged(der::BIT_STRING)?
             .bit_string_octets()
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
@@ -154,19 +154,19 @@ impl Crl {
             if count > MAX_ENTRIES {
                 return Err(DerError::Invalid("CRL: too many entries").into());
             }
-            let mut e = entries.expect(der::SEQUENCE)?.reader();
-            let serial = e.expect(der::INTEGER)?.value.to_vec();
+            let mut e = entries.tagged(der::SEQUENCE)?.reader();
+            let serial = e.tagged(der::INTEGER)?.value.to_vec();
             time::parse(&e.any()?)?;
             let mut reason = None;
             if let Some(exts) = e.optional(der::SEQUENCE)? {
                 cert::for_each_extension(&exts, |id, critical, value| {
                     let v = Tlv::parse_exact(value)?;
                     if oid::is(id, &oid::REASON_CODE) {
-                        let code = v.expect(der::ENUMERATED)?.small_uint()?;
+                        let code = v.tagged(der::ENUMERATED)?.small_uint()?;
                         reason = Some(u8::try_from(code).map_err(|_| DerError::Invalid("reason"))?);
                     } else if oid::is(id, &oid::CERTIFICATE_ISSUER) {
                         // §5.3.3: the issuer applies to this entry and all that follow it.
-                        let names = GeneralName::parse_seq(v.expect(der::SEQUENCE)?.reader())?;
+                        let names = GeneralName::parse_seq(v.tagged(der::SEQUENCE)?.reader())?;
                         if self.issuers.len() >= MAX_ISSUER_GROUPS {
                             return Err(
                                 DerError::Invalid("CRL: too many certificate issuers").into()
@@ -198,9 +198,9 @@ impl Crl {
         cert::for_each_extension(exts, |id, critical, value| {
             let v = Tlv::parse_exact(value)?;
             if oid::is(id, &oid::CRL_NUMBER) {
-                self.number = Some(strip_zeros(v.expect(der::INTEGER)?.value));
+                self.number = Some(strip_zeros(v.tagged(der::INTEGER)?.value));
             } else if oid::is(id, &oid::DELTA_CRL_INDICATOR) {
-                self.delta_base = Some(strip_zeros(v.expect(der::INTEGER)?.value));
+                self.delta_base = Some(strip_zeros(v.tagged(der::INTEGER)?.value));
             } else if oid::is(id, &oid::ISSUING_DISTRIBUTION_POINT) {
                 self.idp = Some(parse_idp(&v)?);
                 self.idp_raw = Some(value.to_vec());
@@ -291,7 +291,7 @@ impl Crl {
 }
 
 fn parse_idp(tlv: &Tlv<'_>) -> Result<Idp, DerError> {
-    let mut r = tlv.expect(der::SEQUENCE)?.reader();
+    let mut r = tlv.tagged(der::SEQUENCE)?.reader();
     let mut idp = Idp::default();
     if let Some(w) = r.optional(der::ctx_cons(0))? {
         idp.name = Some(DpName::parse(&Tlv::parse_exact(w.value)?)?);

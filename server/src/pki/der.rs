@@ -64,8 +64,8 @@ impl<'a> Tlv<'a> {
         Ok(tlv)
     }
 
-    /// Checks the tag, so callers can write `tlv.expect(SEQUENCE)?.reader()`.
-    pub fn expect(self, tag: u8) -> Result<Self, DerError> {
+    /// Checks the tag, so callers can write `tlv.tagged(SEQUENCE)?.reader()`.
+    pub fn tagged(self, tag: u8) -> Result<Self, DerError> {
         if self.tag == tag {
             Ok(self)
         } else {
@@ -156,8 +156,8 @@ impl<'a> Reader<'a> {
     }
 
     /// The next element, which must carry `tag`.
-    pub fn expect(&mut self, tag: u8) -> Result<Tlv<'a>, DerError> {
-        self.any()?.expect(tag)
+    pub fn tagged(&mut self, tag: u8) -> Result<Tlv<'a>, DerError> {
+        self.any()?.tagged(tag)
     }
 
     /// The next element if it carries `tag` (for OPTIONAL and DEFAULT fields).

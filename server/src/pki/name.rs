@@ -53,15 +53,15 @@ impl std::fmt::Display for Name {
 impl Name {
     /// Reads a Name (a SEQUENCE OF RelativeDistinguishedName).
     pub fn parse(tlv: &Tlv<'_>) -> Result<Self, DerError> {
-        let mut seq = tlv.expect(der::SEQUENCE)?.reader();
+        let mut seq = tlv.tagged(der::SEQUENCE)?.reader();
         let mut rdns = Vec::new();
         let mut parts = Vec::new();
         while !seq.is_empty() {
-            let mut set = seq.expect(der::SET)?.reader();
+            let mut set = seq.tagged(der::SET)?.reader();
             let mut rdn = Vec::new();
             while !set.is_empty() {
-                let mut atv = set.expect(der::SEQUENCE)?.reader();
-                let oid = atv.expect(der::OID)?.value.to_vec();
+                let mut atv = set.tagged(der::SEQUENCE)?.reader();
+                let oid = atv.tagged(der::OID)?.value.to_vec();
                 let value = atv.any()?;
                 atv.finish()?;
                 let normalised = match decode_string(&value) {

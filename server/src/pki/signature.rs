@@ -177,17 +177,17 @@ fn verify_dsa(prehash: &[u8], signature: &[u8], key: &PublicKey) -> Result<(), S
         .params
         .as_deref()
         .ok_or(SignatureError::Malformed)?;
-    let mut r = Tlv::parse_exact(params)?.expect(der::SEQUENCE)?.reader();
+    let mut r = Tlv::parse_exact(params)?.tagged(der::SEQUENCE)?.reader();
     // The key size is judged by the integers' precision, so the sign octet must go.
     let uint = |v: &[u8]| {
         let skip = v.iter().take_while(|b| **b == 0).count();
         BoxedUint::from_be_slice_vartime(&v[skip..])
     };
     let mut int =
-        || -> Result<BoxedUint, SignatureError> { Ok(uint(r.expect(der::INTEGER)?.value)) };
+        || -> Result<BoxedUint, SignatureError> { Ok(uint(r.tagged(der::INTEGER)?.value)) };
     let (p, q, g) = (int()?, int()?, int()?);
     r.finish()?;
-    let y = uint(Tlv::parse_exact(&key.key)?.expect(der::INTEGER)?.value);
+    let y = uint(Tlv::parse_exact(&key.key)?.tagged(der::INTEGER)?.value);
     let components =
         dsa::Components::from_components(p, q, g).map_err(|_| SignatureError::Malformed)?;
     let vk =
@@ -212,7 +212,7 @@ fn pss_params(params: Option<&[u8]>) -> Result<(Hash, usize), SignatureError> {
     let mut mgf_hash = Hash::Sha1;
     let mut salt = 20usize;
     if let Some(p) = params {
-        let mut r = Tlv::parse_exact(p)?.expect(der::SEQUENCE)?.reader();
+        let mut r = Tlv::parse_exact(p)?.tagged(der::SEQUENCE)?.reader();
         if let Some(h) = r.optional(der::ctx_cons(0))? {
             let alg = AlgorithmId::parse(&Tlv::parse_exact(h.value)?)?;
             hash = Hash::from_oid(&alg.oid)
@@ -230,14 +230,14 @@ fn pss_params(params: Option<&[u8]>) -> Result<(Hash, usize), SignatureError> {
         }
         if let Some(s) = r.optional(der::ctx_cons(2))? {
             let n = Tlv::parse_exact(s.value)?
-                .expect(der::INTEGER)?
+                .tagged(der::INTEGER)?
                 .small_uint()?;
             salt = usize::try_from(n).map_err(|_| SignatureError::Malformed)?;
         }
         // trailerField must be trailerFieldBC (1).
         if let Some(t) = r.optional(der::ctx_cons(3))?
             && Tlv::parse_exact(t.value)?
-                .expect(der::INTEGER)?
+                .tagged(der::INTEGER)?
                 .small_uint()?
                 != 1
         {
@@ -262,7 +262,7 @@ fn verify_ecdsa(prehash: &[u8], signature: &[u8], key: &PublicKey) -> Result<(),
         .params
         .as_deref()
         .ok_or(SignatureError::Malformed)?;
-    let curve = Tlv::parse_exact(curve)?.expect(der::OID)?.value;
+    let curve = Tlv::parse_exact(curve)?.tagged(der::OID)?.value;
     if oid::is(curve, &oid::SECP256R1) {
         let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&key.key)
             .map_err(|_| SignatureError::Malformed)?;

@@ -1,5 +1,6 @@
 //! The reasons a person sees, on a small generated hierarchy (see `testdata/make.py`):
-//! RSA root → (RSA-PSS) P-256 intermediate → (ECDSA) signing leaves alice and bob (revoked).
+//! RSA root → (RSA-PSS) P-256 intermediate → (ECDSA) signing leaves alice and bob (revoked), and
+//! RSA root → (RSA SHA-512) P-384 intermediate → (ECDSA SHA-384) RSA encryption leaf carol.
 
 use super::crl::Crl;
 use super::*;
@@ -10,6 +11,9 @@ const ALICE: &[u8] = include_bytes!("testdata/alice.der");
 const BOB: &[u8] = include_bytes!("testdata/bob.der");
 const ROOT_CRL: &[u8] = include_bytes!("testdata/root.crl");
 const INTER_CRL: &[u8] = include_bytes!("testdata/inter.crl");
+const INTER384: &[u8] = include_bytes!("testdata/inter384.der");
+const CAROL: &[u8] = include_bytes!("testdata/carol.der");
+const INTER384_CRL: &[u8] = include_bytes!("testdata/inter384.crl");
 
 /// 2025-01-01: inside the leaves' 2024–2026 validity.
 const NOW: UnixTime = 1_735_689_600;
@@ -23,10 +27,14 @@ struct Fixture {
 fn fixture() -> Fixture {
     Fixture {
         anchors: vec![Certificate::from_der(ROOT).unwrap()],
-        intermediates: vec![Certificate::from_der(INTER).unwrap()],
+        intermediates: vec![
+            Certificate::from_der(INTER).unwrap(),
+            Certificate::from_der(INTER384).unwrap(),
+        ],
         crls: vec![
             Crl::from_der(ROOT_CRL).unwrap(),
             Crl::from_der(INTER_CRL).unwrap(),
+            Crl::from_der(INTER384_CRL).unwrap(),
         ],
     }
 }
@@ -59,6 +67,28 @@ fn valid_signing_certificate_with_checked_revocation() {
     assert_eq!(v.revocation, Revocation::Checked);
     assert_eq!(v.path.len(), 3);
     assert_eq!(v.path[2].der(), ROOT);
+}
+
+#[test]
+fn encryption_certificate_on_p384_chain() {
+    let f = fixture();
+    let carol = Inputs {
+        usage: Usage::Encrypt,
+        email: Some("carol@example.test"),
+        ..inputs(&f)
+    };
+    let v = validate(CAROL, &carol);
+    assert_eq!(v.status, Status::Valid, "{}", v.detail);
+    assert_eq!(v.revocation, Revocation::Checked);
+    // keyEncipherment only: not for signing.
+    let v = validate(
+        CAROL,
+        &Inputs {
+            usage: Usage::Sign,
+            ..carol
+        },
+    );
+    assert_eq!(reason(&v), Reason::WrongUsage);
 }
 
 #[test]
@@ -240,12 +270,12 @@ fn garbage_is_malformed() {
 
 #[test]
 fn truncated_inputs_are_errors_not_panics() {
-    for input in [ROOT, INTER, ALICE] {
+    for input in [ROOT, INTER, INTER384, ALICE, CAROL] {
         for len in 0..input.len() {
             assert!(Certificate::from_der(&input[..len]).is_err());
         }
     }
-    for input in [ROOT_CRL, INTER_CRL] {
+    for input in [ROOT_CRL, INTER_CRL, INTER384_CRL] {
         for len in 0..input.len() {
             assert!(Crl::from_der(&input[..len]).is_err());
         }

@@ -2,7 +2,8 @@
 """Regenerates the fixtures of pki's unit tests (run once; the outputs are committed).
 
 root (RSA-2048) --RSA-PSS--> inter (P-256 CA) --ECDSA--> alice (signing, e-mail alice@example.test)
-                                              \--ECDSA--> bob (same shape, revoked in inter.crl)
+     |                                        \--ECDSA--> bob (same shape, revoked in inter.crl)
+     \--RSA SHA-512--> inter384 (P-384 CA) --ECDSA SHA-384--> carol (RSA key, encryption only)
 Leaves are valid 2024-01-01 .. 2026-01-01; CAs and CRLs 2020 .. 2040.
 Needs the Python `cryptography` package.
 """
@@ -68,6 +69,27 @@ def leaf(address, serial):
             .sign(inter_key, hashes.SHA256()))
 
 
+inter384_key = ec.generate_private_key(ec.SECP384R1())
+inter384 = (x509.CertificateBuilder().subject_name(name("Test Intermediate P-384"))
+            .issuer_name(root.subject).public_key(inter384_key.public_key()).serial_number(3)
+            .not_valid_before(t(2020)).not_valid_after(t(2040))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(ku(key_cert_sign=True, crl_sign=True), critical=True)
+            .sign(root_key, hashes.SHA512()))
+carol_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+carol = (x509.CertificateBuilder().subject_name(name("carol@example.test"))
+         .issuer_name(inter384.subject).public_key(carol_key.public_key()).serial_number(3001)
+         .not_valid_before(t(2024)).not_valid_after(t(2026))
+         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("carol@example.test")]),
+                        critical=False)
+         .add_extension(ku(key_encipherment=True), critical=True)
+         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+         .sign(inter384_key, hashes.SHA384()))
+inter384_crl = (x509.CertificateRevocationListBuilder().issuer_name(inter384.subject)
+                .last_update(t(2020)).next_update(t(2040))
+                .add_extension(x509.CRLNumber(1), critical=False)
+                .sign(inter384_key, hashes.SHA384()))
+
 alice = leaf("alice@example.test", 1001)
 bob = leaf("bob@example.test", 1002)
 
@@ -84,5 +106,6 @@ inter_crl = (x509.CertificateRevocationListBuilder().issuer_name(inter.subject)
              .sign(inter_key, hashes.SHA256()))
 
 for file, obj in [("root.der", root), ("inter.der", inter), ("alice.der", alice), ("bob.der", bob),
-                  ("root.crl", root_crl), ("inter.crl", inter_crl)]:
+                  ("root.crl", root_crl), ("inter.crl", inter_crl), ("inter384.der", inter384),
+                  ("carol.der", carol), ("inter384.crl", inter384_crl)]:
     write(file, obj.public_bytes(serialization.Encoding.DER))

@@ -401,7 +401,7 @@ fn check_structure(
             return Err(fail(
                 Reason::NameConstraints,
                 c,
-                "name outside the permitted subtrees",
+                "a name is excluded or not permitted by an issuer's name constraints",
             ));
         }
         policies

@@ -62,11 +62,23 @@ impl Submitter {
         // lettre always adds the final CRLF before the terminating dot; remove ours so the
         // delivered bytes equal the bytes we built (signatures depend on it).
         let body = message.strip_suffix(b"\r\n").unwrap_or(message);
-        transport
-            .send_raw(&envelope, body)
-            .await
-            .map(|_| ())
-            .map_err(classify)
+        match transport.send_raw(&envelope, body).await {
+            Ok(_) => Ok(()),
+            // A 4xx reply is a definite "not accepted, try later" (seen when the MTA's link to
+            // the SASL service went stale after an IMAP server restart), so one retry cannot
+            // deliver twice. Anything ambiguous, such as a connection lost after DATA, is not
+            // retried: the user is told and the draft is kept instead.
+            Err(e) if e.is_transient() => {
+                tracing::info!("SMTP answered {e}; retrying once");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                transport
+                    .send_raw(&envelope, body)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+            Err(e) => Err(classify(e)),
+        }
     }
 
     fn transport(

@@ -74,4 +74,26 @@ async fn imap_restart_mid_session_is_invisible() {
     let page = browser.get("/mail?folder=INBOX").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("<h1>Inbox</h1>"));
+
+    // Right after the restart Postfix's link to Dovecot's SASL service is stale and the first
+    // AUTH gets a 4xx; sending must still work (one retry of a definite 4xx).
+    let subject = unique("after-restart");
+    let form = browser.get("/compose").await;
+    let fields = [
+        ("csrf", form.field("csrf")),
+        ("send_id", form.field("send_id")),
+        ("to", email("alice")),
+        ("subject", subject.clone()),
+        ("body", "Sent right after Dovecot restarted".to_string()),
+        ("action", "send".to_string()),
+    ];
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sent = browser.post_multipart("/compose", &refs, &[]).await;
+    assert_eq!(
+        sent.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent"),
+        "{}",
+        sent.body
+    );
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
 }

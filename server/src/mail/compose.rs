@@ -92,26 +92,20 @@ impl Composition {
         message_id: String,
         date: i64,
     ) -> Result<Draft, ComposeError> {
-        let draft = Draft {
-            from,
-            to: parse_recipients(&self.to)?,
-            cc: parse_recipients(&self.cc)?,
-            bcc: parse_recipients(&self.bcc)?,
-            subject: one_line(&self.subject),
-            body: self.body.clone(),
-            attachments: self.attachments.clone(),
-            in_reply_to: self.in_reply_to.clone(),
-            references: self.references.clone(),
-            message_id,
-            date,
-        };
+        let recipients = [
+            parse_recipients(&self.to)?,
+            parse_recipients(&self.cc)?,
+            parse_recipients(&self.bcc)?,
+        ];
+        let draft = self.draft(from, recipients, message_id, date);
         if draft.envelope_recipients().is_empty() {
             return Err(ComposeError::NoRecipients);
         }
         Ok(draft)
     }
 
-    /// The bytes to keep in Drafts.
+    /// The bytes to keep in Drafts: recipients that parse become real headers, and every field
+    /// is also kept exactly as typed.
     pub fn build_unsent(
         &self,
         from: Recipient,
@@ -119,11 +113,28 @@ impl Composition {
         date: i64,
     ) -> Result<Vec<u8>, ComposeError> {
         let lenient = |typed: &str| parse_recipients(typed).unwrap_or_default();
-        let draft = Draft {
+        let recipients = [lenient(&self.to), lenient(&self.cc), lenient(&self.bcc)];
+        let draft = self.draft(from, recipients, message_id, date);
+        let typed = [
+            (TYPED_TO, &self.to),
+            (TYPED_CC, &self.cc),
+            (TYPED_BCC, &self.bcc),
+        ];
+        build_with(&draft, Copy::Kept, &typed)
+    }
+
+    fn draft(
+        &self,
+        from: Recipient,
+        [to, cc, bcc]: [Vec<Recipient>; 3],
+        message_id: String,
+        date: i64,
+    ) -> Draft {
+        Draft {
             from,
-            to: lenient(&self.to),
-            cc: lenient(&self.cc),
-            bcc: lenient(&self.bcc),
+            to,
+            cc,
+            bcc,
             subject: one_line(&self.subject),
             body: self.body.clone(),
             attachments: self.attachments.clone(),
@@ -131,13 +142,7 @@ impl Composition {
             references: self.references.clone(),
             message_id,
             date,
-        };
-        let typed = [
-            (TYPED_TO, &self.to),
-            (TYPED_CC, &self.cc),
-            (TYPED_BCC, &self.bcc),
-        ];
-        build_with(&draft, Copy::Kept, &typed)
+        }
     }
 }
 

@@ -107,15 +107,7 @@ fn prefill(
     let keep_all = |page: &mut ComposePage| {
         page.source_folder = folder.to_string();
         page.source_uid = Some(uid);
-        page.kept = original
-            .attachments
-            .iter()
-            .map(|a| KeptAttachment {
-                part: a.part,
-                name: a.name.clone(),
-                size: views::format_size(a.size),
-            })
-            .collect();
+        page.kept = kept_list(&original.attachments);
     };
     match mode {
         "reply" | "all" => {
@@ -172,6 +164,18 @@ fn prefill(
         }
         _ => {}
     }
+}
+
+/// The attachments of a source message, offered as checked boxes on the form.
+fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
+    attachments
+        .iter()
+        .map(|a| KeptAttachment {
+            part: a.part,
+            name: a.name.clone(),
+            size: views::format_size(a.size),
+        })
+        .collect()
 }
 
 /// The compose form as posted.
@@ -499,6 +503,11 @@ async fn not_sent(
     status: StatusCode,
     why: String,
 ) -> Result<Response, PageError> {
+    let why = if why.ends_with('.') {
+        why
+    } else {
+        format!("{why}.")
+    };
     let saved = save_draft(state, user, &s.form, s.draft_uid).await;
     let folders =
         with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
@@ -522,15 +531,7 @@ async fn not_sent(
             page.source_folder = saved.folder;
             page.source_uid = Some(saved.uid);
             if let Ok(view) = read::view(&saved.raw, false, &|_| String::new()) {
-                page.kept = view
-                    .attachments
-                    .iter()
-                    .map(|a| KeptAttachment {
-                        part: a.part,
-                        name: a.name.clone(),
-                        size: views::format_size(a.size),
-                    })
-                    .collect();
+                page.kept = kept_list(&view.attachments);
             }
         }
         Err(e) => {

@@ -92,6 +92,21 @@ impl Page {
     }
 }
 
+impl Page {
+    /// The UID in the link of the listed message whose subject contains `subject`.
+    pub fn uid_of(&self, subject: &str) -> String {
+        let at = self
+            .body
+            .find(subject)
+            .unwrap_or_else(|| panic!("{subject} is not listed"));
+        let uid_at = self.body[..at].rfind("uid=").expect("a message link") + 4;
+        self.body[uid_at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect()
+    }
+}
+
 impl Browser {
     pub async fn new(extra_config: &str) -> Self {
         let db = tempfile::tempdir().expect("temp dir");

@@ -187,3 +187,42 @@ test('restarting Dovecot mid-session: the next page just works', async () => {
   await alice.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
   await alice.context().close();
 });
+
+test('a message can be written and sent with the keyboard alone', async () => {
+  const subject = unique('Keyboard');
+  const alice = await signedInPage(browser, server, 'alice');
+  const focused = () => alice.evaluate(() => {
+    const el = document.activeElement;
+    return el?.labels?.[0]?.textContent?.trim() || el?.textContent?.trim() || '';
+  });
+  // From the top of the page, Tab must reach "New message", then the form fields in order.
+  await alice.keyboard.press('Tab');
+  assert.equal(await focused(), 'Skip to content');
+  let steps = 0;
+  while ((await focused()) !== 'New message') {
+    await alice.keyboard.press('Tab');
+    assert.ok(++steps < 20, 'New message is not reachable by Tab');
+  }
+  await alice.keyboard.press('Enter');
+  await alice.getByRole('heading', { name: 'New message', level: 1 }).waitFor();
+  while ((await focused()) !== 'To') {
+    await alice.keyboard.press('Tab');
+    assert.ok(++steps < 60, 'the To field is not reachable by Tab');
+  }
+  await alice.keyboard.type(rig.email('bob'));
+  for (const [label, text] of [['Cc', ''], ['Bcc', ''], ['Subject', subject], ['Message', 'Typed without a mouse.']]) {
+    await alice.keyboard.press('Tab');
+    assert.equal(await focused(), label);
+    await alice.keyboard.type(text);
+  }
+  await alice.keyboard.press('Tab');
+  assert.equal(await focused(), 'Attach files');
+  await alice.keyboard.press('Tab');
+  assert.equal(await focused(), 'Send');
+  await alice.keyboard.press('Enter');
+  await sentNotice(alice);
+  const bob = await signedInPage(browser, server, 'bob');
+  await waitForMessage(bob, subject);
+  await bob.context().close();
+  await alice.context().close();
+});

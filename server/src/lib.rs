@@ -4,6 +4,7 @@
 //! and forms into bytes without touching the network; [`db`] keeps sessions and the outbox so
 //! any server instance can answer any request.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod imap;

@@ -25,6 +25,10 @@ enum Command {
         #[arg(long, env = "SEALMAIL_CONFIG", default_value = "sealmail.toml")]
         config: PathBuf,
     },
+    /// Sign, verify, encrypt and decrypt S/MIME messages (like `openssl cms`).
+    Smime(sealmail_server::cli::smime::SmimeArgs),
+    /// Check certificates as the server does.
+    Cert(sealmail_server::cli::cert::CertArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Smime(args) => sealmail_server::cli::smime::run(args),
+        Command::Cert(args) => sealmail_server::cli::cert::run(args),
         Command::Serve { config } => {
             let config = match Config::load(&config, std::env::vars()) {
                 Ok(c) => c,

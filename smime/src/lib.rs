@@ -11,6 +11,7 @@
 //!   [`decrypt::Envelope`] for keys that answer asynchronously.
 //! * [`wrap::sign_and_encrypt`], [`wrap::triple_wrap`], and [`wrap::open`] (any nesting of
 //!   signed and encrypted layers back to the readable entity).
+//! * [`pkcs12::parse`]: a `.p12` file and its password → key, certificate and chain.
 //! * Header protection (RFC 9788): `protect_headers` in the sign and encrypt options; see
 //!   [`headers`].
 //!
@@ -37,6 +38,7 @@ pub mod error;
 pub mod headers;
 pub mod keys;
 pub mod mime;
+pub mod pkcs12;
 pub mod sign;
 pub mod verify;
 pub mod wrap;

@@ -1,0 +1,901 @@
+//! Reading PKCS#12 (PFX, RFC 7292) files: the `.p12` a user exports from a browser, a mail
+//! client, `openssl pkcs12 -export` or `gpgsm --export-secret-key-p12`.
+//!
+//! Pure and bounded like the rest of the crate: the browser imports `.p12` files with it. What is
+//! read:
+//!
+//! * password integrity: the HMAC in `MacData` (SHA-1, SHA-256, SHA-384, SHA-512) with its key
+//!   from the PKCS#12 key derivation (RFC 7292 appendix B, written here: no maintained crate has
+//!   it at our `digest` version);
+//! * privacy: `pkcs8ShroudedKeyBag`s and `encryptedData` with PBES2 (PBKDF2 with HMAC-SHA-1/-256/
+//!   -384/-512, AES-128/192/256-CBC: OpenSSL 3's default) and the legacy PKCS#12 PBEs
+//!   (SHA-1 with 3-key 3DES, 40- and 128-bit RC2: `openssl -legacy`, gpgsm, old Windows);
+//! * plain `keyBag`s and `certBag`s, and nested `safeContentsBag`s.
+//!
+//! Not read: public-key integrity and privacy modes (never seen in the wild), PBMAC1 (RFC 9579,
+//! OpenSSL 3.4+), scrypt (refused: its cost parameters would let a file exhaust memory).
+//!
+//! A wrong password and a damaged file are told apart: when the MAC does not match we try the
+//! password on the encrypted parts; if one of them decrypts to well-formed content the password
+//! was right and the file was altered.
+
+use der::Decode;
+use der::asn1::{ObjectIdentifier as Oid, OctetString};
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::ber::{self, Element};
+use crate::cert::Certificate;
+use crate::keys::{PublicKey, SoftKey};
+
+/// Most key-derivation iterations accepted. Real files use 2,048 (OpenSSL) to 600,000; ten
+/// million already costs seconds in the browser, and more is a denial of service.
+pub const MAX_ITERATIONS: u64 = 10_000_000;
+/// Most bags read from one file: a personal `.p12` holds a key and a handful of certificates.
+pub const MAX_BAGS: usize = 256;
+/// Deepest nesting of `safeContentsBag`s followed.
+const MAX_NESTING: usize = 4;
+
+mod oids {
+    use der::asn1::ObjectIdentifier as Oid;
+
+    pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
+    pub const ENCRYPTED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.6");
+
+    // RFC 7292 §4.2 bag types.
+    pub const KEY_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.1");
+    pub const SHROUDED_KEY_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.2");
+    pub const CERT_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.3");
+    pub const SAFE_CONTENTS_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.6");
+    pub const X509_CERTIFICATE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.22.1");
+    pub const LOCAL_KEY_ID: Oid = Oid::new_unwrap("1.2.840.113549.1.9.21");
+
+    // RFC 7292 appendix C: PKCS#12 password-based encryption.
+    pub const PBE_SHA1_RC2_128: Oid = Oid::new_unwrap("1.2.840.113549.1.12.1.5");
+    pub const PBE_SHA1_3DES: Oid = Oid::new_unwrap("1.2.840.113549.1.12.1.3");
+    pub const PBE_SHA1_RC2_40: Oid = Oid::new_unwrap("1.2.840.113549.1.12.1.6");
+
+    // RFC 8018.
+    pub const PBES2: Oid = Oid::new_unwrap("1.2.840.113549.1.5.13");
+    pub const PBKDF2: Oid = Oid::new_unwrap("1.2.840.113549.1.5.12");
+    pub const SCRYPT: Oid = Oid::new_unwrap("1.3.6.1.4.1.11591.4.11");
+    pub const HMAC_SHA1: Oid = Oid::new_unwrap("1.2.840.113549.2.7");
+    pub const HMAC_SHA256: Oid = Oid::new_unwrap("1.2.840.113549.2.9");
+    pub const HMAC_SHA384: Oid = Oid::new_unwrap("1.2.840.113549.2.10");
+    pub const HMAC_SHA512: Oid = Oid::new_unwrap("1.2.840.113549.2.11");
+    pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");
+    pub const AES192_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.22");
+    pub const AES256_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.42");
+    pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
+}
+
+/// Why a PKCS#12 file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Pkcs12Error {
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// Structurally broken, or the password is right but the integrity check failed.
+    #[error("the PKCS#12 file is damaged: {0}")]
+    Corrupt(&'static str),
+    #[error("the PKCS#12 file uses {0}, which is not supported")]
+    Unsupported(String),
+    #[error("the PKCS#12 file asks for {0} key-derivation iterations (at most {MAX_ITERATIONS})")]
+    TooManyIterations(u64),
+    #[error("the PKCS#12 file holds no private key")]
+    NoKey,
+    #[error("the PKCS#12 file holds no certificate for its private key")]
+    NoCertificateForKey,
+}
+
+type Result<T, E = Pkcs12Error> = core::result::Result<T, E>;
+
+/// The contents of a PKCS#12 file.
+#[derive(Debug)]
+pub struct Pkcs12 {
+    pub key: SoftKey,
+    /// The certificate of [`Self::key`].
+    pub certificate: Certificate,
+    /// Every other certificate, issuers of the leaf first (in issuing order where they chain),
+    /// then the rest in file order.
+    pub chain: Vec<Certificate>,
+}
+
+/// Read a PKCS#12 file (DER or BER) with its password.
+pub fn parse(file: &[u8], password: &str) -> Result<Pkcs12> {
+    let der = ber::normalize(file).map_err(|_| Pkcs12Error::Corrupt("not DER/BER"))?;
+    let pfx = Pfx::parse(&der)?;
+    let secrets = Secrets::new(password);
+    let mac_ok = match &pfx.mac {
+        None => None,
+        Some(mac) => Some(mac.verify(pfx.auth_safe, &secrets)?),
+    };
+    match mac_ok {
+        Some(true) | None => {
+            let bags = match read_auth_safe(pfx.auth_safe, &secrets) {
+                Ok(bags) => bags,
+                // No MAC to tell us: a decryption failure almost always means the password.
+                Err(Pkcs12Error::Corrupt(_)) if mac_ok.is_none() => {
+                    return Err(Pkcs12Error::WrongPassword);
+                }
+                Err(e) => return Err(e),
+            };
+            assemble(bags)
+        }
+        Some(false) => {
+            // Tell a wrong password from a damaged file: does any encrypted part open?
+            if read_auth_safe_lenient(pfx.auth_safe, &secrets) {
+                Err(Pkcs12Error::Corrupt(
+                    "the integrity check failed although the password is right",
+                ))
+            } else {
+                Err(Pkcs12Error::WrongPassword)
+            }
+        }
+    }
+}
+
+/// The password in the two encodings PKCS#12 uses.
+struct Secrets {
+    /// UTF-8, for PBES2 (what OpenSSL passes to PBKDF2).
+    utf8: Zeroizing<Vec<u8>>,
+    /// BMPString (UTF-16 big-endian) with a two-byte terminator, for the PKCS#12 KDF
+    /// (RFC 7292 appendix B.1).
+    bmp: Zeroizing<Vec<u8>>,
+}
+
+impl Secrets {
+    fn new(password: &str) -> Self {
+        let mut bmp = Vec::with_capacity(password.len() * 2 + 2);
+        for unit in password.encode_utf16() {
+            bmp.extend_from_slice(&unit.to_be_bytes());
+        }
+        bmp.extend_from_slice(&[0, 0]);
+        Self {
+            utf8: Zeroizing::new(password.as_bytes().to_vec()),
+            bmp: Zeroizing::new(bmp),
+        }
+    }
+}
+
+/// PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, macData MacData OPTIONAL }
+struct Pfx<'a> {
+    /// The contents of authSafe's OCTET STRING: what the MAC covers.
+    auth_safe: &'a [u8],
+    mac: Option<MacData<'a>>,
+}
+
+impl<'a> Pfx<'a> {
+    fn parse(der: &'a [u8]) -> Result<Self> {
+        let top = ber::parse_one(der).map_err(|_| corrupt("not DER"))?;
+        let fields = sequence(&top, "PFX")?;
+        let (version, auth_safe, mac) = match fields.as_slice() {
+            [v, a] => (v, a, None),
+            [v, a, m] => (v, a, Some(m)),
+            _ => return Err(corrupt("PFX")),
+        };
+        if integer(version)? != 3 {
+            return Err(Pkcs12Error::Unsupported(
+                "a PFX version other than 3".into(),
+            ));
+        }
+        let (content_type, content) = content_info(auth_safe)?;
+        if content_type != oids::DATA {
+            return Err(Pkcs12Error::Unsupported(
+                "public-key integrity mode (signed PFX)".into(),
+            ));
+        }
+        let auth_safe = octet_string(&content)?;
+        let mac = mac.map(MacData::parse).transpose()?;
+        Ok(Self { auth_safe, mac })
+    }
+}
+
+/// MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }
+struct MacData<'a> {
+    digest_algorithm: Oid,
+    digest: &'a [u8],
+    salt: &'a [u8],
+    iterations: u64,
+}
+
+impl<'a> MacData<'a> {
+    fn parse(element: &Element<'a>) -> Result<Self> {
+        let fields = sequence(element, "MacData")?;
+        let (digest_info, salt, iterations) = match fields.as_slice() {
+            [d, s] => (d, s, 1),
+            [d, s, i] => (d, s, integer(i)?),
+            _ => return Err(corrupt("MacData")),
+        };
+        let digest_info = sequence(digest_info, "DigestInfo")?;
+        let [algorithm, digest] = digest_info.as_slice() else {
+            return Err(corrupt("DigestInfo"));
+        };
+        let (digest_algorithm, _) = algorithm_identifier(algorithm)?;
+        Ok(Self {
+            digest_algorithm,
+            digest: octet_string(digest)?,
+            salt: octet_string(salt)?,
+            iterations,
+        })
+    }
+
+    /// Does the MAC match under this password? Errors only for what cannot be checked.
+    fn verify(&self, data: &[u8], secrets: &Secrets) -> Result<bool> {
+        let hash = Hash::from_digest_oid(&self.digest_algorithm).ok_or_else(|| {
+            Pkcs12Error::Unsupported(format!("MAC digest {}", self.digest_algorithm))
+        })?;
+        check_iterations(self.iterations)?;
+        let key = pkcs12_kdf(
+            hash,
+            KdfPurpose::Mac,
+            &secrets.bmp,
+            self.salt,
+            self.iterations,
+            hash.output_len(),
+        );
+        Ok(hash.hmac_matches(&key, data, self.digest))
+    }
+}
+
+/// The PKCS#12 hash functions: SHA-1 (nearly every file) and the SHA-2s (OpenSSL 3 MACs).
+#[derive(Debug, Clone, Copy)]
+enum Hash {
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    fn from_digest_oid(oid: &Oid) -> Option<Self> {
+        use crate::algorithms::oid as alg;
+        match *oid {
+            o if o == alg::SHA1 => Some(Self::Sha1),
+            o if o == alg::SHA256 => Some(Self::Sha256),
+            o if o == alg::SHA384 => Some(Self::Sha384),
+            o if o == alg::SHA512 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    fn from_hmac_oid(oid: &Oid) -> Option<Self> {
+        match *oid {
+            o if o == oids::HMAC_SHA1 => Some(Self::Sha1),
+            o if o == oids::HMAC_SHA256 => Some(Self::Sha256),
+            o if o == oids::HMAC_SHA384 => Some(Self::Sha384),
+            o if o == oids::HMAC_SHA512 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    /// The hash's input block size: `v` in RFC 7292 appendix B.
+    fn block_len(self) -> usize {
+        match self {
+            Self::Sha1 | Self::Sha256 => 64,
+            Self::Sha384 | Self::Sha512 => 128,
+        }
+    }
+
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Sha1 => Sha1::digest(data).to_vec(),
+            Self::Sha256 => Sha256::digest(data).to_vec(),
+            Self::Sha384 => Sha384::digest(data).to_vec(),
+            Self::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// Constant-time comparison of HMAC(key, data) with `expected`.
+    fn hmac_matches(self, key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+        fn check<M: Mac + KeyInit>(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+            match <M as KeyInit>::new_from_slice(key) {
+                Ok(mut mac) => {
+                    mac.update(data);
+                    mac.verify_slice(expected).is_ok()
+                }
+                Err(_) => false,
+            }
+        }
+        match self {
+            Self::Sha1 => check::<Hmac<Sha1>>(key, data, expected),
+            Self::Sha256 => check::<Hmac<Sha256>>(key, data, expected),
+            Self::Sha384 => check::<Hmac<Sha384>>(key, data, expected),
+            Self::Sha512 => check::<Hmac<Sha512>>(key, data, expected),
+        }
+    }
+
+    fn pbkdf2(self, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+        match self {
+            Self::Sha1 => pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, iterations, out),
+            Self::Sha256 => pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, out),
+            Self::Sha384 => pbkdf2::pbkdf2_hmac::<Sha384>(password, salt, iterations, out),
+            Self::Sha512 => pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, out),
+        }
+    }
+}
+
+/// The "ID" byte of RFC 7292 appendix B.3: what the derived bytes are for.
+#[derive(Debug, Clone, Copy)]
+enum KdfPurpose {
+    Key = 1,
+    Iv = 2,
+    Mac = 3,
+}
+
+/// The PKCS#12 key derivation (RFC 7292 appendix B.2). `password` is already the BMPString with
+/// its terminator. Iterations must have been bounded by the caller.
+fn pkcs12_kdf(
+    hash: Hash,
+    purpose: KdfPurpose,
+    password: &[u8],
+    salt: &[u8],
+    iterations: u64,
+    len: usize,
+) -> Zeroizing<Vec<u8>> {
+    let v = hash.block_len();
+    // Step 1: D is the ID byte repeated to one block.
+    let diversifier = vec![purpose as u8; v];
+    // Steps 2–4: I = S || P, each repeated to a whole number of blocks (empty stays empty).
+    let stretch = |input: &[u8]| -> Vec<u8> {
+        let blocks = input.len().div_ceil(v);
+        input.iter().copied().cycle().take(blocks * v).collect()
+    };
+    let mut i_block = Zeroizing::new(stretch(salt));
+    i_block.extend_from_slice(&stretch(password));
+
+    let mut out = Zeroizing::new(Vec::with_capacity(len + hash.output_len()));
+    while out.len() < len {
+        // Step 6a: A = H^r(D || I).
+        let mut input = Zeroizing::new(diversifier.clone());
+        input.extend_from_slice(&i_block);
+        let mut a = Zeroizing::new(hash.digest(&input));
+        for _ in 1..iterations {
+            a = Zeroizing::new(hash.digest(&a));
+        }
+        out.extend_from_slice(&a);
+        if out.len() >= len {
+            break;
+        }
+        // Steps 6b–c: B = A repeated to v bytes; every v-byte block of I becomes (I_j + B + 1)
+        // mod 2^(8v), big-endian.
+        let b: Vec<u8> = a.iter().copied().cycle().take(v).collect();
+        for chunk in i_block.chunks_mut(v) {
+            let mut carry = 1u16;
+            for (x, y) in chunk.iter_mut().rev().zip(b.iter().rev()) {
+                let sum = u16::from(*x) + u16::from(*y) + carry;
+                *x = (sum & 0xff) as u8;
+                carry = sum >> 8;
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+fn check_iterations(iterations: u64) -> Result<()> {
+    if iterations == 0 {
+        return Err(corrupt("zero iterations"));
+    }
+    if iterations > MAX_ITERATIONS {
+        return Err(Pkcs12Error::TooManyIterations(iterations));
+    }
+    Ok(())
+}
+
+/// A bag that was read.
+enum Bag {
+    /// A PKCS#8 PrivateKeyInfo (decrypted), with its localKeyId.
+    Key {
+        pkcs8: Zeroizing<Vec<u8>>,
+        local_key_id: Option<Vec<u8>>,
+    },
+    Certificate {
+        der: Vec<u8>,
+        local_key_id: Option<Vec<u8>>,
+    },
+}
+
+/// AuthenticatedSafe ::= SEQUENCE OF ContentInfo (data or encryptedData).
+fn read_auth_safe(auth_safe: &[u8], secrets: &Secrets) -> Result<Vec<Bag>> {
+    let mut bags = Vec::new();
+    for content in auth_safe_contents(auth_safe)? {
+        let safe_contents = open_content_info(&content, secrets)?;
+        read_safe_contents(&safe_contents, secrets, 0, &mut bags)?;
+    }
+    Ok(bags)
+}
+
+/// After a MAC mismatch: does any encrypted part of the file open with this password?
+fn read_auth_safe_lenient(auth_safe: &[u8], secrets: &Secrets) -> bool {
+    let Ok(contents) = auth_safe_contents(auth_safe) else {
+        return false;
+    };
+    for content in contents {
+        // An encryptedData that decrypts to a well-formed SafeContents proves the password.
+        if let Ok((content_type, _)) = content_info(&content)
+            && content_type == oids::ENCRYPTED_DATA
+            && let Ok(safe) = open_content_info(&content, secrets)
+            && ber::parse_one(&safe).is_ok()
+        {
+            return true;
+        }
+        // So does a shrouded key bag that decrypts to PKCS#8.
+        if let Ok(safe) = open_content_info(&content, secrets) {
+            let mut bags = Vec::new();
+            if read_safe_contents(&safe, secrets, 0, &mut bags).is_ok()
+                && bags.iter().any(|b| matches!(b, Bag::Key { .. }))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn auth_safe_contents(auth_safe: &[u8]) -> Result<Vec<Element<'_>>> {
+    let top = ber::parse_one(auth_safe).map_err(|_| corrupt("AuthenticatedSafe"))?;
+    sequence(&top, "AuthenticatedSafe")
+}
+
+/// The SafeContents bytes inside one ContentInfo of the AuthenticatedSafe.
+fn open_content_info(element: &Element<'_>, secrets: &Secrets) -> Result<Zeroizing<Vec<u8>>> {
+    let (content_type, content) = content_info(element)?;
+    if content_type == oids::DATA {
+        return Ok(Zeroizing::new(octet_string(&content)?.to_vec()));
+    }
+    if content_type != oids::ENCRYPTED_DATA {
+        return Err(Pkcs12Error::Unsupported(format!(
+            "content type {content_type} (public-key privacy mode)"
+        )));
+    }
+    // EncryptedData ::= SEQUENCE { version, EncryptedContentInfo, [1] unprotectedAttrs OPTIONAL }
+    let fields = sequence(&content, "EncryptedData")?;
+    let eci = fields.get(1).ok_or_else(|| corrupt("EncryptedData"))?;
+    // EncryptedContentInfo ::= SEQUENCE { contentType, algorithm, [0] IMPLICIT OCTET STRING }
+    let eci = sequence(eci, "EncryptedContentInfo")?;
+    let [_, algorithm, encrypted] = eci.as_slice() else {
+        return Err(corrupt("EncryptedContentInfo"));
+    };
+    if !encrypted.tag.is_context(0) {
+        return Err(corrupt("EncryptedContentInfo"));
+    }
+    let ciphertext =
+        ber::flatten_implicit_string(encrypted).map_err(|_| corrupt("encrypted content"))?;
+    pbe_decrypt(algorithm, &ciphertext, secrets)
+}
+
+/// SafeContents ::= SEQUENCE OF SafeBag
+/// SafeBag ::= SEQUENCE { bagId OID, bagValue [0] EXPLICIT ANY, bagAttributes SET OPTIONAL }
+fn read_safe_contents(
+    der: &[u8],
+    secrets: &Secrets,
+    depth: usize,
+    bags: &mut Vec<Bag>,
+) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(corrupt("safe contents nested too deeply"));
+    }
+    let top = ber::parse_one(der).map_err(|_| corrupt("SafeContents"))?;
+    for bag in sequence(&top, "SafeContents")? {
+        if bags.len() >= MAX_BAGS {
+            return Err(corrupt("too many bags"));
+        }
+        let fields = sequence(&bag, "SafeBag")?;
+        let (id, value, attributes) = match fields.as_slice() {
+            [id, value] => (id, value, None),
+            [id, value, attributes] => (id, value, Some(attributes)),
+            _ => return Err(corrupt("SafeBag")),
+        };
+        let bag_id = oid(id)?;
+        let value = explicit(value, 0)?;
+        let local_key_id = attributes.and_then(local_key_id);
+        if bag_id == oids::KEY_BAG {
+            bags.push(Bag::Key {
+                pkcs8: Zeroizing::new(value.raw.to_vec()),
+                local_key_id,
+            });
+        } else if bag_id == oids::SHROUDED_KEY_BAG {
+            // EncryptedPrivateKeyInfo ::= SEQUENCE { algorithm, encryptedData OCTET STRING }
+            let fields = sequence(&value, "EncryptedPrivateKeyInfo")?;
+            let [algorithm, data] = fields.as_slice() else {
+                return Err(corrupt("EncryptedPrivateKeyInfo"));
+            };
+            let pkcs8 = pbe_decrypt(algorithm, octet_string(data)?, secrets)?;
+            bags.push(Bag::Key {
+                pkcs8,
+                local_key_id,
+            });
+        } else if bag_id == oids::CERT_BAG {
+            // CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT OCTET STRING }
+            let fields = sequence(&value, "CertBag")?;
+            let [cert_type, cert_value] = fields.as_slice() else {
+                return Err(corrupt("CertBag"));
+            };
+            // SDSI certificates exist on paper only; skip anything but X.509.
+            if oid(cert_type)? == oids::X509_CERTIFICATE {
+                let der = octet_string(&explicit(cert_value, 0)?)?.to_vec();
+                bags.push(Bag::Certificate { der, local_key_id });
+            }
+        } else if bag_id == oids::SAFE_CONTENTS_BAG {
+            read_safe_contents(value.raw, secrets, depth + 1, bags)?;
+        }
+        // CRL and secret bags carry nothing a mail client needs.
+    }
+    Ok(())
+}
+
+/// The localKeyId attribute value: the link between a key and its certificate.
+fn local_key_id(attributes: &Element<'_>) -> Option<Vec<u8>> {
+    // SET OF Attribute; Attribute ::= SEQUENCE { attrId OID, attrValues SET OF ANY }
+    for attribute in attributes.children().ok()? {
+        let fields = attribute.children().ok()?;
+        let [id, values] = fields.as_slice() else {
+            continue;
+        };
+        if Oid::from_der(id.raw).ok()? == oids::LOCAL_KEY_ID {
+            let first = values.children().ok()?.into_iter().next()?;
+            return Some(
+                OctetString::from_der(first.raw)
+                    .ok()?
+                    .into_bytes()
+                    .into_vec(),
+            );
+        }
+    }
+    None
+}
+
+/// Decrypt with a password-based scheme named by an AlgorithmIdentifier.
+fn pbe_decrypt(
+    algorithm: &Element<'_>,
+    ciphertext: &[u8],
+    secrets: &Secrets,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let (scheme, params) = algorithm_identifier(algorithm)?;
+    let params = params.ok_or_else(|| corrupt("PBE parameters missing"))?;
+    if scheme == oids::PBES2 {
+        return pbes2_decrypt(&params, ciphertext, secrets);
+    }
+    // pkcs-12PbeParams ::= SEQUENCE { salt OCTET STRING, iterations INTEGER }
+    let fields = sequence(&params, "pkcs-12PbeParams")?;
+    let [salt, iterations] = fields.as_slice() else {
+        return Err(corrupt("pkcs-12PbeParams"));
+    };
+    let salt = octet_string(salt)?;
+    let iterations = integer(iterations)?;
+    check_iterations(iterations)?;
+    let derive =
+        |purpose, len| pkcs12_kdf(Hash::Sha1, purpose, &secrets.bmp, salt, iterations, len);
+    let cipher = if scheme == oids::PBE_SHA1_3DES {
+        LegacyCipher::TripleDes
+    } else if scheme == oids::PBE_SHA1_RC2_40 {
+        LegacyCipher::Rc2 { key_len: 5 }
+    } else if scheme == oids::PBE_SHA1_RC2_128 {
+        LegacyCipher::Rc2 { key_len: 16 }
+    } else {
+        return Err(Pkcs12Error::Unsupported(format!("encryption {scheme}")));
+    };
+    let key = derive(KdfPurpose::Key, cipher.key_len());
+    let iv = derive(KdfPurpose::Iv, 8);
+    cipher.decrypt(&key, &iv, ciphertext)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum LegacyCipher {
+    TripleDes,
+    Rc2 { key_len: usize },
+}
+
+impl LegacyCipher {
+    fn key_len(self) -> usize {
+        match self {
+            Self::TripleDes => 24,
+            Self::Rc2 { key_len } => key_len,
+        }
+    }
+
+    fn decrypt(self, key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        use cbc::cipher::InnerIvInit;
+        match self {
+            Self::TripleDes => cbc_decrypt::<des::TdesEde3>(key, iv, ciphertext),
+            Self::Rc2 { key_len } => {
+                // PKCS#12's RC2 uses the key length as the effective key length.
+                let cipher = rc2::Rc2::new_with_eff_key_len(key, key_len * 8);
+                let decryptor = cbc::Decryptor::<rc2::Rc2>::inner_iv_slice_init(cipher, iv)
+                    .map_err(|_| corrupt("RC2 IV"))?;
+                unpad(decryptor, ciphertext)
+            }
+        }
+    }
+}
+
+fn cbc_decrypt<C>(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>>
+where
+    C: cbc::cipher::BlockCipherDecrypt + cbc::cipher::KeyInit,
+{
+    use cbc::cipher::KeyIvInit;
+    let decryptor =
+        cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| corrupt("key or IV size"))?;
+    unpad(decryptor, ciphertext)
+}
+
+fn unpad<C>(decryptor: cbc::Decryptor<C>, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>>
+where
+    C: cbc::cipher::BlockCipherDecrypt,
+{
+    use cbc::cipher::BlockModeDecrypt;
+    use cbc::cipher::block_padding::Pkcs7;
+    decryptor
+        .decrypt_padded_vec::<Pkcs7>(ciphertext)
+        .map(Zeroizing::new)
+        // Bad padding: the usual sign of a wrong key. `parse` decides what to call it.
+        .map_err(|_| corrupt("decryption failed"))
+}
+
+/// PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme
+/// AlgorithmIdentifier } with PBKDF2 (RFC 8018 §6.2, appendix A.2).
+fn pbes2_decrypt(
+    params: &Element<'_>,
+    ciphertext: &[u8],
+    secrets: &Secrets,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let fields = sequence(params, "PBES2-params")?;
+    let [kdf, scheme] = fields.as_slice() else {
+        return Err(corrupt("PBES2-params"));
+    };
+    let (kdf_oid, kdf_params) = algorithm_identifier(kdf)?;
+    if kdf_oid == oids::SCRYPT {
+        return Err(Pkcs12Error::Unsupported("scrypt".into()));
+    }
+    if kdf_oid != oids::PBKDF2 {
+        return Err(Pkcs12Error::Unsupported(format!(
+            "key derivation {kdf_oid}"
+        )));
+    }
+    let kdf_params = kdf_params.ok_or_else(|| corrupt("PBKDF2 parameters"))?;
+    // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER,
+    //   keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }
+    let fields = sequence(&kdf_params, "PBKDF2-params")?;
+    let mut fields = fields.iter();
+    let salt = octet_string(fields.next().ok_or_else(|| corrupt("PBKDF2 salt"))?)?;
+    let iterations = integer(fields.next().ok_or_else(|| corrupt("PBKDF2 iterations"))?)?;
+    check_iterations(iterations)?;
+    let iterations = u32::try_from(iterations).map_err(|_| corrupt("PBKDF2 iterations"))?;
+    let mut prf = Hash::Sha1;
+    let mut key_len = None;
+    for field in fields {
+        if field.tag.is_universal(2) {
+            key_len = Some(integer(field)?);
+        } else {
+            let (prf_oid, _) = algorithm_identifier(field)?;
+            prf = Hash::from_hmac_oid(&prf_oid)
+                .ok_or_else(|| Pkcs12Error::Unsupported(format!("PBKDF2 PRF {prf_oid}")))?;
+        }
+    }
+
+    let (cipher, iv) = algorithm_identifier(scheme)?;
+    let iv = octet_string(&iv.ok_or_else(|| corrupt("PBES2 IV"))?)?.to_vec();
+    let cipher_key_len = match cipher {
+        c if c == oids::AES128_CBC => 16,
+        c if c == oids::AES192_CBC => 24,
+        c if c == oids::AES256_CBC => 32,
+        c if c == oids::DES_EDE3_CBC => 24,
+        other => return Err(Pkcs12Error::Unsupported(format!("PBES2 cipher {other}"))),
+    };
+    if key_len.is_some_and(|l| l != cipher_key_len as u64) {
+        return Err(corrupt("PBKDF2 key length does not fit the cipher"));
+    }
+    let mut key = Zeroizing::new(vec![0u8; cipher_key_len]);
+    prf.pbkdf2(&secrets.utf8, salt, iterations, &mut key);
+    match cipher_key_len {
+        16 => cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext),
+        32 => cbc_decrypt::<aes::Aes256>(&key, &iv, ciphertext),
+        _ if cipher == oids::DES_EDE3_CBC => cbc_decrypt::<des::TdesEde3>(&key, &iv, ciphertext),
+        _ => cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext),
+    }
+}
+
+/// Pair the key with its certificate (by localKeyId, else by public key) and order the rest.
+fn assemble(bags: Vec<Bag>) -> Result<Pkcs12> {
+    let mut keys = Vec::new();
+    let mut certs = Vec::new();
+    for bag in bags {
+        match bag {
+            Bag::Key {
+                pkcs8,
+                local_key_id,
+            } => keys.push((pkcs8, local_key_id)),
+            Bag::Certificate { der, local_key_id } => {
+                let cert =
+                    Certificate::from_der(&der).map_err(|_| corrupt("unreadable certificate"))?;
+                certs.push((cert, local_key_id));
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(Pkcs12Error::NoKey);
+    }
+    for (pkcs8, key_id) in &keys {
+        let key = SoftKey::from_pkcs8_der(pkcs8).map_err(|e| match e {
+            crate::keys::KeyError::UnsupportedKey => {
+                Pkcs12Error::Unsupported("this private key type".into())
+            }
+            _ => corrupt("unreadable private key"),
+        })?;
+        // The public key decides; localKeyId is only a hint some exporters get wrong.
+        let position = certs
+            .iter()
+            .position(|(cert, id)| key_id.is_some() && id == key_id && key_matches(&key, cert))
+            .or_else(|| certs.iter().position(|(cert, _)| key_matches(&key, cert)));
+        if let Some(position) = position {
+            let (certificate, _) = certs.remove(position);
+            let chain = order_chain(&certificate, certs.into_iter().map(|(c, _)| c).collect());
+            return Ok(Pkcs12 {
+                key,
+                certificate,
+                chain,
+            });
+        }
+    }
+    Err(Pkcs12Error::NoCertificateForKey)
+}
+
+/// Is `cert` the certificate of `key`?
+fn key_matches(key: &SoftKey, cert: &Certificate) -> bool {
+    let Ok(spki) = cert.public_key_info_der() else {
+        return false;
+    };
+    match (key, PublicKey::from_spki_der(&spki)) {
+        (SoftKey::Rsa(private), Ok(PublicKey::Rsa(public))) => private.to_public_key() == public,
+        (SoftKey::P256(private), Ok(PublicKey::P256(public))) => *private.verifying_key() == public,
+        (SoftKey::P384(private), Ok(PublicKey::P384(public))) => *private.verifying_key() == public,
+        _ => false,
+    }
+}
+
+/// The leaf's issuers first, each followed by its own issuer, then whatever does not chain.
+fn order_chain(leaf: &Certificate, mut rest: Vec<Certificate>) -> Vec<Certificate> {
+    use der::Encode;
+    let name = |n: &x509_cert::name::Name| n.to_der().ok();
+    let mut ordered = Vec::with_capacity(rest.len());
+    let mut issuer = name(leaf.x509().tbs_certificate().issuer());
+    let mut subject = name(leaf.x509().tbs_certificate().subject());
+    // A self-signed leaf has no issuer to look for.
+    while issuer.is_some() && issuer != subject {
+        let Some(position) = rest
+            .iter()
+            .position(|c| name(c.x509().tbs_certificate().subject()) == issuer)
+        else {
+            break;
+        };
+        let next = rest.remove(position);
+        subject = issuer;
+        issuer = name(next.x509().tbs_certificate().issuer());
+        ordered.push(next);
+    }
+    ordered.extend(rest);
+    ordered
+}
+
+// --- DER helpers over the crate's walker -----------------------------------------------------
+
+fn corrupt(what: &'static str) -> Pkcs12Error {
+    Pkcs12Error::Corrupt(what)
+}
+
+fn sequence<'a>(element: &Element<'a>, what: &'static str) -> Result<Vec<Element<'a>>> {
+    if !element.tag.is_universal(16) || !element.tag.constructed {
+        return Err(corrupt(what));
+    }
+    element.children().map_err(|_| corrupt(what))
+}
+
+fn integer(element: &Element<'_>) -> Result<u64> {
+    if !element.tag.is_universal(2) {
+        return Err(corrupt("INTEGER expected"));
+    }
+    match u64::from_der(element.raw) {
+        Ok(n) => Ok(n),
+        // A positive number too long for u64 is an absurd count, not damage.
+        Err(_)
+            if element.contents.len() > 8
+                && element.contents.first().is_some_and(|&b| b < 0x80) =>
+        {
+            Err(Pkcs12Error::TooManyIterations(u64::MAX))
+        }
+        Err(_) => Err(corrupt("INTEGER")),
+    }
+}
+
+fn oid(element: &Element<'_>) -> Result<Oid> {
+    Oid::from_der(element.raw).map_err(|_| corrupt("OBJECT IDENTIFIER expected"))
+}
+
+fn octet_string<'a>(element: &Element<'a>) -> Result<&'a [u8]> {
+    if !element.tag.is_universal(4) || element.tag.constructed {
+        return Err(corrupt("OCTET STRING expected"));
+    }
+    Ok(element.contents)
+}
+
+/// The single element inside an `[n] EXPLICIT` tag.
+fn explicit<'a>(element: &Element<'a>, number: u32) -> Result<Element<'a>> {
+    if !element.tag.is_context(number) || !element.tag.constructed {
+        return Err(corrupt("explicit tag expected"));
+    }
+    ber::parse_one(element.contents).map_err(|_| corrupt("explicit tag contents"))
+}
+
+/// AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }
+fn algorithm_identifier<'a>(element: &Element<'a>) -> Result<(Oid, Option<Element<'a>>)> {
+    let fields = sequence(element, "AlgorithmIdentifier")?;
+    match fields.as_slice() {
+        [id] => Ok((oid(id)?, None)),
+        [id, params] => Ok((oid(id)?, Some(*params))),
+        _ => Err(corrupt("AlgorithmIdentifier")),
+    }
+}
+
+/// ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY }
+fn content_info<'a>(element: &Element<'a>) -> Result<(Oid, Element<'a>)> {
+    let fields = sequence(element, "ContentInfo")?;
+    let [content_type, content] = fields.as_slice() else {
+        return Err(corrupt("ContentInfo"));
+    };
+    Ok((oid(content_type)?, explicit(content, 0)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7292 has no test vectors; these come from the PKCS#12 KDF as implemented by OpenSSL
+    /// (`PKCS12_key_gen_uni`), for password "smeg", salt 0A58CF64530D823F, 1 iteration (the
+    /// widely republished vectors from the original PKCS#12 test suite).
+    #[test]
+    fn kdf_known_answers() {
+        let secrets = Secrets::new("smeg");
+        let salt = [0x0a, 0x58, 0xcf, 0x64, 0x53, 0x0d, 0x82, 0x3f];
+        let key = pkcs12_kdf(Hash::Sha1, KdfPurpose::Key, &secrets.bmp, &salt, 1, 24);
+        assert_eq!(
+            key.as_slice(),
+            [
+                0x8a, 0xaa, 0xe6, 0x29, 0x7b, 0x6c, 0xb0, 0x46, 0x42, 0xab, 0x5b, 0x07, 0x78, 0x51,
+                0x28, 0x4e, 0xb7, 0x12, 0x8f, 0x1a, 0x2a, 0x7f, 0xbc, 0xa3
+            ]
+        );
+        let iv = pkcs12_kdf(Hash::Sha1, KdfPurpose::Iv, &secrets.bmp, &salt, 1, 8);
+        assert_eq!(
+            iv.as_slice(),
+            [0x79, 0x99, 0x3d, 0xfe, 0x04, 0x8d, 0x3b, 0x76]
+        );
+    }
+
+    #[test]
+    fn password_is_bmp_with_terminator() {
+        assert_eq!(Secrets::new("ab").bmp.as_slice(), [0, b'a', 0, b'b', 0, 0]);
+        assert_eq!(Secrets::new("").bmp.as_slice(), [0, 0]);
+    }
+
+    #[test]
+    fn absurd_iterations_are_refused() {
+        assert_eq!(
+            check_iterations(MAX_ITERATIONS + 1),
+            Err(Pkcs12Error::TooManyIterations(MAX_ITERATIONS + 1))
+        );
+        assert!(check_iterations(2048).is_ok());
+        assert!(check_iterations(0).is_err());
+    }
+}

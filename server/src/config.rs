@@ -34,6 +34,50 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub login: LoginThrottle,
+    #[serde(default)]
+    pub pki: PkiConfig,
+}
+
+/// Certificate validation, CRL retrieval and recipient lookup; names follow the OWA settings
+/// admins know (DisableCRLCheck, CheckCRL, RevocationURLRetrievalTimeout, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PkiConfig {
+    /// Folder of PEM/DER files: the trust anchors. None trusts nothing (every chain fails).
+    pub trust_anchors: Option<PathBuf>,
+    /// File of SHA-256 fingerprints (hex, one a line, `#` comments) that are never trusted.
+    pub untrusted_list: Option<PathBuf>,
+    /// DisableCRLCheck: no revocation checking at all.
+    pub disable_crl_check: bool,
+    /// CheckCRL: false — an unobtainable CRL warns; true — it blocks sending.
+    pub check_crl: bool,
+    /// RevocationURLRetrievalTimeout: per CRL URL, 5..=600 s.
+    pub revocation_url_retrieval_timeout_seconds: u64,
+    /// CertURLRetrievalTimeout: all retrievals of one validation together, 0..=600 s
+    /// (0: use only what is cached).
+    pub cert_url_retrieval_timeout_seconds: u64,
+    /// CertMatchingDoNotUseProxies: alias (proxy) addresses do not match certificates.
+    pub cert_matching_do_not_use_proxies: bool,
+    /// Most recipients one message may have after distribution lists are expanded.
+    pub recipient_limit: usize,
+    /// DLExpansionTimeout: per distribution list.
+    pub dl_expansion_timeout_seconds: u64,
+}
+
+impl Default for PkiConfig {
+    fn default() -> Self {
+        Self {
+            trust_anchors: None,
+            untrusted_list: None,
+            disable_crl_check: false,
+            check_crl: false,
+            revocation_url_retrieval_timeout_seconds: 60,
+            cert_url_retrieval_timeout_seconds: 60,
+            cert_matching_do_not_use_proxies: false,
+            recipient_limit: 5000,
+            dl_expansion_timeout_seconds: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +232,31 @@ impl Config {
                 problem: "must be 1 to 500".into(),
             });
         }
+        let pki = &self.pki;
+        if !(5..=600).contains(&pki.revocation_url_retrieval_timeout_seconds) {
+            return Err(ConfigError::Invalid {
+                setting: "pki.revocation_url_retrieval_timeout_seconds",
+                problem: "must be 5 to 600 (seconds)".into(),
+            });
+        }
+        if pki.cert_url_retrieval_timeout_seconds > 600 {
+            return Err(ConfigError::Invalid {
+                setting: "pki.cert_url_retrieval_timeout_seconds",
+                problem: "must be 0 to 600 (seconds)".into(),
+            });
+        }
+        if !(1..=1_000_000).contains(&pki.recipient_limit) {
+            return Err(ConfigError::Invalid {
+                setting: "pki.recipient_limit",
+                problem: "must be 1 to 1000000".into(),
+            });
+        }
+        if !(1..=600).contains(&pki.dl_expansion_timeout_seconds) {
+            return Err(ConfigError::Invalid {
+                setting: "pki.dl_expansion_timeout_seconds",
+                problem: "must be 1 to 600 (seconds)".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -202,7 +271,7 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
     let Some((section, key)) = rest.split_once('_') else {
         return Ok(());
     };
-    if !["web", "imap", "smtp", "database", "login"].contains(&section) {
+    if !["web", "imap", "smtp", "database", "login", "pki"].contains(&section) {
         return Ok(());
     }
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -270,6 +339,25 @@ mod tests {
         let text = MINIMAL.replacen("127.0.0.1", "mail.example.com", 1);
         let err = Config::from_toml(&text, []).unwrap_err();
         assert!(err.to_string().starts_with("imap.security:"), "{err}");
+    }
+
+    #[test]
+    fn pki_defaults_and_ranges() {
+        let config = Config::from_toml(MINIMAL, []).unwrap();
+        assert_eq!(config.pki.revocation_url_retrieval_timeout_seconds, 60);
+        assert_eq!(config.pki.recipient_limit, 5000);
+        let err = Config::from_toml(
+            &format!("{MINIMAL}\n[pki]\nrevocation_url_retrieval_timeout_seconds = 4\n"),
+            [],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("pki.revocation_url_retrieval_timeout_seconds:"),
+            "{err}"
+        );
+        let env = [("SEALMAIL_PKI_CHECK_CRL".to_string(), "true".to_string())];
+        assert!(Config::from_toml(MINIMAL, env).unwrap().pki.check_crl);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod imap;
 pub mod mail;
 pub mod outbox;

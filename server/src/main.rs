@@ -29,6 +29,8 @@ enum Command {
     Smime(sealmail_server::cli::smime::SmimeArgs),
     /// Check certificates as the server does.
     Cert(sealmail_server::cli::cert::CertArgs),
+    /// Import certificates, people and distribution lists into the directory.
+    Directory(sealmail_server::cli::directory::DirectoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Smime(args) => sealmail_server::cli::smime::run(args),
         Command::Cert(args) => sealmail_server::cli::cert::run(args),
+        Command::Directory(args) => sealmail_server::cli::directory::run(args),
         Command::Serve { config } => {
             let config = match Config::load(&config, std::env::vars()) {
                 Ok(c) => c,

@@ -1,6 +1,20 @@
 //! `sealmail cert check`: validates a certificate the way the server does before trusting it.
+//!
+//! Offline (with `--trust`): only the files given are used — trust anchors, untrusted
+//! intermediates, CRLs — and nothing is fetched; a CRL that is needed but not given makes the
+//! answer `invalid: The revocation status could not be checked. (missing: URL)`.
+//! Live (a server configuration and no `--trust`): the server's trust anchors, untrusted list,
+//! directory intermediates, AIA and CRL cache are used, and missing CRLs are fetched.
+//!
+//! Prints `valid` or `invalid: <reason>`; exit 0 only when valid, 1 when invalid, 2 when the
+//! command could not run (unreadable file, bad time).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::pki::cache::{self, Checked, Checker};
+use crate::pki::{self, Certificate, Usage, fetch};
 
 #[derive(Debug, clap::Args)]
 pub struct CertArgs {
@@ -9,8 +23,192 @@ pub struct CertArgs {
 }
 
 #[derive(Debug, clap::Subcommand)]
-pub enum CertCommand {}
+pub enum CertCommand {
+    /// Validate a certificate; prints `valid` or `invalid: <reason>`, exits 0 only when valid.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum UsageArg {
+    Sign,
+    Encrypt,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The certificate to check (PEM or DER; the first certificate in the file).
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// Trust anchors: a file or a folder of PEM/DER files (repeatable).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub trust: Vec<PathBuf>,
+    /// Untrusted intermediates for chain building (repeatable).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub certs: Vec<PathBuf>,
+    /// CRLs (repeatable). Offline, revocation is checked and a missing CRL is reported.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub crl: Vec<PathBuf>,
+    /// The address the certificate must be for.
+    #[arg(long, value_name = "ADDR")]
+    pub email: Option<String>,
+    /// What the key will be used for (default: no key usage requirement).
+    #[arg(long, value_enum)]
+    pub usage: Option<UsageArg>,
+    /// Validate at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Server configuration: without --trust, validate as the running server would.
+    #[arg(long, env = "SEALMAIL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {what}")]
+    BadFile { path: PathBuf, what: String },
+    #[error("--at {0}: not an RFC 3339 time (like 2030-01-01T00:00:00Z)")]
+    BadTime(String),
+    #[error("no --trust given and no server configuration (--config or SEALMAIL_CONFIG)")]
+    NoTrust,
+    #[error("{0}")]
+    Server(String),
+}
 
 pub fn run(args: CertArgs) -> ExitCode {
-    match args.command {}
+    match args.command {
+        CertCommand::Check(args) => match check(&args) {
+            Ok(checked) if checked.is_valid() => {
+                println!("valid");
+                ExitCode::SUCCESS
+            }
+            Ok(checked) => {
+                println!("invalid: {}", checked.reason());
+                if !checked.verdict.detail.is_empty() {
+                    eprintln!("detail: {}", checked.verdict.detail);
+                }
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("sealmail cert: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CheckError> {
+    std::fs::read(path).map_err(|source| CheckError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CheckError> {
+    let mut out = Vec::new();
+    for path in paths {
+        out.extend(
+            cache::load_certificates(path).map_err(|source| CheckError::Read {
+                path: path.clone(),
+                source,
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Validates as the arguments say; `Ok` carries the verdict whatever it is.
+pub fn check(args: &CheckArgs) -> Result<Checked, CheckError> {
+    let bytes = read(&args.cert)?;
+    let bad = |what: String| CheckError::BadFile {
+        path: args.cert.clone(),
+        what,
+    };
+    let der = fetch::certificates_in(&bytes)
+        .map_err(|e| bad(format!("no certificate could be read: {e}")))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| bad("no certificate in it".into()))?;
+    let time = match &args.at {
+        Some(text) => {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|_| CheckError::BadTime(text.clone()))?
+        }
+        None => crate::db::now(),
+    };
+    let usage = match args.usage {
+        Some(UsageArg::Sign) => Usage::Sign,
+        Some(UsageArg::Encrypt) => Usage::Encrypt,
+        None => Usage::Any,
+    };
+    let intermediates = certificates(&args.certs)?;
+    if args.trust.is_empty() {
+        let Some(config_path) = &args.config else {
+            return Err(CheckError::NoTrust);
+        };
+        return live(
+            config_path,
+            &der,
+            &intermediates,
+            usage,
+            args.email.as_deref(),
+            time,
+        );
+    }
+    let anchors = certificates(&args.trust)?;
+    let mut crls = Vec::new();
+    for path in &args.crl {
+        crls.extend(cache::load_crls(path).map_err(|source| CheckError::Read {
+            path: path.clone(),
+            source,
+        })?);
+    }
+    let verdict = pki::validate(
+        &der,
+        &pki::Inputs {
+            trust_anchors: &anchors,
+            intermediates: &intermediates,
+            crls: &crls,
+            time,
+            usage,
+            email: args.email.as_deref(),
+            untrusted: &[],
+            check_revocation: true,
+        },
+    );
+    Ok(Checked {
+        verdict,
+        problems: Vec::new(),
+    })
+}
+
+fn live(
+    config_path: &Path,
+    der: &[u8],
+    carried: &[Certificate],
+    usage: Usage,
+    email: Option<&str>,
+    time: pki::UnixTime,
+) -> Result<Checked, CheckError> {
+    let config = Config::load(config_path, std::env::vars())
+        .map_err(|e| CheckError::Server(e.to_string()))?;
+    let cert = Certificate::from_der(der).map_err(|e| CheckError::BadFile {
+        path: PathBuf::from("--cert"),
+        what: e.to_string(),
+    })?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CheckError::Server(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let db = crate::db::open(&config.database.url)
+            .await
+            .map_err(|e| CheckError::Server(e.to_string()))?;
+        let checker =
+            Checker::from_config(&config.pki, db).map_err(|e| CheckError::Server(e.to_string()))?;
+        Ok(checker.check(&cert, carried, usage, email, time).await)
+    })
 }

@@ -2,4 +2,5 @@
 //! They read files and print one clear line; the work itself is done by the library modules.
 
 pub mod cert;
+pub mod directory;
 pub mod smime;

@@ -20,7 +20,9 @@
 //! revocation by CRL only (no OCSP yet); signatures RSA PKCS#1 v1.5, RSA-PSS, ECDSA P-256/P-384
 //! and DSA at FIPS 186 sizes.
 
+pub mod cache;
 pub mod crl;
+pub mod fetch;
 pub mod path;
 
 mod cert;

@@ -31,6 +31,7 @@ macro_rules! with_imap {
     }};
 }
 
+pub mod api;
 mod auth;
 mod compose;
 mod errors;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub imap_pool: SessionPool,
     pub smtp: Submitter,
     pub outbox: Outbox,
+    pub directory: crate::directory::Directory,
+    pub checker: Arc<crate::pki::cache::Checker>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -73,7 +76,16 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
         let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+        let checker =
+            crate::pki::cache::Checker::from_config(&config.pki, db.clone()).map_err(|e| {
+                crate::config::ConfigError::Invalid {
+                    setting: "pki",
+                    problem: e.to_string(),
+                }
+            })?;
         Ok(Self {
+            directory: crate::directory::Directory::new(db.clone()),
+            checker: Arc::new(checker),
             sessions: Sessions::new(
                 db.clone(),
                 config.web.session_idle_seconds,
@@ -158,6 +170,9 @@ pub fn router(state: Shared) -> Router {
         .route("/message/action", post(pages::message_action))
         .route("/attachment", get(pages::attachment))
         .route("/compose", get(compose::compose_page).post(compose::submit))
+        .route("/api/recipients", post(api::recipients))
+        .route("/api/certificates/publish", post(api::publish))
+        .route("/api/contacts/certificates", post(api::add_to_contacts))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))

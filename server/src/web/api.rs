@@ -1,0 +1,289 @@
+//! JSON endpoints the browser's S/MIME code calls: recipients' certificates before sending,
+//! publishing the user's own certificates, adding a sender's certificates to contacts.
+//!
+//! Every endpoint needs a session and, being state-reading or state-changing on the user's
+//! behalf, the session's CSRF token in `X-CSRF-Token` (on top of the cross-site check all POSTs
+//! get). Answers are JSON, failures too: `{"error": "…"}` with a fitting status.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use super::Shared;
+use super::auth::{SESSION_COOKIE, User, cookie};
+use crate::directory::lookup::{self, Found};
+use crate::directory::{UserSource, normalize};
+use crate::pki::{Certificate, Usage, fetch};
+use crate::sessions::Lookup;
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A JSON failure.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn bad(why: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::UNPROCESSABLE_ENTITY, why.into())
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("api: {e}");
+    ApiError(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The server could not complete this request.".into(),
+    )
+}
+
+/// The signed-in user with the CSRF header checked; JSON 401/403 otherwise.
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<Shared> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, "Please sign in again.".into());
+        let value = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
+        let user = match state.sessions.lookup(&value).await.map_err(internal)? {
+            Some(Lookup::Active(user)) => User(user),
+            _ => return Err(unauthorized()),
+        };
+        let token = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        user.check_token(token).map_err(|_| {
+            ApiError(
+                StatusCode::FORBIDDEN,
+                "The request's security token does not match your session.".into(),
+            )
+        })?;
+        Ok(ApiUser(user))
+    }
+}
+
+/// Certificates as the browser sends them: base64 DER, or PEM text.
+fn read_certificates(items: &[String]) -> Result<Vec<Certificate>, ApiError> {
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ders = if fetch::is_pem(item.as_bytes()) {
+            fetch::certificates_in(item.as_bytes())
+                .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?
+        } else {
+            let der = B64
+                .decode(item.trim())
+                .map_err(|_| bad(format!("certificate {} is not base64", i + 1)))?;
+            fetch::certificates_in(&der).map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?
+        };
+        for der in ders {
+            out.push(
+                Certificate::from_der(&der)
+                    .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct RecipientsRequest {
+    pub recipients: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct RecipientAnswer {
+    pub address: String,
+    /// "ok", "warning" (usable, revocation unknown) or "none".
+    pub status: &'static str,
+    /// Base64 DER of the certificate to encrypt to.
+    pub certificate: Option<String>,
+    pub source: Option<&'static str>,
+    pub reason: String,
+    /// The distribution list the address came from.
+    pub via: Option<String>,
+}
+
+impl RecipientAnswer {
+    fn from_found(found: Found, via: Option<String>) -> Self {
+        let status = match (&found.certificate, found.warning) {
+            (Some(_), false) => "ok",
+            (Some(_), true) => "warning",
+            (None, _) => "none",
+        };
+        Self {
+            address: found.address,
+            status,
+            certificate: found.certificate.map(|c| B64.encode(c.der())),
+            source: found.source.map(|s| s.label()),
+            reason: found.reason,
+            via,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct RecipientsResponse {
+    /// The sender's own encryption certificate (so Sent Items stays readable).
+    pub sender: RecipientAnswer,
+    pub recipients: Vec<RecipientAnswer>,
+    /// Lists that could not be expanded, loops.
+    pub problems: Vec<String>,
+}
+
+/// `POST /api/recipients` `{"recipients": ["a@x", "list@x"]}` → per recipient (lists
+/// expanded) a certificate or the reason there is none, plus the sender's own.
+pub async fn recipients(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    Json(request): Json<RecipientsRequest>,
+) -> Result<Json<RecipientsResponse>, ApiError> {
+    let settings = &state.checker.settings;
+    if request.recipients.len() > settings.recipient_limit {
+        return Err(bad(format!(
+            "This message has more than {} recipients.",
+            settings.recipient_limit
+        )));
+    }
+    let directory = state.directory.clone();
+    let expanded = lookup::expand(
+        &request.recipients,
+        |address| {
+            let directory = directory.clone();
+            async move { directory.list_members(&address).await }
+        },
+        settings.recipient_limit,
+        std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
+    )
+    .await
+    .map_err(|e| bad(e.to_string()))?;
+    let now = crate::db::now();
+    let owner = user.0.email.clone();
+    // Recipients are looked up concurrently: their CRLs are fetched in parallel (and a CRL
+    // they share is fetched once).
+    let answers = futures::future::join_all(expanded.recipients.into_iter().map(|r| {
+        let state = state.clone();
+        let owner = owner.clone();
+        async move {
+            let found = lookup::find_certificate(
+                &state.directory,
+                &state.checker,
+                &owner,
+                &r.address,
+                Usage::Encrypt,
+                now,
+            )
+            .await;
+            RecipientAnswer::from_found(found, r.via)
+        }
+    }))
+    .await;
+    let sender = lookup::find_certificate(
+        &state.directory,
+        &state.checker,
+        &owner,
+        &owner,
+        Usage::Encrypt,
+        now,
+    )
+    .await;
+    Ok(Json(RecipientsResponse {
+        sender: RecipientAnswer::from_found(sender, None),
+        recipients: answers,
+        problems: expanded.problems,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct CertificatesRequest {
+    /// Base64 DER (certificate or PKCS#7) or PEM text, one certificate set per item.
+    pub certificates: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct PublishResponse {
+    pub published: usize,
+}
+
+/// `POST /api/certificates/publish` `{"certificates": [...]}`: replaces the user's own
+/// directory certificates; `userCertificate` and `userSMIMECertificate` get the same set.
+pub async fn publish(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    Json(request): Json<CertificatesRequest>,
+) -> Result<Json<PublishResponse>, ApiError> {
+    let certs = read_certificates(&request.certificates)?;
+    match state.directory.publish(&user.0.email, &certs).await {
+        Ok(published) => Ok(Json(PublishResponse { published })),
+        Err(crate::directory::DirectoryError::Refused(why)) => Err(bad(why)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+#[derive(Serialize)]
+pub struct Added {
+    pub address: String,
+    pub fingerprint: String,
+}
+
+#[derive(Serialize)]
+pub struct ContactsResponse {
+    pub added: Vec<Added>,
+    pub refused: Vec<String>,
+}
+
+/// `POST /api/contacts/certificates` `{"certificates": [...]}`: adds a (verified) sender's
+/// certificates to the user's contacts, each under the addresses it names. A certificate that
+/// does not validate now is refused with its reason; CA certificates are skipped.
+pub async fn add_to_contacts(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    Json(request): Json<CertificatesRequest>,
+) -> Result<Json<ContactsResponse>, ApiError> {
+    let certs = read_certificates(&request.certificates)?;
+    let now = crate::db::now();
+    let mut out = ContactsResponse {
+        added: Vec::new(),
+        refused: Vec::new(),
+    };
+    for cert in certs.iter().filter(|c| !c.is_ca()) {
+        let checked = state
+            .checker
+            .check(cert, &certs, Usage::Any, None, now)
+            .await;
+        if !checked.usable(state.checker.settings.check_crl) {
+            out.refused
+                .push(format!("{}: {}", cert.subject(), checked.reason()));
+            continue;
+        }
+        let addresses = cert.email_addresses();
+        if addresses.is_empty() {
+            out.refused.push(format!(
+                "{}: the certificate names no e-mail address",
+                cert.subject()
+            ));
+            continue;
+        }
+        for address in addresses {
+            state
+                .directory
+                .add_user_certificate(&user.0.email, UserSource::Contact, &address, cert)
+                .await
+                .map_err(internal)?;
+            out.added.push(Added {
+                address: normalize(&address),
+                fingerprint: crate::directory::fingerprint_hex(cert),
+            });
+        }
+    }
+    Ok(Json(out))
+}

@@ -1,0 +1,289 @@
+//! CRL retrieval against a tiny HTTP server on 127.0.0.1: fetched once and shared through the
+//! database, single-flight under load, and a down, slow or lying server gives "revocation
+//! unknown" in time without poisoning the cache.
+
+mod certs;
+
+use std::time::{Duration, Instant};
+
+use certs::*;
+use sealmail_server::pki::{Reason, Revocation, Status, Usage};
+use sqlx::Row;
+
+async fn cached_rows(db: &sealmail_server::db::Pool, url: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM crl_cache WHERE url = $1")
+        .bind(url)
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .try_get::<i64, _>("n")
+        .unwrap()
+}
+
+fn now() -> i64 {
+    sealmail_server::db::now()
+}
+
+#[tokio::test]
+async fn a_crl_is_fetched_once_cached_in_the_database_and_shared_by_instances() {
+    let ca = Ca::new("Fetch CA");
+    let server = CrlServer::start(Behaviour::Serve(Vec::new(), Duration::ZERO)).await;
+    let url = server.url(&format!("{}/ca.crl", unique("good")));
+    let good = ca.issue(
+        "good",
+        Some("good@x.test"),
+        None,
+        "digitalSignature,keyAgreement",
+        Some(&url),
+        365,
+    );
+    let bad = ca.issue(
+        "bad",
+        Some("bad@x.test"),
+        None,
+        "digitalSignature,keyAgreement",
+        Some(&url),
+        365,
+    );
+    server.set(Behaviour::Serve(ca.crl(&[&bad]), Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+
+    let first = checker(&db, &ca, settings(5, 60, false));
+    let ok = first
+        .check(&read_cert(&good), &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(ok.is_valid(), "{}", ok.reason());
+    assert_eq!(ok.verdict.revocation, Revocation::Checked);
+    let revoked = first
+        .check(&read_cert(&bad), &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(revoked.verdict.status, Status::Invalid(Reason::Revoked));
+    assert_eq!(revoked.reason(), "The certificate has been revoked.");
+    assert_eq!(server.count(), 1, "one fetch for both certificates");
+    assert_eq!(cached_rows(&db, &url).await, 1);
+
+    // A second server instance (fresh memory, same database) needs no fetch.
+    let second = checker(&db, &ca, settings(5, 60, false));
+    let again = second
+        .check(&read_cert(&good), &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(again.is_valid(), "{}", again.reason());
+    assert_eq!(server.count(), 1, "served from the shared database");
+    assert_eq!(second.crls.fetch_count(), 0);
+}
+
+#[tokio::test]
+async fn a_hundred_simultaneous_validations_cause_one_fetch() {
+    let ca = Ca::new("Flight CA");
+    let server = CrlServer::start(Behaviour::Serve(Vec::new(), Duration::ZERO)).await;
+    let url = server.url(&format!("{}/ca.crl", unique("flight")));
+    let leaf = ca.issue(
+        "many",
+        Some("many@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    // The answer is slow, so all hundred validations are waiting at once.
+    server.set(Behaviour::Serve(ca.crl(&[]), Duration::from_millis(500)));
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let checker = checker(&db, &ca, settings(10, 60, false));
+    let cert = read_cert(&leaf);
+    let t = now();
+    let results = futures::future::join_all(
+        (0..100).map(|_| checker.check(&cert, &[], Usage::Encrypt, None, t)),
+    )
+    .await;
+    assert!(
+        results.iter().all(|r| r.is_valid()),
+        "{}",
+        results[0].reason()
+    );
+    assert_eq!(
+        server.count(),
+        1,
+        "exactly one request reached the CRL server"
+    );
+}
+
+#[tokio::test]
+async fn a_down_server_gives_revocation_unknown_and_check_crl_decides() {
+    let ca = Ca::new("Down CA");
+    let url = format!(
+        "http://127.0.0.1:{}/{}/ca.crl",
+        dead_port().await,
+        unique("down")
+    );
+    let leaf = ca.issue(
+        "down",
+        Some("down@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let started = Instant::now();
+    let checked = checker(&db, &ca, settings(5, 60, false))
+        .check(&read_cert(&leaf), &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        checked.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    let reason = checked.reason();
+    assert!(
+        reason.starts_with("The revocation status could not be checked.")
+            && reason.contains("cannot connect"),
+        "{reason}"
+    );
+    assert!(checked.usable(false), "CheckCRL off: usable with a warning");
+    assert!(!checked.usable(true), "CheckCRL on: blocks sending");
+    assert_eq!(cached_rows(&db, &url).await, 0);
+
+    // DisableCRLCheck: nothing is fetched and the certificate is valid.
+    let mut off = settings(5, 60, true);
+    off.disable_crl_check = true;
+    let checked = checker(&db, &ca, off)
+        .check(&read_cert(&leaf), &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(checked.is_valid(), "{}", checked.reason());
+    assert_eq!(checked.verdict.revocation, Revocation::Disabled);
+}
+
+#[tokio::test]
+async fn a_dripping_server_meets_the_per_url_timeout() {
+    let ca = Ca::new("Drip CA");
+    let server = CrlServer::start(Behaviour::Drip).await;
+    let url = server.url(&format!("{}/ca.crl", unique("drip")));
+    let leaf = ca.issue(
+        "drip",
+        Some("drip@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let started = Instant::now();
+    let checked = checker(&db, &ca, settings(5, 60, false))
+        .check(&read_cert(&leaf), &[], Usage::Encrypt, None, now())
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(8),
+        "{took:?}"
+    );
+    assert_eq!(
+        checked.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    assert!(
+        checked.reason().contains("within 5 s"),
+        "{}",
+        checked.reason()
+    );
+    assert_eq!(cached_rows(&db, &url).await, 0);
+}
+
+#[tokio::test]
+async fn the_overall_timeout_cuts_a_slow_fetch_short() {
+    let ca = Ca::new("Overall CA");
+    let server = CrlServer::start(Behaviour::Drip).await;
+    let url = server.url(&format!("{}/ca.crl", unique("overall")));
+    let leaf = ca.issue(
+        "overall",
+        Some("o@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let started = Instant::now();
+    let checked = checker(&db, &ca, settings(60, 1, false))
+        .check(&read_cert(&leaf), &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        checked.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    assert!(
+        checked.reason().contains("after 1 s"),
+        "{}",
+        checked.reason()
+    );
+}
+
+#[tokio::test]
+async fn garbage_or_a_forged_crl_does_not_poison_the_cache() {
+    let ca = Ca::new("Honest CA");
+    let forger = Ca::new("Honest CA");
+    let server = CrlServer::start(Behaviour::Serve(
+        b"<html>not a CRL</html>".to_vec(),
+        Duration::ZERO,
+    ))
+    .await;
+    let url = server.url(&format!("{}/ca.crl", unique("poison")));
+    let leaf = ca.issue(
+        "victim",
+        Some("v@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let cert = read_cert(&leaf);
+
+    let garbage = checker(&db, &ca, settings(5, 60, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(
+        garbage.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    assert!(
+        garbage.reason().contains("cannot be read"),
+        "{}",
+        garbage.reason()
+    );
+    assert_eq!(cached_rows(&db, &url).await, 0);
+
+    // Same issuer name, wrong key: a forged CRL (here one revoking nothing, to hide a revocation).
+    server.set(Behaviour::Serve(forger.crl(&[]), Duration::ZERO));
+    let forged = checker(&db, &ca, settings(5, 60, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(
+        forged.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    assert!(
+        forged.reason().contains("not signed by"),
+        "{}",
+        forged.reason()
+    );
+    assert_eq!(cached_rows(&db, &url).await, 0);
+
+    // The real CRL is taken as soon as it is served.
+    server.set(Behaviour::Serve(ca.crl(&[&leaf]), Duration::ZERO));
+    let real = checker(&db, &ca, settings(5, 60, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(real.verdict.status, Status::Invalid(Reason::Revoked));
+    assert_eq!(cached_rows(&db, &url).await, 1);
+}

@@ -273,7 +273,10 @@ fn generate(dir: PathBuf) -> Pki {
 
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| generate(Path::new(env!("CARGO_TARGET_TMPDIR")).join("smime_cli-pki")))
+    // One directory per process: two test runs sharing the target directory (engineers, CI
+    // jobs) must not regenerate each other's CA under their feet.
+    let name = format!("smime_cli-pki-{}", std::process::id());
+    PKI.get_or_init(|| generate(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)))
 }
 
 /// A fresh directory for one test.
@@ -897,7 +900,7 @@ impl Drop for Gpgsm {
 }
 
 #[test]
-fn gpgsm_decrypts_our_aes_cbc_pkcs1_mail() {
+fn gpgsm_decrypts_our_mail_and_we_sign_with_its_p12() {
     let gpgsm = Gpgsm::new();
     let dir = scratch("gpgsm");
     write(&dir, "in.eml", &message("alice@example.test"));
@@ -930,4 +933,36 @@ fn gpgsm_decrypts_our_aes_cbc_pkcs1_mail() {
         );
         assert_eq!(std::fs::read(&out).unwrap(), ENTITY.as_bytes());
     }
+
+    // gpgsm exports Alice's key (PKCS#12 with a 3DES key bag and RC2-40 certificates); we sign
+    // with that file and openssl verifies.
+    let exported = dir.join("gpgsm-export.p12");
+    let status = gpgsm.run(
+        &[
+            "--export-secret-key-p12",
+            "-o",
+            s(&exported),
+            "alice@example.test",
+        ],
+        Some(PASS),
+    );
+    assert!(exported.exists(), "{status}");
+    let mut args = vec!["sign", "--in", "in.eml", "--out", "signed.eml", "--p12"];
+    args.extend_from_slice(&[s(&exported), "--pass", PASS]);
+    sealmail_ok(&dir, &args);
+    let args = [
+        "cms",
+        "-verify",
+        "-in",
+        "signed.eml",
+        "-CAfile",
+        s(&pki().ca_bundle),
+        "-out",
+        "v.txt",
+    ];
+    run(&dir, "openssl", &args, &[]);
+    assert_eq!(
+        lf(&std::fs::read(dir.join("v.txt")).unwrap()),
+        lf(ENTITY.as_bytes())
+    );
 }

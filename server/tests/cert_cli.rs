@@ -1,0 +1,235 @@
+//! `sealmail cert check` and `sealmail directory import` as an admin runs them: files in,
+//! one line out, exit 0 only when valid.
+
+mod certs;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use certs::*;
+
+fn sealmail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sealmail"))
+        .args(args)
+        .env_remove("SEALMAIL_CONFIG")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("sealmail runs")
+}
+
+fn line(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn offline_check_reports_valid_revoked_and_missing_crls() {
+    let ca = Ca::new("CLI CA");
+    let url = "http://crl.example.test/cli.crl";
+    let good = ca.issue(
+        "good",
+        Some("good@x.test"),
+        None,
+        "digitalSignature",
+        Some(url),
+        365,
+    );
+    let bad = ca.issue(
+        "bad",
+        Some("bad@x.test"),
+        None,
+        "digitalSignature",
+        Some(url),
+        365,
+    );
+    let crl_dir = tempfile::tempdir().unwrap();
+    std::fs::write(crl_dir.path().join("ca.crl"), ca.crl(&[&bad])).unwrap();
+    // A folder of trust anchors may hold other files; they are skipped.
+    let trust_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(ca.path("ca.pem"), trust_dir.path().join("ca.pem")).unwrap();
+    std::fs::write(trust_dir.path().join("README"), "not a certificate").unwrap();
+    let trust = p(trust_dir.path());
+    let crls = p(crl_dir.path());
+
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&good),
+        "--trust",
+        trust,
+        "--crl",
+        crls,
+        "--usage",
+        "sign",
+        "--email",
+        "good@x.test",
+    ]);
+    assert_eq!(
+        line(&out),
+        "valid",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&bad),
+        "--trust",
+        trust,
+        "--crl",
+        crls,
+    ]);
+    assert_eq!(line(&out), "invalid: The certificate has been revoked.");
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = sealmail(&["cert", "check", "--cert", p(&good), "--trust", trust]);
+    assert_eq!(
+        line(&out),
+        format!("invalid: The revocation status could not be checked. (missing: {url})")
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&good),
+        "--trust",
+        trust,
+        "--crl",
+        crls,
+        "--usage",
+        "encrypt",
+    ]);
+    assert_eq!(
+        line(&out),
+        "invalid: The certificate may not be used for this purpose."
+    );
+
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&good),
+        "--trust",
+        trust,
+        "--crl",
+        crls,
+        "--at",
+        "2090-01-01T00:00:00Z",
+    ]);
+    assert_eq!(line(&out), "invalid: The certificate has expired.");
+
+    let other = Ca::new("Other CA");
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&good),
+        "--trust",
+        p(&other.path("ca.pem")),
+        "--crl",
+        crls,
+    ]);
+    assert_eq!(
+        line(&out),
+        "invalid: The digital ID was issued by an untrusted source."
+    );
+
+    let out = sealmail(&[
+        "cert",
+        "check",
+        "--cert",
+        p(&good),
+        "--trust",
+        trust,
+        "--at",
+        "soon",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--at soon"));
+}
+
+#[tokio::test]
+async fn live_check_uses_the_configured_anchors_and_fetches_the_crl() {
+    let ca = Ca::new("Live CA");
+    let server = CrlServer::start(Behaviour::Serve(Vec::new(), Duration::ZERO)).await;
+    let url = server.url("live.crl");
+    let leaf = ca.issue(
+        "live",
+        Some("live@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    server.set(Behaviour::Serve(ca.crl(&[]), Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sealmail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
+             [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n\
+             [pki]\ntrust_anchors = \"{}\"\nrevocation_url_retrieval_timeout_seconds = 5\n",
+            dir.path().display(),
+            ca.path("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let leaf_path = leaf.clone();
+    let config_path = config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        sealmail(&[
+            "cert",
+            "check",
+            "--config",
+            p(&config_path),
+            "--cert",
+            p(&leaf_path),
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        line(&out),
+        "valid",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.count(), 1);
+
+    // The directory import command writes to the same database.
+    let out = tokio::task::spawn_blocking(move || {
+        sealmail(&[
+            "directory",
+            "--config",
+            p(&config),
+            "import",
+            "--email",
+            "live@x.test",
+            p(&leaf),
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        line(&out),
+        "live@x.test: 1 certificate(s) imported, 0 CA certificate(s) kept for chain building"
+    );
+}

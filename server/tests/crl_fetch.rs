@@ -287,3 +287,59 @@ async fn garbage_or_a_forged_crl_does_not_poison_the_cache() {
     assert_eq!(real.verdict.status, Status::Invalid(Reason::Revoked));
     assert_eq!(cached_rows(&db, &url).await, 1);
 }
+
+#[tokio::test]
+async fn the_chain_is_completed_over_aia_and_the_untrusted_list_still_wins() {
+    let root = Ca::new("AIA Root");
+    let inter = Ca::intermediate(&root, "AIA Intermediate");
+    let server = CrlServer::start(Behaviour::Serve(inter.der(), Duration::ZERO)).await;
+    let url = server.url(&format!("{}/inter.der", unique("aia")));
+    let leaf = inter.issue_with(
+        "aia",
+        Some("aia@x.test"),
+        None,
+        "keyAgreement",
+        None,
+        365,
+        &format!("authorityInfoAccess=caIssuers;URI:{url}\n"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let mut no_crl = settings(5, 60, false);
+    no_crl.disable_crl_check = true;
+    let cert = read_cert(&leaf);
+
+    let checked = checker(&db, &root, no_crl.clone())
+        .check(&cert, &[], Usage::Encrypt, Some("aia@x.test"), now())
+        .await;
+    assert!(checked.is_valid(), "{}", checked.reason());
+    assert_eq!(checked.verdict.path.len(), 3);
+    assert_eq!(server.count(), 1);
+
+    // The administrator distrusts the intermediate: that wins over a chain that is fine.
+    let distrusting = sealmail_server::pki::cache::Checker::new(
+        no_crl.clone(),
+        db.clone(),
+        vec![root.certificate()],
+        vec![inter.certificate().fingerprint()],
+    );
+    let checked = distrusting
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(checked.verdict.status, Status::Invalid(Reason::Distrusted));
+
+    // Without the issuer's server the chain cannot be completed; the reason names the URL.
+    drop(server);
+    let checked = checker(&db, &root, no_crl)
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(
+        checked.verdict.status,
+        Status::Invalid(Reason::UntrustedIssuer)
+    );
+    assert!(
+        checked.reason().contains(url.as_str()),
+        "{}",
+        checked.reason()
+    );
+}

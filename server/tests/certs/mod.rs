@@ -75,6 +75,53 @@ impl Ca {
         }
     }
 
+    /// A CA certified by `root` instead of self-signed.
+    pub fn intermediate(root: &Ca, name: &str) -> Self {
+        let ca = Ca::new(name);
+        let d = ca.dir.path();
+        openssl(
+            d,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "ca.key",
+                "-out",
+                "ca.csr",
+                "-subj",
+                &format!("/O=Sealmail Tests/CN={name}"),
+            ],
+        );
+        std::fs::write(
+            d.join("ca.ext"),
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+        )
+        .unwrap();
+        let root_dir = root.dir.path();
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "ca.csr",
+                "-CA",
+                p(&root_dir.join("ca.pem")),
+                "-CAkey",
+                p(&root_dir.join("ca.key")),
+                "-set_serial",
+                "7",
+                "-days",
+                "3650",
+                "-extfile",
+                "ca.ext",
+                "-out",
+                "ca.pem",
+            ],
+        );
+        ca
+    }
+
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.path().join(file)
     }
@@ -97,6 +144,21 @@ impl Ca {
         usage: &str,
         crl_url: Option<&str>,
         days: u32,
+    ) -> PathBuf {
+        self.issue_with(file, subject_email, san, usage, crl_url, days, "")
+    }
+
+    /// [`Ca::issue`] with extra extension lines (`authorityInfoAccess=…`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_with(
+        &self,
+        file: &str,
+        subject_email: Option<&str>,
+        san: Option<&str>,
+        usage: &str,
+        crl_url: Option<&str>,
+        days: u32,
+        extra: &str,
     ) -> PathBuf {
         let d = self.dir.path();
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +193,7 @@ impl Ca {
         if let Some(u) = crl_url {
             ext.push_str(&format!("crlDistributionPoints=URI:{u}\n"));
         }
+        ext.push_str(extra);
         std::fs::write(d.join(format!("{file}.ext")), ext).unwrap();
         let args: Vec<String> = vec![
             "x509".into(),
@@ -190,6 +253,10 @@ impl Ca {
         );
         std::fs::read(d.join("crl.der")).unwrap()
     }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
 }
 
 pub fn pem_to_der(pem: &[u8]) -> Vec<u8> {

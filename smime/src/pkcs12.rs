@@ -12,8 +12,10 @@
 //!   (SHA-1 with 3-key 3DES, 40- and 128-bit RC2: `openssl -legacy`, gpgsm, old Windows);
 //! * plain `keyBag`s and `certBag`s, and nested `safeContentsBag`s.
 //!
-//! Not read: public-key integrity and privacy modes (never seen in the wild), PBMAC1 (RFC 9579,
-//! OpenSSL 3.4+), scrypt (refused: its cost parameters would let a file exhaust memory).
+//! * PBMAC1 integrity (RFC 9579, OpenSSL 3.4+ `-pbmac1_pbkdf2`), checked with the RFC's vectors.
+//!
+//! Not read: public-key integrity and privacy modes (never seen in the wild), scrypt (refused:
+//! its cost parameters would let a file exhaust memory).
 //!
 //! A wrong password and a damaged file are told apart: when the MAC does not match we try the
 //! password on the encrypted parts; if one of them decrypts to well-formed content the password
@@ -61,6 +63,8 @@ mod oids {
     // RFC 8018.
     pub const PBES2: Oid = Oid::new_unwrap("1.2.840.113549.1.5.13");
     pub const PBKDF2: Oid = Oid::new_unwrap("1.2.840.113549.1.5.12");
+    /// RFC 9579 (OpenSSL 3.4+ `-pbmac1_pbkdf2`).
+    pub const PBMAC1: Oid = Oid::new_unwrap("1.2.840.113549.1.5.14");
     pub const SCRYPT: Oid = Oid::new_unwrap("1.3.6.1.4.1.11591.4.11");
     pub const HMAC_SHA1: Oid = Oid::new_unwrap("1.2.840.113549.2.7");
     pub const HMAC_SHA256: Oid = Oid::new_unwrap("1.2.840.113549.2.9");
@@ -195,7 +199,8 @@ impl<'a> Pfx<'a> {
 
 /// MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }
 struct MacData<'a> {
-    digest_algorithm: Oid,
+    /// A digest (the PKCS#12 KDF and HMAC) or PBMAC1.
+    algorithm: Element<'a>,
     digest: &'a [u8],
     salt: &'a [u8],
     iterations: u64,
@@ -213,9 +218,8 @@ impl<'a> MacData<'a> {
         let [algorithm, digest] = digest_info.as_slice() else {
             return Err(corrupt("DigestInfo"));
         };
-        let (digest_algorithm, _) = algorithm_identifier(algorithm)?;
         Ok(Self {
-            digest_algorithm,
+            algorithm: *algorithm,
             digest: octet_string(digest)?,
             salt: octet_string(salt)?,
             iterations,
@@ -224,9 +228,12 @@ impl<'a> MacData<'a> {
 
     /// Does the MAC match under this password? Errors only for what cannot be checked.
     fn verify(&self, data: &[u8], secrets: &Secrets) -> Result<bool> {
-        let hash = Hash::from_digest_oid(&self.digest_algorithm).ok_or_else(|| {
-            Pkcs12Error::Unsupported(format!("MAC digest {}", self.digest_algorithm))
-        })?;
+        let (algorithm, params) = algorithm_identifier(&self.algorithm)?;
+        if algorithm == oids::PBMAC1 {
+            return self.verify_pbmac1(params, data, secrets);
+        }
+        let hash = Hash::from_digest_oid(&algorithm)
+            .ok_or_else(|| Pkcs12Error::Unsupported(format!("MAC digest {algorithm}")))?;
         check_iterations(self.iterations)?;
         let key = pkcs12_kdf(
             hash,
@@ -236,6 +243,35 @@ impl<'a> MacData<'a> {
             self.iterations,
             hash.output_len(),
         );
+        Ok(hash.hmac_matches(&key, data, self.digest))
+    }
+
+    /// RFC 9579: PBMAC1-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier (PBKDF2),
+    /// messageAuthScheme AlgorithmIdentifier (HMAC) }. The key comes from PBKDF2 over the UTF-8
+    /// password; macSalt and iterations of MacData are unused.
+    fn verify_pbmac1(
+        &self,
+        params: Option<Element<'_>>,
+        data: &[u8],
+        secrets: &Secrets,
+    ) -> Result<bool> {
+        let params = params.ok_or_else(|| corrupt("PBMAC1 parameters"))?;
+        let fields = sequence(&params, "PBMAC1-params")?;
+        let [kdf, mac] = fields.as_slice() else {
+            return Err(corrupt("PBMAC1-params"));
+        };
+        let kdf = Pbkdf2::parse(kdf)?;
+        let (mac_oid, _) = algorithm_identifier(mac)?;
+        let hash = Hash::from_hmac_oid(&mac_oid)
+            .ok_or_else(|| Pkcs12Error::Unsupported(format!("PBMAC1 MAC {mac_oid}")))?;
+        // RFC 9579 requires keyLength; an HMAC key beyond one hash block gains nothing.
+        let key_len = match kdf.key_len {
+            Some(len @ 1..=128) => len as usize,
+            _ => return Err(corrupt("PBMAC1 key length")),
+        };
+        let mut key = Zeroizing::new(vec![0u8; key_len]);
+        kdf.prf
+            .pbkdf2(&secrets.utf8, kdf.salt, kdf.iterations, &mut key);
         Ok(hash.hmac_matches(&key, data, self.digest))
     }
 }
@@ -655,35 +691,12 @@ fn pbes2_decrypt(
     let [kdf, scheme] = fields.as_slice() else {
         return Err(corrupt("PBES2-params"));
     };
-    let (kdf_oid, kdf_params) = algorithm_identifier(kdf)?;
-    if kdf_oid == oids::SCRYPT {
-        return Err(Pkcs12Error::Unsupported("scrypt".into()));
-    }
-    if kdf_oid != oids::PBKDF2 {
-        return Err(Pkcs12Error::Unsupported(format!(
-            "key derivation {kdf_oid}"
-        )));
-    }
-    let kdf_params = kdf_params.ok_or_else(|| corrupt("PBKDF2 parameters"))?;
-    // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER,
-    //   keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }
-    let fields = sequence(&kdf_params, "PBKDF2-params")?;
-    let mut fields = fields.iter();
-    let salt = octet_string(fields.next().ok_or_else(|| corrupt("PBKDF2 salt"))?)?;
-    let iterations = integer(fields.next().ok_or_else(|| corrupt("PBKDF2 iterations"))?)?;
-    check_iterations(iterations)?;
-    let iterations = u32::try_from(iterations).map_err(|_| corrupt("PBKDF2 iterations"))?;
-    let mut prf = Hash::Sha1;
-    let mut key_len = None;
-    for field in fields {
-        if field.tag.is_universal(2) {
-            key_len = Some(integer(field)?);
-        } else {
-            let (prf_oid, _) = algorithm_identifier(field)?;
-            prf = Hash::from_hmac_oid(&prf_oid)
-                .ok_or_else(|| Pkcs12Error::Unsupported(format!("PBKDF2 PRF {prf_oid}")))?;
-        }
-    }
+    let Pbkdf2 {
+        salt,
+        iterations,
+        key_len,
+        prf,
+    } = Pbkdf2::parse(kdf)?;
 
     let (cipher, iv) = algorithm_identifier(scheme)?;
     let iv = octet_string(&iv.ok_or_else(|| corrupt("PBES2 IV"))?)?.to_vec();
@@ -704,6 +717,54 @@ fn pbes2_decrypt(
         32 => cbc_decrypt::<aes::Aes256>(&key, &iv, ciphertext),
         _ if cipher == oids::DES_EDE3_CBC => cbc_decrypt::<des::TdesEde3>(&key, &iv, ciphertext),
         _ => cbc_decrypt::<aes::Aes192>(&key, &iv, ciphertext),
+    }
+}
+
+/// PBKDF2 as named by an AlgorithmIdentifier (RFC 8018 appendix A.2):
+/// PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER,
+///   keyLength INTEGER OPTIONAL, prf AlgorithmIdentifier DEFAULT hmacWithSHA1 }
+struct Pbkdf2<'a> {
+    salt: &'a [u8],
+    iterations: u32,
+    key_len: Option<u64>,
+    prf: Hash,
+}
+
+impl<'a> Pbkdf2<'a> {
+    fn parse(algorithm: &Element<'a>) -> Result<Self> {
+        let (kdf_oid, params) = algorithm_identifier(algorithm)?;
+        if kdf_oid == oids::SCRYPT {
+            return Err(Pkcs12Error::Unsupported("scrypt".into()));
+        }
+        if kdf_oid != oids::PBKDF2 {
+            return Err(Pkcs12Error::Unsupported(format!(
+                "key derivation {kdf_oid}"
+            )));
+        }
+        let params = params.ok_or_else(|| corrupt("PBKDF2 parameters"))?;
+        let fields = sequence(&params, "PBKDF2-params")?;
+        let mut fields = fields.iter();
+        let salt = octet_string(fields.next().ok_or_else(|| corrupt("PBKDF2 salt"))?)?;
+        let iterations = integer(fields.next().ok_or_else(|| corrupt("PBKDF2 iterations"))?)?;
+        check_iterations(iterations)?;
+        let iterations = u32::try_from(iterations).map_err(|_| corrupt("PBKDF2 iterations"))?;
+        let mut prf = Hash::Sha1;
+        let mut key_len = None;
+        for field in fields {
+            if field.tag.is_universal(2) {
+                key_len = Some(integer(field)?);
+            } else {
+                let (prf_oid, _) = algorithm_identifier(field)?;
+                prf = Hash::from_hmac_oid(&prf_oid)
+                    .ok_or_else(|| Pkcs12Error::Unsupported(format!("PBKDF2 PRF {prf_oid}")))?;
+            }
+        }
+        Ok(Self {
+            salt,
+            iterations,
+            key_len,
+            prf,
+        })
     }
 }
 

@@ -343,3 +343,34 @@ async fn the_chain_is_completed_over_aia_and_the_untrusted_list_still_wins() {
         checked.reason()
     );
 }
+
+#[tokio::test]
+async fn bodies_and_redirects_are_capped() {
+    use sealmail_server::pki::fetch::{FetchError, Fetcher};
+    let big = CrlServer::start(Behaviour::Serve(vec![0u8; 1000], Duration::ZERO)).await;
+    let capped = Fetcher {
+        timeout: Duration::from_secs(5),
+        max_bytes: 100,
+    };
+    let roomy = Fetcher {
+        timeout: Duration::from_secs(5),
+        max_bytes: 1000,
+    };
+    let err = capped.get(&big.url("x")).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { limit: 100, .. }),
+        "{err}"
+    );
+    assert_eq!(roomy.get(&big.url("x")).await.unwrap().len(), 1000);
+
+    let looping = CrlServer::start(Behaviour::Redirect("/again".into())).await;
+    let err = roomy.get(&looping.url("x")).await.unwrap_err();
+    assert!(matches!(err, FetchError::Redirects { .. }), "{err}");
+    assert_eq!(looping.count(), 4, "the first request and three redirects");
+
+    let hop = CrlServer::start(Behaviour::Redirect(big.url("x"))).await;
+    assert_eq!(roomy.get(&hop.url("y")).await.unwrap().len(), 1000);
+    let to_https = CrlServer::start(Behaviour::Redirect("https://127.0.0.1/x".into())).await;
+    let err = roomy.get(&to_https.url("y")).await.unwrap_err();
+    assert!(matches!(err, FetchError::Unsupported(_)), "{err}");
+}

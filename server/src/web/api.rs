@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
@@ -22,6 +23,9 @@ use crate::pki::{Certificate, Usage, fetch};
 use crate::sessions::Lookup;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Recipient lookups in flight at once for one request.
+const LOOKUP_CONCURRENCY: usize = 16;
 
 /// A JSON failure.
 pub struct ApiError(StatusCode, String);
@@ -168,25 +172,29 @@ pub async fn recipients(
     .map_err(|e| bad(e.to_string()))?;
     let now = crate::db::now();
     let owner = user.0.email.clone();
-    // Recipients are looked up concurrently: their CRLs are fetched in parallel (and a CRL
-    // they share is fetched once).
-    let answers = futures::future::join_all(expanded.recipients.into_iter().map(|r| {
-        let state = state.clone();
-        let owner = owner.clone();
-        async move {
-            let found = lookup::find_certificate(
-                &state.directory,
-                &state.checker,
-                &owner,
-                &r.address,
-                Usage::Encrypt,
-                now,
-            )
-            .await;
-            RecipientAnswer::from_found(found, r.via)
-        }
-    }))
-    .await;
+    // Recipients are looked up concurrently — their CRLs are fetched in parallel, and a CRL
+    // they share is fetched once — but a bounded number at a time, so 5000 recipients do not
+    // queue 5000 lookups on the database pool at once. `buffered` keeps the request's order.
+    let answers: Vec<RecipientAnswer> = futures::stream::iter(expanded.recipients)
+        .map(|r| {
+            let state = state.clone();
+            let owner = owner.clone();
+            async move {
+                let found = lookup::find_certificate(
+                    &state.directory,
+                    &state.checker,
+                    &owner,
+                    &r.address,
+                    Usage::Encrypt,
+                    now,
+                )
+                .await;
+                RecipientAnswer::from_found(found, r.via)
+            }
+        })
+        .buffered(LOOKUP_CONCURRENCY)
+        .collect()
+        .await;
     let sender = lookup::find_certificate(
         &state.directory,
         &state.checker,

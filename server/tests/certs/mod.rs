@@ -276,6 +276,8 @@ pub enum Behaviour {
     Serve(Vec<u8>, Duration),
     /// Headers promising 1000 bytes, then one byte a second.
     Drip,
+    /// 302 to this location.
+    Redirect(String),
 }
 
 /// A tiny HTTP server on 127.0.0.1 that counts requests.
@@ -324,6 +326,12 @@ impl CrlServer {
                             );
                             let _ = sock.write_all(head.as_bytes()).await;
                             let _ = sock.write_all(&body).await;
+                        }
+                        Behaviour::Redirect(location) => {
+                            let head = format!(
+                                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+                            );
+                            let _ = sock.write_all(head.as_bytes()).await;
                         }
                         Behaviour::Drip => {
                             let _ = sock

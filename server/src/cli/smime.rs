@@ -64,8 +64,10 @@ pub struct KeyArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
+    /// The message (RFC 5322) or bare MIME entity to sign.
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
+    /// Where the signed message goes.
     #[arg(long = "out", value_name = "FILE")]
     pub output: PathBuf,
     #[command(flatten)]
@@ -90,6 +92,7 @@ pub enum Md {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
+    /// The signed message (multipart/signed or application/pkcs7-mime).
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
     /// Trust anchors (PEM or DER; repeatable). Without it only the cryptography is checked.
@@ -108,8 +111,10 @@ pub struct VerifyArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct EncryptArgs {
+    /// The message (RFC 5322) or bare MIME entity to encrypt.
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
+    /// Where the encrypted message goes.
     #[arg(long = "out", value_name = "FILE")]
     pub output: PathBuf,
     /// Recipient certificate files (PEM or DER; each may hold several certificates).
@@ -139,8 +144,10 @@ pub enum Cipher {
 
 #[derive(Debug, clap::Args)]
 pub struct DecryptArgs {
+    /// The encrypted (or triple-wrapped) message.
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
+    /// Where the innermost entity goes.
     #[arg(long = "out", value_name = "FILE")]
     pub output: PathBuf,
     #[command(flatten)]

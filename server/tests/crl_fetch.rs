@@ -374,3 +374,47 @@ async fn bodies_and_redirects_are_capped() {
     let err = roomy.get(&to_https.url("y")).await.unwrap_err();
     assert!(matches!(err, FetchError::Unsupported(_)), "{err}");
 }
+
+#[tokio::test]
+async fn with_cert_url_retrieval_timeout_zero_only_the_shared_cache_is_used() {
+    let ca = Ca::new("Cached-only CA");
+    let server = CrlServer::start(Behaviour::Serve(Vec::new(), Duration::ZERO)).await;
+    let url = server.url(&format!("{}/ca.crl", unique("zero")));
+    let leaf = ca.issue(
+        "zero",
+        Some("z@x.test"),
+        None,
+        "keyAgreement",
+        Some(&url),
+        365,
+    );
+    server.set(Behaviour::Serve(ca.crl(&[]), Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let cert = read_cert(&leaf);
+
+    let empty = checker(&db, &ca, settings(5, 0, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert_eq!(
+        empty.verdict.status,
+        Status::Invalid(Reason::RevocationUnknown)
+    );
+    assert!(
+        empty.reason().contains("fetching is off"),
+        "{}",
+        empty.reason()
+    );
+    assert_eq!(server.count(), 0);
+
+    // Another instance that may fetch fills the shared cache; now the first one can decide.
+    let fetched = checker(&db, &ca, settings(5, 60, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(fetched.is_valid(), "{}", fetched.reason());
+    let cached = checker(&db, &ca, settings(5, 0, false))
+        .check(&cert, &[], Usage::Encrypt, None, now())
+        .await;
+    assert!(cached.is_valid(), "{}", cached.reason());
+    assert_eq!(server.count(), 1);
+}

@@ -41,6 +41,25 @@ struct State {
     failed: HashMap<String, (Instant, String)>,
 }
 
+impl State {
+    /// Replaces the snapshot with one holding `crl` for `url` (and dropping CRLs gone stale).
+    /// Copy-on-write: validations in progress keep the snapshot they started with.
+    fn insert(&mut self, url: &str, crl: Crl, now: UnixTime) {
+        let mut crls = Vec::with_capacity(self.crls.len() + 1);
+        let mut urls = Vec::with_capacity(self.crls.len() + 1);
+        for (u, c) in self.urls.iter().zip(self.crls.iter()) {
+            if u != url && c.is_current(now) {
+                urls.push(u.clone());
+                crls.push(c.clone());
+            }
+        }
+        urls.push(url.to_string());
+        crls.push(crl);
+        self.crls = Arc::new(crls);
+        self.urls = urls;
+    }
+}
+
 struct Inner {
     db: Pool,
     fetcher: Fetcher,
@@ -128,24 +147,41 @@ impl CrlCache {
         flight.await
     }
 
+    /// [`CrlCache::obtain`] without HTTP: memory, then the shared database.
+    pub async fn obtain_cached(
+        &self,
+        url: &str,
+        issuers: &[Certificate],
+        now: UnixTime,
+    ) -> Result<(), String> {
+        if self.holds(url, now) {
+            return Ok(());
+        }
+        let der = self
+            .read_db(url, now)
+            .await
+            .ok_or_else(|| format!("no cached CRL from {url}, and fetching is off"))?;
+        let crl = accept(url, &der, issuers, now)?;
+        let mut st = self.state();
+        st.insert(url, crl, now);
+        Ok(())
+    }
+
+    fn holds(&self, url: &str, now: UnixTime) -> bool {
+        let st = self.state();
+        st.urls
+            .iter()
+            .zip(st.crls.iter())
+            .any(|(u, c)| u == url && c.is_current(now))
+    }
+
     fn finish(&self, url: &str, result: &Result<Crl, String>, now: UnixTime) {
         let mut st = self.state();
         st.inflight.remove(url);
         match result {
             Ok(crl) => {
                 st.failed.remove(url);
-                let mut crls = Vec::with_capacity(st.crls.len() + 1);
-                let mut urls = Vec::with_capacity(st.crls.len() + 1);
-                for (u, c) in st.urls.iter().zip(st.crls.iter()) {
-                    if u != url && c.is_current(now) {
-                        urls.push(u.clone());
-                        crls.push(c.clone());
-                    }
-                }
-                urls.push(url.to_string());
-                crls.push(crl.clone());
-                st.crls = Arc::new(crls);
-                st.urls = urls;
+                st.insert(url, crl.clone(), now);
             }
             Err(why) => {
                 st.failed
@@ -511,15 +547,17 @@ impl Checker {
                 verdict: verdict.clone(),
                 problems,
             };
-            if round > MAX_ROUNDS || overall.is_zero() {
+            // CertURLRetrievalTimeout 0: nothing is fetched, but the shared cache is used.
+            let fetching = !overall.is_zero();
+            if round > MAX_ROUNDS {
                 return done(problems);
             }
-            if remaining.is_zero() {
+            if fetching && remaining.is_zero() {
                 problems.push(format!("stopped fetching after {} s", overall.as_secs()));
                 return done(problems);
             }
             let progressed = match (&verdict.status, &verdict.revocation) {
-                (Status::Invalid(Reason::UntrustedIssuer), _) => {
+                (Status::Invalid(Reason::UntrustedIssuer), _) if fetching => {
                     let last = verdict.path.last().unwrap_or(cert);
                     let mut urls = last.ca_issuer_urls();
                     urls.extend(cert.ca_issuer_urls());
@@ -552,6 +590,9 @@ impl Checker {
                     let fetches = urls.iter().map(|url| {
                         let issuers = issuers.clone();
                         async move {
+                            if !fetching {
+                                return self.crls.obtain_cached(url, &issuers, now).await;
+                            }
                             match tokio::time::timeout(
                                 remaining,
                                 self.crls.obtain(url, issuers, now),

@@ -36,6 +36,11 @@ use crate::keys::{PublicKey, SoftKey};
 /// Most key-derivation iterations accepted. Real files use 2,048 (OpenSSL) to 600,000; ten
 /// million already costs seconds in the browser, and more is a denial of service.
 pub const MAX_ITERATIONS: u64 = 10_000_000;
+/// Most key-derivation iterations spent on one file, all derivations together: a file with
+/// hundreds of bags at the per-derivation maximum must not cost hundreds of times as much. Room
+/// for a MAC, a key and a certificate bag each at [`MAX_ITERATIONS`] (key and IV count twice for
+/// the legacy PBEs), plus the retry that tells a wrong password from damage.
+pub const MAX_TOTAL_ITERATIONS: u64 = 8 * MAX_ITERATIONS;
 /// Most bags read from one file: a personal `.p12` holds a key and a handful of certificates.
 pub const MAX_BAGS: usize = 256;
 /// Deepest nesting of `safeContentsBag`s followed.
@@ -88,6 +93,8 @@ pub enum Pkcs12Error {
     Unsupported(String),
     #[error("the PKCS#12 file asks for {0} key-derivation iterations (at most {MAX_ITERATIONS})")]
     TooManyIterations(u64),
+    #[error("the PKCS#12 file asks for more key-derivation work than allowed")]
+    TooMuchWork,
     #[error("the PKCS#12 file holds no private key")]
     NoKey,
     #[error("the PKCS#12 file holds no certificate for its private key")]
@@ -141,13 +148,16 @@ pub fn parse(file: &[u8], password: &str) -> Result<Pkcs12> {
     }
 }
 
-/// The password in the two encodings PKCS#12 uses.
+/// The password in the two encodings PKCS#12 uses, and the key-derivation work this file may
+/// still cost (every derivation goes through here, so this is where it is counted).
 struct Secrets {
     /// UTF-8, for PBES2 (what OpenSSL passes to PBKDF2).
     utf8: Zeroizing<Vec<u8>>,
     /// BMPString (UTF-16 big-endian) with a two-byte terminator, for the PKCS#12 KDF
     /// (RFC 7292 appendix B.1).
     bmp: Zeroizing<Vec<u8>>,
+    /// Iterations left of [`MAX_TOTAL_ITERATIONS`].
+    budget: core::cell::Cell<u64>,
 }
 
 impl Secrets {
@@ -160,7 +170,19 @@ impl Secrets {
         Self {
             utf8: Zeroizing::new(password.as_bytes().to_vec()),
             bmp: Zeroizing::new(bmp),
+            budget: core::cell::Cell::new(MAX_TOTAL_ITERATIONS),
         }
+    }
+
+    /// Account for a derivation of `iterations` (already checked against [`MAX_ITERATIONS`]).
+    fn spend(&self, iterations: u64) -> Result<()> {
+        let left = self
+            .budget
+            .get()
+            .checked_sub(iterations)
+            .ok_or(Pkcs12Error::TooMuchWork)?;
+        self.budget.set(left);
+        Ok(())
     }
 }
 
@@ -235,6 +257,7 @@ impl<'a> MacData<'a> {
         let hash = Hash::from_digest_oid(&algorithm)
             .ok_or_else(|| Pkcs12Error::Unsupported(format!("MAC digest {algorithm}")))?;
         check_iterations(self.iterations)?;
+        secrets.spend(self.iterations)?;
         let key = pkcs12_kdf(
             hash,
             KdfPurpose::Mac,
@@ -269,6 +292,7 @@ impl<'a> MacData<'a> {
             Some(len @ 1..=128) => len as usize,
             _ => return Err(corrupt("PBMAC1 key length")),
         };
+        secrets.spend(u64::from(kdf.iterations))?;
         let mut key = Zeroizing::new(vec![0u8; key_len]);
         kdf.prf
             .pbkdf2(&secrets.utf8, kdf.salt, kdf.iterations, &mut key);
@@ -612,6 +636,8 @@ fn pbe_decrypt(
     let salt = octet_string(salt)?;
     let iterations = integer(iterations)?;
     check_iterations(iterations)?;
+    // Two derivations: the key and the IV.
+    secrets.spend(iterations.saturating_mul(2))?;
     let derive =
         |purpose, len| pkcs12_kdf(Hash::Sha1, purpose, &secrets.bmp, salt, iterations, len);
     let cipher = if scheme == oids::PBE_SHA1_3DES {
@@ -711,6 +737,7 @@ fn pbes2_decrypt(
         return Err(corrupt("PBKDF2 key length does not fit the cipher"));
     }
     let mut key = Zeroizing::new(vec![0u8; cipher_key_len]);
+    secrets.spend(u64::from(iterations))?;
     prf.pbkdf2(&secrets.utf8, salt, iterations, &mut key);
     match cipher_key_len {
         16 => cbc_decrypt::<aes::Aes128>(&key, &iv, ciphertext),
@@ -948,6 +975,15 @@ mod tests {
     fn password_is_bmp_with_terminator() {
         assert_eq!(Secrets::new("ab").bmp.as_slice(), [0, b'a', 0, b'b', 0, 0]);
         assert_eq!(Secrets::new("").bmp.as_slice(), [0, 0]);
+    }
+
+    #[test]
+    fn total_work_is_bounded() {
+        let secrets = Secrets::new("pw");
+        for _ in 0..8 {
+            assert!(secrets.spend(MAX_ITERATIONS).is_ok());
+        }
+        assert_eq!(secrets.spend(1), Err(Pkcs12Error::TooMuchWork));
     }
 
     #[test]

@@ -275,8 +275,26 @@ fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     // One directory per process: two test runs sharing the target directory (engineers, CI
     // jobs) must not regenerate each other's CA under their feet.
-    let name = format!("smime_cli-pki-{}", std::process::id());
-    PKI.get_or_init(|| generate(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)))
+    PKI.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_abandoned(tmp);
+        generate(tmp.join(format!("smime_cli-pki-{}", std::process::id())))
+    })
+}
+
+/// Remove the PKI directories of earlier test processes that have ended.
+fn remove_abandoned(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("smime_cli-pki-")
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A fresh directory for one test.

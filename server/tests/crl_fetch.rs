@@ -418,3 +418,58 @@ async fn with_cert_url_retrieval_timeout_zero_only_the_shared_cache_is_used() {
     assert!(cached.is_valid(), "{}", cached.reason());
     assert_eq!(server.count(), 1);
 }
+
+#[tokio::test]
+async fn trust_anchors_and_the_untrusted_list_are_reloaded_without_a_restart() {
+    let ca = Ca::new("Reload CA");
+    let leaf = ca.issue("reload", Some("r@x.test"), None, "keyAgreement", None, 365);
+    let cert = read_cert(&leaf);
+    let anchors = tempfile::tempdir().unwrap();
+    let untrusted = anchors.path().join("untrusted.txt");
+    std::fs::write(&untrusted, "# nothing distrusted yet\n").unwrap();
+    let mut config = settings(5, 60, false);
+    config.disable_crl_check = true;
+    config.trust_anchors = Some(anchors.path().join("ca"));
+    config.untrusted_list = Some(untrusted.clone());
+    std::fs::create_dir(anchors.path().join("ca")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir).await;
+    let checker = sealmail_server::pki::cache::Checker::from_config(&config, db).unwrap();
+    let before = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
+    assert_eq!(
+        before.verdict.status,
+        Status::Invalid(Reason::UntrustedIssuer)
+    );
+
+    std::fs::copy(ca.path("ca.pem"), anchors.path().join("ca/ca.pem")).unwrap();
+    checker.reload().unwrap();
+    let trusted = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
+    assert!(trusted.is_valid(), "{}", trusted.reason());
+
+    let hex: String = cert
+        .fingerprint()
+        .iter()
+        .map(|b| format!("{b:02X}:"))
+        .collect();
+    std::fs::write(
+        &untrusted,
+        format!("{}  # leaked key\n", hex.trim_end_matches(':')),
+    )
+    .unwrap();
+    checker.reload().unwrap();
+    let distrusted = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
+    assert_eq!(
+        distrusted.reason(),
+        "The digital ID is on this server's list of untrusted certificates."
+    );
+
+    // A broken list is refused and the previous one stays in force.
+    std::fs::write(&untrusted, "not a fingerprint\n").unwrap();
+    let err = checker.reload().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pki.untrusted_list: line 1 is not a SHA-256 fingerprint"
+    );
+    let still = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
+    assert_eq!(still.verdict.status, Status::Invalid(Reason::Distrusted));
+}

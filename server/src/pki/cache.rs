@@ -416,19 +416,15 @@ impl Checked {
     }
 }
 
-/// The server's validator: trust anchors, untrusted list, CRL cache, AIA.
-pub struct Checker {
+/// What is trusted and distrusted.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
     pub anchors: Vec<Certificate>,
     pub untrusted: Vec<[u8; 32]>,
-    pub crls: CrlCache,
-    pub settings: PkiConfig,
-    db: Pool,
-    aia: Fetcher,
-    aia_cache: Mutex<HashMap<String, Vec<Certificate>>>,
 }
 
-impl Checker {
-    pub fn from_config(settings: &PkiConfig, db: Pool) -> Result<Self, SetupError> {
+impl Trust {
+    pub fn load(settings: &PkiConfig) -> Result<Self, SetupError> {
         let anchors = match &settings.trust_anchors {
             Some(path) => load_certificates(path).map_err(|source| SetupError::Anchors {
                 path: path.clone(),
@@ -447,7 +443,43 @@ impl Checker {
             }
             None => Vec::new(),
         };
-        Ok(Self::new(settings.clone(), db, anchors, untrusted))
+        Ok(Self { anchors, untrusted })
+    }
+}
+
+/// The server's validator: trust anchors, untrusted list, CRL cache, AIA.
+pub struct Checker {
+    /// Trust anchors and the untrusted list; replaced whole by [`Checker::reload`].
+    trust: std::sync::RwLock<Arc<Trust>>,
+    pub crls: CrlCache,
+    pub settings: PkiConfig,
+    db: Pool,
+    aia: Fetcher,
+    aia_cache: Mutex<HashMap<String, Vec<Certificate>>>,
+}
+
+impl Checker {
+    pub fn from_config(settings: &PkiConfig, db: Pool) -> Result<Self, SetupError> {
+        let trust = Trust::load(settings)?;
+        Ok(Self::new(
+            settings.clone(),
+            db,
+            trust.anchors,
+            trust.untrusted,
+        ))
+    }
+
+    /// Re-reads the trust anchor folder and the untrusted list, so an administrator's change
+    /// takes effect without a restart. On error the previous set stays in force.
+    pub fn reload(&self) -> Result<(), SetupError> {
+        let trust = Trust::load(&self.settings)?;
+        *self.trust.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(trust);
+        Ok(())
+    }
+
+    /// The trust anchors and untrusted list in force now.
+    pub fn trust(&self) -> Arc<Trust> {
+        self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn new(
@@ -458,8 +490,7 @@ impl Checker {
     ) -> Self {
         let per_url = Duration::from_secs(settings.revocation_url_retrieval_timeout_seconds);
         Self {
-            anchors,
-            untrusted,
+            trust: std::sync::RwLock::new(Arc::new(Trust { anchors, untrusted })),
             crls: CrlCache::new(db.clone(), Fetcher::new(per_url)),
             aia: Fetcher::new(per_url),
             aia_cache: Mutex::new(HashMap::new()),
@@ -521,6 +552,7 @@ impl Checker {
     ) -> Checked {
         let overall = Duration::from_secs(self.settings.cert_url_retrieval_timeout_seconds);
         let deadline = Instant::now() + overall;
+        let trust = self.trust();
         let mut intermediates = carried.to_vec();
         intermediates.extend(self.directory_intermediates().await);
         let mut tried: HashSet<String> = HashSet::new();
@@ -532,13 +564,13 @@ impl Checker {
             let verdict = super::validate_certificate(
                 cert,
                 &Inputs {
-                    trust_anchors: &self.anchors,
+                    trust_anchors: &trust.anchors,
                     intermediates: &intermediates,
                     crls: &crls,
                     time: now,
                     usage,
                     email,
-                    untrusted: &self.untrusted,
+                    untrusted: &trust.untrusted,
                     check_revocation: !self.settings.disable_crl_check,
                 },
             );
@@ -586,7 +618,7 @@ impl Checker {
                         .collect();
                     let mut issuers = verdict.path.clone();
                     issuers.extend(intermediates.iter().cloned());
-                    issuers.extend(self.anchors.iter().cloned());
+                    issuers.extend(trust.anchors.iter().cloned());
                     let fetches = urls.iter().map(|url| {
                         let issuers = issuers.clone();
                         async move {

@@ -137,7 +137,8 @@ impl AppState {
         }
     }
 
-    /// Background upkeep: close idle IMAP connections, drop expired sessions.
+    /// Background upkeep: close idle IMAP connections, drop expired sessions, reload the trust
+    /// store.
     pub fn spawn_upkeep(self: &Arc<Self>) {
         let state = Arc::clone(self);
         tokio::spawn(async move {
@@ -152,6 +153,10 @@ impl AppState {
                 }
                 if let Err(e) = state.outbox.purge_filed().await {
                     tracing::warn!("purging the outbox failed: {e}");
+                }
+                // Trust anchors and the untrusted list take effect within a minute.
+                if let Err(e) = state.checker.reload() {
+                    tracing::warn!("reloading the trust store failed (the old one stays): {e}");
                 }
             }
         });

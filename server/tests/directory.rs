@@ -453,4 +453,29 @@ async fn the_recipients_endpoint_expands_lists_and_answers_per_recipient() {
     )
     .await;
     assert_eq!(json["recipients"][0]["source"], "contacts", "{json}");
+
+    // No session: a JSON 401, not a redirect to the sign-in page.
+    let anonymous = Request::post("/api/recipients")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(r#"{"recipients":[]}"#))
+        .unwrap();
+    let page = browser.send(anonymous).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.body.contains("\"error\""), "{}", page.body);
+    // From another site, even with the right token: refused before the handler runs.
+    let cookies = browser
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cross = Request::post("/api/certificates/publish")
+        .header(header::COOKIE, cookies)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("sec-fetch-site", "cross-site")
+        .header("x-csrf-token", &token)
+        .body(Body::from(r#"{"certificates":[]}"#))
+        .unwrap();
+    assert_eq!(browser.send(cross).await.status, StatusCode::FORBIDDEN);
 }

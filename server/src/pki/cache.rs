@@ -27,6 +27,9 @@ use crate::db::Pool;
 /// How long a URL that failed is answered from memory with its failure.
 pub const FAILURE_PAUSE: Duration = Duration::from_secs(60);
 
+/// Most failed CRL URLs and fetched AIA URLs remembered in memory.
+const MAX_REMEMBERED: usize = 10_000;
+
 /// Most validation rounds (each may fetch CRLs or issuers) before the verdict stands.
 const MAX_ROUNDS: usize = 8;
 
@@ -184,6 +187,10 @@ impl CrlCache {
                 st.insert(url, crl.clone(), now);
             }
             Err(why) => {
+                // URLs come from certificates anyone can send: keep the map bounded.
+                if st.failed.len() >= MAX_REMEMBERED {
+                    st.failed.retain(|_, (at, _)| at.elapsed() < FAILURE_PAUSE);
+                }
                 st.failed
                     .insert(url.to_string(), (Instant::now(), why.clone()));
             }
@@ -532,10 +539,12 @@ impl Checker {
             .iter()
             .filter_map(|d| Certificate::from_der(d).ok())
             .collect();
-        self.aia_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(url.to_string(), certs.clone());
+        let mut cache = self.aia_cache.lock().unwrap_or_else(|p| p.into_inner());
+        // URLs come from certificates anyone can send: keep the map bounded.
+        if cache.len() >= MAX_REMEMBERED {
+            cache.clear();
+        }
+        cache.insert(url.to_string(), certs.clone());
         Ok(certs)
     }
 

@@ -8,3 +8,6 @@ use wasm_bindgen::prelude::*;
 pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+#[cfg(feature = "bench")]
+mod bench;

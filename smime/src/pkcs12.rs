@@ -124,20 +124,18 @@ pub fn parse(file: &[u8], password: &str) -> Result<Pkcs12> {
         Some(mac) => Some(mac.verify(pfx.auth_safe, &secrets)?),
     };
     match mac_ok {
-        Some(true) | None => {
-            let bags = match read_auth_safe(pfx.auth_safe, &secrets) {
-                Ok(bags) => bags,
-                // No MAC to tell us: a decryption failure almost always means the password.
-                Err(Pkcs12Error::Corrupt(_)) if mac_ok.is_none() => {
-                    return Err(Pkcs12Error::WrongPassword);
-                }
-                Err(e) => return Err(e),
-            };
-            assemble(bags)
-        }
+        Some(true) => assemble(read_auth_safe(pfx.auth_safe, &secrets)?),
+        // No MAC to tell us: a decryption that fails or yields garbage almost always means the
+        // password (damage after the structure was read cannot be told apart).
+        None => read_auth_safe(pfx.auth_safe, &secrets)
+            .and_then(assemble)
+            .map_err(|e| match e {
+                Pkcs12Error::Corrupt(_) => Pkcs12Error::WrongPassword,
+                other => other,
+            }),
         Some(false) => {
             // Tell a wrong password from a damaged file: does any encrypted part open?
-            if read_auth_safe_lenient(pfx.auth_safe, &secrets) {
+            if password_opens_something(pfx.auth_safe, &secrets) {
                 Err(Pkcs12Error::Corrupt(
                     "the integrity check failed although the password is right",
                 ))
@@ -460,6 +458,8 @@ enum Bag {
     Key {
         pkcs8: Zeroizing<Vec<u8>>,
         local_key_id: Option<Vec<u8>>,
+        /// Came out of a pkcs8ShroudedKeyBag (so decrypting it proved the password).
+        shrouded: bool,
     },
     Certificate {
         der: Vec<u8>,
@@ -477,28 +477,31 @@ fn read_auth_safe(auth_safe: &[u8], secrets: &Secrets) -> Result<Vec<Bag>> {
     Ok(bags)
 }
 
-/// After a MAC mismatch: does any encrypted part of the file open with this password?
-fn read_auth_safe_lenient(auth_safe: &[u8], secrets: &Secrets) -> bool {
+/// After a MAC mismatch: does any encrypted part of the file open with this password? Only
+/// well-formed results count: a wrong key passes the CBC padding check about once in 256.
+fn password_opens_something(auth_safe: &[u8], secrets: &Secrets) -> bool {
     let Ok(contents) = auth_safe_contents(auth_safe) else {
         return false;
     };
     for content in contents {
-        // An encryptedData that decrypts to a well-formed SafeContents proves the password.
-        if let Ok((content_type, _)) = content_info(&content)
-            && content_type == oids::ENCRYPTED_DATA
-            && let Ok(safe) = open_content_info(&content, secrets)
-            && ber::parse_one(&safe).is_ok()
-        {
-            return true;
+        let Ok(safe) = open_content_info(&content, secrets) else {
+            continue;
+        };
+        let encrypted = content_info(&content).is_ok_and(|(t, _)| t == oids::ENCRYPTED_DATA);
+        let mut bags = Vec::new();
+        if read_safe_contents(&safe, secrets, 0, &mut bags).is_err() {
+            continue;
         }
-        // So does a shrouded key bag that decrypts to PKCS#8.
-        if let Ok(safe) = open_content_info(&content, secrets) {
-            let mut bags = Vec::new();
-            if read_safe_contents(&safe, secrets, 0, &mut bags).is_ok()
-                && bags.iter().any(|b| matches!(b, Bag::Key { .. }))
-            {
-                return true;
-            }
+        // An encryptedData that decrypts to well-formed bags, or a shrouded key that decrypts to
+        // a usable private key, proves the password.
+        let proof = bags.iter().any(|bag| match bag {
+            Bag::Key {
+                pkcs8, shrouded, ..
+            } => *shrouded && SoftKey::from_pkcs8_der(pkcs8).is_ok(),
+            Bag::Certificate { der, .. } => encrypted && Certificate::from_der(der).is_ok(),
+        });
+        if proof {
+            return true;
         }
     }
     false
@@ -565,6 +568,7 @@ fn read_safe_contents(
             bags.push(Bag::Key {
                 pkcs8: Zeroizing::new(value.raw.to_vec()),
                 local_key_id,
+                shrouded: false,
             });
         } else if bag_id == oids::SHROUDED_KEY_BAG {
             // EncryptedPrivateKeyInfo ::= SEQUENCE { algorithm, encryptedData OCTET STRING }
@@ -576,6 +580,7 @@ fn read_safe_contents(
             bags.push(Bag::Key {
                 pkcs8,
                 local_key_id,
+                shrouded: true,
             });
         } else if bag_id == oids::CERT_BAG {
             // CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT OCTET STRING }
@@ -804,6 +809,7 @@ fn assemble(bags: Vec<Bag>) -> Result<Pkcs12> {
             Bag::Key {
                 pkcs8,
                 local_key_id,
+                ..
             } => keys.push((pkcs8, local_key_id)),
             Bag::Certificate { der, local_key_id } => {
                 let cert =
@@ -816,11 +822,15 @@ fn assemble(bags: Vec<Bag>) -> Result<Pkcs12> {
         return Err(Pkcs12Error::NoKey);
     }
     for (pkcs8, key_id) in &keys {
-        let key = SoftKey::from_pkcs8_der(pkcs8).map_err(|e| match e {
-            crate::keys::KeyError::UnsupportedKey => {
-                Pkcs12Error::Unsupported("this private key type".into())
+        let key = SoftKey::from_pkcs8_der(pkcs8).map_err(|_| {
+            // A well-formed PrivateKeyInfo we cannot use is an unsupported key type; anything
+            // else is garbage (for a file without MAC: the decryption with a wrong password).
+            match pkcs8_algorithm(pkcs8) {
+                Some(algorithm) => {
+                    Pkcs12Error::Unsupported(format!("private key type {algorithm}"))
+                }
+                None => corrupt("unreadable private key"),
             }
-            _ => corrupt("unreadable private key"),
         })?;
         // The public key decides; localKeyId is only a hint some exporters get wrong.
         let position = certs
@@ -838,6 +848,20 @@ fn assemble(bags: Vec<Bag>) -> Result<Pkcs12> {
         }
     }
     Err(Pkcs12Error::NoCertificateForKey)
+}
+
+/// The algorithm of a structurally valid PKCS#8 PrivateKeyInfo:
+/// SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier, privateKey OCTET STRING, … }
+fn pkcs8_algorithm(der: &[u8]) -> Option<Oid> {
+    let top = ber::parse_one(der).ok()?;
+    let fields = sequence(&top, "PrivateKeyInfo").ok()?;
+    match fields.as_slice() {
+        [version, algorithm, key, ..] if version.tag.is_universal(2) => {
+            octet_string(key).ok()?;
+            Some(algorithm_identifier(algorithm).ok()?.0)
+        }
+        _ => None,
+    }
 }
 
 /// Is `cert` the certificate of `key`?

@@ -178,6 +178,34 @@ fn with_mac_iterations(file: &[u8], iterations: &[u8]) -> Vec<u8> {
     tlv(0x30, &pfx)
 }
 
+/// A wrong key passes the CBC padding check about once in 256 tries; such a lucky garbage
+/// decryption must still be reported as a wrong password, never as damage. Cheap files
+/// (one iteration) make a thousand tries fast.
+#[test]
+fn many_wrong_passwords_are_all_wrong_passwords() {
+    let dir = scratch(pki(), "many");
+    let cheap = ["-legacy", "-noiter", "-nomaciter"];
+    let with_mac = std::fs::read(export(&dir, &pki().rsa, "m.p12", "right", &cheap)).unwrap();
+    let mut no_mac_args = cheap.to_vec();
+    no_mac_args.push("-nomac");
+    let no_mac = std::fs::read(export(&dir, &pki().rsa, "n.p12", "right", &no_mac_args)).unwrap();
+    // An unencrypted key bag proves nothing about the password.
+    let plain_key = ["-keypbe", "NONE", "-certpbe", "NONE", "-nomaciter"];
+    let plain = std::fs::read(export(&dir, &pki().rsa, "p.p12", "right", &plain_key)).unwrap();
+    for i in 0..1000 {
+        let password = format!("wrong {i}");
+        for (name, file) in [("mac", &with_mac), ("no mac", &no_mac)] {
+            let err = pkcs12::parse(file, &password).unwrap_err();
+            assert_eq!(err, Pkcs12Error::WrongPassword, "{name}, {password}");
+        }
+    }
+    assert_eq!(
+        pkcs12::parse(&plain, "wrong").unwrap_err(),
+        Pkcs12Error::WrongPassword
+    );
+    assert!(pkcs12::parse(&plain, "right").is_ok());
+}
+
 #[test]
 fn without_a_mac_a_wrong_password_is_still_named() {
     let dir = scratch(pki(), "nomac");

@@ -16,15 +16,9 @@ async fn smtp_outage_keeps_the_draft_and_the_retry_sends_once() {
     browser.sign_in("alice").await;
     let subject = unique("outage");
     let form = browser.get("/compose").await;
-    let fields = [
-        ("csrf", form.field("csrf")),
-        ("send_id", form.field("send_id")),
-        ("to", email("bob")),
-        ("subject", subject.clone()),
-        ("body", "Sent during an outage".to_string()),
-        ("action", "send".to_string()),
-    ];
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bob = email("bob");
+    let fields = compose_fields(&form, &bob, "", &subject);
+    let refs = as_refs(&fields);
 
     rig_command(&["stop-postfix"]);
     let failed = browser
@@ -51,7 +45,7 @@ async fn smtp_outage_keeps_the_draft_and_the_retry_sends_once() {
         ("keep_part", failed.field("keep_part")),
         ("to", failed.field("to")),
         ("subject", subject.clone()),
-        ("body", "Sent during an outage".to_string()),
+        ("body", "Numbers attached.\nAlice".to_string()),
         ("action", "send".to_string()),
     ];
     let refs: Vec<(&str, &str)> = retry.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -79,15 +73,9 @@ async fn imap_restart_mid_session_is_invisible() {
     // AUTH gets a 4xx; sending must still work (one retry of a definite 4xx).
     let subject = unique("after-restart");
     let form = browser.get("/compose").await;
-    let fields = [
-        ("csrf", form.field("csrf")),
-        ("send_id", form.field("send_id")),
-        ("to", email("alice")),
-        ("subject", subject.clone()),
-        ("body", "Sent right after Dovecot restarted".to_string()),
-        ("action", "send".to_string()),
-    ];
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let alice = email("alice");
+    let fields = compose_fields(&form, &alice, "", &subject);
+    let refs = as_refs(&fields);
     let sent = browser.post_multipart("/compose", &refs, &[]).await;
     assert_eq!(
         sent.location.as_deref(),

@@ -161,28 +161,6 @@ async fn an_expired_session_sends_the_user_to_sign_in_again() {
     assert_eq!(refused.location.as_deref(), Some("/login?expired=1"));
 }
 
-fn compose_fields<'a>(
-    page: &'a common::Page,
-    to: &'a str,
-    cc: &'a str,
-    subject: &'a str,
-) -> Vec<(&'static str, String)> {
-    vec![
-        ("csrf", page.field("csrf")),
-        ("send_id", page.field("send_id")),
-        ("to", to.to_string()),
-        ("cc", cc.to_string()),
-        ("bcc", String::new()),
-        ("subject", subject.to_string()),
-        ("body", "Numbers attached.\nAlice".to_string()),
-        ("action", "send".to_string()),
-    ]
-}
-
-fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
-}
-
 #[tokio::test]
 async fn a_send_retried_with_the_same_form_is_delivered_and_filed_once() {
     let mut browser = Browser::new("").await;

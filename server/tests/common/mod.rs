@@ -251,6 +251,29 @@ impl Browser {
     }
 }
 
+/// The fields of a filled-in compose form, as its Send button posts them.
+pub fn compose_fields<'a>(
+    page: &'a Page,
+    to: &'a str,
+    cc: &'a str,
+    subject: &'a str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", page.field("csrf")),
+        ("send_id", page.field("send_id")),
+        ("to", to.to_string()),
+        ("cc", cc.to_string()),
+        ("bcc", String::new()),
+        ("subject", subject.to_string()),
+        ("body", "Numbers attached.\nAlice".to_string()),
+        ("action", "send".to_string()),
+    ]
+}
+
+pub fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// Undoes the HTML escaping templates apply to attribute values.
 pub fn unescape(s: &str) -> String {
     s.replace("&#34;", "\"")

@@ -11,7 +11,9 @@ use common::{Browser, rig};
 
 const MESSAGES: u32 = 10_000;
 const REQUESTS: usize = 50;
-const SESSIONS_FOR_MEMORY: usize = 200;
+// Every session here is the same user over STARTTLS, and the rig's Dovecot keeps one imap-login
+// process per TLS connection (process_limit 100): stay well below it.
+const SESSIONS_FOR_MEMORY: usize = 50;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -47,25 +47,13 @@ pub struct MessagePage {
 
 /// Every selectable folder with its counts, in the order a mail client shows them.
 pub async fn folders(session: &mut Session) -> Result<Vec<Folder>, ImapError> {
-    let names: Vec<_> = session
-        .list(Some(""), Some("*"))
-        .await?
-        .try_collect()
-        .await?;
+    let names = selectable(session).await?;
     let mut folders = Vec::with_capacity(names.len());
-    for name in &names {
-        if name
-            .attributes()
-            .iter()
-            .any(|a| matches!(a, NameAttribute::NoSelect))
-        {
-            continue;
-        }
-        let role = role_of(name.name(), name.attributes());
-        let status = session.status(name.name(), "(MESSAGES UNSEEN)").await?;
+    for (name, role) in names {
+        let status = session.status(&name, "(MESSAGES UNSEEN)").await?;
         folders.push(Folder {
-            name: name.name().to_string(),
-            display_name: display_name(name.name(), role),
+            display_name: display_name(&name, role),
+            name,
             role,
             messages: status.exists,
             unseen: status.unseen.unwrap_or(0),
@@ -73,6 +61,24 @@ pub async fn folders(session: &mut Session) -> Result<Vec<Folder>, ImapError> {
     }
     folders.sort_by_key(sort_key);
     Ok(folders)
+}
+
+/// Selectable folder names with their roles: one LIST, no per-folder STATUS.
+async fn selectable(session: &mut Session) -> Result<Vec<(String, Option<FolderRole>)>, ImapError> {
+    let names: Vec<_> = session
+        .list(Some(""), Some("*"))
+        .await?
+        .try_collect()
+        .await?;
+    Ok(names
+        .iter()
+        .filter(|n| {
+            !n.attributes()
+                .iter()
+                .any(|a| matches!(a, NameAttribute::NoSelect))
+        })
+        .map(|n| (n.name().to_string(), role_of(n.name(), n.attributes())))
+        .collect())
 }
 
 fn role_of(name: &str, attributes: &[NameAttribute<'_>]) -> Option<FolderRole> {
@@ -109,21 +115,33 @@ fn sort_key(folder: &Folder) -> (u8, String) {
     (rank, folder.display_name.to_lowercase())
 }
 
-/// The folder with `role`, falling back to the conventional name on servers without SPECIAL-USE.
-pub fn folder_for(folders: &[Folder], role: FolderRole) -> Option<&Folder> {
-    folders.iter().find(|f| f.role == Some(role)).or_else(|| {
-        let conventional = match role {
-            FolderRole::Inbox => "INBOX",
-            FolderRole::Drafts => "Drafts",
-            FolderRole::Sent => "Sent",
-            FolderRole::Trash => "Trash",
-            FolderRole::Junk => "Junk",
-            FolderRole::Archive => "Archive",
-        };
-        folders
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(conventional))
-    })
+/// The name of the folder with `role` (Sent, Drafts, Trash…), falling back to the conventional
+/// name on servers without SPECIAL-USE. Needs only a LIST, not the counts `folders` fetches.
+pub async fn special_folder(
+    session: &mut Session,
+    role: FolderRole,
+) -> Result<Option<String>, ImapError> {
+    Ok(pick_role(&selectable(session).await?, role).map(str::to_string))
+}
+
+fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole) -> Option<&str> {
+    let conventional = match role {
+        FolderRole::Inbox => "INBOX",
+        FolderRole::Drafts => "Drafts",
+        FolderRole::Sent => "Sent",
+        FolderRole::Trash => "Trash",
+        FolderRole::Junk => "Junk",
+        FolderRole::Archive => "Archive",
+    };
+    names
+        .iter()
+        .find(|(_, r)| *r == Some(role))
+        .or_else(|| {
+            names
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(conventional))
+        })
+        .map(|(n, _)| n.as_str())
 }
 
 /// One page of a folder, newest first (page 1 holds the most recently arrived messages).

@@ -396,9 +396,8 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
     file_in_sent(state, user, &s.send_id, &message_id, &kept).await;
     if let Some(uid) = s.draft_uid {
         let removed = with_imap!(state, user, |conn| {
-            let folders = imap::mailbox::folders(conn).await?;
-            match imap::mailbox::folder_for(&folders, FolderRole::Drafts) {
-                Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts.name, uid).await,
+            match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
+                Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, uid).await,
                 None => Ok(()),
             }
         });
@@ -423,9 +422,8 @@ pub async fn file_in_sent(
     copy: &[u8],
 ) {
     let filed = with_imap!(state, user, |conn| {
-        let folders = imap::mailbox::folders(conn).await?;
-        let sent = imap::mailbox::folder_for(&folders, FolderRole::Sent)
-            .map(|f| f.name.clone())
+        let sent = imap::mailbox::special_folder(conn, FolderRole::Sent)
+            .await?
             .unwrap_or_else(|| "Sent".into());
         if imap::mailbox::find_by_message_id(conn, &sent, message_id)
             .await?
@@ -474,9 +472,8 @@ async fn save_draft(
         .build_unsent(me(user), message_id.clone(), now())
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
     let (folder, uid) = with_imap!(state, user, |conn| {
-        let folders = imap::mailbox::folders(conn).await?;
-        let drafts = imap::mailbox::folder_for(&folders, FolderRole::Drafts)
-            .map(|f| f.name.clone())
+        let drafts = imap::mailbox::special_folder(conn, FolderRole::Drafts)
+            .await?
             .unwrap_or_else(|| "Drafts".into());
         if imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
             .await?

@@ -282,10 +282,9 @@ pub async fn message_action(
     match form.action.as_str() {
         "delete" => {
             let notice = with_imap!(state, &user.0, |s| {
-                let folders = imap::mailbox::folders(s).await?;
-                match imap::mailbox::folder_for(&folders, FolderRole::Trash) {
-                    Some(trash) if trash.name != form.folder => {
-                        imap::mailbox::move_message(s, &form.folder, form.uid, &trash.name).await?;
+                match imap::mailbox::special_folder(s, FolderRole::Trash).await? {
+                    Some(trash) if trash != form.folder => {
+                        imap::mailbox::move_message(s, &form.folder, form.uid, &trash).await?;
                         Ok("deleted")
                     }
                     _ => {

@@ -1,7 +1,26 @@
-//! The browser module. For now it only proves the build and load path (wasm32 → wasm-bindgen → page);
-//! key stores, signing and decryption arrive with the browser S/MIME work.
+//! The browser module: every private-key operation happens here, in the user's browser, so the
+//! server never sees a private key or a decrypted message.
+//!
+//! Each JS-facing function is a thin `#[wasm_bindgen]` wrapper over a pure Rust function of the
+//! same concept, so the logic is tested natively (`cargo test -p sealmail-client`):
+//!
+//! * [`identity`]: `inspect_p12` (import a digital ID file) and `certificate_info`.
+//! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
+//! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
+//! * [`js`]: conversions between JS values and Rust structs, randomness, errors.
+
+// Input must never panic the module; tests may unwrap freely.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use wasm_bindgen::prelude::*;
+
+pub mod identity;
+pub mod js;
+pub mod open;
+pub mod seal;
 
 /// The module's version, shown in the page footer so a user (and a test) can see the module loaded.
 #[wasm_bindgen]

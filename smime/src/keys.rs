@@ -111,6 +111,20 @@ impl SoftKey {
         Self::from_pkcs8_der(&der)
     }
 
+    /// Encode as an unencrypted PKCS#8 PrivateKeyInfo (DER), for callers that keep the key
+    /// elsewhere (the browser stores it as a non-extractable WebCrypto key or wraps it itself).
+    /// Zeroised on drop.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let document = match self {
+            Self::Rsa(key) => key.to_pkcs8_der(),
+            Self::P256(key) => key.to_pkcs8_der(),
+            Self::P384(key) => key.to_pkcs8_der(),
+        }
+        .map_err(|_| KeyError::Malformed)?;
+        Ok(Zeroizing::new(document.as_bytes().to_vec()))
+    }
+
     /// The RSA key, for key transport decryption.
     pub fn rsa(&self) -> Option<&RsaPrivateKey> {
         match self {
@@ -260,6 +274,16 @@ impl PublicKey {
                 .map_err(|_| KeyError::Malformed)
         } else {
             Err(KeyError::UnsupportedKey)
+        }
+    }
+
+    /// A short name for people: "RSA-2048", "P-256", "P-384".
+    pub fn name(&self) -> String {
+        use rsa::traits::PublicKeyParts;
+        match self {
+            Self::Rsa(key) => format!("RSA-{}", key.size() * 8),
+            Self::P256(_) => "P-256".into(),
+            Self::P384(_) => "P-384".into(),
         }
     }
 

@@ -571,6 +571,152 @@ Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
     out
 }
 
+/// One attachment for [`build_mixed`].
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    /// File name as the user sees it (any Unicode; control characters are dropped).
+    pub name: &'a str,
+    /// `type/subtype`; anything else becomes application/octet-stream.
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+}
+
+/// Longest file name put in a header field: percent-encoding triples it, and the field must stay
+/// under [`MAX_LINE`].
+const MAX_FILENAME_CHARS: usize = 120;
+
+/// Build a bare MIME entity (Content-* fields, blank line, body; CRLF; 7-bit safe) for a message
+/// composed in the browser: the text as text/plain; charset=utf-8 in quoted-printable, and each
+/// attachment in base64 under multipart/mixed. Without attachments the entity is just the text
+/// part. Deterministic (the boundary is derived from the content), so it needs no randomness.
+pub fn build_mixed(text: &str, attachments: &[Attachment<'_>]) -> Vec<u8> {
+    let mut text_part = Vec::with_capacity(text.len() + 128);
+    text_part.extend_from_slice(
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+    );
+    text_part.extend_from_slice(&encode_quoted_printable(text));
+    if attachments.is_empty() {
+        return text_part;
+    }
+    let mut parts = vec![text_part];
+    for attachment in attachments {
+        let mut part = Vec::with_capacity(attachment.data.len() * 4 / 3 + 512);
+        let (name_param, filename_param) = filename_parameters(attachment.name);
+        part.extend_from_slice(
+            format!(
+                "Content-Type: {};\r\n {name_param}\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n {filename_param}\r\n\r\n",
+                sanitize_content_type(attachment.content_type)
+            )
+            .as_bytes(),
+        );
+        part.extend_from_slice(&encode_base64_lines(attachment.data));
+        parts.push(part);
+    }
+    let boundary = choose_boundary(&parts.concat());
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 512);
+    out.extend_from_slice(
+        format!("Content-Type: multipart/mixed;\r\n boundary=\"{boundary}\"\r\n\r\n").as_bytes(),
+    );
+    for part in &parts {
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        out.extend_from_slice(part);
+        if !part.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    out
+}
+
+/// `type/subtype` made of RFC 2045 token characters, lower-cased; otherwise octet-stream.
+fn sanitize_content_type(value: &str) -> String {
+    let value = value.trim().to_ascii_lowercase();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match value.split_once('/') {
+        Some((t, sub)) if token(t) && token(sub) && !t.starts_with("multipart") => value,
+        _ => "application/octet-stream".into(),
+    }
+}
+
+/// The `name` (Content-Type) and `filename` (Content-Disposition) parameters: quoted strings for
+/// ASCII names, RFC 2231 `*=utf-8''…` for the rest.
+fn filename_parameters(name: &str) -> (String, String) {
+    let cleaned: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FILENAME_CHARS)
+        .collect();
+    let cleaned = if cleaned.trim().is_empty() {
+        "attachment".to_string()
+    } else {
+        cleaned
+    };
+    if cleaned.is_ascii() {
+        let quoted = cleaned.replace('\\', "\\\\").replace('"', "\\\"");
+        (
+            format!("name=\"{quoted}\""),
+            format!("filename=\"{quoted}\""),
+        )
+    } else {
+        let mut encoded = String::new();
+        for b in cleaned.bytes() {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                encoded.push(char::from(b));
+            } else {
+                encoded.push_str(&format!("%{b:02X}"));
+            }
+        }
+        (
+            format!("name*=utf-8''{encoded}"),
+            format!("filename*=utf-8''{encoded}"),
+        )
+    }
+}
+
+/// Quoted-printable (RFC 2045 §6.7) of UTF-8 text, line breaks normalised to CRLF, lines at most
+/// 76 characters. Leading "From " and "." are encoded too, so no relay mangles signed text.
+pub fn encode_quoted_printable(text: &str) -> Vec<u8> {
+    const LIMIT: usize = 76;
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    // The last line break is the one every line gets below.
+    let normalized = normalized.strip_suffix('\n').unwrap_or(&normalized);
+    let mut out = Vec::with_capacity(normalized.len() * 11 / 10 + 16);
+    for line in normalized.split('\n') {
+        let bytes = line.as_bytes();
+        let mut width = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let last = i + 1 == bytes.len();
+            let at_start = i == 0;
+            let literal = match b {
+                b'=' => false,
+                b' ' | b'\t' => !last,
+                b'.' | b'F' if at_start => false,
+                0x21..=0x7e => true,
+                _ => false,
+            };
+            let len = if literal { 1 } else { 3 };
+            // Leave room for the soft break "=" (and the character after it on the last char).
+            let room = if last { LIMIT } else { LIMIT - 1 };
+            if width + len > room {
+                out.extend_from_slice(b"=\r\n");
+                width = 0;
+            }
+            if literal {
+                out.push(b);
+            } else {
+                out.extend_from_slice(format!("={b:02X}").as_bytes());
+            }
+            width += len;
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// The `smime-type` parameter of application/pkcs7-mime (RFC 8551 §3.2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmimeType {
@@ -696,6 +842,74 @@ pub fn addresses(value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_printable_is_7bit_with_short_lines() {
+        let text = format!("a=b tail \nFrom me\n.\n{}ü\n", "x".repeat(200));
+        let qp = encode_quoted_printable(&text);
+        assert!(is_7bit_safe(&qp));
+        assert!(qp.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+        let s = String::from_utf8(qp).unwrap();
+        assert!(
+            s.starts_with("a=3Db tail=20\r\n=46rom me\r\n=2E\r\nxxx"),
+            "{s}"
+        );
+        assert!(s.ends_with("=C3=BC\r\n"), "{s}");
+    }
+
+    #[test]
+    fn build_mixed_is_a_safe_multipart() {
+        let plain = build_mixed("hi", &[]);
+        assert!(plain.starts_with(b"Content-Type: text/plain; charset=utf-8\r\n"));
+        let data = [0u8, 1, 2, 255];
+        let built = build_mixed(
+            "hi",
+            &[
+                Attachment {
+                    name: "a \"b\".bin",
+                    content_type: "Application/X-Thing",
+                    data: &data,
+                },
+                Attachment {
+                    name: "März.txt",
+                    content_type: "bad type",
+                    data: &data,
+                },
+            ],
+        );
+        assert_eq!(make_7bit_safe(&built).unwrap(), built);
+        let entity = Entity::parse(&built).unwrap();
+        let boundary = entity.content_type().param("boundary").unwrap().to_string();
+        let parts = split_multipart(entity.body, &boundary).unwrap();
+        assert_eq!(parts.len(), 3);
+        let first = Entity::parse(parts[1]).unwrap();
+        assert_eq!(first.decoded_body().unwrap(), data);
+        assert!(
+            first
+                .header("content-type")
+                .unwrap()
+                .contains("application/x-thing")
+        );
+        assert!(
+            first
+                .header("content-disposition")
+                .unwrap()
+                .contains(r#"filename="a \"b\".bin""#)
+        );
+        let second = Entity::parse(parts[2]).unwrap();
+        assert!(
+            second
+                .header("content-type")
+                .unwrap()
+                .starts_with("application/octet-stream")
+        );
+        assert!(
+            second
+                .header("content-disposition")
+                .unwrap()
+                .contains("filename*=utf-8''M%C3%A4rz.txt")
+        );
+    }
 
     #[test]
     fn canonicalize_converts_bare_lf_only() {

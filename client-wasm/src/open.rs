@@ -1,0 +1,342 @@
+//! Reading: remove every S/MIME layer of a message with the user's keys, report each layer, and
+//! parse the innermost entity for display.
+
+use core::cell::Cell;
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+use smime::algorithms::{KeyTransport, oid};
+use smime::keys::KeyError;
+use smime::sign::SignedFormat;
+use smime::verify::{SignerProblem, SignerResult};
+use smime::wrap::{self, Layer};
+use smime::{Certificate, Decryptor, SoftKey};
+use thiserror::Error;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::identity::{CertInfo, describe};
+use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
+
+/// Why a message could not be opened, in words for the user.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// None of the user's certificates is among the message's recipients.
+    #[error(
+        "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again."
+    )]
+    NoMatchingKey,
+    #[error("This message is damaged and cannot be opened: {0}")]
+    Damaged(smime::Error),
+    #[error("One of your digital IDs cannot be read.")]
+    BadKey,
+}
+
+/// One of the user's digital IDs, as the page passes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInput {
+    /// Unencrypted PKCS#8 DER; zeroised when dropped.
+    pub pkcs8: SecretBytes,
+    pub certificate: ByteBuf,
+}
+
+/// One signer of a signed layer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<ByteBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<CertInfo>,
+    pub digest_ok: bool,
+    pub signature_ok: bool,
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_time: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<String>,
+    pub weak: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches_from: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One S/MIME layer that was removed, outermost first.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum LayerOutput {
+    #[serde(rename_all = "camelCase")]
+    Signed {
+        /// "clear" (multipart/signed) or "opaque".
+        format: String,
+        certificates: Vec<ByteBuf>,
+        signers: Vec<SignerOutput>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Encrypted {
+        /// "AES-256-GCM", "AES-128-CBC", "3DES-CBC", … or the OID.
+        algorithm: String,
+        authenticated: bool,
+        legacy: bool,
+    },
+}
+
+/// An attachment of the opened message, decoded.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentOutput {
+    pub name: String,
+    pub content_type: String,
+    pub data: ByteBuf,
+}
+
+/// The readable message.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The first text/plain part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The first text/html part, as sent: the page renders it in a sandboxed iframe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentOutput>,
+}
+
+/// Everything `open` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenedOutput {
+    pub layers: Vec<LayerOutput>,
+    pub encrypted: bool,
+    /// At least one signed layer, and every signer of every signed layer valid.
+    pub signatures_valid: bool,
+    pub message: MessageOutput,
+}
+
+/// A soft key that remembers whether the engine tried it: the engine says only "cannot be
+/// decrypted" (which step failed must not leak), but whether any of the user's certificates
+/// was a recipient at all is public and tells "not for these keys" from "damaged".
+struct TrackedKey {
+    key: SoftKey,
+    tried: Cell<bool>,
+}
+
+impl Decryptor for TrackedKey {
+    fn decrypt_key(
+        &self,
+        transport: KeyTransport,
+        encrypted_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.tried.set(true);
+        self.key.decrypt_key(transport, encrypted_key, rng)
+    }
+
+    fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.tried.set(true);
+        self.key.agree(originator_public_key)
+    }
+}
+
+fn content_encryption_name(algorithm: &der::asn1::ObjectIdentifier) -> String {
+    match *algorithm {
+        a if a == oid::AES128_CBC => "AES-128-CBC".into(),
+        a if a == oid::AES192_CBC => "AES-192-CBC".into(),
+        a if a == oid::AES256_CBC => "AES-256-CBC".into(),
+        a if a == oid::AES128_GCM => "AES-128-GCM".into(),
+        a if a == oid::AES256_GCM => "AES-256-GCM".into(),
+        a if a == oid::DES_EDE3_CBC => "3DES-CBC".into(),
+        a if a == oid::RC2_CBC => "RC2-CBC".into(),
+        a => a.to_string(),
+    }
+}
+
+fn problem_text(problem: &SignerProblem) -> String {
+    match problem {
+        SignerProblem::CertificateNotFound => {
+            "The signer's certificate is not included in the message.".into()
+        }
+        SignerProblem::UnsupportedDigest(d) => {
+            format!("The signature uses a digest algorithm Sealmail does not know ({d}).")
+        }
+        SignerProblem::UnsupportedSignatureAlgorithm(a) => {
+            format!("The signature uses an algorithm Sealmail does not know ({a}).")
+        }
+        SignerProblem::UnsupportedKey => {
+            "The signer's key is of a kind Sealmail cannot check.".into()
+        }
+        SignerProblem::BadSignedAttributes => {
+            "The signature's signed attributes are malformed.".into()
+        }
+    }
+}
+
+fn signer_output(signer: &SignerResult) -> SignerOutput {
+    let problem = match &signer.problem {
+        Some(p) => Some(problem_text(p)),
+        None if !signer.digest_ok => {
+            Some("The message was changed after it was signed.".to_string())
+        }
+        None if !signer.signature_ok => {
+            Some("The signature does not match the signer's certificate.".to_string())
+        }
+        None => None,
+    };
+    SignerOutput {
+        certificate: signer
+            .certificate
+            .as_ref()
+            .map(|c| ByteBuf::from(c.der().to_vec())),
+        info: signer.certificate.as_ref().map(describe),
+        digest_ok: signer.digest_ok,
+        signature_ok: signer.signature_ok,
+        valid: signer.is_valid(),
+        signing_time: signer.signing_time.map(unix_seconds),
+        digest_algorithm: signer
+            .digest_algorithm
+            .map(|d| format!("{d:?}").to_uppercase()),
+        signature_algorithm: signer
+            .signature_algorithm
+            .map(|a| format!("{:?} with {:?}", a.scheme, a.digest)),
+        weak: signer.weak_algorithm,
+        matches_from: signer.matches_from,
+        problem,
+    }
+}
+
+fn layer_output(layer: &Layer) -> LayerOutput {
+    match layer {
+        Layer::Signed {
+            format,
+            signers,
+            certificates,
+        } => LayerOutput::Signed {
+            format: match format {
+                SignedFormat::Clear => "clear",
+                SignedFormat::Opaque => "opaque",
+            }
+            .into(),
+            certificates: certificates
+                .iter()
+                .map(|c| ByteBuf::from(c.der().to_vec()))
+                .collect(),
+            signers: signers.iter().map(signer_output).collect(),
+        },
+        Layer::Encrypted {
+            algorithm,
+            authenticated,
+            legacy_algorithm,
+        } => LayerOutput::Encrypted {
+            algorithm: content_encryption_name(algorithm),
+            authenticated: *authenticated,
+            legacy: *legacy_algorithm,
+        },
+    }
+}
+
+/// Parse the innermost entity for display.
+pub fn parse_message(entity: &[u8]) -> MessageOutput {
+    let Some(message) = MessageParser::default().parse(entity) else {
+        return MessageOutput::default();
+    };
+    let text = message.text_bodies().find_map(|p| match &p.body {
+        PartType::Text(t) => Some(t.to_string()),
+        _ => None,
+    });
+    let html = message.html_bodies().find_map(|p| match &p.body {
+        PartType::Html(h) => Some(h.to_string()),
+        _ => None,
+    });
+    let attachments = message
+        .attachments()
+        .map(|part| {
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into())
+                .to_ascii_lowercase();
+            AttachmentOutput {
+                name: part.attachment_name().unwrap_or("attachment").to_string(),
+                content_type,
+                data: ByteBuf::from(part.contents().to_vec()),
+            }
+        })
+        .collect();
+    let from =
+        message
+            .from()
+            .and_then(|a| a.first())
+            .map(|addr| match (addr.name(), addr.address()) {
+                (Some(name), Some(address)) => format!("{name} <{address}>"),
+                (None, Some(address)) => address.to_string(),
+                (Some(name), None) => name.to_string(),
+                (None, None) => String::new(),
+            });
+    MessageOutput {
+        subject: message.subject().map(str::to_string),
+        from,
+        text,
+        html,
+        attachments,
+    }
+}
+
+/// Remove every layer with the offered keys and parse what is inside.
+pub fn open_message(raw: &[u8], keys: &[KeyInput]) -> Result<OpenedOutput, OpenError> {
+    let mut tracked = Vec::with_capacity(keys.len());
+    for input in keys {
+        let key = SoftKey::from_pkcs8_der(&input.pkcs8).map_err(|_| OpenError::BadKey)?;
+        let cert = Certificate::from_der(&input.certificate).map_err(|_| OpenError::BadKey)?;
+        tracked.push((
+            cert,
+            TrackedKey {
+                key,
+                tried: Cell::new(false),
+            },
+        ));
+    }
+    let offered: Vec<(&Certificate, &dyn Decryptor)> = tracked
+        .iter()
+        .map(|(cert, key)| (cert, key as &dyn Decryptor))
+        .collect();
+    let opened = match wrap::open(raw, &offered, &mut rng()) {
+        Ok(opened) => opened,
+        Err(smime::Error::DecryptionFailed) if !tracked.iter().any(|(_, k)| k.tried.get()) => {
+            return Err(OpenError::NoMatchingKey);
+        }
+        Err(e) => return Err(OpenError::Damaged(e)),
+    };
+    Ok(OpenedOutput {
+        layers: opened.layers.iter().map(layer_output).collect(),
+        encrypted: opened.is_encrypted(),
+        signatures_valid: opened.all_signatures_valid(),
+        message: parse_message(&opened.entity),
+    })
+}
+
+/// Open a message: `keys` is `[{ pkcs8, certificate }]` (may be empty for signed-only mail).
+/// Returns `{ layers, encrypted, signaturesValid, message }`.
+#[wasm_bindgen]
+pub fn open(raw: &[u8], keys: JsValue) -> Result<JsValue, JsError> {
+    let keys: Vec<KeyInput> = if keys.is_undefined() || keys.is_null() {
+        Vec::new()
+    } else {
+        from_js(keys, "list of digital IDs")?
+    };
+    let opened = open_message(raw, &keys).map_err(js_error)?;
+    to_js(&opened)
+}

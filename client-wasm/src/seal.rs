@@ -1,0 +1,241 @@
+//! Composing: the message the user wrote becomes a signed and/or encrypted MIME entity. Only
+//! the entity comes back (Content-* fields, blank line, body); the server puts the transport
+//! fields (From, To, Subject, Date, Message-ID, MIME-Version) in front.
+
+use core::time::Duration;
+
+use serde::Deserialize;
+use serde_bytes::ByteBuf;
+use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport};
+use smime::envelope::{self, EncryptOptions};
+use smime::mime::{self, Attachment};
+use smime::sign::{self, SignOptions, SignedFormat};
+use smime::{Certificate, SoftKey, wrap};
+use thiserror::Error;
+use wasm_bindgen::prelude::*;
+
+use crate::js::{SecretBytes, from_js, js_error, rng};
+
+/// Why a message could not be sealed, in words for the user.
+#[derive(Debug, Error)]
+pub enum SealError {
+    #[error("Choose to sign or to encrypt the message (or both).")]
+    NothingToDo,
+    #[error("A digital ID that allows you to sign this message is missing.")]
+    NoSigningIdentity,
+    #[error("There is no one to encrypt this message to.")]
+    NoRecipients,
+    #[error("A recipient's certificate cannot be read.")]
+    BadRecipient,
+    #[error("A certificate of your digital ID cannot be read.")]
+    BadCertificate,
+    #[error("Your digital ID's key is of a kind Sealmail cannot use.")]
+    BadKey,
+    #[error("The option {0} is not one Sealmail knows.")]
+    UnknownOption(String),
+    #[error("The message could not be sealed: {0}")]
+    Engine(#[from] smime::Error),
+}
+
+/// One attachment as the page sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentInput {
+    pub name: String,
+    pub content_type: String,
+    pub data: ByteBuf,
+}
+
+/// What to seal and how. Field names are the JS object's (camelCase).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SealRequest {
+    pub text: String,
+    pub attachments: Vec<AttachmentInput>,
+    pub sign: bool,
+    pub encrypt: bool,
+    /// Opaque signed-data instead of multipart/signed (sign-only messages).
+    pub opaque: bool,
+    /// Sign, encrypt, sign again (sign + encrypt only).
+    pub triple_wrap: bool,
+    /// Unencrypted PKCS#8 DER of the signing key; zeroised when the request is dropped.
+    pub pkcs8: Option<SecretBytes>,
+    pub certificate: Option<ByteBuf>,
+    /// Carried in the signature besides the signer's own certificate (intermediates).
+    pub chain: Vec<ByteBuf>,
+    /// DER certificates to encrypt to; the caller includes the sender's own.
+    pub recipients: Vec<ByteBuf>,
+    /// Unix seconds, for the signingTime attribute (the engine has no clock).
+    pub time: f64,
+    /// "sha256" (default), "sha384", "sha512".
+    pub digest: Option<String>,
+    /// "aes256-cbc" (default: what every client reads), "aes128-cbc", "aes256-gcm", "aes128-gcm".
+    pub content_encryption: Option<String>,
+    /// "rsa-pkcs1" (default), "rsa-oaep".
+    pub key_transport: Option<String>,
+}
+
+fn digest_of(name: Option<&str>) -> Result<DigestAlgorithm, SealError> {
+    match name.unwrap_or("sha256") {
+        "sha256" => Ok(DigestAlgorithm::Sha256),
+        "sha384" => Ok(DigestAlgorithm::Sha384),
+        "sha512" => Ok(DigestAlgorithm::Sha512),
+        other => Err(SealError::UnknownOption(format!("digest \"{other}\""))),
+    }
+}
+
+fn encryption_options(request: &SealRequest) -> Result<EncryptOptions, SealError> {
+    let algorithm = match request
+        .content_encryption
+        .as_deref()
+        .unwrap_or("aes256-cbc")
+    {
+        "aes256-cbc" => ContentEncryption::Aes256Cbc,
+        "aes128-cbc" => ContentEncryption::Aes128Cbc,
+        "aes256-gcm" => ContentEncryption::Aes256Gcm,
+        "aes128-gcm" => ContentEncryption::Aes128Gcm,
+        other => {
+            return Err(SealError::UnknownOption(format!(
+                "contentEncryption \"{other}\""
+            )));
+        }
+    };
+    let key_transport = match request.key_transport.as_deref().unwrap_or("rsa-pkcs1") {
+        "rsa-pkcs1" => KeyTransport::RsaPkcs1v15,
+        "rsa-oaep" => KeyTransport::RsaOaep(DigestAlgorithm::Sha256),
+        other => {
+            return Err(SealError::UnknownOption(format!(
+                "keyTransport \"{other}\""
+            )));
+        }
+    };
+    Ok(EncryptOptions {
+        algorithm,
+        key_transport,
+        ..EncryptOptions::default()
+    })
+}
+
+fn certificates(list: &[ByteBuf], error: SealError) -> Result<Vec<Certificate>, SealError> {
+    let mut out = Vec::with_capacity(list.len());
+    for der in list {
+        match Certificate::from_der(der) {
+            Ok(cert) => out.push(cert),
+            Err(_) => return Err(error),
+        }
+    }
+    Ok(out)
+}
+
+/// The signing half: key, certificate and options.
+struct Signing {
+    key: SoftKey,
+    cert: Certificate,
+    options: SignOptions,
+}
+
+fn signing(request: &SealRequest) -> Result<Signing, SealError> {
+    let (Some(pkcs8), Some(cert)) = (&request.pkcs8, &request.certificate) else {
+        return Err(SealError::NoSigningIdentity);
+    };
+    let key = SoftKey::from_pkcs8_der(pkcs8).map_err(|_| SealError::BadKey)?;
+    let cert = Certificate::from_der(cert).map_err(|_| SealError::BadCertificate)?;
+    let signing_time = (request.time.is_finite() && request.time > 0.0)
+        .then(|| Duration::from_secs(request.time as u64));
+    let options = SignOptions {
+        format: if request.opaque {
+            SignedFormat::Opaque
+        } else {
+            SignedFormat::Clear
+        },
+        digest: Some(digest_of(request.digest.as_deref())?),
+        signing_time,
+        extra_certificates: certificates(&request.chain, SealError::BadCertificate)?,
+        capabilities: vec![
+            ContentEncryption::Aes256Gcm,
+            ContentEncryption::Aes128Gcm,
+            ContentEncryption::Aes256Cbc,
+            ContentEncryption::Aes128Cbc,
+        ],
+        ..SignOptions::default()
+    };
+    Ok(Signing { key, cert, options })
+}
+
+/// Drop the MIME-Version field the engine writes: the server adds it with the other transport
+/// fields, and a message must not carry it twice.
+fn without_mime_version(mut entity: Vec<u8>) -> Vec<u8> {
+    const FIELD: &[u8] = b"MIME-Version: 1.0\r\n";
+    if entity.starts_with(FIELD) {
+        entity.drain(..FIELD.len());
+    }
+    entity
+}
+
+/// Build the entity and sign and/or encrypt it.
+pub fn seal_message(request: &SealRequest) -> Result<Vec<u8>, SealError> {
+    if !request.sign && !request.encrypt {
+        return Err(SealError::NothingToDo);
+    }
+    let attachments: Vec<Attachment<'_>> = request
+        .attachments
+        .iter()
+        .map(|a| Attachment {
+            name: &a.name,
+            content_type: &a.content_type,
+            data: &a.data,
+        })
+        .collect();
+    let entity = mime::build_mixed(&request.text, &attachments);
+    let signing = if request.sign {
+        Some(signing(request)?)
+    } else {
+        None
+    };
+    let recipients = if request.encrypt {
+        if request.recipients.is_empty() {
+            return Err(SealError::NoRecipients);
+        }
+        certificates(&request.recipients, SealError::BadRecipient)?
+    } else {
+        Vec::new()
+    };
+    let mut rng = rng();
+    let sealed = match signing {
+        Some(s) if request.encrypt => {
+            let options = encryption_options(request)?;
+            let wrap = if request.triple_wrap {
+                wrap::triple_wrap
+            } else {
+                wrap::sign_and_encrypt
+            };
+            wrap(
+                &entity,
+                &s.cert,
+                &s.key,
+                &s.options,
+                &recipients,
+                &options,
+                &mut rng,
+            )?
+        }
+        Some(s) => sign::sign(&entity, &s.cert, &s.key, &s.options, &mut rng)?,
+        None => envelope::encrypt(
+            &entity,
+            &recipients,
+            &encryption_options(request)?,
+            &mut rng,
+        )?,
+    };
+    Ok(without_mime_version(sealed))
+}
+
+/// Sign and/or encrypt a composed message. `request` is `{ text, attachments, sign, encrypt,
+/// opaque, tripleWrap, pkcs8?, certificate?, chain, recipients, time, digest?,
+/// contentEncryption?, keyTransport? }`; returns the MIME entity (no transport fields) as bytes.
+#[wasm_bindgen]
+pub fn seal(request: JsValue) -> Result<js_sys::Uint8Array, JsError> {
+    let request: SealRequest = from_js(request, "message to seal")?;
+    let sealed = seal_message(&request).map_err(js_error)?;
+    Ok(js_sys::Uint8Array::from(sealed.as_slice()))
+}

@@ -7,7 +7,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use smime::algorithms::{KeyTransport, oid};
+use smime::algorithms::{DigestAlgorithm, KeyTransport, SignatureScheme, oid};
 use smime::keys::KeyError;
 use smime::sign::SignedFormat;
 use smime::verify::{SignerProblem, SignerResult};
@@ -162,6 +162,15 @@ fn content_encryption_name(algorithm: &der::asn1::ObjectIdentifier) -> String {
     }
 }
 
+fn digest_name(digest: DigestAlgorithm) -> &'static str {
+    match digest {
+        DigestAlgorithm::Sha1 => "SHA-1",
+        DigestAlgorithm::Sha256 => "SHA-256",
+        DigestAlgorithm::Sha384 => "SHA-384",
+        DigestAlgorithm::Sha512 => "SHA-512",
+    }
+}
+
 fn problem_text(problem: &SignerProblem) -> String {
     match problem {
         SignerProblem::CertificateNotFound => {
@@ -203,12 +212,15 @@ fn signer_output(signer: &SignerResult) -> SignerOutput {
         signature_ok: signer.signature_ok,
         valid: signer.is_valid(),
         signing_time: signer.signing_time.map(unix_seconds),
-        digest_algorithm: signer
-            .digest_algorithm
-            .map(|d| format!("{d:?}").to_uppercase()),
-        signature_algorithm: signer
-            .signature_algorithm
-            .map(|a| format!("{:?} with {:?}", a.scheme, a.digest)),
+        digest_algorithm: signer.digest_algorithm.map(|d| digest_name(d).to_string()),
+        signature_algorithm: signer.signature_algorithm.map(|a| {
+            let scheme = match a.scheme {
+                SignatureScheme::RsaPkcs1v15 => "RSA PKCS#1 v1.5",
+                SignatureScheme::RsaPss => "RSA-PSS",
+                SignatureScheme::Ecdsa => "ECDSA",
+            };
+            format!("{scheme} with {}", digest_name(a.digest))
+        }),
         weak: signer.weak_algorithm,
         matches_from: signer.matches_from,
         problem,

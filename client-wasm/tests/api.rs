@@ -281,6 +281,11 @@ fn seal_sign_and_encrypt_then_open() {
             panic!("expected a signed layer inside")
         };
         assert!(signers[0].valid);
+        assert_eq!(signers[0].digest_algorithm.as_deref(), Some("SHA-256"));
+        assert_eq!(
+            signers[0].signature_algorithm.as_deref(),
+            Some("RSA PKCS#1 v1.5 with SHA-256")
+        );
         assert_eq!(signers[0].signing_time, Some(1_700_000_000.0));
         assert_eq!(
             signers[0].info.as_ref().unwrap().emails,

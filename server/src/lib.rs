@@ -10,6 +10,7 @@ pub mod db;
 pub mod directory;
 pub mod imap;
 pub mod mail;
+pub mod options;
 pub mod outbox;
 pub mod pki;
 pub mod sessions;

@@ -221,6 +221,38 @@ pub fn build(draft: &Draft, copy: Copy) -> Result<Vec<u8>, ComposeError> {
     build_with(draft, copy, &[])
 }
 
+/// A message whose body the browser already signed and/or encrypted: the draft's header
+/// fields (From, To, Cc, Subject, Date, Message-ID, threading; Bcc only in the kept copy) in
+/// front of `entity`, which brings its own Content-* fields. The draft's body and attachments
+/// are ignored: for encrypted mail the server never has them.
+pub fn build_sealed(draft: &Draft, copy: Copy, entity: &[u8]) -> Result<Vec<u8>, ComposeError> {
+    let headers_only = Draft {
+        body: String::new(),
+        attachments: Vec::new(),
+        ..draft.clone()
+    };
+    let built = build_with(&headers_only, copy, &[])?;
+    let end = built
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| ComposeError::Build("no header section".into()))?;
+    let mut out = Vec::with_capacity(end + entity.len() + 2);
+    // Drop the placeholder body's Content-* fields (and their folded lines); the entity's own
+    // describe the body.
+    let mut skipping = false;
+    for line in built[..end + 2].split_inclusive(|&b| b == b'\n') {
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            skipping = line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"content-");
+        }
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(entity);
+    Ok(out)
+}
+
 fn build_with(
     draft: &Draft,
     copy: Copy,
@@ -325,6 +357,23 @@ mod tests {
             message_id: "abc@example.test".into(),
             date: 1_700_000_000,
         }
+    }
+
+    #[test]
+    fn sealed_message_keeps_the_entity_and_the_draft_headers() {
+        let entity = b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
+        let delivered = build_sealed(&draft(), Copy::Delivered, entity).unwrap();
+        let text = String::from_utf8(delivered.clone()).unwrap();
+        assert!(text.ends_with(std::str::from_utf8(entity).unwrap()));
+        assert_eq!(text.matches("Content-Type:").count(), 1, "{text}");
+        assert!(text.contains("Subject: Quarterly numbers\r\n"));
+        assert!(text.contains("Message-ID: <abc@example.test>"));
+        assert!(!text.contains("dave@example.test"), "Bcc leaked: {text}");
+        let kept = String::from_utf8(build_sealed(&draft(), Copy::Kept, entity).unwrap()).unwrap();
+        assert!(kept.contains("dave@example.test"));
+        let parsed = MessageParser::default().parse(&delivered).unwrap();
+        assert_eq!(parsed.subject(), Some("Quarterly numbers"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod read;
+pub mod secure;
 
 use mail_parser::Address;
 
@@ -44,4 +45,13 @@ pub fn bare_addresses(address: Option<&Address<'_>>) -> Vec<String> {
         .filter_map(|a| a.address.as_deref())
         .map(str::to_ascii_lowercase)
         .collect()
+}
+
+/// A timestamp as pages show it (UTC), or nothing.
+pub fn format_date(timestamp: Option<i64>) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    timestamp
+        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_default()
 }

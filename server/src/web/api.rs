@@ -19,6 +19,7 @@ use super::Shared;
 use super::auth::{SESSION_COOKIE, User, cookie};
 use crate::directory::lookup::{self, Found};
 use crate::directory::{UserSource, normalize};
+use crate::mail::secure::{self, SignatureReport, SignerFacts};
 use crate::pki::{Certificate, Usage, fetch};
 use crate::sessions::Lookup;
 
@@ -34,6 +35,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
     }
+}
+
+pub fn api_error(status: StatusCode, why: String) -> ApiError {
+    ApiError(status, why)
 }
 
 fn bad(why: impl Into<String>) -> ApiError {
@@ -294,4 +299,42 @@ pub async fn add_to_contacts(
         }
     }
     Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+pub struct SignatureRequest {
+    /// The signer's certificate first, then every certificate the message carried.
+    pub certificates: Vec<String>,
+    /// What the browser's engine found checking the signature itself.
+    pub facts: SignerFacts,
+    /// The message's From address, for the wording.
+    #[serde(default)]
+    pub from: String,
+}
+
+/// `POST /api/signature/report`: the browser verified a signature inside an encrypted
+/// message; the server checks the signer's certificate chain and revocation and words the
+/// verdict exactly as it does for signed mail it verified itself.
+pub async fn signature_report(
+    State(state): State<Shared>,
+    ApiUser(_user): ApiUser,
+    Json(request): Json<SignatureRequest>,
+) -> Result<Json<SignatureReport>, ApiError> {
+    let certs = read_certificates(&request.certificates)?;
+    let signer = certs.first();
+    let checked = match signer {
+        Some(cert) => Some(
+            state
+                .checker
+                .check(cert, &certs, Usage::Sign, None, crate::db::now())
+                .await,
+        ),
+        None => None,
+    };
+    Ok(Json(secure::report(
+        &request.facts,
+        signer,
+        checked.as_ref(),
+        &request.from,
+    )))
 }

@@ -4,18 +4,20 @@
 //! once, or the user is told it was not sent and the draft is in Drafts. See `outbox` for how a
 //! retried send stays single.
 
+use axum::Json;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::api::{ApiError, ApiUser, api_error};
 use super::auth::{User, random_token};
 use super::errors::PageError;
 use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
 use super::{FolderRole, Shared};
 use crate::db::now;
 use crate::imap::{self, Folder};
-use crate::mail::compose::{self, Attachment, Composition, Copy, Recipient};
+use crate::mail::compose::{self, Attachment, Composition, Copy, Draft, Recipient};
 use crate::mail::read;
 use crate::outbox::Claim;
 use crate::sessions::SignedIn;
@@ -47,6 +49,9 @@ pub async fn compose_page(
         Ok((folders, raw))
     })?;
     let mut page = blank_page(&user.0, &folders, views::notice_text(q.notice.as_deref()));
+    let defaults = crate::options::load(&state.db, &user.0.email).await?;
+    page.sign = defaults.sign_by_default;
+    page.encrypt = defaults.encrypt_by_default;
     if let (Some(raw), Some((folder, uid)), Some(mode)) = (raw, source, q.mode.as_deref()) {
         let original = read::view(&raw, false, &|_| String::new())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
@@ -72,6 +77,8 @@ fn blank_page(user: &SignedIn, folders: &[Folder], notice: Option<&'static str>)
         kept: Vec::new(),
         in_reply_to: String::new(),
         references: String::new(),
+        sign: false,
+        encrypt: false,
     }
 }
 
@@ -173,6 +180,7 @@ fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
         .map(|a| KeptAttachment {
             part: a.part,
             name: a.name.clone(),
+            content_type: a.content_type.clone(),
             size: views::format_size(a.size),
         })
         .collect()
@@ -190,6 +198,8 @@ struct Submitted {
     source_uid: Option<u32>,
     keep_parts: Vec<usize>,
     uploads: Vec<Attachment>,
+    /// The signed and/or encrypted MIME entity the browser built (sealed sends only).
+    entity: Option<Vec<u8>>,
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
@@ -199,6 +209,10 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
     };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
+        if name == "entity" {
+            s.entity = Some(field.bytes().await.map_err(bad)?.to_vec());
+            continue;
+        }
         if name == "attachments" {
             let file_name = field.file_name().unwrap_or("").to_string();
             let content_type = field
@@ -318,52 +332,68 @@ fn domain_of(email: &str) -> &str {
 async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response, PageError> {
     // The Message-ID is derived from the send id, so every retry of this send is the same message.
     let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
-    let draft = match s.form.validate(me(user), message_id.clone(), now()) {
+    let draft = match s.form.validate(me(user), message_id, now()) {
         Ok(draft) => draft,
         Err(e) => {
-            return not_sent(
-                state,
-                user,
-                s,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string(),
-            )
-            .await;
+            let why = e.to_string();
+            return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
         }
     };
-    match state
-        .outbox
-        .claim(&s.send_id, &user.email, &message_id)
-        .await?
+    match deliver(state, user, &s.send_id, &draft, |copy| {
+        compose::build(&draft, copy)
+    })
+    .await?
     {
-        Claim::Done => return Ok(sent_redirect()),
+        Outcome::Sent => {
+            remove_draft(state, user, s.draft_uid).await;
+            Ok(sent_redirect())
+        }
+        Outcome::NotSent(status, why) => not_sent(state, user, s, status, why).await,
+    }
+}
+
+/// What one send attempt came to.
+enum Outcome {
+    /// Delivered (now or by an earlier attempt with the same send id) and filed or queued for
+    /// filing in Sent.
+    Sent,
+    /// Nothing went out; the reason is for the user.
+    NotSent(StatusCode, String),
+}
+
+/// Claims the send id, builds both copies, submits, and files the sender's copy: the one path
+/// every send takes, so the exactly-once rule lives in one place.
+async fn deliver(
+    state: &Shared,
+    user: &SignedIn,
+    send_id: &str,
+    draft: &Draft,
+    build: impl Fn(Copy) -> Result<Vec<u8>, compose::ComposeError>,
+) -> Result<Outcome, PageError> {
+    let message_id = &draft.message_id;
+    match state.outbox.claim(send_id, &user.email, message_id).await? {
+        Claim::Done => return Ok(Outcome::Sent),
         Claim::InProgress => {
             let why = "This message is already being sent. Check Sent in a moment before sending it again.";
-            return not_sent(state, user, s, StatusCode::CONFLICT, why.into()).await;
+            return Ok(Outcome::NotSent(StatusCode::CONFLICT, why.into()));
         }
         Claim::Submitted {
             sent_copy,
             message_id,
         } => {
-            file_in_sent(state, user, &s.send_id, &message_id, &sent_copy).await;
-            return Ok(sent_redirect());
+            file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
+            return Ok(Outcome::Sent);
         }
         Claim::Fresh => {}
     }
-    let built = compose::build(&draft, Copy::Delivered)
-        .and_then(|d| Ok((d, compose::build(&draft, Copy::Kept)?)));
-    let (delivered, kept) = match built {
+    let (delivered, kept) = match build(Copy::Delivered).and_then(|d| Ok((d, build(Copy::Kept)?))) {
         Ok(pair) => pair,
         Err(e) => {
-            state.outbox.release(&s.send_id).await?;
-            return not_sent(
-                state,
-                user,
-                s,
+            state.outbox.release(send_id).await?;
+            return Ok(Outcome::NotSent(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 e.to_string(),
-            )
-            .await;
+            ));
         }
     };
     let recipients = draft.envelope_recipients();
@@ -379,37 +409,100 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
         .await
     {
         tracing::warn!(user = %user.email, "SMTP submission failed: {e}");
-        state.outbox.release(&s.send_id).await?;
-        return not_sent(
-            state,
-            user,
-            s,
+        state.outbox.release(send_id).await?;
+        return Ok(Outcome::NotSent(
             StatusCode::SERVICE_UNAVAILABLE,
             e.to_string(),
-        )
-        .await;
+        ));
     }
     // From here on the message is out: never report failure, only finish the bookkeeping.
-    if let Err(e) = state.outbox.mark_submitted(&s.send_id, &kept).await {
+    if let Err(e) = state.outbox.mark_submitted(send_id, &kept).await {
         tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
     }
-    file_in_sent(state, user, &s.send_id, &message_id, &kept).await;
-    if let Some(uid) = s.draft_uid {
-        let removed = with_imap!(state, user, |conn| {
-            match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
-                Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, uid).await,
-                None => Ok(()),
-            }
-        });
-        if let Err(e) = removed {
-            tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
-        }
-    }
-    Ok(sent_redirect())
+    file_in_sent(state, user, send_id, message_id, &kept).await;
+    Ok(Outcome::Sent)
 }
 
+/// After a send, the draft it came from goes (a failure only costs a stale draft).
+async fn remove_draft(state: &Shared, user: &SignedIn, draft_uid: Option<u32>) {
+    let Some(uid) = draft_uid else { return };
+    let removed = with_imap!(state, user, |conn| {
+        match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
+            Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, uid).await,
+            None => Ok(()),
+        }
+    });
+    if let Err(e) = removed {
+        tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
+    }
+}
+
+/// `POST /compose/sealed`: a message whose body the browser signed and/or encrypted (the
+/// `entity` field) with the compose form's header fields. Answers JSON — `{"location": …}` once
+/// sent, `{"error": …}` when not. Nothing is saved as a draft on failure: the server cannot
+/// read an encrypted body, so the page keeps the message and the user decides.
+pub async fn submit_sealed(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    multipart: Multipart,
+) -> Result<Response, ApiError> {
+    let s = read_form(multipart)
+        .await
+        .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if s.send_id.len() < 16 {
+        let why = "The form is missing its send id; reload the page.";
+        return Err(api_error(StatusCode::BAD_REQUEST, why.into()));
+    }
+    let Some(entity) = s.entity.as_deref() else {
+        return Err(not_sent_json(
+            StatusCode::BAD_REQUEST,
+            "the signed or encrypted message is missing",
+        ));
+    };
+    if !matches!(
+        smime::mime::parse_smime(entity),
+        Ok(smime::mime::SmimeContent::ClearSigned { .. }
+            | smime::mime::SmimeContent::Opaque { .. })
+    ) {
+        return Err(not_sent_json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the browser did not produce a signed or encrypted message",
+        ));
+    }
+    let user = &user.0;
+    let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
+    let draft = s
+        .form
+        .validate(me(user), message_id, now())
+        .map_err(|e| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))?;
+    let outcome = deliver(&state, user, &s.send_id, &draft, |copy| {
+        compose::build_sealed(&draft, copy, entity)
+    })
+    .await
+    .map_err(|e| not_sent_json(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
+    match outcome {
+        Outcome::Sent => {
+            remove_draft(&state, user, s.draft_uid).await;
+            Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
+        }
+        Outcome::NotSent(status, why) => Err(not_sent_json(status, &why)),
+    }
+}
+
+fn not_sent_json(status: StatusCode, why: &str) -> ApiError {
+    let why = why.trim_end_matches('.');
+    api_error(
+        status,
+        format!(
+            "Your message was not sent: {why}. It is still on this page: send it again, or save it as a draft."
+        ),
+    )
+}
+
+const SENT_LOCATION: &str = "/mail?folder=INBOX&notice=sent";
+
 fn sent_redirect() -> Response {
-    Redirect::to("/mail?folder=INBOX&notice=sent").into_response()
+    Redirect::to(SENT_LOCATION).into_response()
 }
 
 /// Files the sender's copy in Sent unless it is already there. A failure is left for

@@ -36,6 +36,7 @@ mod auth;
 mod compose;
 mod errors;
 mod pages;
+mod settings;
 mod views;
 
 use std::sync::Arc;
@@ -173,9 +174,17 @@ pub fn router(state: Shared) -> Router {
         .route("/mail", get(pages::folder))
         .route("/message", get(pages::message))
         .route("/message/action", post(pages::message_action))
+        .route("/message/raw", get(pages::raw_message))
         .route("/attachment", get(pages::attachment))
         .route("/compose", get(compose::compose_page).post(compose::submit))
+        .route("/compose/sealed", post(compose::submit_sealed))
+        .route("/keys", get(settings::keys_page))
+        .route(
+            "/options",
+            get(settings::options_page).post(settings::save_options),
+        )
         .route("/api/recipients", post(api::recipients))
+        .route("/api/signature/report", post(api::signature_report))
         .route("/api/certificates/publish", post(api::publish))
         .route("/api/contacts/certificates", post(api::add_to_contacts))
         .nest_service("/static", static_files)

@@ -9,12 +9,14 @@ use serde::Deserialize;
 use super::auth::User;
 use super::errors::PageError;
 use super::views::{
-    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, enc, folder_href,
+    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, Security, enc, folder_href,
     message_href,
 };
 use super::{FolderRole, Shared};
 use crate::imap::{self, Folder};
 use crate::mail::read::{self, Body};
+use crate::mail::secure::{self, Sealed, SignedMail, SignerFacts};
+use crate::pki::{Certificate, Usage};
 
 pub async fn home(_user: User) -> Redirect {
     Redirect::to("/mail?folder=INBOX")
@@ -113,6 +115,11 @@ pub async fn message(
         let raw = imap::mailbox::fetch(s, &q.folder, q.uid, true).await?;
         Ok((folders, raw))
     })?;
+    let sealed = secure::classify(&raw);
+    let display: &[u8] = match &sealed {
+        Sealed::Signed(signed) => &signed.display,
+        _ => &raw,
+    };
     let show_images = q.images.is_some();
     let part_url = |part: usize| {
         format!(
@@ -121,9 +128,28 @@ pub async fn message(
             q.uid
         )
     };
-    let view = read::view(&raw, show_images, &part_url)
+    let view = read::view(display, show_images, &part_url)
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let from_address = view.from_addresses.first().cloned().unwrap_or_default();
+    let security = match &sealed {
+        Sealed::Plain => Security::default(),
+        Sealed::Signed(signed) => Security {
+            signatures: signature_reports(&state, signed, &from_address).await,
+            ..Security::default()
+        },
+        Sealed::Encrypted => Security {
+            encrypted: true,
+            ..Security::default()
+        },
+        Sealed::Damaged(why) => Security {
+            damaged: Some(format!(
+                "This message's signature or encryption is damaged and cannot be checked: {why}."
+            )),
+            ..Security::default()
+        },
+    };
     let (text_body, html_body, remote_blocked) = match view.body {
+        _ if security.encrypted => (None, None, false),
         Body::Text(text) => (Some(text), None, false),
         Body::Html {
             html,
@@ -172,9 +198,11 @@ pub async fn message(
         html_body,
         show_images_href: remote_blocked
             .then(|| format!("{}&images=1", message_href(&q.folder, q.uid))),
+        raw_href: format!("/message/raw?folder={}&uid={}", enc(&q.folder), q.uid),
         attachments: view
             .attachments
             .iter()
+            .filter(|_| !security.encrypted)
             .map(|a| AttachmentRow {
                 href: format!(
                     "/attachment?folder={}&uid={}&part={}",
@@ -188,6 +216,7 @@ pub async fn message(
             })
             .collect(),
         is_draft: role == Some(FolderRole::Drafts),
+        security,
         folder: q.folder,
     };
     let mut response = page.into_response();
@@ -224,7 +253,12 @@ pub async fn attachment(
     let raw = with_imap!(state, &user.0, |s| {
         imap::mailbox::fetch(s, &q.folder, q.uid, false).await
     })?;
-    let part = read::part_content(&raw, q.part).ok_or(PageError::NotFound)?;
+    // Part numbers of signed mail count within the signed entity, as the message page does.
+    let part = match secure::classify(&raw) {
+        Sealed::Signed(signed) => read::part_content(&signed.display, q.part),
+        _ => read::part_content(&raw, q.part),
+    }
+    .ok_or(PageError::NotFound)?;
     let inline = q.inline.is_some() && INLINE_SAFE.contains(&part.content_type.as_str());
     let content_type = if inline {
         part.content_type.clone()
@@ -323,4 +357,66 @@ pub async fn message_action(
             "Unknown action \"{other}\"."
         ))),
     }
+}
+
+/// Checks each signer's certificate (chain, revocation) and words the verdicts.
+async fn signature_reports(
+    state: &Shared,
+    signed: &SignedMail,
+    from: &str,
+) -> Vec<secure::SignatureReport> {
+    let now = crate::db::now();
+    let mut reports = Vec::new();
+    for signer in &signed.signers {
+        let facts = SignerFacts::from_result(signer);
+        let cert = signer
+            .certificate
+            .as_ref()
+            .and_then(|c| Certificate::from_der(c.der()).ok());
+        let checked = match &cert {
+            Some(cert) => Some(
+                state
+                    .checker
+                    .check(cert, &signed.carried, Usage::Sign, None, now)
+                    .await,
+            ),
+            None => None,
+        };
+        reports.push(secure::report(
+            &facts,
+            cert.as_ref(),
+            checked.as_ref(),
+            from,
+        ));
+    }
+    reports
+}
+
+#[derive(Deserialize)]
+pub struct RawQuery {
+    folder: String,
+    uid: u32,
+}
+
+/// The message exactly as stored, for the browser to decrypt. Never cached: it is the
+/// recipient's ciphertext, but still theirs only.
+pub async fn raw_message(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<RawQuery>,
+) -> Result<Response, PageError> {
+    let raw = with_imap!(state, &user.0, |s| {
+        imap::mailbox::fetch(s, &q.folder, q.uid, false).await
+    })?;
+    let mut response = (StatusCode::OK, raw).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
 }

@@ -26,13 +26,7 @@ pub fn message_href(folder: &str, uid: u32) -> String {
     format!("/message?folder={}&uid={uid}", enc(folder))
 }
 
-pub fn format_date(timestamp: Option<i64>) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    timestamp
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .and_then(|d| d.format(&format).ok())
-        .unwrap_or_default()
-}
+pub use crate::mail::format_date;
 
 pub fn format_size(bytes: usize) -> String {
     match bytes {
@@ -51,6 +45,7 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "moved" => "The message was moved.",
         "unread" => "The message was marked as unread.",
         "saved" => "Draft saved.",
+        "options" => "Your options were saved.",
         _ => return None,
     })
 }
@@ -116,6 +111,19 @@ pub struct MessageRow {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "keys.html")]
+pub struct KeysPage {
+    pub chrome: Chrome,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "options.html")]
+pub struct OptionsPage {
+    pub chrome: Chrome,
+    pub options: crate::options::UserOptions,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "folder.html")]
 pub struct FolderPage {
     pub chrome: Chrome,
@@ -155,11 +163,25 @@ pub struct MessagePage {
     pub attachments: Vec<AttachmentRow>,
     pub move_targets: Vec<FolderLink>,
     pub is_draft: bool,
+    /// Where the browser fetches the stored message to decrypt it.
+    pub raw_href: String,
+    pub security: Security,
+}
+
+/// What the message page says about S/MIME.
+#[derive(Default)]
+pub struct Security {
+    /// One report per signer of signed-only mail (the server verified these).
+    pub signatures: Vec<crate::mail::secure::SignatureReport>,
+    /// The browser has to open it.
+    pub encrypted: bool,
+    pub damaged: Option<String>,
 }
 
 pub struct KeptAttachment {
     pub part: usize,
     pub name: String,
+    pub content_type: String,
     pub size: String,
 }
 
@@ -181,6 +203,9 @@ pub struct ComposePage {
     pub kept: Vec<KeptAttachment>,
     pub in_reply_to: String,
     pub references: String,
+    /// Where the signing and encryption toggles start (the user's options).
+    pub sign: bool,
+    pub encrypt: bool,
 }
 
 #[cfg(test)]

@@ -1,0 +1,46 @@
+//! A user's own settings: whether new messages are signed and encrypted by default (the
+//! Options page). Admin policy, when it forces either, overrides these.
+
+use sqlx::Row;
+
+use crate::db::{Pool, now};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserOptions {
+    /// "Add digital signature to outgoing messages".
+    pub sign_by_default: bool,
+    /// "Encrypt contents and attachments for outgoing messages".
+    pub encrypt_by_default: bool,
+}
+
+pub async fn load(db: &Pool, email: &str) -> Result<UserOptions, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT sign_by_default, encrypt_by_default FROM user_options WHERE email = $1",
+    )
+    .bind(email.to_ascii_lowercase())
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else {
+        return Ok(UserOptions::default());
+    };
+    Ok(UserOptions {
+        sign_by_default: row.try_get::<i64, _>("sign_by_default")? != 0,
+        encrypt_by_default: row.try_get::<i64, _>("encrypt_by_default")? != 0,
+    })
+}
+
+pub async fn save(db: &Pool, email: &str, options: UserOptions) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO user_options (email, sign_by_default, encrypt_by_default, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET \
+         sign_by_default = excluded.sign_by_default, \
+         encrypt_by_default = excluded.encrypt_by_default, updated_at = excluded.updated_at",
+    )
+    .bind(email.to_ascii_lowercase())
+    .bind(i64::from(options.sign_by_default))
+    .bind(i64::from(options.encrypt_by_default))
+    .bind(now())
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -150,7 +150,12 @@ fn signing(request: &SealRequest) -> Result<Signing, SealError> {
         },
         digest: Some(digest_of(request.digest.as_deref())?),
         signing_time,
-        extra_certificates: certificates(&request.chain, SealError::BadCertificate)?,
+        // The signer's own certificate is always carried; a chain that repeats it would carry it
+        // twice.
+        extra_certificates: certificates(&request.chain, SealError::BadCertificate)?
+            .into_iter()
+            .filter(|c| c.der() != cert.der())
+            .collect(),
         capabilities: vec![
             ContentEncryption::Aes256Gcm,
             ContentEncryption::Aes128Gcm,

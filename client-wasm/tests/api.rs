@@ -441,3 +441,90 @@ fn seal_five_megabytes() {
     eprintln!("seal 5 MiB: {seal_time:?}, open: {:?}", start.elapsed());
     assert!(opened.signatures_valid);
 }
+
+#[test]
+fn p256_identity_signs() {
+    let d = pki().dir.path();
+    run(
+        d,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ec.key",
+        ],
+        None,
+    );
+    run(
+        d,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "ec.key",
+            "-out",
+            "ec.csr",
+            "-subj",
+            "/CN=ec",
+            "-config",
+            "openssl.cnf",
+        ],
+        None,
+    );
+    run(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ec.csr",
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-out",
+            "ec.pem",
+            "-days",
+            "30",
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            "leaf",
+        ],
+        None,
+    );
+    run(
+        d,
+        &[
+            "pkcs12", "-export", "-inkey", "ec.key", "-in", "ec.pem", "-out", "ec.p12", "-passout",
+            "pass:pw",
+        ],
+        None,
+    );
+    let contents = identity::inspect(&std::fs::read(d.join("ec.p12")).unwrap(), "pw").unwrap();
+    assert_eq!(contents.info.key_type, "P-256");
+    let mut req = request(&contents, true, false);
+    // A chain that repeats the signer's certificate carries it once.
+    req.chain = vec![contents.certificate.clone()];
+    req.digest = Some("sha384".into());
+    let sealed = seal::seal_message(&req).unwrap();
+    let opened = open::open_message(&sealed, &[]).unwrap();
+    assert!(opened.signatures_valid);
+    let LayerOutput::Signed {
+        certificates,
+        signers,
+        ..
+    } = &opened.layers[0]
+    else {
+        panic!("expected a signed layer")
+    };
+    assert_eq!(certificates.len(), 1);
+    assert_eq!(
+        signers[0].signature_algorithm.as_deref(),
+        Some("ECDSA with SHA-384")
+    );
+}

@@ -59,8 +59,54 @@ with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
   execFileSync('python3', args, { stdio: 'inherit' });
 }
 
+/**
+ * A test PKI made by scripts/demo-pki (root CA, e-mail CA, and for alice, bob and carol a
+ * certificate, key and .p12 whose password is the user name) in a fresh folder.
+ */
+export function makePki() {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-pki-'));
+  execFileSync(join(REPO, 'scripts/demo-pki'), [dir], {
+    env: { ...process.env, RIG_DOMAIN: rig.domain, DEMO_USERS: 'alice bob carol' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return {
+    dir,
+    file: (name) => join(dir, name),
+    p12: (user) => readFileSync(join(dir, `${user}.p12`)),
+  };
+}
+
+/** A .p12 for `user` whose certificate expired in 2021, issued by the test e-mail CA. */
+export function expiredP12(pki, user) {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-expired-'));
+  const email = rig.email(user);
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '1000\n');
+  writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${dir}/index.txt\nserial=${dir}/serial\n`
+    + `new_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\nx509_extensions=e\n[p]\ncommonName=supplied\n`
+    + `[e]\nbasicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\n`
+    + `extendedKeyUsage=emailProtection\nsubjectAltName=email:${email}\n`);
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'old.key', '-out', 'old.csr', '-subj', `/CN=${user} (expired)`);
+  run('ca', '-batch', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-in', 'old.csr',
+    '-out', 'old.crt', '-startdate', '20200101000000Z', '-enddate', '20210101000000Z', '-notext');
+  run('pkcs12', '-export', '-in', 'old.crt', '-inkey', 'old.key', '-passout', `pass:${user}`, '-out', 'old.p12');
+  return readFileSync(join(dir, 'old.p12'));
+}
+
+/** Delivers ready-made message bytes (another mail program's output) through Postfix's inbound port. */
+export function deliverRaw({ from, to, bytes }) {
+  const script = `
+import smtplib, sys
+raw = sys.stdin.buffer.read()
+with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
+    s.sendmail(sys.argv[1], [sys.argv[2]], raw)
+`;
+  execFileSync('python3', ['-c', script, from, to], { input: bytes, stdio: ['pipe', 'inherit', 'inherit'] });
+}
+
 /** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
-export async function startServer({ port = rig.portBase + 80, extraWeb = '' } = {}) {
+export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null } = {}) {
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
@@ -83,7 +129,12 @@ security = "plain"
 timeout_seconds = 10
 [database]
 url = "sqlite://${dir}/sealmail.db?mode=rwc"
-`);
+${pki ? `
+[pki]
+trust_anchors = "${pki.file('anchors')}"
+# The test PKI publishes no CRLs; revocation is covered by the server's crl_fetch tests.
+disable_crl_check = true
+` : ''}`);
   const log = [];
   const child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d) => log.push(d.toString()));
@@ -98,6 +149,13 @@ url = "sqlite://${dir}/sealmail.db?mode=rwc"
     } catch { /* not up yet */ }
     if (Date.now() > deadline) throw new Error(`sealmail did not start:\n${log.join('')}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+  if (pki) {
+    // Each user's certificate (and the e-mail CA) in the directory, as an admin imports them.
+    for (const user of ['alice', 'bob', 'carol']) {
+      execFileSync(bin, ['directory', 'import', '--config', config, '--email', rig.email(user),
+        pki.file(`${user}.crt`), pki.file('ca.crt')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
   }
   return {
     url,

@@ -1,5 +1,7 @@
-// Loads the browser module. Reading mail never depends on it: every page works without script.
+// Loads the browser module and starts the page's S/MIME script. Reading and writing plain mail
+// never depends on it: every page works without script.
 const status = document.getElementById('engine-status');
+const owner = document.querySelector('.who strong')?.textContent.trim() || '';
 
 async function loadEngine() {
   try {
@@ -7,10 +9,12 @@ async function loadEngine() {
     await engine.default();
     if (status) status.textContent = `Browser security module ${engine.engine_version()} ready`;
     document.documentElement.dataset.engine = 'ready';
+    return engine;
   } catch (err) {
     if (status) status.textContent = 'Browser security module unavailable';
     document.documentElement.dataset.engine = 'unavailable';
     console.warn('Sealmail browser module failed to load', err);
+    return null;
   }
 }
 
@@ -25,4 +29,46 @@ for (const form of document.querySelectorAll('form.compose')) {
   });
 }
 
-loadEngine();
+// "Verify signature" and other disclosure buttons the server rendered.
+import('/static/ui.js').then(({ wireDisclosure }) => {
+  for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);
+});
+
+// Signing out locks every digital ID this session unlocked.
+for (const form of document.querySelectorAll('form.signout')) {
+  form.addEventListener('submit', async (event) => {
+    if (form.dataset.locked) return;
+    event.preventDefault();
+    try {
+      const keystore = await import('/static/keystore.js');
+      await keystore.lockAll();
+    } finally {
+      form.dataset.locked = '1';
+      form.submit();
+    }
+  });
+}
+
+async function startSecurity() {
+  const engine = await loadEngine();
+  if (!owner) return;
+  const keystore = await import('/static/keystore.js');
+  await keystore.forgetOtherSessions().catch(() => {});
+  const pages = [
+    ['#import-id', '/static/keys-page.js'],
+    ['form.compose', '/static/compose-secure.js'],
+    ['#sealed-message', '/static/read-secure.js'],
+  ];
+  for (const [selector, module] of pages) {
+    if (!document.querySelector(selector)) continue;
+    if (!engine) {
+      const why = 'S/MIME is not available: this browser could not load Sealmail\'s security module (it needs WebAssembly).';
+      const target = document.getElementById('keys-unavailable') || document.getElementById('sealed-message');
+      if (target) { target.hidden = false; target.textContent = why; }
+      continue;
+    }
+    (await import(module)).start(engine, owner);
+  }
+}
+
+startSecurity();

@@ -1,0 +1,279 @@
+// S/MIME in the browser, end to end: digital IDs imported into the page's key store, messages
+// signed and encrypted in WebAssembly, opened by the recipient's browser — with every request
+// the browsers make recorded and searched for private keys and plaintext.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createPrivateKey } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, expiredP12,
+  deliverRaw,
+} from './harness.mjs';
+
+let server;
+let browser;
+let pki;
+before(async () => {
+  pki = makePki();
+  server = await startServer({ pki });
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const PASSPHRASE = 'a passphrase for this browser';
+const folderUrl = (name) => `${server.url}/mail?folder=${encodeURIComponent(name)}`;
+const work = () => mkdtempSync(join(tmpdir(), 'sealmail-smime-e2e-'));
+
+/** Records every request a browser context makes: URL, headers and body. */
+function recordRequests(context) {
+  const seen = [];
+  context.on('request', (request) => {
+    seen.push({
+      url: request.url(),
+      headers: JSON.stringify(request.headers()),
+      body: request.postDataBuffer() || Buffer.alloc(0),
+    });
+  });
+  return seen;
+}
+
+/** The secrets of `user`'s key file, in the forms a leak could take. */
+function secretsOf(user) {
+  const pem = execFileSync('openssl', ['pkcs12', '-in', pki.file(`${user}.p12`), '-nocerts', '-nodes', '-passin', `pass:${user}`]);
+  const key = createPrivateKey(pem);
+  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+  const jwk = key.export({ format: 'jwk' });
+  const p12 = pki.p12(user);
+  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)), '.p12 bytes': p12, '.p12 base64': Buffer.from(p12.toString('base64').slice(40, 200)) };
+  for (const part of ['d', 'p', 'q']) {
+    const value = Buffer.from(jwk[part], 'base64url');
+    forms[`RSA ${part}`] = value;
+    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
+    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
+  }
+  return forms;
+}
+
+function assertNoneContains(requests, needles) {
+  for (const r of requests) {
+    const haystack = Buffer.concat([Buffer.from(r.url), Buffer.from(r.headers), r.body]);
+    for (const [what, needle] of Object.entries(needles)) {
+      assert.equal(haystack.indexOf(needle), -1, `${what} was sent to the server in ${r.url}`);
+    }
+  }
+}
+
+async function engineReady(page) {
+  await page.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
+}
+
+/** Imports a .p12 on the Digital IDs page; returns what the page says. */
+async function importId(page, p12, password, { passphrase = PASSPHRASE } = {}) {
+  await page.getByRole('link', { name: 'Digital IDs' }).click();
+  await engineReady(page);
+  await page.getByLabel('Digital ID file (.p12 or .pfx)').setInputFiles({ name: 'id.p12', mimeType: 'application/x-pkcs12', buffer: p12 });
+  await page.getByLabel('Password of the file').fill(password);
+  await page.getByLabel('Passphrase to protect it in this browser').fill(passphrase);
+  await page.getByRole('button', { name: 'Import' }).click();
+  const status = page.locator('#import-status');
+  await status.filter({ hasText: /Imported|not imported/ }).waitFor();
+  return status.innerText();
+}
+
+async function storedIds(page) {
+  return page.locator('#ids > li').count();
+}
+
+async function composeSecure(page, { to, subject, body, files = [], sign, encrypt }) {
+  await page.getByRole('button', { name: 'New message' }).click();
+  await engineReady(page);
+  await page.getByLabel('To', { exact: true }).fill(to);
+  await page.getByLabel('Subject', { exact: true }).fill(subject);
+  await page.getByLabel('Message', { exact: true }).fill(body);
+  if (files.length) await page.getByLabel('Attach files').setInputFiles(files);
+  for (const [name, wanted] of [['Add digital signature to this message', sign], ['Encrypt message contents and attachments', encrypt]]) {
+    const toggle = page.getByRole('button', { name });
+    if ((await toggle.getAttribute('aria-pressed') === 'true') !== wanted) await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-pressed'), String(wanted));
+  }
+}
+
+async function unlockIfAsked(page, passphrase = PASSPHRASE) {
+  const field = page.getByLabel('Passphrase', { exact: true });
+  await field.waitFor({ timeout: 15000 });
+  await field.fill(passphrase);
+  await page.getByRole('button', { name: 'Unlock' }).click();
+}
+
+const sentNotice = (page) => page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+
+function openssl(args, input) {
+  return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+}
+
+test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; no key or plaintext reaches the server', async () => {
+  const subject = unique('Sealed budget');
+  const text = `The sealed numbers ${randomBytes(8).toString('hex')} are attached.`;
+  const attachment = randomBytes(5 * 1024 * 1024);
+
+  const alice = await signedInPage(browser, server, 'alice');
+  const aliceRequests = recordRequests(alice.context());
+  assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+  await composeSecure(alice, {
+    to: rig.email('bob'), subject, body: text, sign: true, encrypt: true,
+    files: [{ name: 'budget.bin', mimeType: 'application/octet-stream', buffer: attachment }],
+  });
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await unlockIfAsked(alice);
+  await sentNotice(alice);
+
+  const bob = await signedInPage(browser, server, 'bob');
+  const bobRequests = recordRequests(bob.context());
+  assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+  await bob.goto(folderUrl('INBOX'));
+  await (await waitForMessage(bob, subject)).click();
+  await bob.getByText('Encrypted message').waitFor();
+  await unlockIfAsked(bob);
+  const banner = bob.locator('#sealed-message .smime-banner');
+  await banner.waitFor({ timeout: 30000 });
+  assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
+  await bob.getByRole('button', { name: 'Verify signature' }).click();
+  assert.match(await bob.locator('#sealed-message .signature-details').innerText(), /Sealmail Demo Email CA/);
+  assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
+  const [download] = await Promise.all([
+    bob.waitForEvent('download'),
+    bob.getByRole('link', { name: 'Download budget.bin' }).click(),
+  ]);
+  assert.ok((await readDownload(download)).equals(attachment), 'bob\'s download differs from what alice attached');
+
+  // The delivered message opens with openssl and bob's key, and alice's signature verifies.
+  const rawHref = await bob.locator('#sealed-message').getAttribute('data-raw-href');
+  const raw = await (await bob.request.get(`${server.url}${rawHref}`)).body();
+  const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], raw);
+  const content = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], inner);
+  assert.match(content.toString(), new RegExp(text));
+
+  // Alice's Sent copy was encrypted to her too.
+  await alice.goto(folderUrl('Sent'));
+  await (await waitForMessage(alice, subject)).click();
+  await alice.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
+  assert.match(await alice.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
+
+  const plaintext = {
+    'the body text': Buffer.from(text),
+    'the attachment': attachment.subarray(1 << 20, (1 << 20) + 64),
+    'the attachment in base64': Buffer.from(attachment.subarray(57 * 1000, 57 * 1001).toString('base64')),
+  };
+  const requests = [...aliceRequests, ...bobRequests];
+  const sealed = requests.find((r) => r.url.includes('/compose/sealed'));
+  assert.ok(sealed && sealed.body.length > attachment.length, 'the sealed send and its body were not recorded');
+  assertNoneContains(requests, { ...secretsOf('alice'), ...secretsOf('bob'), ...plaintext });
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test('clear-signed only: bob sees the valid signature the server checked, and openssl verifies it', async () => {
+  const subject = unique('Signed note');
+  const text = `Signed but readable ${randomBytes(6).toString('hex')}.`;
+  const attachment = randomBytes(300 * 1024);
+  const alice = await signedInPage(browser, server, 'alice');
+  const requests = recordRequests(alice.context());
+  await importId(alice, pki.p12('alice'), 'alice');
+  await composeSecure(alice, {
+    to: rig.email('bob'), subject, body: text, sign: true, encrypt: false,
+    files: [{ name: 'notes.bin', mimeType: 'application/octet-stream', buffer: attachment }],
+  });
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await unlockIfAsked(alice);
+  await sentNotice(alice);
+  assertNoneContains(requests, secretsOf('alice'));
+
+  const bob = await signedInPage(browser, server, 'bob');
+  await (await waitForMessage(bob, subject)).click();
+  const banner = bob.locator('.smime-banner').first();
+  assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
+  assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
+  const [download] = await Promise.all([
+    bob.waitForEvent('download'),
+    bob.getByRole('link', { name: 'Download notes.bin' }).click(),
+  ]);
+  assert.ok((await readDownload(download)).equals(attachment));
+  assert.equal(await bob.getByRole('link', { name: /smime\.p7s/ }).count(), 0, 'the signature part is shown as an attachment');
+
+  const rawHref = `/message/raw?${new URL(bob.url()).searchParams.toString()}`;
+  const raw = await (await bob.request.get(`${server.url}${rawHref}`)).body();
+  assert.match(raw.toString('latin1'), /multipart\/signed/);
+  assert.match(openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw).toString(), new RegExp(text));
+  await alice.context().close();
+  await bob.context().close();
+});
+
+test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an opaque signature verifies at the server', async () => {
+  const dir = work();
+  const secret = `From the other program ${randomBytes(6).toString('hex')}`;
+  writeFileSync(join(dir, 'body.txt'), `Content-Type: text/plain; charset=utf-8\r\n\r\n${secret}\r\n`);
+  const encSubject = unique('Openssl sealed');
+  const encrypted = openssl(['cms', '-encrypt', '-in', join(dir, 'body.txt'), '-aes-256-gcm',
+    '-recip', pki.file('bob.crt'), '-keyopt', 'rsa_padding_mode:oaep', '-keyopt', 'rsa_oaep_md:sha256',
+    '-from', 'olivia@outside.test', '-to', rig.email('bob'), '-subject', encSubject]);
+  assert.match(encrypted.toString('latin1'), /authEnveloped-data/);
+  deliverRaw({ from: 'olivia@outside.test', to: rig.email('bob'), bytes: encrypted });
+
+  const signedSubject = unique('Openssl opaque');
+  const opaque = openssl(['cms', '-sign', '-nodetach', '-in', join(dir, 'body.txt'), '-signer', pki.file('alice.crt'),
+    '-inkey', pki.file('alice.key'), '-certfile', pki.file('ca.crt'), '-from', rig.email('alice'), '-to', rig.email('bob'),
+    '-subject', signedSubject]);
+  deliverRaw({ from: rig.email('alice'), to: rig.email('bob'), bytes: opaque });
+
+  const bob = await signedInPage(browser, server, 'bob');
+  const requests = recordRequests(bob.context());
+  await importId(bob, pki.p12('bob'), 'bob');
+  await bob.goto(folderUrl('INBOX'));
+  await (await waitForMessage(bob, encSubject)).click();
+  await unlockIfAsked(bob);
+  await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
+  assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(secret));
+  assertNoneContains(requests, { ...secretsOf('bob'), 'the plaintext': Buffer.from(secret) });
+
+  await bob.goto(folderUrl('INBOX'));
+  await (await waitForMessage(bob, signedSubject)).click();
+  assert.match(await bob.locator('.smime-banner').first().innerText(), /Signed by alice@.*The signature is valid/);
+  assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(secret));
+  await bob.context().close();
+});
+
+test('a wrong file password, a damaged file and an expired certificate are refused with a reason; nothing is stored', async () => {
+  const carol = await signedInPage(browser, server, 'carol');
+  assert.match(await importId(carol, pki.p12('carol'), 'not-the-password'), /not imported: The password for this digital ID file is wrong\./);
+  const damaged = Buffer.from(pki.p12('carol'));
+  damaged.fill(0x41, 200, 260);
+  assert.match(await importId(carol, damaged.subarray(0, damaged.length - 100), 'carol'), /not imported: This file is not a digital ID file \(PKCS#12\), or it is damaged\./);
+  assert.match(await importId(carol, expiredP12(pki, 'carol'), 'carol'), /not imported: its certificate expired on 2021-01-01\./);
+  assert.equal(await storedIds(carol), 0);
+  await carol.context().close();
+});
+
+test('without a digital ID: signing is refused with the seeds\' words, and encrypted mail cannot be opened', async () => {
+  const subject = unique('No key here');
+  const alice = await signedInPage(browser, server, 'alice');
+  await importId(alice, pki.p12('alice'), 'alice');
+  await composeSecure(alice, { to: rig.email('carol'), subject, body: 'For carol only.', sign: false, encrypt: true });
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await sentNotice(alice);
+
+  const carol = await signedInPage(browser, server, 'carol');
+  await (await waitForMessage(carol, subject)).click();
+  await carol.getByText("This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.").waitFor();
+  await composeSecure(carol, { to: rig.email('alice'), subject: unique('Unsigned'), body: 'x', sign: true, encrypt: false });
+  await carol.getByRole('button', { name: 'Send' }).click();
+  await carol.getByRole('alert').filter({ hasText: 'A digital ID that allows you to sign this message is missing.' }).waitFor();
+  assert.equal(await carol.getByLabel('Subject', { exact: true }).inputValue() !== '', true, 'the message was lost');
+  await alice.context().close();
+  await carol.context().close();
+});

@@ -1,0 +1,165 @@
+// Signing and encrypting on the compose page. The message body and attachments are sealed here,
+// in the browser, and only the finished S/MIME entity goes to the server, which adds the header
+// fields and submits it (POST /compose/sealed). Plain messages keep the ordinary form post.
+import * as keystore from './keystore.js';
+import { choose, csrfToken, postJson } from './ui.js';
+
+const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
+
+export function start(engine, owner) {
+  const form = document.querySelector('form.compose');
+  if (!form) return;
+  const group = form.querySelector('.security');
+  const signToggle = document.getElementById('toggle-sign');
+  const encryptToggle = document.getElementById('toggle-encrypt');
+  const status = document.getElementById('seal-status');
+  group.hidden = false;
+  for (const toggle of [signToggle, encryptToggle]) {
+    toggle.addEventListener('click', () => {
+      toggle.setAttribute('aria-pressed', String(toggle.getAttribute('aria-pressed') !== 'true'));
+    });
+  }
+  const pressed = (toggle) => toggle.getAttribute('aria-pressed') === 'true';
+
+  form.addEventListener('submit', async (event) => {
+    if (event.submitter?.value !== 'send') return;
+    if (!pressed(signToggle) && !pressed(encryptToggle)) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (form.dataset.busy) return;
+    form.dataset.busy = '1';
+    const button = event.submitter;
+    const label = button.textContent;
+    button.textContent = 'Sending…';
+    say(status, '');
+    try {
+      await sealAndSend(engine, owner, form, { sign: pressed(signToggle), encrypt: pressed(encryptToggle) }, status);
+    } catch (err) {
+      say(status, err.message || String(err), true);
+    } finally {
+      delete form.dataset.busy;
+      button.textContent = label;
+    }
+  }, { capture: true });
+}
+
+function say(status, text, alert = false) {
+  status.textContent = text;
+  status.className = alert ? 'error' : '';
+  status.setAttribute('role', alert ? 'alert' : 'status');
+}
+
+/** The addr-specs typed into a recipient field. */
+function addresses(text) {
+  return text.split(/[,;]/).map((part) => {
+    const angle = part.match(/<([^>]+)>/);
+    return (angle ? angle[1] : part).trim();
+  }).filter(Boolean);
+}
+
+async function sealAndSend(engine, owner, form, wanted, status) {
+  const field = (name) => form.elements[name]?.value ?? '';
+  const recipients = [...new Set(['to', 'cc', 'bcc'].flatMap((f) => addresses(field(f))))];
+  if (recipients.length === 0) throw new Error('Your message was not sent: add at least one recipient in To, Cc or Bcc.');
+  let { sign, encrypt } = wanted;
+
+  let signer = null;
+  if (sign) {
+    signer = await keystore.signingIdentity(owner);
+    if (!signer) throw new Error(NO_SIGNING_ID);
+  }
+
+  let recipientCerts = [];
+  if (encrypt) {
+    say(status, 'Finding the recipients\' certificates…');
+    const answer = await postJson('/api/recipients', { recipients });
+    const missing = answer.recipients.filter((r) => !r.certificate);
+    recipientCerts = answer.recipients.filter((r) => r.certificate).map((r) => fromBase64(r.certificate));
+    if (missing.length) {
+      const lines = missing.map((r) => `${r.address}: ${r.reason}`);
+      const choice = await choose('Some recipients cannot receive encrypted mail', [
+        ...lines,
+        'They would not be able to read an encrypted message.',
+      ], [
+        { value: 'plain', label: 'Send unencrypted' },
+        { value: 'anyway', label: 'Encrypt anyway' },
+        { value: 'cancel', label: 'Cancel', primary: true },
+      ]);
+      if (choice === 'plain') encrypt = false;
+      else if (choice !== 'anyway') throw new Error('Your message was not sent. It is still here.');
+    }
+    if (encrypt) {
+      // Encrypt to the sender too, so Sent stays readable: the directory's certificate and the
+      // one this browser holds a key for (they differ right after a renewal).
+      if (answer.sender?.certificate) recipientCerts.push(fromBase64(answer.sender.certificate));
+      const own = (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner));
+      if (own) recipientCerts.push(own.certificate);
+      if (recipientCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
+    }
+  }
+  if (!sign && !encrypt) {
+    // The user chose to send it unencrypted and unsigned: the ordinary form post.
+    for (const t of form.querySelectorAll('.security [aria-pressed]')) t.setAttribute('aria-pressed', 'false');
+    const send = form.querySelector('button[value="send"]');
+    form.dataset.busy = '';
+    HTMLFormElement.prototype.requestSubmit.call(form, send);
+    return;
+  }
+
+  say(status, 'Reading attachments…');
+  const attachments = await collectAttachments(form);
+  let pkcs8 = null;
+  let entity;
+  try {
+    if (sign) pkcs8 = await keystore.unlock(signer);
+    say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
+    await new Promise((r) => setTimeout(r, 0)); // let the status paint before the work
+    entity = engine.seal({
+      text: field('body'),
+      attachments,
+      sign,
+      encrypt,
+      opaque: false,
+      tripleWrap: false,
+      pkcs8: pkcs8 || undefined,
+      certificate: signer?.certificate,
+      chain: signer ? signer.chain : [],
+      recipients: recipientCerts,
+      time: Math.floor(Date.now() / 1000),
+    });
+  } finally {
+    pkcs8?.fill(0);
+  }
+
+  say(status, 'Sending…');
+  const body = new FormData();
+  for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid']) {
+    if (form.elements[name]) body.append(name, field(name));
+  }
+  body.append('entity', new Blob([entity], { type: 'application/octet-stream' }), 'entity');
+  const response = await fetch('/compose/sealed', { method: 'POST', body, headers: { 'X-CSRF-Token': csrfToken() } });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || `Your message was not sent: the server answered ${response.status}.`);
+  window.location.assign(answer.location);
+}
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** New files, plus attachments kept from the message being forwarded or edited. */
+async function collectAttachments(form) {
+  const out = [];
+  for (const file of form.elements.attachments?.files || []) {
+    out.push({ name: file.name, contentType: file.type || 'application/octet-stream', data: new Uint8Array(await file.arrayBuffer()) });
+  }
+  const folder = form.elements.source_folder?.value;
+  const uid = form.elements.source_uid?.value;
+  for (const box of form.querySelectorAll('input[name="keep_part"]:checked')) {
+    const url = `/attachment?folder=${encodeURIComponent(folder)}&uid=${encodeURIComponent(uid)}&part=${encodeURIComponent(box.value)}`;
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`Your message was not sent: the attachment ${box.dataset.name} could not be read.`);
+    out.push({ name: box.dataset.name || 'attachment', contentType: box.dataset.type || 'application/octet-stream', data: new Uint8Array(await response.arrayBuffer()) });
+  }
+  return out;
+}

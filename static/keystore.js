@@ -1,0 +1,173 @@
+// The browser's key store. Private keys are kept in IndexedDB only encrypted (AES-256-GCM under a
+// key derived from the user's passphrase with PBKDF2-SHA-256); they are decrypted into memory just
+// for one operation and the copy is zeroed after. Nothing here ever sends a key anywhere.
+//
+// "Once per session" unlocking keeps the derived (non-extractable) AES key in IndexedDB, tagged
+// with this server session and this tab; a different session never finds it, sign-out deletes
+// it, and a closed tab's tag is gone with its sessionStorage.
+import { askPassphrase } from './ui.js';
+
+const DB_NAME = 'sealmail-keys';
+const PBKDF2_ITERATIONS = 600000;
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      db.createObjectStore('identities', { keyPath: 'id' });
+      db.createObjectStore('unlocked', { keyPath: 'id' });
+    };
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(new Error('This browser cannot store digital IDs (IndexedDB is unavailable).'));
+  });
+}
+
+async function withStore(name, mode, fn) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(name, mode);
+      const store = tx.objectStore(name);
+      let result;
+      Promise.resolve(fn(store)).then((r) => { result = r; }, reject);
+      tx.oncomplete = () => resolve(result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const requestValue = (request) => new Promise((resolve, reject) => {
+  request.onsuccess = () => resolve(request.result);
+  request.onerror = () => reject(request.error);
+});
+
+/** The tag unlocked keys carry: this server session (its CSRF token) and this tab. */
+function sessionTag() {
+  const csrf = document.querySelector('input[name="csrf"]')?.value || document.body.dataset.csrf || '';
+  let tab = sessionStorage.getItem('sealmail-tab');
+  if (!tab) {
+    tab = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+    sessionStorage.setItem('sealmail-tab', tab);
+  }
+  return `${csrf}/${tab}`;
+}
+
+async function deriveKey(passphrase, salt, iterations) {
+  const material = await crypto.subtle.importKey('raw', new TextEncoder().encode(passphrase), 'PBKDF2', false, ['deriveKey']);
+  return crypto.subtle.deriveKey(
+    { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },
+    material,
+    { name: 'AES-GCM', length: 256 },
+    false,
+    ['encrypt', 'decrypt'],
+  );
+}
+
+/** Every identity stored for `owner` (the signed-in address), newest first. */
+export async function list(owner) {
+  const all = await withStore('identities', 'readonly', (s) => requestValue(s.getAll()));
+  return all.filter((r) => r.owner === owner).sort((a, b) => b.importedAt - a.importedAt);
+}
+
+/**
+ * Stores an identity the engine read from a .p12: the key sealed under `passphrase`.
+ * `pkcs8` is zeroed here whatever happens.
+ */
+export async function add(owner, { pkcs8, certificate, chain, info }, passphrase, strong) {
+  try {
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const key = await deriveKey(passphrase, salt, PBKDF2_ITERATIONS);
+    const sealedKey = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, pkcs8));
+    const record = {
+      id: `${owner}/${info.fingerprint}`,
+      owner,
+      info,
+      certificate,
+      chain,
+      strong,
+      protection: { kdf: 'PBKDF2-SHA-256', iterations: PBKDF2_ITERATIONS, salt, iv },
+      sealedKey,
+      importedAt: Date.now(),
+    };
+    await withStore('identities', 'readwrite', (s) => s.put(record));
+    return record;
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+export async function remove(id) {
+  await withStore('identities', 'readwrite', (s) => s.delete(id));
+  await withStore('unlocked', 'readwrite', (s) => s.delete(id));
+}
+
+/** Forgets every unlocked key: sign-out. */
+export async function lockAll() {
+  await withStore('unlocked', 'readwrite', (s) => s.clear());
+}
+
+/** Drops unlocked keys of other sessions (signed out elsewhere, or a previous sign-in). */
+export async function forgetOtherSessions() {
+  const csrf = sessionTag().split('/')[0];
+  const all = await withStore('unlocked', 'readonly', (s) => requestValue(s.getAll()));
+  const stale = all.filter((r) => !r.tag.startsWith(`${csrf}/`));
+  if (stale.length) await withStore('unlocked', 'readwrite', (s) => { for (const r of stale) s.delete(r.id); });
+}
+
+async function openSealed(record, key) {
+  const { iv } = record.protection;
+  return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, record.sealedKey));
+}
+
+/**
+ * The identity's private key (PKCS#8 DER) for one operation. The caller must zero it with
+ * `fill(0)` when done. Asks for the passphrase unless this session already unlocked it (and the
+ * identity is not under strong protection). Rejects with an Error whose message says why.
+ */
+export async function unlock(record) {
+  const tag = sessionTag();
+  if (!record.strong) {
+    const cached = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(record.id)));
+    if (cached && cached.tag === tag) {
+      try { return await openSealed(record, cached.key); } catch { /* fall through and ask */ }
+    }
+  }
+  let problem = '';
+  for (;;) {
+    const passphrase = await askPassphrase(record.info.subject, problem);
+    if (passphrase === null) throw new Error('The operation was cancelled: the digital ID stayed locked.');
+    const { salt, iterations } = record.protection;
+    const key = await deriveKey(passphrase, salt, iterations);
+    let pkcs8;
+    try {
+      pkcs8 = await openSealed(record, key);
+    } catch {
+      problem = 'The passphrase is wrong. Try again.';
+      continue;
+    }
+    if (!record.strong) await withStore('unlocked', 'readwrite', (s) => s.put({ id: record.id, tag, key }));
+    return pkcs8;
+  }
+}
+
+/** Usable now for `purpose` ("sign" or "encrypt") and issued for `address`. */
+export function fits(record, purpose, address, now = Date.now() / 1000) {
+  const { info } = record;
+  if (info.notBefore > now || info.notAfter < now) return false;
+  if (address && !info.emails.includes(address.toLowerCase())) return false;
+  const usage = info.keyUsage;
+  if (usage.length === 0) return true;
+  return purpose === 'sign'
+    ? usage.includes('digitalSignature') || usage.includes('nonRepudiation')
+    : usage.includes('keyEncipherment') || usage.includes('keyAgreement');
+}
+
+/** The identity to sign with: the newest that fits (architecture §3: address, usage, validity). */
+export async function signingIdentity(owner) {
+  return (await list(owner)).find((r) => fits(r, 'sign', owner)) || null;
+}

@@ -1,0 +1,112 @@
+// Opening an encrypted message in the browser. The server sends the stored ciphertext; this page
+// decrypts it with the user's digital IDs, verifies any signature inside (asking the server only
+// to check the signer's certificate chain), and shows the result. The plaintext stays in this
+// page: it is not stored and not sent anywhere.
+import * as keystore from './keystore.js';
+import { el, postJson, signatureBanner, toBase64 } from './ui.js';
+
+const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
+
+export async function start(engine, owner) {
+  const region = document.getElementById('sealed-message');
+  if (!region) return;
+  const from = region.dataset.from || '';
+  const opening = region.querySelector('.opening');
+  try {
+    const response = await fetch(region.dataset.rawHref);
+    if (!response.ok) throw new Error(`The message could not be fetched (the server answered ${response.status}).`);
+    const raw = new Uint8Array(await response.arrayBuffer());
+    const identities = await keystore.list(owner);
+    if (identities.length === 0) {
+      region.replaceChildren(cannotDecrypt(true));
+      return;
+    }
+    const keys = [];
+    let opened;
+    try {
+      for (const identity of identities) {
+        keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
+      }
+      opening.textContent = 'Opening the message…';
+      await new Promise((r) => setTimeout(r, 0));
+      opened = engine.open(raw, keys);
+    } finally {
+      for (const k of keys) k.pkcs8.fill(0);
+    }
+    region.replaceChildren(...await render(opened, from));
+    region.dataset.state = 'opened';
+  } catch (err) {
+    const message = err.message || String(err);
+    region.replaceChildren(message === CANNOT_DECRYPT ? cannotDecrypt(false) : el('p', { class: 'smime-banner invalid', role: 'alert', text: message }));
+    region.dataset.state = 'failed';
+  }
+}
+
+function cannotDecrypt(noIds) {
+  return el('div', { class: 'smime-banner invalid', role: 'alert' },
+    el('p', { text: CANNOT_DECRYPT }),
+    noIds ? el('p', {}, 'No digital ID is stored in this browser. ', el('a', { href: '/keys', text: 'Import your digital ID' })) : null);
+}
+
+async function render(opened, from) {
+  const parts = [];
+  for (const layer of opened.layers.filter((l) => l.kind === 'signed')) {
+    for (const signer of layer.signers) {
+      parts.push(signatureBanner(await report(signer, layer.certificates, from)));
+    }
+  }
+  const message = opened.message;
+  const body = el('section', { class: 'body', 'aria-label': 'Message body' });
+  if (message.html) {
+    // No script, no plugins, no same-origin access, and (the page's CSP is inherited by srcdoc
+    // frames) no network: remote images and styles simply do not load.
+    const frame = el('iframe', { sandbox: '', class: 'html-frame', title: 'Message content', referrerpolicy: 'no-referrer' });
+    frame.srcdoc = message.html;
+    body.append(frame);
+  } else {
+    body.append(el('pre', { class: 'text-body', text: message.text || '' }));
+  }
+  parts.push(body);
+  if (message.attachments.length) {
+    const list = el('ul');
+    for (const a of message.attachments) {
+      const url = URL.createObjectURL(new Blob([a.data], { type: 'application/octet-stream' }));
+      list.append(el('li', {},
+        el('a', { href: url, download: a.name, text: `Download ${a.name}` }),
+        el('span', { class: 'meta', text: ` (${size(a.data.length)}, ${a.contentType})` })));
+    }
+    parts.push(el('section', { class: 'attachments', 'aria-labelledby': 'sealed-attachments' },
+      el('h2', { id: 'sealed-attachments', text: 'Attachments' }), list));
+  }
+  return parts;
+}
+
+/** Asks the server to check the signer's certificate and word the verdict. */
+async function report(signer, carried, from) {
+  const facts = {
+    digestOk: signer.digestOk,
+    signatureOk: signer.signatureOk,
+    matchesFrom: signer.matchesFrom ?? null,
+    weak: signer.weak,
+    signingTime: signer.signingTime ?? null,
+    digestAlgorithm: signer.digestAlgorithm ?? null,
+    signatureAlgorithm: signer.signatureAlgorithm ?? null,
+    problem: signer.problem ?? null,
+  };
+  const certificates = signer.certificate ? [signer.certificate, ...carried] : [];
+  try {
+    return await postJson('/api/signature/report', { certificates: certificates.map(toBase64), facts, from });
+  } catch (err) {
+    return {
+      state: 'warning',
+      headline: `The signature could not be checked by the server: ${err.message}`,
+      chain: [],
+    };
+  }
+}
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}

@@ -1,0 +1,129 @@
+// Small pieces of page furniture the S/MIME scripts share: modal questions and signature banners.
+// Everything is built with DOM calls (textContent), never HTML strings, so no message content can
+// become markup here.
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'text') node.textContent = v;
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+export { el };
+
+let dialogCounter = 0;
+
+/** Asks for the passphrase of a digital ID. Resolves to the text, or null if cancelled. */
+export function askPassphrase(subject, problem = '') {
+  dialogCounter += 1;
+  const id = `passphrase-${dialogCounter}`;
+  const input = el('input', { id, type: 'password', autocomplete: 'off', required: true });
+  const form = el('form', { method: 'dialog' },
+    el('h2', { text: 'Unlock your digital ID' }),
+    el('p', { text: subject }),
+    problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null,
+    el('p', {}, el('label', { for: id, text: 'Passphrase' }), input),
+    el('p', { class: 'buttons' },
+      el('button', { type: 'submit', value: 'ok', class: 'primary', text: 'Unlock' }),
+      el('button', { type: 'submit', value: 'cancel', formnovalidate: true, text: 'Cancel' })));
+  const dialog = el('dialog', { class: 'modal', 'aria-labelledby': `${id}-title` }, form);
+  form.querySelector('h2').id = `${id}-title`;
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const value = dialog.returnValue === 'ok' ? input.value : null;
+      input.value = '';
+      dialog.remove();
+      resolve(value);
+    });
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+/**
+ * Asks a question with several answers. `choices` is [{ value, label, primary }]; resolves to the
+ * chosen value (null on Escape).
+ */
+export function choose(title, lines, choices) {
+  dialogCounter += 1;
+  const titleId = `choice-${dialogCounter}`;
+  const form = el('form', { method: 'dialog' },
+    el('h2', { id: titleId, text: title }),
+    ...lines.map((line) => el('p', { text: line })),
+    el('p', { class: 'buttons' }, ...choices.map((c) => el('button', {
+      type: 'submit', value: c.value, class: c.primary ? 'primary' : null, text: c.label,
+    }))));
+  const dialog = el('dialog', { class: 'modal', 'aria-labelledby': titleId }, form);
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const value = dialog.returnValue || null;
+      dialog.remove();
+      resolve(choices.some((c) => c.value === value) ? value : null);
+    });
+    dialog.showModal();
+  });
+}
+
+let reportCounter = 0;
+
+/** The banner for one signature, the same markup the server renders for mail it verified. */
+export function signatureBanner(report) {
+  reportCounter += 1;
+  const detailsId = `browser-signature-${reportCounter}`;
+  const row = (term, value) => [el('dt', { text: term }), el('dd', { text: value || '' })];
+  const details = el('dl', { class: 'signature-details', id: detailsId, hidden: true },
+    ...row('Signer', report.signer),
+    ...row('E-mail', report.email),
+    ...row('Issued by', report.issuer),
+    ...row('Certificate chain', (report.chain || []).join(' → ')),
+    ...row('Valid', `from ${report.validFrom} to ${report.validTo}`),
+    ...row('Revocation', report.revocation),
+    ...row('Signed at', report.signingTime),
+    ...row('Algorithms', report.algorithms));
+  const button = el('button', { type: 'button', class: 'disclose', 'aria-expanded': 'false', 'aria-controls': detailsId, text: 'Verify signature' });
+  wireDisclosure(button);
+  return el('div', { class: `smime-banner ${report.state}`, role: 'status' },
+    el('p', { class: 'headline', text: report.headline }), button, details);
+}
+
+/** A button that shows and hides the element its aria-controls names. */
+export function wireDisclosure(button) {
+  button.addEventListener('click', () => {
+    const target = document.getElementById(button.getAttribute('aria-controls'));
+    const open = button.getAttribute('aria-expanded') !== 'true';
+    button.setAttribute('aria-expanded', String(open));
+    if (target) target.hidden = !open;
+  });
+}
+
+export function csrfToken() {
+  return document.querySelector('input[name="csrf"]')?.value || '';
+}
+
+/** POSTs JSON to one of the server's /api endpoints; rejects with the server's sentence. */
+export async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken() },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || `The server answered ${response.status}.`);
+  return answer;
+}
+
+export function formatDate(unixSeconds) {
+  if (!unixSeconds && unixSeconds !== 0) return '';
+  return new Date(unixSeconds * 1000).toISOString().slice(0, 10);
+}
+
+export function toBase64(bytes) {
+  let binary = '';
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  return btoa(binary);
+}

@@ -168,6 +168,37 @@ disable_crl_check = true
   };
 }
 
+/**
+ * A recording reverse proxy in front of the server: browsers pointed at `url` reach Sealmail
+ * through it, and `requests` holds every request exactly as sent (URL, headers, whole body) —
+ * including file uploads, which the DevTools protocol does not expose.
+ */
+export async function startRecordingProxy(target) {
+  const { createServer, request: forward } = await import('node:http');
+  const upstream = new URL(target);
+  const requests = [];
+  const proxy = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ url: req.url, headers: JSON.stringify(req.headers), body });
+      const out = forward({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.rawHeaders);
+        answer.pipe(res);
+      });
+      out.on('error', () => { res.writeHead(502); res.end(); });
+      out.end(body);
+    });
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${proxy.address().port}`,
+    requests,
+    stop: () => new Promise((resolve) => proxy.close(resolve)),
+  };
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -10,37 +10,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, expiredP12,
-  deliverRaw,
+  deliverRaw, startRecordingProxy,
 } from './harness.mjs';
 
 let server;
+let proxy;
+let front; // what the browsers talk to: the server behind the recording proxy
 let browser;
 let pki;
 before(async () => {
   pki = makePki();
   server = await startServer({ pki });
+  proxy = await startRecordingProxy(server.url);
+  front = { url: proxy.url };
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
+  await proxy?.stop();
   await server?.stop();
 });
 
 const PASSPHRASE = 'a passphrase for this browser';
-const folderUrl = (name) => `${server.url}/mail?folder=${encodeURIComponent(name)}`;
+const folderUrl = (name) => `${front.url}/mail?folder=${encodeURIComponent(name)}`;
 const work = () => mkdtempSync(join(tmpdir(), 'sealmail-smime-e2e-'));
 
-/** Records every request a browser context makes: URL, headers and body. */
-function recordRequests(context) {
-  const seen = [];
-  context.on('request', (request) => {
-    seen.push({
-      url: request.url(),
-      headers: JSON.stringify(request.headers()),
-      body: request.postDataBuffer() || Buffer.alloc(0),
-    });
-  });
-  return seen;
+/** Every request the browsers made from now on, as the recording proxy saw it. */
+function recordRequests() {
+  const start = proxy.requests.length;
+  return { get all() { return proxy.requests.slice(start); } };
 }
 
 /** The secrets of `user`'s key file, in the forms a leak could take. */
@@ -122,8 +120,8 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   const text = `The sealed numbers ${randomBytes(8).toString('hex')} are attached.`;
   const attachment = randomBytes(5 * 1024 * 1024);
 
-  const alice = await signedInPage(browser, server, 'alice');
-  const aliceRequests = recordRequests(alice.context());
+  const alice = await signedInPage(browser, front, 'alice');
+  const aliceRequests = recordRequests();
   assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
   await composeSecure(alice, {
     to: rig.email('bob'), subject, body: text, sign: true, encrypt: true,
@@ -133,8 +131,8 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   await unlockIfAsked(alice);
   await sentNotice(alice);
 
-  const bob = await signedInPage(browser, server, 'bob');
-  const bobRequests = recordRequests(bob.context());
+  const bob = await signedInPage(browser, front, 'bob');
+  const bobRequests = recordRequests();
   assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
   await bob.goto(folderUrl('INBOX'));
   await (await waitForMessage(bob, subject)).click();
@@ -154,7 +152,7 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
 
   // The delivered message opens with openssl and bob's key, and alice's signature verifies.
   const rawHref = await bob.locator('#sealed-message').getAttribute('data-raw-href');
-  const raw = await (await bob.request.get(`${server.url}${rawHref}`)).body();
+  const raw = await (await bob.request.get(`${front.url}${rawHref}`)).body();
   const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], raw);
   const content = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], inner);
   assert.match(content.toString(), new RegExp(text));
@@ -170,7 +168,7 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
     'the attachment': attachment.subarray(1 << 20, (1 << 20) + 64),
     'the attachment in base64': Buffer.from(attachment.subarray(57 * 1000, 57 * 1001).toString('base64')),
   };
-  const requests = [...aliceRequests, ...bobRequests];
+  const requests = aliceRequests.all; // begun before bob's, so it holds both
   const sealed = requests.find((r) => r.url.includes('/compose/sealed'));
   assert.ok(sealed && sealed.body.length > attachment.length, 'the sealed send and its body were not recorded');
   assertNoneContains(requests, { ...secretsOf('alice'), ...secretsOf('bob'), ...plaintext });
@@ -182,8 +180,8 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   const subject = unique('Signed note');
   const text = `Signed but readable ${randomBytes(6).toString('hex')}.`;
   const attachment = randomBytes(300 * 1024);
-  const alice = await signedInPage(browser, server, 'alice');
-  const requests = recordRequests(alice.context());
+  const alice = await signedInPage(browser, front, 'alice');
+  const requests = recordRequests();
   await importId(alice, pki.p12('alice'), 'alice');
   await composeSecure(alice, {
     to: rig.email('bob'), subject, body: text, sign: true, encrypt: false,
@@ -192,9 +190,9 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   await alice.getByRole('button', { name: 'Send' }).click();
   await unlockIfAsked(alice);
   await sentNotice(alice);
-  assertNoneContains(requests, secretsOf('alice'));
+  assertNoneContains(requests.all, secretsOf('alice'));
 
-  const bob = await signedInPage(browser, server, 'bob');
+  const bob = await signedInPage(browser, front, 'bob');
   await (await waitForMessage(bob, subject)).click();
   const banner = bob.locator('.smime-banner').first();
   assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
@@ -207,7 +205,7 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   assert.equal(await bob.getByRole('link', { name: /smime\.p7s/ }).count(), 0, 'the signature part is shown as an attachment');
 
   const rawHref = `/message/raw?${new URL(bob.url()).searchParams.toString()}`;
-  const raw = await (await bob.request.get(`${server.url}${rawHref}`)).body();
+  const raw = await (await bob.request.get(`${front.url}${rawHref}`)).body();
   assert.match(raw.toString('latin1'), /multipart\/signed/);
   assert.match(openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw).toString(), new RegExp(text));
   await alice.context().close();
@@ -231,15 +229,15 @@ test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an o
     '-subject', signedSubject]);
   deliverRaw({ from: rig.email('alice'), to: rig.email('bob'), bytes: opaque });
 
-  const bob = await signedInPage(browser, server, 'bob');
-  const requests = recordRequests(bob.context());
+  const bob = await signedInPage(browser, front, 'bob');
+  const requests = recordRequests();
   await importId(bob, pki.p12('bob'), 'bob');
   await bob.goto(folderUrl('INBOX'));
   await (await waitForMessage(bob, encSubject)).click();
   await unlockIfAsked(bob);
   await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
   assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(secret));
-  assertNoneContains(requests, { ...secretsOf('bob'), 'the plaintext': Buffer.from(secret) });
+  assertNoneContains(requests.all, { ...secretsOf('bob'), 'the plaintext': Buffer.from(secret) });
 
   await bob.goto(folderUrl('INBOX'));
   await (await waitForMessage(bob, signedSubject)).click();
@@ -249,7 +247,7 @@ test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an o
 });
 
 test('a wrong file password, a damaged file and an expired certificate are refused with a reason; nothing is stored', async () => {
-  const carol = await signedInPage(browser, server, 'carol');
+  const carol = await signedInPage(browser, front, 'carol');
   assert.match(await importId(carol, pki.p12('carol'), 'not-the-password'), /not imported: The password for this digital ID file is wrong\./);
   const damaged = Buffer.from(pki.p12('carol'));
   damaged.fill(0x41, 200, 260);
@@ -261,13 +259,13 @@ test('a wrong file password, a damaged file and an expired certificate are refus
 
 test('without a digital ID: signing is refused with the seeds\' words, and encrypted mail cannot be opened', async () => {
   const subject = unique('No key here');
-  const alice = await signedInPage(browser, server, 'alice');
+  const alice = await signedInPage(browser, front, 'alice');
   await importId(alice, pki.p12('alice'), 'alice');
   await composeSecure(alice, { to: rig.email('carol'), subject, body: 'For carol only.', sign: false, encrypt: true });
   await alice.getByRole('button', { name: 'Send' }).click();
   await sentNotice(alice);
 
-  const carol = await signedInPage(browser, server, 'carol');
+  const carol = await signedInPage(browser, front, 'carol');
   await (await waitForMessage(carol, subject)).click();
   await carol.getByText("This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.").waitFor();
   await composeSecure(carol, { to: rig.email('alice'), subject: unique('Unsigned'), body: 'x', sign: true, encrypt: false });

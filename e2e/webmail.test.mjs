@@ -217,8 +217,12 @@ test('a message can be written and sent with the keyboard alone', async () => {
   }
   await alice.keyboard.press('Tab');
   assert.equal(await focused(), 'Attach files');
-  await alice.keyboard.press('Tab');
-  assert.equal(await focused(), 'Send');
+  // The security toggles come next (shown once the browser module is ready), then Send.
+  await alice.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
+  for (const label of ['Add digital signature to this message', 'Encrypt message contents and attachments', 'Send']) {
+    await alice.keyboard.press('Tab');
+    assert.equal(await focused(), label);
+  }
   await alice.keyboard.press('Enter');
   await sentNotice(alice);
   const bob = await signedInPage(browser, server, 'bob');

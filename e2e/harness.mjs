@@ -76,22 +76,25 @@ export function makePki() {
   };
 }
 
-/** A .p12 for `user` whose certificate expired in 2021, issued by the test e-mail CA. */
-export function expiredP12(pki, user) {
-  const dir = mkdtempSync(join(tmpdir(), 'sealmail-expired-'));
-  const email = rig.email(user);
+/**
+ * A new identity issued by the test e-mail CA: `{ p12, cert, key }` (file paths), the .p12's
+ * password being `password`. Dates are openssl's YYYYMMDDHHMMSSZ; by default valid now for a year.
+ */
+export function issueIdentity(pki, { email, name, password, start, end }) {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-id-'));
   writeFileSync(join(dir, 'index.txt'), '');
-  writeFileSync(join(dir, 'serial'), '1000\n');
+  writeFileSync(join(dir, 'serial'), `${Date.now().toString(16).padStart(16, '0')}\n`);
   writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${dir}/index.txt\nserial=${dir}/serial\n`
-    + `new_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\nx509_extensions=e\n[p]\ncommonName=supplied\n`
-    + `[e]\nbasicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\n`
-    + `extendedKeyUsage=emailProtection\nsubjectAltName=email:${email}\n`);
+    + `new_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\nx509_extensions=e\ndefault_days=365\n`
+    + `[p]\ncommonName=supplied\n[e]\nbasicConstraints=critical,CA:false\n`
+    + `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:${email}\n`);
   const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'old.key', '-out', 'old.csr', '-subj', `/CN=${user} (expired)`);
-  run('ca', '-batch', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-in', 'old.csr',
-    '-out', 'old.crt', '-startdate', '20200101000000Z', '-enddate', '20210101000000Z', '-notext');
-  run('pkcs12', '-export', '-in', 'old.crt', '-inkey', 'old.key', '-passout', `pass:${user}`, '-out', 'old.p12');
-  return readFileSync(join(dir, 'old.p12'));
+  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'id.key', '-out', 'id.csr', '-subj', `/CN=${name}`);
+  const dates = [...(start ? ['-startdate', start] : []), ...(end ? ['-enddate', end] : [])];
+  run('ca', '-batch', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-in', 'id.csr',
+    '-out', 'id.crt', '-notext', ...dates);
+  run('pkcs12', '-export', '-in', 'id.crt', '-inkey', 'id.key', '-certfile', pki.file('ca.crt'), '-passout', `pass:${password}`, '-out', 'id.p12');
+  return { p12: readFileSync(join(dir, 'id.p12')), cert: join(dir, 'id.crt'), key: join(dir, 'id.key') };
 }
 
 /** Delivers ready-made message bytes (another mail program's output) through Postfix's inbound port. */

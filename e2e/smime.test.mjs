@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, expiredP12,
+  rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
   deliverRaw, startRecordingProxy,
 } from './harness.mjs';
 
@@ -109,7 +109,14 @@ async function unlockIfAsked(page, passphrase = PASSPHRASE) {
   await page.getByRole('button', { name: 'Unlock' }).click();
 }
 
-const sentNotice = (page) => page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+/** Waits for "Your message was sent."; fails at once with the page's words if it says it was not. */
+async function sentNotice(page) {
+  const failed = page.locator('#seal-status.error');
+  await Promise.race([
+    page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 }),
+    failed.waitFor({ timeout: 60000 }).then(async () => { throw new Error(`not sent: ${await failed.innerText()}`); }),
+  ]);
+}
 
 function openssl(args, input) {
   return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
@@ -252,7 +259,7 @@ test('a wrong file password, a damaged file and an expired certificate are refus
   const damaged = Buffer.from(pki.p12('carol'));
   damaged.fill(0x41, 200, 260);
   assert.match(await importId(carol, damaged.subarray(0, damaged.length - 100), 'carol'), /not imported: This file is not a digital ID file \(PKCS#12\), or it is damaged\./);
-  assert.match(await importId(carol, expiredP12(pki, 'carol'), 'carol'), /not imported: its certificate expired on 2021-01-01\./);
+  assert.match(await importId(carol, issueIdentity(pki, { email: rig.email('carol'), name: 'Carol (expired)', password: 'carol', start: '20200101000000Z', end: '20210101000000Z' }).p12, 'carol'), /not imported: its certificate expired on 2021-01-01\./);
   assert.equal(await storedIds(carol), 0);
   await carol.context().close();
 });
@@ -273,5 +280,66 @@ test('without a digital ID: signing is refused with the seeds\' words, and encry
   await carol.getByRole('alert').filter({ hasText: 'A digital ID that allows you to sign this message is missing.' }).waitFor();
   assert.equal(await carol.getByLabel('Subject', { exact: true }).inputValue() !== '', true, 'the message was lost');
   await alice.context().close();
+  await carol.context().close();
+});
+
+test('Options set the compose toggles; a signer from outside is added to contacts in one click and can then get encrypted mail', async () => {
+  const carol = await signedInPage(browser, front, 'carol');
+  const toggles = async () => {
+    await carol.getByRole('button', { name: 'New message' }).click();
+    await engineReady(carol);
+    return Promise.all(['Add digital signature to this message', 'Encrypt message contents and attachments']
+      .map((name) => carol.getByRole('button', { name }).getAttribute('aria-pressed')));
+  };
+  assert.deepEqual(await toggles(), ['false', 'false']);
+  const setOptions = async (sign, encrypt) => {
+    await carol.getByRole('link', { name: 'Options' }).click();
+    await carol.getByLabel('Add digital signature to outgoing messages').setChecked(sign);
+    await carol.getByLabel('Encrypt contents and attachments for outgoing messages').setChecked(encrypt);
+    await carol.getByRole('button', { name: 'Save' }).click();
+    await carol.getByRole('status').filter({ hasText: 'Your options were saved.' }).waitFor();
+  };
+  await setOptions(true, true);
+  assert.deepEqual(await toggles(), ['true', 'true']);
+  await setOptions(false, true);
+  assert.deepEqual(await toggles(), ['false', 'true']);
+  await setOptions(false, false);
+
+  // Dave, outside the directory, sends carol signed mail from another program.
+  const dave = issueIdentity(pki, { email: 'dave@outside.test', name: 'Dave Outside', password: 'dave' });
+  const dir = work();
+  writeFileSync(join(dir, 'body.txt'), 'Content-Type: text/plain\r\n\r\nHello from Dave.\r\n');
+  const subject = unique('From Dave');
+  deliverRaw({
+    from: 'dave@outside.test', to: rig.email('carol'),
+    bytes: openssl(['cms', '-sign', '-in', join(dir, 'body.txt'), '-signer', dave.cert, '-inkey', dave.key,
+      '-certfile', pki.file('ca.crt'), '-from', 'dave@outside.test', '-to', rig.email('carol'), '-subject', subject]),
+  });
+  // Before: no certificate for dave, and the sender is told so by name.
+  await composeSecure(carol, { to: 'dave@outside.test', subject: unique('To Dave'), body: 'Secret.', sign: false, encrypt: true });
+  await carol.getByRole('button', { name: 'Send' }).click();
+  const dialog = carol.getByRole('dialog', { name: 'Some recipients cannot receive encrypted mail' });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /dave@outside\.test/);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await carol.getByRole('alert').filter({ hasText: 'Your message was not sent. It is still here.' }).waitFor();
+
+  await carol.goto(folderUrl('INBOX'));
+  await (await waitForMessage(carol, subject)).click();
+  assert.match(await carol.locator('.smime-banner').first().innerText(), /Signed by dave@outside\.test/);
+  await carol.getByRole('button', { name: 'Add sender\'s certificate to contacts' }).click();
+  await carol.getByText('Added to your contacts: dave@outside.test.').waitFor();
+
+  // After: the message is encrypted without a question and handed to the server. (This rig's
+  // Postfix delivers nothing outside its domain, so the refusal that follows proves the sealed
+  // message got that far; the user is told and the message stays on the page.)
+  const again = unique('To Dave again');
+  await composeSecure(carol, { to: 'dave@outside.test', subject: again, body: 'Secret.', sign: false, encrypt: true });
+  await carol.getByRole('button', { name: 'Send' }).click();
+  const refusal = carol.getByRole('alert').filter({ hasText: 'Your message was not sent' });
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /dave@outside\.test.*not delivered by this rig.*still on this page/s);
+  assert.equal(await dialog.count(), 0, 'the sender was asked about dave again');
+  assert.equal(await carol.getByLabel('Subject', { exact: true }).inputValue(), again);
   await carol.context().close();
 });

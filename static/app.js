@@ -30,8 +30,9 @@ for (const form of document.querySelectorAll('form.compose')) {
 }
 
 // "Verify signature" and other disclosure buttons the server rendered.
-import('/static/ui.js').then(({ wireDisclosure }) => {
+import('/static/ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);
+  for (const button of document.querySelectorAll('button.add-contact')) wireAddContact(button);
 });
 
 // Signing out locks every digital ID this session unlocked.

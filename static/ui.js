@@ -86,8 +86,35 @@ export function signatureBanner(report) {
     ...row('Algorithms', report.algorithms));
   const button = el('button', { type: 'button', class: 'disclose', 'aria-expanded': 'false', 'aria-controls': detailsId, text: 'Verify signature' });
   wireDisclosure(button);
+  let add = null;
+  if (report.state !== 'invalid' && report.certificates?.length) {
+    add = el('button', { type: 'button', class: 'add-contact', 'data-certificates': report.certificates.join(' '), text: 'Add sender\'s certificate to contacts' });
+    wireAddContact(add);
+  }
   return el('div', { class: `smime-banner ${report.state}`, role: 'status' },
-    el('p', { class: 'headline', text: report.headline }), button, details);
+    el('p', { class: 'headline', text: report.headline }), button, add, details);
+}
+
+/**
+ * "Add sender's certificate to contacts": one click, and mail to the sender can be encrypted
+ * (the server checks the certificate again before keeping it).
+ */
+export function wireAddContact(button) {
+  button.hidden = false;
+  button.addEventListener('click', async () => {
+    const note = button.nextElementSibling?.classList.contains('contact-result')
+      ? button.nextElementSibling
+      : button.insertAdjacentElement('afterend', el('span', { class: 'contact-result', role: 'status' }));
+    try {
+      const answer = await postJson('/api/contacts/certificates', { certificates: button.dataset.certificates.split(' ') });
+      note.textContent = answer.added.length
+        ? ` Added to your contacts: ${[...new Set(answer.added.map((a) => a.address))].join(', ')}.`
+        : ` Not added: ${answer.refused.join('; ')}`;
+      if (answer.added.length) button.disabled = true;
+    } catch (err) {
+      note.textContent = ` Not added: ${err.message}`;
+    }
+  });
 }
 
 /** A button that shows and hides the element its aria-controls names. */

@@ -5,6 +5,8 @@
 //! The same [`report`] words a signature the server verified and one the browser verified
 //! inside an encrypted message, so both look alike on the page.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use smime::verify::SignerResult;
 use smime::wrap::{self, Layer};
@@ -128,6 +130,8 @@ pub struct SignatureReport {
     pub revocation: String,
     pub signing_time: String,
     pub algorithms: String,
+    /// The signer's certificate and its chain, base64 DER: what "Add to contacts" sends.
+    pub certificates: Vec<String>,
 }
 
 /// Words the verdict on one signer: its own facts first (altered content outranks an
@@ -165,6 +169,15 @@ pub fn report(
         revocation: checked.map(revocation_words).unwrap_or_default().into(),
         signing_time: super::format_date(facts.signing_time),
         algorithms,
+        certificates: cert
+            .into_iter()
+            .chain(
+                checked
+                    .into_iter()
+                    .flat_map(|c| c.verdict.path.iter().skip(1)),
+            )
+            .map(|c| B64.encode(c.der()))
+            .collect(),
     }
 }
 

@@ -5,9 +5,9 @@ const owner = document.querySelector('.who strong')?.textContent.trim() || '';
 
 async function loadEngine() {
   try {
-    const engine = await import('/static/pkg/sealmail_client.js');
-    await engine.default();
-    if (status) status.textContent = `Browser security module ${engine.engine_version()} ready`;
+    const { startEngine } = await import('/static/engine.js');
+    const engine = await startEngine();
+    if (status) status.textContent = `Browser security module ${engine.version} ready`;
     document.documentElement.dataset.engine = 'ready';
     return engine;
   } catch (err) {

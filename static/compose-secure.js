@@ -113,8 +113,7 @@ async function sealAndSend(engine, owner, form, wanted, status) {
   try {
     if (sign) pkcs8 = await keystore.unlock(signer);
     say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
-    await new Promise((r) => setTimeout(r, 0)); // let the status paint before the work
-    entity = engine.seal({
+    entity = await engine.seal({
       text: field('body'),
       attachments,
       sign,

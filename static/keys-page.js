@@ -20,7 +20,7 @@ export async function start(engine, owner) {
       const bytes = new Uint8Array(await file.arrayBuffer());
       let identity;
       try {
-        identity = engine.inspect_p12(bytes, password);
+        identity = await engine.inspect_p12(bytes, password);
       } finally {
         bytes.fill(0);
       }

@@ -28,8 +28,7 @@ export async function start(engine, owner) {
         keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
       }
       opening.textContent = 'Opening the message…';
-      await new Promise((r) => setTimeout(r, 0));
-      opened = engine.open(raw, keys);
+      opened = await engine.open(raw, keys);
     } finally {
       for (const k of keys) k.pkcs8.fill(0);
     }

@@ -109,7 +109,7 @@ with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
 }
 
 /** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
-export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null } = {}) {
+export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '' } = {}) {
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
@@ -137,7 +137,8 @@ ${pki ? `
 trust_anchors = "${pki.file('anchors')}"
 # The test PKI publishes no CRLs; revocation is covered by the server's crl_fetch tests.
 disable_crl_check = true
-` : ''}`);
+` : ''}
+${extra}`);
   const log = [];
   const child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.on('data', (d) => log.push(d.toString()));

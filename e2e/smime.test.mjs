@@ -219,6 +219,64 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   await bob.context().close();
 });
 
+test('opaque-signed when ClearSign is off: bob sees the valid signature, and openssl verifies it', async () => {
+  const opaqueServer = await startServer({ pki, port: rig.portBase + 83, extra: '[smime]\nclear_sign = false\n' });
+  try {
+    const subject = unique('Opaque note');
+    const text = `Signed inside the envelope ${randomBytes(6).toString('hex')}.`;
+    const alice = await signedInPage(browser, opaqueServer, 'alice');
+    await importId(alice, pki.p12('alice'), 'alice');
+    await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: false });
+    await alice.getByRole('button', { name: 'Send' }).click();
+    await unlockIfAsked(alice);
+    await sentNotice(alice);
+
+    const bob = await signedInPage(browser, front, 'bob');
+    await (await waitForMessage(bob, subject)).click();
+    assert.match(await bob.locator('.smime-banner').first().innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
+    assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
+    const raw = await (await bob.request.get(`${front.url}/message/raw?${new URL(bob.url()).searchParams}`)).body();
+    assert.match(raw.toString('latin1'), /application\/pkcs7-mime;[^\r\n]*smime-type=signed-data/i);
+    assert.match(openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw).toString(), new RegExp(text));
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await opaqueServer.stop();
+  }
+});
+
+test('banners in the seeds\' words: an untrusted issuer, altered content, a signer who is not the sender', async () => {
+  const dir = work();
+  writeFileSync(join(dir, 'body.txt'), 'Content-Type: text/plain\r\n\r\nPlease pay invoice 42.\r\n');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'self.key'), '-out', join(dir, 'self.crt'),
+    '-days', '30', '-subj', '/CN=Mallory', '-addext', 'subjectAltName=email:mallory@outside.test',
+    '-addext', 'extendedKeyUsage=emailProtection'], { stdio: 'pipe' });
+  const sign = (signer, key, from, subject, certfile = []) => openssl(['cms', '-sign', '-in', join(dir, 'body.txt'),
+    '-signer', signer, '-inkey', key, ...certfile, '-from', from, '-to', rig.email('bob'), '-subject', subject]);
+
+  const untrusted = unique('Self-signed');
+  deliverRaw({ from: 'mallory@outside.test', to: rig.email('bob'), bytes: sign(join(dir, 'self.crt'), join(dir, 'self.key'), 'mallory@outside.test', untrusted) });
+  const altered = unique('Altered');
+  const good = sign(pki.file('alice.crt'), pki.file('alice.key'), rig.email('alice'), altered, ['-certfile', pki.file('ca.crt')]);
+  deliverRaw({ from: rig.email('alice'), to: rig.email('bob'), bytes: Buffer.from(good.toString('latin1').replace('invoice 42', 'invoice 97'), 'latin1') });
+  const impostor = unique('Impostor');
+  deliverRaw({ from: rig.email('carol'), to: rig.email('bob'), bytes: sign(pki.file('alice.crt'), pki.file('alice.key'), rig.email('carol'), impostor, ['-certfile', pki.file('ca.crt')]) });
+
+  const bob = await signedInPage(browser, front, 'bob');
+  for (const [subject, words] of [
+    [untrusted, 'The digital ID was issued by an untrusted source.'],
+    [altered, 'The message was altered after it was signed: its content does not match the signature.'],
+    [impostor, `The message was signed by ${rig.email('alice')}, who is not the sender`],
+  ]) {
+    await bob.goto(folderUrl('INBOX'));
+    await (await waitForMessage(bob, subject)).click();
+    const banner = bob.locator('.smime-banner.invalid').first();
+    assert.ok((await banner.innerText()).includes(words), `${subject}: ${await banner.innerText()}`);
+    assert.equal(await bob.getByRole('button', { name: 'Add sender\'s certificate to contacts' }).count(), 0);
+  }
+  await bob.context().close();
+});
+
 test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an opaque signature verifies at the server', async () => {
   const dir = work();
   const secret = `From the other program ${randomBytes(6).toString('hex')}`;

@@ -118,7 +118,7 @@ async function sealAndSend(engine, owner, form, wanted, status) {
       attachments,
       sign,
       encrypt,
-      opaque: false,
+      opaque: form.dataset.clearSign === 'false',
       tripleWrap: false,
       pkcs8: pkcs8 || undefined,
       certificate: signer?.certificate,

@@ -36,6 +36,24 @@ pub struct Config {
     pub login: LoginThrottle,
     #[serde(default)]
     pub pki: PkiConfig,
+    #[serde(default)]
+    pub smime: SmimePolicy,
+}
+
+/// How the web client builds S/MIME messages. (The first of the OWA policy settings; the rest
+/// of the `[smime]` section arrives with admin policy.)
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmimePolicy {
+    /// ClearSign: true — signed-only mail is multipart/signed, readable without S/MIME;
+    /// false — opaque application/pkcs7-mime signed-data.
+    pub clear_sign: bool,
+}
+
+impl Default for SmimePolicy {
+    fn default() -> Self {
+        Self { clear_sign: true }
+    }
 }
 
 /// Certificate validation, CRL retrieval and recipient lookup; names follow the OWA settings

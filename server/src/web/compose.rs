@@ -52,6 +52,7 @@ pub async fn compose_page(
     let defaults = crate::options::load(&state.db, &user.0.email).await?;
     page.sign = defaults.sign_by_default;
     page.encrypt = defaults.encrypt_by_default;
+    page.clear_sign = state.config.smime.clear_sign;
     if let (Some(raw), Some((folder, uid)), Some(mode)) = (raw, source, q.mode.as_deref()) {
         let original = read::view(&raw, false, &|_| String::new())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
@@ -79,6 +80,7 @@ fn blank_page(user: &SignedIn, folders: &[Folder], notice: Option<&'static str>)
         references: String::new(),
         sign: false,
         encrypt: false,
+        clear_sign: true,
     }
 }
 

@@ -206,6 +206,8 @@ pub struct ComposePage {
     /// Where the signing and encryption toggles start (the user's options).
     pub sign: bool,
     pub encrypt: bool,
+    /// ClearSign: signed-only mail as multipart/signed (else opaque).
+    pub clear_sign: bool,
 }
 
 #[cfg(test)]

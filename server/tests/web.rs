@@ -543,3 +543,111 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
         );
     }
 }
+
+/// An enveloped-data entity for a throw-away certificate, made by openssl: what a browser's
+/// sealed send carries (the server cannot and need not read it).
+fn openssl_enveloped_entity() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("openssl runs");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "k.pem",
+        "-out",
+        "c.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Recipient",
+    ]);
+    std::fs::write(
+        dir.path().join("in.txt"),
+        "Content-Type: text/plain\r\n\r\nsecret\r\n",
+    )
+    .unwrap();
+    run(&[
+        "cms", "-encrypt", "-aes256", "-in", "in.txt", "-out", "out.eml", "c.pem",
+    ]);
+    let full = std::fs::read(dir.path().join("out.eml")).unwrap();
+    // openssl writes MIME-Version first; the entity starts at its Content-Type.
+    let start = String::from_utf8_lossy(&full).find("Content-Type").unwrap();
+    full[start..].to_vec()
+}
+
+#[tokio::test]
+async fn a_sealed_send_is_delivered_and_filed_once_with_its_entity_untouched() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("sealed");
+    let entity = openssl_enveloped_entity();
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    for _ in 0..2 {
+        let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("notice=sent"), "{}", page.body);
+    }
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
+    let delivered = fetch_matching("bob", "INBOX", &subject).await;
+    let text = String::from_utf8_lossy(&delivered[0]).replace("\r\n", "\n");
+    let entity_text = String::from_utf8_lossy(&entity).replace("\r\n", "\n");
+    assert!(
+        text.trim_end().ends_with(entity_text.trim_end()),
+        "the body was changed: {text}"
+    );
+    assert_eq!(text.matches("Content-Type:").count(), 1, "{text}");
+    assert!(text.contains(&format!("Subject: {subject}")));
+}
+
+#[tokio::test]
+async fn a_sealed_send_that_is_not_smime_is_refused_and_nothing_goes_out() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("not sealed");
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    let page = browser
+        .post_sealed(
+            &as_refs(&fields),
+            b"Content-Type: text/plain\r\n\r\nplain text\r\n",
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(
+            "Your message was not sent: the browser did not produce a signed or encrypted message"
+        ),
+        "{}",
+        page.body
+    );
+    let mut no_token = fields.clone();
+    no_token.retain(|(k, _)| *k != "csrf");
+    no_token.push(("csrf", "forged".into()));
+    let forged = browser
+        .post_sealed(&as_refs(&no_token), &openssl_enveloped_entity())
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+}

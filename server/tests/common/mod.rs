@@ -228,6 +228,41 @@ impl Browser {
         self.send(request).await
     }
 
+    /// What the compose page's script posts for a message sealed in the browser: the form's
+    /// fields, the S/MIME entity as a file, and the CSRF token in its header.
+    pub async fn post_sealed(&mut self, fields: &[(&str, &str)], entity: &[u8]) -> Page {
+        let boundary = "sealmail-sealed-boundary-4a2c";
+        let mut body = Vec::new();
+        let mut token = "";
+        for (name, value) in fields {
+            if *name == "csrf" {
+                token = value;
+                continue;
+            }
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"entity\"; filename=\"entity\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(entity);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/compose/sealed")
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("sec-fetch-site", "same-origin")
+            .header("x-csrf-token", token)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
     pub async fn sign_in(&mut self, user: &str) -> Page {
         let login = self.get("/login").await;
         let token = login.field("login_token");

@@ -76,6 +76,9 @@ pub struct PkiConfig {
     pub cert_url_retrieval_timeout_seconds: u64,
     /// CertMatchingDoNotUseProxies: alias (proxy) addresses do not match certificates.
     pub cert_matching_do_not_use_proxies: bool,
+    /// CRL and AIA URLs may lead to loopback and private addresses (an internal CA). Off by
+    /// default: the URLs come from certificates anyone can send.
+    pub fetch_from_private_addresses: bool,
     /// Most recipients one message may have after distribution lists are expanded.
     pub recipient_limit: usize,
     /// DLExpansionTimeout: per distribution list.
@@ -89,6 +92,7 @@ impl Default for PkiConfig {
             untrusted_list: None,
             disable_crl_check: false,
             check_crl: false,
+            fetch_from_private_addresses: false,
             revocation_url_retrieval_timeout_seconds: 60,
             cert_url_retrieval_timeout_seconds: 60,
             cert_matching_do_not_use_proxies: false,

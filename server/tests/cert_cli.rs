@@ -180,7 +180,8 @@ async fn live_check_uses_the_configured_anchors_and_fetches_the_crl() {
             "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
              [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n\
-             [pki]\ntrust_anchors = \"{}\"\nrevocation_url_retrieval_timeout_seconds = 5\n",
+             [pki]\ntrust_anchors = \"{}\"\nrevocation_url_retrieval_timeout_seconds = 5\n\
+             fetch_from_private_addresses = true\n",
             dir.path().display(),
             ca.path("ca.pem").display()
         ),

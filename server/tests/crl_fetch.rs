@@ -351,10 +351,12 @@ async fn bodies_and_redirects_are_capped() {
     let capped = Fetcher {
         timeout: Duration::from_secs(5),
         max_bytes: 100,
+        allow_private: true,
     };
     let roomy = Fetcher {
         timeout: Duration::from_secs(5),
         max_bytes: 1000,
+        allow_private: true,
     };
     let err = capped.get(&big.url("x")).await.unwrap_err();
     assert!(
@@ -472,4 +474,30 @@ async fn trust_anchors_and_the_untrusted_list_are_reloaded_without_a_restart() {
     );
     let still = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
     assert_eq!(still.verdict.status, Status::Invalid(Reason::Distrusted));
+}
+
+#[tokio::test]
+async fn urls_leading_to_private_addresses_are_refused_unless_allowed() {
+    use sealmail_server::pki::fetch::{FetchError, Fetcher};
+    let local = CrlServer::start(Behaviour::Serve(vec![1, 2, 3], Duration::ZERO)).await;
+    let by_default = Fetcher::new(Duration::from_secs(5));
+    let err = by_default.get(&local.url("x")).await.unwrap_err();
+    assert!(matches!(err, FetchError::PrivateAddress { .. }), "{err:?}");
+    assert!(err.to_string().contains("private or local network address"));
+    // A name that resolves to loopback is refused the same way as the literal address.
+    let by_name = local.url("x").replace("127.0.0.1", "localhost");
+    assert!(matches!(
+        by_default.get(&by_name).await.unwrap_err(),
+        FetchError::PrivateAddress { .. }
+    ));
+    let internal_ca = Fetcher::new(Duration::from_secs(5)).allowing_private(true);
+    assert_eq!(
+        internal_ca.get(&local.url("x")).await.unwrap(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        local.count(),
+        1,
+        "the refused requests must not reach the server"
+    );
 }

@@ -498,8 +498,11 @@ impl Checker {
         let per_url = Duration::from_secs(settings.revocation_url_retrieval_timeout_seconds);
         Self {
             trust: std::sync::RwLock::new(Arc::new(Trust { anchors, untrusted })),
-            crls: CrlCache::new(db.clone(), Fetcher::new(per_url)),
-            aia: Fetcher::new(per_url),
+            crls: CrlCache::new(
+                db.clone(),
+                Fetcher::new(per_url).allowing_private(settings.fetch_from_private_addresses),
+            ),
+            aia: Fetcher::new(per_url).allowing_private(settings.fetch_from_private_addresses),
             aia_cache: Mutex::new(HashMap::new()),
             settings,
             db,

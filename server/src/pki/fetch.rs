@@ -41,6 +41,8 @@ pub enum FetchError {
     Redirects { url: String },
     #[error("HTTP error from {url}: {why}")]
     Http { url: String, why: String },
+    #[error("{url} points to a private or local network address, which this server does not fetch")]
+    PrivateAddress { url: String },
 }
 
 /// An HTTP GET with a deadline, a body cap and a redirect limit.
@@ -48,6 +50,10 @@ pub enum FetchError {
 pub struct Fetcher {
     pub timeout: Duration,
     pub max_bytes: usize,
+    /// Whether URLs may lead to loopback, private, link-local and similar addresses. CRL and
+    /// AIA URLs come from certificates anyone can mail us, so by default they may not: otherwise
+    /// a certificate could make the server probe its own network (SSRF).
+    pub allow_private: bool,
 }
 
 /// Aborts the connection task when the request is dropped (deadline passed), so a slow peer
@@ -65,7 +71,14 @@ impl Fetcher {
         Self {
             timeout,
             max_bytes: MAX_BODY_BYTES,
+            allow_private: false,
         }
+    }
+
+    /// Allows URLs that lead to private or local addresses (a CA on the internal network).
+    pub fn allowing_private(mut self, allow: bool) -> Self {
+        self.allow_private = allow;
+        self
     }
 
     /// The body of `url`, following at most [`MAX_REDIRECTS`] redirects, all within the
@@ -106,7 +119,21 @@ impl Fetcher {
             url: url.clone(),
             why,
         };
-        let stream = tokio::net::TcpStream::connect((host_bare, port))
+        // Resolve once, check, and connect to the address that was checked: a second lookup
+        // could answer differently (DNS rebinding).
+        let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host_bare, port))
+            .await
+            .map_err(|e| connect_err(e.to_string()))?
+            .collect();
+        let allowed: Vec<std::net::SocketAddr> = addresses
+            .iter()
+            .copied()
+            .filter(|a| self.allow_private || is_public(a.ip()))
+            .collect();
+        if allowed.is_empty() && !addresses.is_empty() {
+            return Err(FetchError::PrivateAddress { url });
+        }
+        let stream = tokio::net::TcpStream::connect(allowed.as_slice())
             .await
             .map_err(|e| connect_err(e.to_string()))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -492,5 +519,73 @@ mod tests {
             resolve(&base, "/y.crl").unwrap().to_string(),
             "http://a.test:81/y.crl"
         );
+    }
+}
+
+/// An address on the public internet: not loopback, private (RFC 1918, fc00::/7), link-local,
+/// shared (100.64/10), documentation, multicast, broadcast or unspecified.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::is_public;
+
+    #[test]
+    fn private_and_local_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

@@ -389,6 +389,8 @@ pub fn settings(per_url: u64, overall: u64, check_crl: bool) -> PkiConfig {
         revocation_url_retrieval_timeout_seconds: per_url,
         cert_url_retrieval_timeout_seconds: overall,
         check_crl,
+        // The test CAs publish their CRLs on loopback.
+        fetch_from_private_addresses: true,
         ..PkiConfig::default()
     }
 }

@@ -209,6 +209,12 @@ pub(crate) fn push_element(tag: Tag, constructed: bool, contents: &[u8], out: &m
 
 /// Rewrite one complete BER element (and nothing after it) as DER.
 pub fn normalize(input: &[u8]) -> Result<Vec<u8>, BerError> {
+    // Most CMS we meet (ours, openssl's without -stream) is DER already: then the answer is the
+    // input, and rebuilding it level by level would copy a large body once per nesting level.
+    let mut reader = Reader::new(input);
+    if already_der(&mut reader, 0) == Some(()) && reader.remaining() == 0 {
+        return Ok(input.to_vec());
+    }
     let mut reader = Reader::new(input);
     let mut out = Vec::with_capacity(input.len());
     normalize_element(&mut reader, 0, &mut out)?;
@@ -216,6 +222,37 @@ pub fn normalize(input: &[u8]) -> Result<Vec<u8>, BerError> {
         0 => Ok(out),
         n => Err(BerError::TrailingData(n)),
     }
+}
+
+/// `Some(())` when the next element is exactly what [`normalize_element`] would write: every
+/// header re-encodes to the same bytes (definite, minimal) and no string is constructed.
+/// `None` for anything else, errors included (the full path reports those).
+fn already_der(reader: &mut Reader<'_>, depth: usize) -> Option<()> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let start = reader.pos;
+    let tag = reader.tag().ok()?;
+    let Length::Definite(len) = reader.length().ok()? else {
+        return None;
+    };
+    let mut header = Vec::with_capacity(8);
+    tag.encode(tag.constructed, &mut header);
+    push_der_length(len, &mut header);
+    if reader.input.get(start..reader.pos)? != header.as_slice() {
+        return None;
+    }
+    if (tag.class == 0 && tag.number == 0) || (tag.constructed && is_string_type(&tag)) {
+        return None;
+    }
+    let contents = reader.take(len).ok()?;
+    if tag.constructed {
+        let mut inner = Reader::new(contents);
+        while inner.remaining() > 0 {
+            already_der(&mut inner, depth + 1)?;
+        }
+    }
+    Some(())
 }
 
 fn normalize_element(

@@ -45,15 +45,18 @@ pub enum MimeError {
 
 /// Convert every bare LF to CRLF. CRLF pairs are kept as they are.
 pub fn canonicalize(input: &[u8]) -> Vec<u8> {
+    // Copy the runs between line feeds whole: input that is already canonical (what we build
+    // ourselves) costs one copy, not a push per byte.
     let mut out = Vec::with_capacity(input.len() + input.len() / 32);
-    let mut prev = 0u8;
-    for &b in input {
-        if b == b'\n' && prev != b'\r' {
+    let mut copied = 0;
+    for lf in memchr::memchr_iter(b'\n', input) {
+        if lf == 0 || input[lf - 1] != b'\r' {
+            out.extend_from_slice(&input[copied..lf]);
             out.push(b'\r');
+            copied = lf;
         }
-        out.push(b);
-        prev = b;
     }
+    out.extend_from_slice(&input[copied..]);
     out
 }
 
@@ -75,7 +78,7 @@ fn lines(input: &[u8]) -> impl Iterator<Item = Line> + '_ {
             return None;
         }
         let start = pos;
-        let (end, next) = match input[start..].iter().position(|&b| b == b'\n') {
+        let (end, next) = match memchr::memchr(b'\n', &input[start..]) {
             Some(i) => {
                 let lf = start + i;
                 let end = if lf > start && input[lf - 1] == b'\r' {
@@ -361,19 +364,29 @@ fn delimiter_kind(line: &[u8], delimiter: &[u8]) -> Option<Delimiter> {
 
 /// Decode base64 with any line length and any whitespace; missing final padding is tolerated.
 pub fn decode_base64(input: &[u8]) -> Result<Vec<u8>, MimeError> {
-    let mut compact: Vec<u8> = input
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    // Whitespace is almost only line ends: copy whole lines, and filter byte by byte only the
+    // rare line that has other whitespace in it.
+    let mut compact: Vec<u8> = Vec::with_capacity(input.len());
+    for line in lines(input) {
+        let text = &input[line.start..line.end];
+        if text.iter().any(|b| b.is_ascii_whitespace()) {
+            compact.extend(text.iter().filter(|b| !b.is_ascii_whitespace()));
+        } else {
+            compact.extend_from_slice(text);
+        }
+    }
     match compact.len() % 4 {
         0 => {}
         2 => compact.extend_from_slice(b"=="),
         3 => compact.push(b'='),
         _ => return Err(MimeError::Base64),
     }
-    Base64::decode_vec(core::str::from_utf8(&compact).map_err(|_| MimeError::Base64)?)
-        .map_err(|_| MimeError::Base64)
+    let mut out = vec![0u8; compact.len() / 4 * 3];
+    let decoded = Base64::decode(&compact, &mut out)
+        .map_err(|_| MimeError::Base64)?
+        .len();
+    out.truncate(decoded);
+    Ok(out)
 }
 
 /// Base64 in lines of [`BASE64_LINE`] characters, each ending in CRLF.
@@ -522,7 +535,14 @@ fn rebuild_multipart(
 /// boundary cannot occur in the content (checked, with a counter as tie-breaker).
 pub fn choose_boundary(content: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(content);
+    // Deterministic (the same content gets the same boundary) without hashing megabytes: the
+    // length and both ends are enough to tell messages apart, and collisions are checked below.
+    const SAMPLE: usize = 64 * 1024;
+    let mut hasher = Sha256::new();
+    hasher.update((content.len() as u64).to_be_bytes());
+    hasher.update(&content[..content.len().min(SAMPLE)]);
+    hasher.update(&content[content.len().saturating_sub(SAMPLE)..]);
+    let hash = hasher.finalize();
     let hex: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
     let mut counter = 0u32;
     loop {
@@ -535,7 +555,7 @@ pub fn choose_boundary(content: &[u8]) -> String {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// Build a clear-signed message (RFC 8551 §3.5.3). `entity` must be the exact canonical bytes
@@ -784,11 +804,12 @@ fn is_pkcs7_signature(content_type: &ContentType) -> bool {
 /// The CMS bytes of a signature or pkcs7-mime part. Senders that omit Content-Transfer-Encoding
 /// almost always mean base64; binary DER is recognised because it is not base64 text.
 fn decode_cms_body(entity: &Entity<'_>) -> Result<Vec<u8>, MimeError> {
-    let looks_base64 = entity
-        .body
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"+/=".contains(&b) || b.is_ascii_whitespace());
-    if entity.field("content-transfer-encoding").is_none() && looks_base64 {
+    let looks_base64 = || {
+        entity.body.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') || b.is_ascii_whitespace()
+        })
+    };
+    if entity.field("content-transfer-encoding").is_none() && looks_base64() {
         return decode_base64(entity.body);
     }
     entity.decoded_body()

@@ -157,6 +157,14 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   ]);
   assert.ok((await readDownload(download)).equals(attachment), 'bob\'s download differs from what alice attached');
 
+  // Forwarding it from the server's side cannot quote or attach what only the browser can read.
+  const messageUrl = bob.url();
+  await bob.getByRole('button', { name: 'Forward' }).click();
+  assert.match(await bob.getByLabel('Message', { exact: true }).inputValue(), /\[The original message is encrypted and is not quoted\.\]/);
+  assert.equal(await bob.locator('input[name="keep_part"]').count(), 0, 'the ciphertext was offered as an attachment');
+  await bob.goto(messageUrl); // unlocked once this session: no passphrase question now
+  await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
+
   // The delivered message opens with openssl and bob's key, and alice's signature verifies.
   const rawHref = await bob.locator('#sealed-message').getAttribute('data-raw-href');
   const raw = await (await bob.request.get(`${front.url}${rawHref}`)).body();
@@ -210,6 +218,12 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   ]);
   assert.ok((await readDownload(download)).equals(attachment));
   assert.equal(await bob.getByRole('link', { name: /smime\.p7s/ }).count(), 0, 'the signature part is shown as an attachment');
+  const messageUrl = bob.url();
+  await bob.getByRole('button', { name: 'Forward' }).click();
+  assert.match(await bob.getByLabel('Message', { exact: true }).inputValue(), new RegExp(text));
+  assert.ok(await bob.getByLabel(/^notes\.bin/).isChecked(), 'the signed message\'s attachment is not offered for forwarding');
+  assert.equal(await bob.getByLabel(/smime\.p7s/).count(), 0);
+  await bob.goto(messageUrl);
 
   const rawHref = `/message/raw?${new URL(bob.url()).searchParams.toString()}`;
   const raw = await (await bob.request.get(`${front.url}${rawHref}`)).body();

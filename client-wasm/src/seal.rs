@@ -156,12 +156,7 @@ fn signing(request: &SealRequest) -> Result<Signing, SealError> {
             .into_iter()
             .filter(|c| c.der() != cert.der())
             .collect(),
-        capabilities: vec![
-            ContentEncryption::Aes256Gcm,
-            ContentEncryption::Aes128Gcm,
-            ContentEncryption::Aes256Cbc,
-            ContentEncryption::Aes128Cbc,
-        ],
+        capabilities: ContentEncryption::STRONGEST_FIRST.to_vec(),
         ..SignOptions::default()
     };
     Ok(Signing { key, cert, options })

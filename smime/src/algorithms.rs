@@ -154,6 +154,15 @@ pub enum ContentEncryption {
 }
 
 impl ContentEncryption {
+    /// Everything the engine can encrypt with, strongest first: what a signer announces in
+    /// SMIMECapabilities so replies can use it.
+    pub const STRONGEST_FIRST: [ContentEncryption; 4] = [
+        Self::Aes256Gcm,
+        Self::Aes128Gcm,
+        Self::Aes256Cbc,
+        Self::Aes128Cbc,
+    ];
+
     pub fn oid(self) -> Oid {
         match self {
             Self::Aes128Cbc => oid::AES128_CBC,

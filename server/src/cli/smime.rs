@@ -218,13 +218,7 @@ fn sign(args: &SignArgs) -> Result<(), CliError> {
         } else {
             Vec::new()
         },
-        // What `encrypt` can produce, strongest first, so replies can use it.
-        capabilities: vec![
-            ContentEncryption::Aes256Gcm,
-            ContentEncryption::Aes128Gcm,
-            ContentEncryption::Aes256Cbc,
-            ContentEncryption::Aes128Cbc,
-        ],
+        capabilities: ContentEncryption::STRONGEST_FIRST.to_vec(),
         ..SignOptions::default()
     };
     let signed = smime::sign(

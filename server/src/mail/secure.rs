@@ -27,6 +27,17 @@ pub enum Sealed {
     Damaged(String),
 }
 
+impl Sealed {
+    /// What the reader sees of `raw` (the message this was made from): the signed content of
+    /// signed mail, the message itself otherwise. Attachment part numbers count within it.
+    pub fn display<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
+        match self {
+            Sealed::Signed(signed) => &signed.display,
+            _ => raw,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct SignedMail {
     /// The outer header fields followed by the signed entity: what the page shows, and what

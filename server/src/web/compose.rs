@@ -19,6 +19,7 @@ use crate::db::now;
 use crate::imap::{self, Folder};
 use crate::mail::compose::{self, Attachment, Composition, Copy, Draft, Recipient};
 use crate::mail::read;
+use crate::mail::secure::{self, Sealed};
 use crate::outbox::Claim;
 use crate::sessions::SignedIn;
 
@@ -54,8 +55,15 @@ pub async fn compose_page(
     page.encrypt = defaults.encrypt_by_default;
     page.clear_sign = state.config.smime.clear_sign;
     if let (Some(raw), Some((folder, uid)), Some(mode)) = (raw, source, q.mode.as_deref()) {
-        let original = read::view(&raw, false, &|_| String::new())
+        // Quote what the reader saw: the signed content of signed mail. Encrypted mail cannot be
+        // quoted here (the server cannot read it), and its ciphertext is not an attachment.
+        let sealed = secure::classify(&raw);
+        let mut original = read::view(sealed.display(&raw), false, &|_| String::new())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
+        if matches!(sealed, Sealed::Encrypted) {
+            original.plain_text = "[The original message is encrypted and is not quoted.]".into();
+            original.attachments.clear();
+        }
         prefill(&mut page, &user.0.email, mode, &original, &folder, uid);
     }
     Ok(page.into_response())
@@ -303,10 +311,11 @@ async fn kept_attachments(
     let raw = with_imap!(state, user, |conn| {
         imap::mailbox::fetch(conn, &s.source_folder, uid, false).await
     })?;
+    let sealed = secure::classify(&raw);
     s.keep_parts
         .iter()
         .map(|&part| {
-            read::part_content(&raw, part)
+            read::part_content(sealed.display(&raw), part)
                 .map(|p| Attachment {
                     name: p.name,
                     content_type: p.content_type,

@@ -116,10 +116,7 @@ pub async fn message(
         Ok((folders, raw))
     })?;
     let sealed = secure::classify(&raw);
-    let display: &[u8] = match &sealed {
-        Sealed::Signed(signed) => &signed.display,
-        _ => &raw,
-    };
+    let display = sealed.display(&raw);
     let show_images = q.images.is_some();
     let part_url = |part: usize| {
         format!(
@@ -254,11 +251,8 @@ pub async fn attachment(
         imap::mailbox::fetch(s, &q.folder, q.uid, false).await
     })?;
     // Part numbers of signed mail count within the signed entity, as the message page does.
-    let part = match secure::classify(&raw) {
-        Sealed::Signed(signed) => read::part_content(&signed.display, q.part),
-        _ => read::part_content(&raw, q.part),
-    }
-    .ok_or(PageError::NotFound)?;
+    let part = read::part_content(secure::classify(&raw).display(&raw), q.part)
+        .ok_or(PageError::NotFound)?;
     let inline = q.inline.is_some() && INLINE_SAFE.contains(&part.content_type.as_str());
     let content_type = if inline {
         part.content_type.clone()

@@ -148,8 +148,11 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   const banner = bob.locator('#sealed-message .smime-banner');
   await banner.waitFor({ timeout: 30000 });
   assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
+  const details = bob.locator('#sealed-message .signature-details');
+  assert.equal(await details.isVisible(), false, 'the signature details show before "Verify signature"');
   await bob.getByRole('button', { name: 'Verify signature' }).click();
-  assert.match(await bob.locator('#sealed-message .signature-details').innerText(), /Sealmail Demo Email CA/);
+  assert.match(await details.innerText(), /Sealmail Demo Email CA/);
+  assert.match(await details.innerText(), /Algorithms\s+RSA PKCS#1 v1\.5 with SHA-256$/m);
   assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
   const [download] = await Promise.all([
     bob.waitForEvent('download'),
@@ -211,6 +214,10 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   await (await waitForMessage(bob, subject)).click();
   const banner = bob.locator('.smime-banner').first();
   assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
+  const details = banner.locator('.signature-details');
+  assert.equal(await details.isVisible(), false, 'the signature details show before "Verify signature"');
+  await banner.getByRole('button', { name: 'Verify signature' }).click();
+  assert.match(await details.innerText(), /Algorithms\s+RSA PKCS#1 v1\.5 with SHA-256$/m);
   assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
   const [download] = await Promise.all([
     bob.waitForEvent('download'),

@@ -7,10 +7,10 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use smime::algorithms::{DigestAlgorithm, KeyTransport, SignatureScheme, oid};
+use smime::algorithms::{KeyTransport, oid};
 use smime::keys::KeyError;
 use smime::sign::SignedFormat;
-use smime::verify::{SignerProblem, SignerResult};
+use smime::verify::SignerResult;
 use smime::wrap::{self, Layer};
 use smime::{Certificate, Decryptor, SoftKey};
 use thiserror::Error;
@@ -162,46 +162,10 @@ fn content_encryption_name(algorithm: &der::asn1::ObjectIdentifier) -> String {
     }
 }
 
-fn digest_name(digest: DigestAlgorithm) -> &'static str {
-    match digest {
-        DigestAlgorithm::Sha1 => "SHA-1",
-        DigestAlgorithm::Sha256 => "SHA-256",
-        DigestAlgorithm::Sha384 => "SHA-384",
-        DigestAlgorithm::Sha512 => "SHA-512",
-    }
-}
-
-fn problem_text(problem: &SignerProblem) -> String {
-    match problem {
-        SignerProblem::CertificateNotFound => {
-            "The signer's certificate is not included in the message.".into()
-        }
-        SignerProblem::UnsupportedDigest(d) => {
-            format!("The signature uses a digest algorithm Sealmail does not know ({d}).")
-        }
-        SignerProblem::UnsupportedSignatureAlgorithm(a) => {
-            format!("The signature uses an algorithm Sealmail does not know ({a}).")
-        }
-        SignerProblem::UnsupportedKey => {
-            "The signer's key is of a kind Sealmail cannot check.".into()
-        }
-        SignerProblem::BadSignedAttributes => {
-            "The signature's signed attributes are malformed.".into()
-        }
-    }
-}
-
 fn signer_output(signer: &SignerResult) -> SignerOutput {
-    let problem = match &signer.problem {
-        Some(p) => Some(problem_text(p)),
-        None if !signer.digest_ok => {
-            Some("The message was changed after it was signed.".to_string())
-        }
-        None if !signer.signature_ok => {
-            Some("The signature does not match the signer's certificate.".to_string())
-        }
-        None => None,
-    };
+    // Only what the engine could not check; altered content and a bad signature are told by
+    // digestOk / signatureOk, which the server words (mail::secure::report).
+    let problem = signer.problem.as_ref().map(ToString::to_string);
     SignerOutput {
         certificate: signer
             .certificate
@@ -212,15 +176,8 @@ fn signer_output(signer: &SignerResult) -> SignerOutput {
         signature_ok: signer.signature_ok,
         valid: signer.is_valid(),
         signing_time: signer.signing_time.map(unix_seconds),
-        digest_algorithm: signer.digest_algorithm.map(|d| digest_name(d).to_string()),
-        signature_algorithm: signer.signature_algorithm.map(|a| {
-            let scheme = match a.scheme {
-                SignatureScheme::RsaPkcs1v15 => "RSA PKCS#1 v1.5",
-                SignatureScheme::RsaPss => "RSA-PSS",
-                SignatureScheme::Ecdsa => "ECDSA",
-            };
-            format!("{scheme} with {}", digest_name(a.digest))
-        }),
+        digest_algorithm: signer.digest_algorithm.map(|d| d.name().to_string()),
+        signature_algorithm: signer.signature_algorithm.map(|a| a.name()),
         weak: signer.weak_algorithm,
         matches_from: signer.matches_from,
         problem,

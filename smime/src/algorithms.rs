@@ -74,6 +74,16 @@ pub enum DigestAlgorithm {
 }
 
 impl DigestAlgorithm {
+    /// The name people write: "SHA-256".
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "SHA-1",
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
+        }
+    }
+
     pub fn oid(self) -> Oid {
         match self {
             Self::Sha1 => oid::SHA1,
@@ -140,6 +150,18 @@ pub enum SignatureScheme {
 pub struct SignatureAlgorithm {
     pub scheme: SignatureScheme,
     pub digest: DigestAlgorithm,
+}
+
+impl SignatureAlgorithm {
+    /// The name people write: "RSA PKCS#1 v1.5 with SHA-256".
+    pub fn name(self) -> String {
+        let scheme = match self.scheme {
+            SignatureScheme::RsaPkcs1v15 => "RSA PKCS#1 v1.5",
+            SignatureScheme::RsaPss => "RSA-PSS",
+            SignatureScheme::Ecdsa => "ECDSA",
+        };
+        format!("{scheme} with {}", self.digest.name())
+    }
 }
 
 /// A content-encryption algorithm.

@@ -50,6 +50,31 @@ pub enum SignerProblem {
     BadSignedAttributes,
 }
 
+impl core::fmt::Display for SignerProblem {
+    /// The sentence shown to people.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::CertificateNotFound => {
+                f.write_str("The signer's certificate is not included in the message.")
+            }
+            Self::UnsupportedDigest(d) => write!(
+                f,
+                "The signature uses a digest algorithm Sealmail does not know ({d})."
+            ),
+            Self::UnsupportedSignatureAlgorithm(a) => write!(
+                f,
+                "The signature uses an algorithm Sealmail does not know ({a})."
+            ),
+            Self::UnsupportedKey => {
+                f.write_str("The signer's key is of a kind Sealmail cannot check.")
+            }
+            Self::BadSignedAttributes => {
+                f.write_str("The signature's signed attributes are malformed.")
+            }
+        }
+    }
+}
+
 /// The outcome for one SignerInfo.
 #[derive(Debug, Clone)]
 pub struct SignerResult {

@@ -117,9 +117,9 @@ impl SignerFacts {
             matches_from: r.matches_from,
             weak: r.weak_algorithm,
             signing_time: r.signing_time.map(|d| d.as_secs() as i64),
-            digest_algorithm: r.digest_algorithm.map(|d| format!("{d:?}").to_uppercase()),
-            signature_algorithm: r.signature_algorithm.map(|s| format!("{:?}", s.scheme)),
-            problem: r.problem.as_ref().map(|p| format!("{p:?}")),
+            digest_algorithm: r.digest_algorithm.map(|d| d.name().to_string()),
+            signature_algorithm: r.signature_algorithm.map(|s| s.name()),
+            problem: r.problem.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -163,11 +163,12 @@ pub fn report(
     }
     let email = addresses.join(", ");
     let (state, headline) = headline(facts, cert, checked, from, &email);
-    let algorithms = [&facts.digest_algorithm, &facts.signature_algorithm]
-        .iter()
-        .filter_map(|a| a.as_deref())
-        .collect::<Vec<_>>()
-        .join(" with ");
+    // The signature algorithm's name says its digest too ("RSA PKCS#1 v1.5 with SHA-256").
+    let algorithms = facts
+        .signature_algorithm
+        .clone()
+        .or_else(|| facts.digest_algorithm.clone())
+        .unwrap_or_default();
     SignatureReport {
         state,
         headline,

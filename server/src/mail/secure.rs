@@ -153,15 +153,9 @@ pub fn report(
     checked: Option<&Checked>,
     from: &str,
 ) -> SignatureReport {
-    // A certificate often names its address twice (subjectAltName and the subject's
-    // emailAddress); say each once.
-    let mut addresses: Vec<String> = Vec::new();
-    for a in cert.map(Certificate::email_addresses).unwrap_or_default() {
-        if !addresses.iter().any(|seen| seen.eq_ignore_ascii_case(&a)) {
-            addresses.push(a);
-        }
-    }
-    let email = addresses.join(", ");
+    let email = cert
+        .map(|c| c.email_addresses().join(", "))
+        .unwrap_or_default();
     let (state, headline) = headline(facts, cert, checked, from, &email);
     // The signature algorithm's name says its digest too ("RSA PKCS#1 v1.5 with SHA-256").
     let algorithms = facts

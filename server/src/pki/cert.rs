@@ -271,7 +271,13 @@ impl Cert {
                 _ => None,
             })
             .collect();
-        out.extend(self.subject.email_addresses());
+        // A certificate often names its address twice (subjectAltName and the subject's
+        // emailAddress); list each once.
+        for address in self.subject.email_addresses() {
+            if !out.iter().any(|seen| seen.eq_ignore_ascii_case(&address)) {
+                out.push(address);
+            }
+        }
         out
     }
 }

@@ -76,7 +76,8 @@ impl Certificate {
         self.inner.issuer.to_string()
     }
 
-    /// The e-mail addresses the certificate was issued for (subjectAltName, then subject).
+    /// The e-mail addresses the certificate was issued for (subjectAltName, then subject), each
+    /// once.
     pub fn email_addresses(&self) -> Vec<String> {
         self.inner.email_addresses()
     }

@@ -1,6 +1,7 @@
 //! The web mail end to end through the real router, Dovecot and Postfix: sign-in and its
 //! defences, reading, composing, sending exactly once.
 
+mod certs;
 mod common;
 
 use axum::http::StatusCode;
@@ -547,44 +548,21 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
 /// An enveloped-data entity for a throw-away certificate, made by openssl: what a browser's
 /// sealed send carries (the server cannot and need not read it).
 fn openssl_enveloped_entity() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("openssl runs");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "k.pem",
-        "-out",
-        "c.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=Recipient",
-    ]);
+    // Any certificate will do as the recipient: the server never opens the envelope.
+    let ca = certs::Ca::new("Recipient");
+    let dir = ca.dir.path();
     std::fs::write(
-        dir.path().join("in.txt"),
+        dir.join("in.txt"),
         "Content-Type: text/plain\r\n\r\nsecret\r\n",
     )
     .unwrap();
-    run(&[
-        "cms", "-encrypt", "-aes256", "-in", "in.txt", "-out", "out.eml", "c.pem",
-    ]);
-    let full = std::fs::read(dir.path().join("out.eml")).unwrap();
+    certs::openssl(
+        dir,
+        &[
+            "cms", "-encrypt", "-aes256", "-in", "in.txt", "-out", "out.eml", "ca.pem",
+        ],
+    );
+    let full = std::fs::read(dir.join("out.eml")).unwrap();
     // openssl writes MIME-Version first; the entity starts at its Content-Type.
     let start = String::from_utf8_lossy(&full).find("Content-Type").unwrap();
     full[start..].to_vec()

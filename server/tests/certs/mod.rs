@@ -13,7 +13,8 @@ use sealmail_server::pki::Certificate;
 use sealmail_server::pki::cache::Checker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Runs `openssl` in `dir`; a failure fails the test with openssl's own words.
+pub fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .current_dir(dir)
         .args(args)

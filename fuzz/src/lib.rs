@@ -46,7 +46,7 @@ pub fn run_mime(data: &[u8]) {
             let _ = mime::addresses(&from);
         }
     }
-    let _ = mime::make_7bit_safe(&mime::canonicalize(data));
+    let _ = mime::make_7bit_safe(mime::canonicalize(data));
 }
 
 /// (b) BER → DER normalisation and CMS decoding (SignedData and Enveloped/AuthEnvelopedData).

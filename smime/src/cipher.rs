@@ -75,7 +75,9 @@ pub(crate) fn seal(
         }),
         ContentEncryption::Aes128Gcm | ContentEncryption::Aes256Gcm => {
             let nonce: [u8; GCM_NONCE_LEN] = iv.try_into().map_err(|_| bad_key())?;
-            let mut buffer = content.to_vec();
+            // Room for the tag, which `Bulk::encrypt` appends.
+            let mut buffer = Vec::with_capacity(content.len() + GCM_TAG_LEN);
+            buffer.extend_from_slice(content);
             let tag = if algorithm == ContentEncryption::Aes128Gcm {
                 Aes128Gcm::new_from_slice(key)
                     .map_err(|_| bad_key())?
@@ -99,17 +101,17 @@ pub(crate) fn seal(
 pub(crate) fn from_external(
     algorithm: ContentEncryption,
     plaintext_len: usize,
-    output: &[u8],
+    mut output: Vec<u8>,
 ) -> Result<Sealed> {
     let wrong = || Error::UnsupportedAlgorithm("external ciphertext has the wrong length".into());
     if algorithm.is_authenticated() {
         if output.len() != plaintext_len + GCM_TAG_LEN {
             return Err(wrong());
         }
-        let (ciphertext, tag) = output.split_at(plaintext_len);
+        let tag = output.split_off(plaintext_len);
         return Ok(Sealed {
-            ciphertext: ciphertext.to_vec(),
-            tag: Some(tag.to_vec()),
+            ciphertext: output,
+            tag: Some(tag),
         });
     }
     // PKCS#7 always adds 1..=16 bytes.
@@ -117,7 +119,7 @@ pub(crate) fn from_external(
         return Err(wrong());
     }
     Ok(Sealed {
-        ciphertext: output.to_vec(),
+        ciphertext: output,
         tag: None,
     })
 }
@@ -468,19 +470,19 @@ mod tests {
 
     #[test]
     fn external_ciphertext_lengths() {
-        assert!(from_external(ContentEncryption::Aes128Cbc, 16, &[0; 32]).is_ok());
-        assert!(from_external(ContentEncryption::Aes128Cbc, 15, &[0; 32]).is_err());
+        assert!(from_external(ContentEncryption::Aes128Cbc, 16, vec![0; 32]).is_ok());
+        assert!(from_external(ContentEncryption::Aes128Cbc, 15, vec![0; 32]).is_err());
         let gcm = from_external(
             ContentEncryption::Aes256Gcm,
             5,
-            &[
+            vec![
                 1, 2, 3, 4, 5, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
             ],
         );
         let gcm = gcm.unwrap();
         assert_eq!(gcm.ciphertext, [1, 2, 3, 4, 5]);
         assert_eq!(gcm.tag, Some(vec![9; 16]));
-        assert!(from_external(ContentEncryption::Aes256Gcm, 5, &[0; 20]).is_err());
+        assert!(from_external(ContentEncryption::Aes256Gcm, 5, vec![0; 20]).is_err());
     }
 
     #[test]

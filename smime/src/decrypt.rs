@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
 use crate::ber::{self, Element};
+use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
 use crate::keys::Decryptor;
@@ -209,13 +210,28 @@ impl Envelope {
 
     /// Decrypt the content with an unwrapped content-encryption key.
     pub fn open(&self, content_key: &[u8]) -> Result<Decrypted> {
-        let mut plaintext = cipher::open(
-            &self.algorithm,
-            content_key,
-            &self.ciphertext,
-            self.tag.as_deref(),
-            &self.aad,
-        )?;
+        run_ready(self.open_with(&Software, content_key))
+    }
+
+    /// [`Self::open`] with `bulk` decrypting what it can (AES); the engine decrypts the rest.
+    pub async fn open_with<B: Bulk + ?Sized>(
+        &self,
+        bulk: &B,
+        content_key: &[u8],
+    ) -> Result<Decrypted> {
+        let mut plaintext = match self.content_parameters() {
+            // GCM outside AuthEnvelopedData or CBC inside it is refused by `cipher::open`.
+            Some(content) if content.algorithm.is_authenticated() == self.tag.is_some() => {
+                bulk.decrypt(&content, content_key).await?
+            }
+            _ => cipher::open(
+                &self.algorithm,
+                content_key,
+                &self.ciphertext,
+                self.tag.as_deref(),
+                &self.aad,
+            )?,
+        };
         Ok(Decrypted {
             content: core::mem::take(&mut *plaintext),
             content_type: self.content_type,
@@ -227,6 +243,16 @@ impl Envelope {
 
     /// Decrypt with the ECDH shared secret computed for a key agreement recipient.
     pub fn open_agreed(&self, recipient: &Recipient, shared_secret: &[u8]) -> Result<Decrypted> {
+        run_ready(self.open_agreed_with(&Software, recipient, shared_secret))
+    }
+
+    /// [`Self::open_agreed`] with `bulk` decrypting the content.
+    pub async fn open_agreed_with<B: Bulk + ?Sized>(
+        &self,
+        bulk: &B,
+        recipient: &Recipient,
+        shared_secret: &[u8],
+    ) -> Result<Decrypted> {
         let RecipientKey::Agreement {
             ukm,
             key_agreement_algorithm,
@@ -241,7 +267,7 @@ impl Envelope {
             .ok_or_else(|| Error::UnsupportedAlgorithm(key_agreement_algorithm.to_string()))?;
         let kek = ecdh::derive_kek(digest, key_wrap_algorithm, ukm.as_deref(), shared_secret)?;
         let content_key = ecdh::unwrap_key(&kek, encrypted_key)?;
-        self.open(&content_key)
+        self.open_with(bulk, &content_key).await
     }
 
     /// Try every offered key on every RecipientInfo naming its certificate.
@@ -250,11 +276,21 @@ impl Envelope {
         keys: &[(&Certificate, &dyn Decryptor)],
         rng: &mut dyn CryptoRng,
     ) -> Result<Decrypted> {
+        run_ready(self.decrypt_with(&Software, keys, rng))
+    }
+
+    /// [`Self::decrypt`] with `bulk` decrypting the content.
+    pub async fn decrypt_with<B: Bulk + ?Sized>(
+        &self,
+        bulk: &B,
+        keys: &[(&Certificate, &dyn Decryptor)],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Decrypted> {
         for (cert, key) in keys {
             // A hostile message could name our certificate thousands of times, each costing a
             // private-key operation (slow in the browser, a PIN prompt on a card).
             for recipient in self.recipients_for(cert).take(MAX_ATTEMPTS_PER_KEY) {
-                if let Ok(decrypted) = self.decrypt_one(recipient, *key, rng) {
+                if let Ok(decrypted) = self.decrypt_one(bulk, recipient, *key, rng).await {
                     return Ok(decrypted);
                 }
             }
@@ -262,8 +298,9 @@ impl Envelope {
         Err(Error::DecryptionFailed)
     }
 
-    fn decrypt_one(
+    async fn decrypt_one<B: Bulk + ?Sized>(
         &self,
+        bulk: &B,
         recipient: &Recipient,
         key: &dyn Decryptor,
         rng: &mut dyn CryptoRng,
@@ -288,7 +325,7 @@ impl Envelope {
                         (random, false)
                     }
                 };
-                let opened = self.open(&content_key);
+                let opened = self.open_with(bulk, &content_key).await;
                 if !unwrapped {
                     return Err(Error::DecryptionFailed);
                 }
@@ -302,7 +339,7 @@ impl Envelope {
                 ..
             } => {
                 let shared_secret = key.agree(originator_public_key)?;
-                self.open_agreed(recipient, &shared_secret)
+                self.open_agreed_with(bulk, recipient, &shared_secret).await
             }
         }
     }

@@ -16,6 +16,7 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use zeroize::Zeroizing;
 
 use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
+use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
 use crate::headers::{self, Protection};
@@ -65,12 +66,19 @@ pub fn encrypt(
     options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
-    let split = if options.protect_headers {
-        headers::split_protected(message, Protection::Cipher)?
-    } else {
-        mime::split_message(message)?
-    };
-    encrypt_entity(&split.outer_fields, &split.entity, recipients, options, rng)
+    run_ready(encrypt_with(&Software, message, recipients, options, rng))
+}
+
+/// [`encrypt`] with the content encrypted by `bulk`.
+pub async fn encrypt_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let prepared = prepare(message, recipients, options, rng)?;
+    prepared.seal_with(bulk).await
 }
 
 /// Encrypt an entity that is already canonical, emitting `outer_fields` verbatim.
@@ -81,14 +89,28 @@ pub fn encrypt_entity(
     options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
-    prepare_entity(
+    run_ready(encrypt_entity_with(
+        &Software,
         outer_fields.to_vec(),
-        entity.to_vec(),
+        entity,
         recipients,
         options,
         rng,
-    )?
-    .seal()
+    ))
+}
+
+/// [`encrypt_entity`] with the content encrypted by `bulk`.
+pub async fn encrypt_entity_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    outer_fields: Vec<u8>,
+    entity: &[u8],
+    recipients: &[Certificate],
+    options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    prepare_entity(outer_fields, entity.to_vec(), recipients, options, rng)?
+        .seal_with(bulk)
+        .await
 }
 
 /// Build the CMS ContentInfo (DER) holding `content` encrypted to `recipients`.
@@ -202,9 +224,17 @@ impl PreparedEnvelope {
         self.message(sealed)
     }
 
+    /// Encrypt with `bulk` and build the message.
+    pub async fn seal_with<B: Bulk + ?Sized>(self, bulk: &B) -> Result<Vec<u8>> {
+        let ciphertext = bulk
+            .encrypt(self.algorithm, &self.content_key, &self.iv, &self.content)
+            .await?;
+        self.finish(ciphertext)
+    }
+
     /// Build the message from ciphertext made elsewhere: PKCS#7-padded AES-CBC output, or
     /// AES-GCM ciphertext followed by the 16-byte tag (both exactly what WebCrypto returns).
-    pub fn finish(self, ciphertext: &[u8]) -> Result<Vec<u8>> {
+    pub fn finish(self, ciphertext: Vec<u8>) -> Result<Vec<u8>> {
         let sealed = cipher::from_external(self.algorithm, self.content.len(), ciphertext)?;
         self.message(sealed)
     }

@@ -43,6 +43,12 @@ pub enum Error {
     /// failed (key unwrap, padding, tag) must not be observable to an attacker.
     #[error("the message cannot be decrypted with the keys offered")]
     DecryptionFailed,
+    /// The browser's WebCrypto (or another [`crate::bulk::Bulk`]) refused or failed.
+    #[error("the browser's cryptography failed: {0}")]
+    Bulk(String),
+    /// Asynchronous bulk crypto was run through a synchronous entry point.
+    #[error("asynchronous cryptography cannot run through a synchronous call")]
+    Pending,
 }
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;

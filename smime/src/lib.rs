@@ -29,6 +29,7 @@
 
 pub mod algorithms;
 pub mod ber;
+pub mod bulk;
 pub mod cert;
 mod cipher;
 pub mod decrypt;

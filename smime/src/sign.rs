@@ -4,7 +4,8 @@
 //! [`prepare`] canonicalises the message, builds the signed attributes and returns a
 //! [`PreparedSignature`] holding the bytes and the digest to sign; the caller signs with whatever
 //! key it has and calls [`PreparedSignature::finish`]. [`sign`] does both phases with a
-//! synchronous [`Signer`].
+//! synchronous [`Signer`]. The `_with` forms take a [`Bulk`] that hashes the content (WebCrypto in
+//! the browser); the others hash in software.
 
 use core::time::Duration;
 
@@ -24,6 +25,7 @@ use x509_cert::time::Time;
 use crate::algorithms::{
     ContentEncryption, DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid,
 };
+use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
 use crate::headers::{self, Protection};
@@ -191,18 +193,45 @@ pub fn prepare(
     signer: &Certificate,
     options: &SignOptions,
 ) -> Result<PreparedSignature> {
+    run_ready(prepare_with(&Software, message, signer, options))
+}
+
+/// [`prepare`] with the content hashed by `bulk`.
+pub async fn prepare_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    signer: &Certificate,
+    options: &SignOptions,
+) -> Result<PreparedSignature> {
     let split = if options.protect_headers {
         headers::split_protected(message, Protection::Clear)?
     } else {
         mime::split_message(message)?
     };
-    let entity = mime::make_7bit_safe(&split.entity)?;
-    prepare_entity(split.outer_fields, entity, signer, options)
+    let entity = mime::make_7bit_safe(split.entity)?;
+    prepare_entity_with(bulk, split.outer_fields, entity, signer, options).await
 }
 
 /// Phase one for an entity that is already canonical and 7-bit safe (used when wrapping, e.g.
 /// signing an encrypted message for triple wrap). `outer_fields` are emitted verbatim.
 pub fn prepare_entity(
+    outer_fields: Vec<u8>,
+    entity: Vec<u8>,
+    signer: &Certificate,
+    options: &SignOptions,
+) -> Result<PreparedSignature> {
+    run_ready(prepare_entity_with(
+        &Software,
+        outer_fields,
+        entity,
+        signer,
+        options,
+    ))
+}
+
+/// [`prepare_entity`] with the content hashed by `bulk`.
+pub async fn prepare_entity_with<B: Bulk + ?Sized>(
+    bulk: &B,
     outer_fields: Vec<u8>,
     entity: Vec<u8>,
     signer: &Certificate,
@@ -221,7 +250,13 @@ pub fn prepare_entity(
         .unwrap_or_else(|| public_key.default_scheme());
     let algorithm = SignatureAlgorithm { scheme, digest };
     let signer_id = signer_identifier(signer, options.signer_id);
-    let signed_attributes = signed_attributes(&digest.digest(&entity), options)?;
+    let content_digest = bulk.digest(digest, &entity).await?;
+    if content_digest.len() != digest.output_len() {
+        return Err(Error::UnsupportedAlgorithm(
+            "the content digest has the wrong length".into(),
+        ));
+    }
+    let signed_attributes = signed_attributes(&content_digest, options)?;
     let signed_attributes_der = signed_attributes.to_der()?;
     let digest_value = digest.digest(&signed_attributes_der);
     Ok(PreparedSignature {
@@ -246,7 +281,26 @@ pub fn sign(
     options: &SignOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
-    let prepared = prepare(message, signer_cert, options)?;
+    run_ready(sign_with(
+        &Software,
+        message,
+        signer_cert,
+        key,
+        options,
+        rng,
+    ))
+}
+
+/// [`sign`] with the content hashed by `bulk`.
+pub async fn sign_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    options: &SignOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
+    let prepared = prepare_with(bulk, message, signer_cert, options).await?;
     let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
     prepared.finish(&signature)
 }

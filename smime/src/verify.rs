@@ -15,6 +15,7 @@ use x509_cert::time::Time;
 
 use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oid};
 use crate::ber::{self, Element};
+use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::decrypt::RecipientId;
 use crate::error::{Error, Result};
@@ -138,6 +139,11 @@ impl Verification {
 
 /// Verify a clear-signed or opaque-signed message (or entity).
 pub fn verify(message: &[u8]) -> Result<Verification> {
+    run_ready(verify_with(&Software, message))
+}
+
+/// [`verify`] with the content hashed by `bulk`.
+pub async fn verify_with<B: Bulk + ?Sized>(bulk: &B, message: &[u8]) -> Result<Verification> {
     let from: Option<Vec<String>> = Entity::parse(message)?
         .header("from")
         .map(|v| mime::addresses(&v));
@@ -145,8 +151,8 @@ pub fn verify(message: &[u8]) -> Result<Verification> {
         SmimeContent::ClearSigned {
             signed_content,
             signature,
-        } => verify_signed_data(&signature, Some(&signed_content))?,
-        SmimeContent::Opaque { cms } => verify_signed_data(&cms, None)?,
+        } => verify_signed_data_with(bulk, &signature, Some(signed_content)).await?,
+        SmimeContent::Opaque { cms } => verify_signed_data_with(bulk, &cms, None).await?,
         SmimeContent::NotSmime => return Err(Error::NotSmime),
     };
     if let Some(from) = from {
@@ -170,18 +176,54 @@ pub fn compare_with_from(signers: &mut [SignerResult], from: &[String]) {
 /// Verify a CMS SignedData (BER or DER). `detached` is the content for a detached signature;
 /// for a clear-signed message it must be the canonical (CRLF) entity.
 pub fn verify_signed_data(cms: &[u8], detached: Option<&[u8]>) -> Result<Verification> {
+    run_ready(verify_signed_data_with(
+        &Software,
+        cms,
+        detached.map(<[u8]>::to_vec),
+    ))
+}
+
+/// [`verify_signed_data`] with the content hashed by `bulk`, each digest algorithm once however
+/// many signers use it.
+pub async fn verify_signed_data_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    cms: &[u8],
+    detached: Option<Vec<u8>>,
+) -> Result<Verification> {
     let der = ber::normalize(cms)?;
     let signed_data = signed_data_element(&der)?;
     let parts = SignedDataParts::parse(&signed_data)?;
     let (format, content) = match (detached, parts.econtent) {
-        (Some(content), _) => (SignedFormat::Clear, content.to_vec()),
+        (Some(content), _) => (SignedFormat::Clear, content),
         (None, Some(content)) => (SignedFormat::Opaque, content),
         (None, None) => return Err(Error::MissingContent),
     };
+    let mut content_digests: Vec<(DigestAlgorithm, Vec<u8>)> = Vec::new();
+    for raw in &parts.signer_infos {
+        let Some(algorithm) = signer_digest_algorithm(raw) else {
+            continue;
+        };
+        if !content_digests.iter().any(|(a, _)| *a == algorithm) {
+            let digest = bulk.digest(algorithm, &content).await?;
+            if digest.len() != algorithm.output_len() {
+                return Err(Error::UnsupportedAlgorithm(
+                    "the content digest has the wrong length".into(),
+                ));
+            }
+            content_digests.push((algorithm, digest));
+        }
+    }
     let signers = parts
         .signer_infos
         .iter()
-        .map(|raw| verify_signer(raw, &content, &parts.econtent_type, &parts.certificates))
+        .map(|raw| {
+            verify_signer(
+                raw,
+                &content_digests,
+                &parts.econtent_type,
+                &parts.certificates,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Verification {
         format,
@@ -272,9 +314,14 @@ impl<'a> SignedDataParts<'a> {
     }
 }
 
+/// The digest algorithm a SignerInfo names, if it decodes and is one we know.
+fn signer_digest_algorithm(raw: &[u8]) -> Option<DigestAlgorithm> {
+    DigestAlgorithm::from_oid(&SignerInfo::from_der(raw).ok()?.digest_alg.oid)
+}
+
 fn verify_signer(
     raw: &[u8],
-    content: &[u8],
+    content_digests: &[(DigestAlgorithm, Vec<u8>)],
     econtent_type: &ObjectIdentifier,
     certificates: &[Certificate],
 ) -> Result<SignerResult> {
@@ -309,7 +356,12 @@ fn verify_signer(
     };
     let algorithm = SignatureAlgorithm { scheme, digest };
     result.signature_algorithm = Some(algorithm);
-    let content_digest = digest.digest(content);
+    let Some((_, content_digest)) = content_digests.iter().find(|(a, _)| *a == digest) else {
+        result.problem = Some(SignerProblem::UnsupportedDigest(
+            info.digest_alg.oid.to_string(),
+        ));
+        return Ok(result);
+    };
 
     // With signed attributes the signature covers their DER (tagged as SET OF, RFC 5652 §5.4);
     // without, it covers the content digest directly.
@@ -328,7 +380,7 @@ fn verify_signer(
             }
             digest.digest(&attributes_der)
         }
-        None => content_digest,
+        None => content_digest.clone(),
     };
     let Some(cert) = &result.certificate else {
         result

@@ -6,6 +6,7 @@ use rand_core::CryptoRng;
 
 use crate::algorithms::oid;
 use crate::ber;
+use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::decrypt::Envelope;
 use crate::envelope::{self, EncryptOptions};
@@ -14,7 +15,7 @@ use crate::headers::{self, Protection};
 use crate::keys::{Decryptor, Signer};
 use crate::mime::{self, Entity, SmimeContent, SplitMessage};
 use crate::sign::{self, SignOptions, SignedFormat};
-use crate::verify::{self, SignerResult, content_info};
+use crate::verify::{self, SignerResult, Verification, content_info};
 
 /// Most S/MIME layers we unwrap: triple wrap needs three; more is hostile.
 pub const MAX_LAYERS: usize = 8;
@@ -30,15 +31,43 @@ pub fn sign_and_encrypt(
     encrypt_options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
+    run_ready(sign_and_encrypt_with(
+        &Software,
+        message,
+        signer_cert,
+        key,
+        sign_options,
+        recipients,
+        encrypt_options,
+        rng,
+    ))
+}
+
+/// [`sign_and_encrypt`] with the bulk hashing and encryption done by `bulk`.
+#[allow(clippy::too_many_arguments)]
+pub async fn sign_and_encrypt_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    sign_options: &SignOptions,
+    recipients: &[Certificate],
+    encrypt_options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
     let (outer_fields, signed) = signed_inner(
+        bulk,
         message,
         signer_cert,
         key,
         sign_options,
         encrypt_options,
         rng,
-    )?;
-    envelope::encrypt_entity(&outer_fields, &signed, recipients, encrypt_options, rng)
+    )
+    .await?;
+    envelope::prepare_entity(outer_fields, signed, recipients, encrypt_options, rng)?
+        .seal_with(bulk)
+        .await
 }
 
 /// Triple wrap: sign, encrypt, and sign the encrypted entity again so the outer signature can
@@ -52,22 +81,52 @@ pub fn triple_wrap(
     encrypt_options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
+    run_ready(triple_wrap_with(
+        &Software,
+        message,
+        signer_cert,
+        key,
+        sign_options,
+        recipients,
+        encrypt_options,
+        rng,
+    ))
+}
+
+/// [`triple_wrap`] with the bulk hashing and encryption done by `bulk`.
+#[allow(clippy::too_many_arguments)]
+pub async fn triple_wrap_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    signer_cert: &Certificate,
+    key: &dyn Signer,
+    sign_options: &SignOptions,
+    recipients: &[Certificate],
+    encrypt_options: &EncryptOptions,
+    rng: &mut dyn CryptoRng,
+) -> Result<Vec<u8>> {
     let (outer_fields, signed) = signed_inner(
+        bulk,
         message,
         signer_cert,
         key,
         sign_options,
         encrypt_options,
         rng,
-    )?;
-    let encrypted = envelope::encrypt_entity(&[], &signed, recipients, encrypt_options, rng)?;
-    let prepared = sign::prepare_entity(outer_fields, encrypted, signer_cert, sign_options)?;
+    )
+    .await?;
+    let encrypted = envelope::prepare_entity(Vec::new(), signed, recipients, encrypt_options, rng)?
+        .seal_with(bulk)
+        .await?;
+    let prepared =
+        sign::prepare_entity_with(bulk, outer_fields, encrypted, signer_cert, sign_options).await?;
     let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
     prepared.finish(&signature)
 }
 
 /// The innermost signed entity (no transport fields) and the transport fields for the outside.
-fn signed_inner(
+async fn signed_inner<B: Bulk + ?Sized>(
+    bulk: &B,
     message: &[u8],
     signer_cert: &Certificate,
     key: &dyn Signer,
@@ -83,8 +142,9 @@ fn signed_inner(
     } else {
         mime::split_message(message)?
     };
-    let entity = mime::make_7bit_safe(&entity)?;
-    let prepared = sign::prepare_entity(Vec::new(), entity, signer_cert, sign_options)?;
+    let entity = mime::make_7bit_safe(entity)?;
+    let prepared =
+        sign::prepare_entity_with(bulk, Vec::new(), entity, signer_cert, sign_options).await?;
     let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
     Ok((outer_fields, prepared.finish(&signature)?))
 }
@@ -143,12 +203,21 @@ pub fn open(
     keys: &[(&Certificate, &dyn Decryptor)],
     rng: &mut dyn CryptoRng,
 ) -> Result<Opened> {
-    let outer_from = Entity::parse(message)?
-        .header("from")
-        .map(|v| mime::addresses(&v));
+    run_ready(open_with(&Software, message, keys, rng))
+}
+
+/// [`open`] with the bulk hashing and decryption done by `bulk`.
+pub async fn open_with<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    keys: &[(&Certificate, &dyn Decryptor)],
+    rng: &mut dyn CryptoRng,
+) -> Result<Opened> {
+    let outer_from = from_addresses(message)?;
     let mut layers = Vec::new();
     let mut current = message.to_vec();
     for _ in 0..MAX_LAYERS {
+        // Each layer is parsed once: the signed layer is verified from the parts found here.
         let next = match mime::parse_smime(&current)? {
             SmimeContent::NotSmime => {
                 return Ok(Opened {
@@ -156,11 +225,23 @@ pub fn open(
                     entity: current,
                 });
             }
-            SmimeContent::ClearSigned { .. } => signed_layer(&current, &outer_from, &mut layers)?,
+            SmimeContent::ClearSigned {
+                signed_content,
+                signature,
+            } => {
+                let verification =
+                    verify::verify_signed_data_with(bulk, &signature, Some(signed_content)).await?;
+                signed_layer(verification, &current, &outer_from, &mut layers)?
+            }
             SmimeContent::Opaque { cms } => match cms_content_type(&cms)? {
-                t if t == oid::SIGNED_DATA => signed_layer(&current, &outer_from, &mut layers)?,
+                t if t == oid::SIGNED_DATA => {
+                    let verification = verify::verify_signed_data_with(bulk, &cms, None).await?;
+                    signed_layer(verification, &current, &outer_from, &mut layers)?
+                }
                 t if t == oid::ENVELOPED_DATA || t == oid::AUTH_ENVELOPED_DATA => {
-                    let decrypted = Envelope::from_cms(&cms)?.decrypt(keys, rng)?;
+                    let decrypted = Envelope::from_cms(&cms)?
+                        .decrypt_with(bulk, keys, rng)
+                        .await?;
                     layers.push(Layer::Encrypted {
                         algorithm: decrypted.algorithm,
                         authenticated: decrypted.authenticated,
@@ -184,26 +265,27 @@ pub fn open(
     })
 }
 
+fn from_addresses(entity: &[u8]) -> Result<Option<Vec<String>>> {
+    Ok(Entity::parse(entity)?
+        .header("from")
+        .map(|v| mime::addresses(&v)))
+}
+
 fn cms_content_type(cms: &[u8]) -> Result<ObjectIdentifier> {
     let der = ber::normalize(cms)?;
     Ok(content_info(&der)?.0)
 }
 
-/// Verify one signed layer, record it, and return its content.
+/// Record one verified signed layer and return its content. Signers are compared with the
+/// layer's own From (a protected header) if it has one, else with the outermost From.
 fn signed_layer(
+    mut verification: Verification,
     entity: &[u8],
     outer_from: &Option<Vec<String>>,
     layers: &mut Vec<Layer>,
 ) -> Result<Vec<u8>> {
-    let mut verification = verify::verify(entity)?;
-    if let Some(from) = outer_from {
-        let unmatched = verification
-            .signers
-            .iter()
-            .any(|s| s.matches_from.is_none());
-        if unmatched {
-            verify::compare_with_from(&mut verification.signers, from);
-        }
+    if let Some(from) = from_addresses(entity)?.as_ref().or(outer_from.as_ref()) {
+        verify::compare_with_from(&mut verification.signers, from);
     }
     layers.push(Layer::Signed {
         format: verification.format,

@@ -27,7 +27,7 @@ fn run_mime(data: &[u8]) {
             let _ = mime::addresses(&from);
         }
     }
-    let _ = mime::make_7bit_safe(&mime::canonicalize(data));
+    let _ = mime::make_7bit_safe(mime::canonicalize(data));
 }
 
 fn run_ber_cms(data: &[u8]) {

@@ -427,7 +427,7 @@ fn content_encryption_can_happen_outside_the_engine() {
             prepared.iv(),
             prepared.plaintext(),
         );
-        let message = prepared.finish(&ciphertext).unwrap();
+        let message = prepared.finish(ciphertext).unwrap();
         assert_eq!(openssl_decrypt(&dir, &message), ENTITY, "{algorithm:?}");
 
         // And the reverse: unwrap the key here, decrypt the content "in WebCrypto".
@@ -459,7 +459,7 @@ fn content_encryption_can_happen_outside_the_engine() {
     };
     let prepared =
         envelope::prepare(MESSAGE, &[pki().rsa.cert.clone()], &options, &mut rng()).unwrap();
-    assert!(prepared.finish(&[0u8; 10]).is_err());
+    assert!(prepared.finish(vec![0u8; 10]).is_err());
     // Legacy content can only be opened here.
     let legacy = openssl_encrypt(&dir, &["-des3"], &[]);
     assert!(

@@ -330,9 +330,7 @@ ADAMBggqhkiG9w0CCQUABCB6pW2FOdcCNj87zS64NUXG36K5aXDnFHctIk5Bf4kG
 
 #[test]
 fn pbmac1_rfc9579_vector() {
-    let file: Vec<u8> =
-        <base64ct::Base64 as base64ct::Encoding>::decode_vec(&RFC9579_A1.replace('\n', ""))
-            .unwrap();
+    let file = smime::mime::decode_base64(RFC9579_A1.as_bytes()).unwrap();
     let p12 = pkcs12::parse(&file, "1234").unwrap();
     assert!(p12.chain.is_empty());
     assert_eq!(

@@ -18,7 +18,8 @@ self.onmessage = async ({ data: { id, op, args } }) => {
   try {
     await ready;
     if (!OPERATIONS.has(op)) throw new Error(`unknown operation ${op}`);
-    const result = engine[op](...args);
+    // seal and open are async (they await WebCrypto); the others return at once.
+    const result = await engine[op](...args);
     self.postMessage({ id, result }, [...new Set(buffers(result))]);
   } catch (err) {
     self.postMessage({ id, error: err?.message || String(err) });

@@ -7,6 +7,7 @@
 //! * [`identity`]: `inspect_p12` (import a digital ID file) and `certificate_info`.
 //! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
 //! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
+//! * [`webcrypto`]: the engine's bulk hashing and AES handed to the browser's WebCrypto.
 //! * [`js`]: conversions between JS values and Rust structs, randomness, errors.
 
 // Input must never panic the module; tests may unwrap freely.
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod js;
 pub mod open;
 pub mod seal;
+pub mod webcrypto;
 
 /// The module's version, shown in the page footer so a user (and a test) can see the module loaded.
 #[wasm_bindgen]

@@ -8,6 +8,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use smime::algorithms::{KeyTransport, oid};
+use smime::bulk::{Bulk, Software, run_ready};
 use smime::keys::KeyError;
 use smime::sign::SignedFormat;
 use smime::verify::SignerResult;
@@ -19,6 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::identity::{CertInfo, describe};
 use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
+use crate::webcrypto::WebCrypto;
 
 /// Why a message could not be opened, in words for the user.
 #[derive(Debug, Error)]
@@ -32,6 +34,12 @@ pub enum OpenError {
     Damaged(smime::Error),
     #[error("One of your digital IDs cannot be read.")]
     BadKey,
+}
+
+impl From<smime::Error> for OpenError {
+    fn from(error: smime::Error) -> Self {
+        Self::Damaged(error)
+    }
 }
 
 /// One of the user's digital IDs, as the page passes it.
@@ -264,8 +272,19 @@ pub fn parse_message(entity: &[u8]) -> MessageOutput {
     }
 }
 
-/// Remove every layer with the offered keys and parse what is inside.
+/// Remove every layer with the offered keys and parse what is inside, hashing and decrypting
+/// in software.
 pub fn open_message(raw: &[u8], keys: &[KeyInput]) -> Result<OpenedOutput, OpenError> {
+    run_ready(open_message_with(&Software, raw, keys))
+}
+
+/// Remove every layer with the offered keys, `bulk` hashing and decrypting the content, and
+/// parse what is inside.
+pub async fn open_message_with<B: Bulk>(
+    bulk: &B,
+    raw: &[u8],
+    keys: &[KeyInput],
+) -> Result<OpenedOutput, OpenError> {
     let mut tracked = Vec::with_capacity(keys.len());
     for input in keys {
         let key = SoftKey::from_pkcs8_der(&input.pkcs8).map_err(|_| OpenError::BadKey)?;
@@ -282,7 +301,7 @@ pub fn open_message(raw: &[u8], keys: &[KeyInput]) -> Result<OpenedOutput, OpenE
         .iter()
         .map(|(cert, key)| (cert, key as &dyn Decryptor))
         .collect();
-    let opened = match wrap::open(raw, &offered, &mut rng()) {
+    let opened = match wrap::open_with(bulk, raw, &offered, &mut rng()).await {
         Ok(opened) => opened,
         Err(smime::Error::DecryptionFailed) if !tracked.iter().any(|(_, k)| k.tried.get()) => {
             return Err(OpenError::NoMatchingKey);
@@ -298,14 +317,17 @@ pub fn open_message(raw: &[u8], keys: &[KeyInput]) -> Result<OpenedOutput, OpenE
 }
 
 /// Open a message: `keys` is `[{ pkcs8, certificate }]` (may be empty for signed-only mail).
-/// Returns `{ layers, encrypted, signaturesValid, message }`.
+/// Resolves to `{ layers, encrypted, signaturesValid, message }`. Hashing and AES run in
+/// WebCrypto.
 #[wasm_bindgen]
-pub fn open(raw: &[u8], keys: JsValue) -> Result<JsValue, JsError> {
+pub async fn open(raw: Vec<u8>, keys: JsValue) -> Result<JsValue, JsError> {
     let keys: Vec<KeyInput> = if keys.is_undefined() || keys.is_null() {
         Vec::new()
     } else {
         from_js(keys, "list of digital IDs")?
     };
-    let opened = open_message(raw, &keys).map_err(js_error)?;
+    let opened = open_message_with(&WebCrypto::detect(), &raw, &keys)
+        .await
+        .map_err(js_error)?;
     to_js(&opened)
 }

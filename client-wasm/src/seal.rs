@@ -7,6 +7,7 @@ use core::time::Duration;
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport};
+use smime::bulk::{Bulk, Software, run_ready};
 use smime::envelope::{self, EncryptOptions};
 use smime::mime::{self, Attachment};
 use smime::sign::{self, SignOptions, SignedFormat};
@@ -15,6 +16,7 @@ use thiserror::Error;
 use wasm_bindgen::prelude::*;
 
 use crate::js::{SecretBytes, from_js, js_error, rng};
+use crate::webcrypto::WebCrypto;
 
 /// Why a message could not be sealed, in words for the user.
 #[derive(Debug, Error)]
@@ -172,8 +174,16 @@ fn without_mime_version(mut entity: Vec<u8>) -> Vec<u8> {
     entity
 }
 
-/// Build the entity and sign and/or encrypt it.
+/// Build the entity and sign and/or encrypt it, hashing and encrypting in software.
 pub fn seal_message(request: &SealRequest) -> Result<Vec<u8>, SealError> {
+    run_ready(seal_message_with(&Software, request))
+}
+
+/// Build the entity and sign and/or encrypt it, with `bulk` hashing and encrypting the content.
+pub async fn seal_message_with<B: Bulk>(
+    bulk: &B,
+    request: &SealRequest,
+) -> Result<Vec<u8>, SealError> {
     if !request.sign && !request.encrypt {
         return Err(SealError::NothingToDo);
     }
@@ -204,38 +214,56 @@ pub fn seal_message(request: &SealRequest) -> Result<Vec<u8>, SealError> {
     let sealed = match signing {
         Some(s) if request.encrypt => {
             let options = encryption_options(request)?;
-            let wrap = if request.triple_wrap {
-                wrap::triple_wrap
+            if request.triple_wrap {
+                wrap::triple_wrap_with(
+                    bulk,
+                    &entity,
+                    &s.cert,
+                    &s.key,
+                    &s.options,
+                    &recipients,
+                    &options,
+                    &mut rng,
+                )
+                .await?
             } else {
-                wrap::sign_and_encrypt
-            };
-            wrap(
-                &entity,
-                &s.cert,
-                &s.key,
-                &s.options,
-                &recipients,
-                &options,
-                &mut rng,
-            )?
+                wrap::sign_and_encrypt_with(
+                    bulk,
+                    &entity,
+                    &s.cert,
+                    &s.key,
+                    &s.options,
+                    &recipients,
+                    &options,
+                    &mut rng,
+                )
+                .await?
+            }
         }
-        Some(s) => sign::sign(&entity, &s.cert, &s.key, &s.options, &mut rng)?,
-        None => envelope::encrypt(
-            &entity,
-            &recipients,
-            &encryption_options(request)?,
-            &mut rng,
-        )?,
+        Some(s) => sign::sign_with(bulk, &entity, &s.cert, &s.key, &s.options, &mut rng).await?,
+        None => {
+            envelope::encrypt_with(
+                bulk,
+                &entity,
+                &recipients,
+                &encryption_options(request)?,
+                &mut rng,
+            )
+            .await?
+        }
     };
     Ok(without_mime_version(sealed))
 }
 
 /// Sign and/or encrypt a composed message. `request` is `{ text, attachments, sign, encrypt,
 /// opaque, tripleWrap, pkcs8?, certificate?, chain, recipients, time, digest?,
-/// contentEncryption?, keyTransport? }`; returns the MIME entity (no transport fields) as bytes.
+/// contentEncryption?, keyTransport? }`; resolves to the MIME entity (no transport fields) as
+/// bytes. Hashing and AES run in WebCrypto.
 #[wasm_bindgen]
-pub fn seal(request: JsValue) -> Result<js_sys::Uint8Array, JsError> {
+pub async fn seal(request: JsValue) -> Result<js_sys::Uint8Array, JsError> {
     let request: SealRequest = from_js(request, "message to seal")?;
-    let sealed = seal_message(&request).map_err(js_error)?;
+    let sealed = seal_message_with(&WebCrypto::detect(), &request)
+        .await
+        .map_err(js_error)?;
     Ok(js_sys::Uint8Array::from(sealed.as_slice()))
 }

@@ -7,7 +7,7 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
-use smime::algorithms::{KeyTransport, oid};
+use smime::algorithms::{KeyTransport, content_encryption_name};
 use smime::bulk::{Bulk, Software, run_ready};
 use smime::keys::KeyError;
 use smime::sign::SignedFormat;
@@ -154,19 +154,6 @@ impl Decryptor for TrackedKey {
     fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         self.tried.set(true);
         self.key.agree(originator_public_key)
-    }
-}
-
-fn content_encryption_name(algorithm: &der::asn1::ObjectIdentifier) -> String {
-    match *algorithm {
-        a if a == oid::AES128_CBC => "AES-128-CBC".into(),
-        a if a == oid::AES192_CBC => "AES-192-CBC".into(),
-        a if a == oid::AES256_CBC => "AES-256-CBC".into(),
-        a if a == oid::AES128_GCM => "AES-128-GCM".into(),
-        a if a == oid::AES256_GCM => "AES-256-GCM".into(),
-        a if a == oid::DES_EDE3_CBC => "3DES-CBC".into(),
-        a if a == oid::RC2_CBC => "RC2-CBC".into(),
-        a => a.to_string(),
     }
 }
 

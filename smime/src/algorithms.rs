@@ -3,7 +3,7 @@
 //! Object identifiers are spelled out here rather than taken from a generated database so that a
 //! reader can check each one against its RFC in one place.
 
-use der::asn1::ObjectIdentifier as Oid;
+pub use der::asn1::ObjectIdentifier as Oid;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
@@ -204,6 +204,21 @@ impl ContentEncryption {
     /// True for the AEAD modes, which are sent as AuthEnvelopedData.
     pub fn is_authenticated(self) -> bool {
         matches!(self, Self::Aes128Gcm | Self::Aes256Gcm)
+    }
+}
+
+/// A content-encryption algorithm's name for people ("AES-256-GCM", "3DES-CBC", …), for the
+/// ones read as well as the ones written; the OID for anything else.
+pub fn content_encryption_name(algorithm: &Oid) -> String {
+    match *algorithm {
+        a if a == oid::AES128_CBC => "AES-128-CBC".into(),
+        a if a == oid::AES192_CBC => "AES-192-CBC".into(),
+        a if a == oid::AES256_CBC => "AES-256-CBC".into(),
+        a if a == oid::AES128_GCM => "AES-128-GCM".into(),
+        a if a == oid::AES256_GCM => "AES-256-GCM".into(),
+        a if a == oid::DES_EDE3_CBC => "3DES-CBC".into(),
+        a if a == oid::RC2_CBC => "RC2-CBC".into(),
+        a => a.to_string(),
     }
 }
 

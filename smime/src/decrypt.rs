@@ -180,6 +180,11 @@ impl Envelope {
         })
     }
 
+    /// The content-encryption algorithm (readable without any key).
+    pub fn algorithm(&self) -> ObjectIdentifier {
+        self.algorithm.oid
+    }
+
     /// Every key-transport recipient.
     pub fn recipients(&self) -> &[Recipient] {
         &self.recipients

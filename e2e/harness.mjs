@@ -164,6 +164,7 @@ ${extra}`);
   return {
     url,
     log,
+    configFile: config,
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', resolve);

@@ -168,10 +168,14 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   await bob.goto(messageUrl); // unlocked once this session: no passphrase question now
   await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
 
-  // The delivered message opens with openssl and bob's key, and alice's signature verifies.
+  // The delivered message is triple wrapped (TripleWrap is on by default): alice's outer
+  // signature verifies with openssl, bob's key opens what it signs, and her inner signature
+  // verifies.
   const rawHref = await bob.locator('#sealed-message').getAttribute('data-raw-href');
   const raw = await (await bob.request.get(`${front.url}${rawHref}`)).body();
-  const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], raw);
+  const encrypted = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw);
+  assert.match(encrypted.toString(), /application\/pkcs7-mime/);
+  const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], encrypted);
   const content = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], inner);
   assert.match(content.toString(), new RegExp(text));
 
@@ -421,4 +425,69 @@ test('Options set the compose toggles; a signer from outside is added to contact
   assert.equal(await dialog.count(), 0, 'the sender was asked about dave again');
   assert.equal(await carol.getByLabel('Subject', { exact: true }).inputValue(), again);
   await carol.context().close();
+});
+
+test('admin policy: an edit to [smime] locks signing and encryption within a minute; a broken edit changes nothing', async () => {
+  const policyServer = await startServer({ pki, port: rig.portBase + 85 });
+  try {
+    const alice = await signedInPage(browser, policyServer, 'alice');
+    const signToggle = alice.getByRole('button', { name: 'Add digital signature to this message' });
+    const encryptToggle = alice.getByRole('button', { name: 'Encrypt message contents and attachments' });
+    await alice.goto(`${policyServer.url}/compose`);
+    assert.equal(await signToggle.getAttribute('aria-disabled'), null, 'locked before any policy');
+
+    // The admin turns on AlwaysSign and AlwaysEncrypt while the server runs.
+    const original = readFileSync(policyServer.configFile, 'utf8');
+    writeFileSync(policyServer.configFile, `${original}\n[smime]\nalways_sign = true\nalways_encrypt = true\n`);
+    const started = Date.now();
+    for (;;) {
+      await alice.goto(`${policyServer.url}/compose`);
+      if (await signToggle.getAttribute('aria-disabled') === 'true') break;
+      assert.ok(Date.now() - started < 60000, 'the policy edit did not take effect within 60 s');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    await engineReady(alice);
+    for (const toggle of [signToggle, encryptToggle]) {
+      assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+      await toggle.dispatchEvent('click'); // playwright will not click what says it is disabled
+      assert.equal(await toggle.getAttribute('aria-pressed'), 'true', 'a forced toggle could be turned off');
+    }
+    await alice.getByText('Your organization requires every message to be signed and encrypted.').waitFor();
+
+    // A recipient without a certificate blocks sending, named, with no way to send it plain.
+    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    await alice.goto(`${policyServer.url}/compose`);
+    await engineReady(alice);
+    const subject = unique('Forced encryption');
+    await alice.getByLabel('To', { exact: true }).fill('nobody@example.test');
+    await alice.getByLabel('Subject', { exact: true }).fill(subject);
+    await alice.getByLabel('Message', { exact: true }).fill('Must not go out.');
+    await alice.getByRole('button', { name: 'Send' }).click();
+    const status = alice.locator('#seal-status');
+    await status.filter({ hasText: 'not sent' }).waitFor();
+    assert.match(await status.innerText(), /requires encryption, and nobody@example\.test/);
+    assert.equal(await alice.getByRole('button', { name: 'Send unencrypted' }).count(), 0);
+
+    // Options shows both boxes checked and locked, with the reason.
+    await alice.goto(`${policyServer.url}/options`);
+    for (const label of ['Add digital signature to outgoing messages', 'Encrypt contents and attachments for outgoing messages']) {
+      const box = alice.getByLabel(label);
+      assert.ok(await box.isChecked() && await box.isDisabled(), `${label} is not checked and locked`);
+    }
+    assert.match(await alice.locator('main').innerText(), /cannot be turned off/);
+
+    // A broken edit is refused and logged; the policy in force stays.
+    writeFileSync(policyServer.configFile, `${original}\n[smime]\nalways_sign = false\nsecurity_flags = 0x003\n`);
+    const brokenAt = Date.now();
+    while (!policyServer.log.join('').includes('the edited configuration is refused')) {
+      assert.ok(Date.now() - brokenAt < 60000, `the broken edit was not logged:\n${policyServer.log.join('')}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.match(policyServer.log.join(''), /smime\.security_flags/);
+    await alice.goto(`${policyServer.url}/compose`);
+    assert.equal(await signToggle.getAttribute('aria-disabled'), 'true', 'the broken edit lifted the policy');
+    await alice.context().close();
+  } finally {
+    await policyServer.stop();
+  }
 });

@@ -5,6 +5,7 @@ import * as keystore from './keystore.js';
 import { choose, csrfToken, postJson } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
+export const SMART_CARD_ONLY = 'Your organization allows only digital IDs on a smart card, and smart cards cannot be used in this browser.';
 
 export function start(engine, owner) {
   const form = document.querySelector('form.compose');
@@ -14,8 +15,11 @@ export function start(engine, owner) {
   const encryptToggle = document.getElementById('toggle-encrypt');
   const status = document.getElementById('seal-status');
   group.hidden = false;
+  // The admin's policy (server policy::ClientPolicy); the server checks the result again.
+  const policy = JSON.parse(form.dataset.policy || '{}');
   for (const toggle of [signToggle, encryptToggle]) {
     toggle.addEventListener('click', () => {
+      if (toggle.getAttribute('aria-disabled') === 'true') return; // forced by policy
       toggle.setAttribute('aria-pressed', String(toggle.getAttribute('aria-pressed') !== 'true'));
     });
   }
@@ -33,7 +37,7 @@ export function start(engine, owner) {
     button.textContent = 'Sending…';
     say(status, '');
     try {
-      await sealAndSend(engine, owner, form, { sign: pressed(signToggle), encrypt: pressed(encryptToggle) }, status);
+      await sealAndSend(engine, owner, form, policy, { sign: pressed(signToggle), encrypt: pressed(encryptToggle) }, status);
     } catch (err) {
       say(status, err.message || String(err), true);
     } finally {
@@ -57,13 +61,14 @@ function addresses(text) {
   }).filter(Boolean);
 }
 
-async function sealAndSend(engine, owner, form, wanted, status) {
+async function sealAndSend(engine, owner, form, policy, wanted, status) {
   const field = (name) => form.elements[name]?.value ?? '';
   const recipients = [...new Set(['to', 'cc', 'bcc'].flatMap((f) => addresses(field(f))))];
   if (recipients.length === 0) throw new Error('Your message was not sent: add at least one recipient in To, Cc or Bcc.');
   let { sign, encrypt } = wanted;
 
   let signer = null;
+  if (sign && policy.smartCardOnly) throw new Error(SMART_CARD_ONLY);
   if (sign) {
     signer = await keystore.signingIdentity(owner);
     if (!signer) throw new Error(NO_SIGNING_ID);
@@ -77,6 +82,9 @@ async function sealAndSend(engine, owner, form, wanted, status) {
     recipientCerts = answer.recipients.filter((r) => r.certificate).map((r) => fromBase64(r.certificate));
     if (missing.length) {
       const lines = missing.map((r) => `${r.address}: ${r.reason}`);
+      if (policy.alwaysEncrypt) {
+        throw new Error(`Your message was not sent: your organization requires encryption, and ${lines.join('; ')}.`);
+      }
       const choice = await choose('Some recipients cannot receive encrypted mail', [
         ...lines,
         'They would not be able to read an encrypted message.',
@@ -118,11 +126,16 @@ async function sealAndSend(engine, owner, form, wanted, status) {
       attachments,
       sign,
       encrypt,
-      opaque: form.dataset.clearSign === 'false',
-      tripleWrap: false,
+      opaque: policy.clearSign === false,
+      tripleWrap: policy.tripleWrap !== false,
       pkcs8: pkcs8 || undefined,
       certificate: signer?.certificate,
-      chain: signer ? signer.chain : [],
+      chain: signer && policy.chain && policy.chain !== 'none' ? signer.chain : [],
+      chainWithoutRoot: policy.chain === 'without-root',
+      capabilities: policy.capabilities !== false,
+      keyIdentifier: Boolean(policy.keyIdentifier),
+      digest: policy.digest,
+      contentEncryption: policy.encryptionAlgorithms?.[0],
       recipients: recipientCerts,
       time: Math.floor(Date.now() / 1000),
     });

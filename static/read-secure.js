@@ -49,7 +49,12 @@ function cannotDecrypt(noIds) {
 
 async function render(opened, from) {
   const parts = [];
-  for (const layer of opened.layers.filter((l) => l.kind === 'signed')) {
+  // A triple-wrapped message is signed twice by the same sender. What the reader needs is the
+  // verdict on the content (the innermost signature), plus any other signature that fails.
+  const signed = opened.layers.filter((l) => l.kind === 'signed');
+  const inner = signed.slice(-1);
+  const failing = signed.slice(0, -1).filter((l) => l.signers.some((s) => !s.valid));
+  for (const layer of [...failing, ...inner]) {
     for (const signer of layer.signers) {
       parts.push(signatureBanner(await report(signer, layer.certificates, from)));
     }

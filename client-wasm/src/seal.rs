@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_bytes::ByteBuf;
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport};
 use smime::bulk::{Bulk, Software, run_ready};
-use smime::envelope::{self, EncryptOptions};
+use smime::envelope::{self, EncryptOptions, RecipientIdKind};
 use smime::mime::{self, Attachment};
 use smime::sign::{self, SignOptions, SignedFormat};
 use smime::{Certificate, SoftKey, wrap};
@@ -75,6 +75,12 @@ pub struct SealRequest {
     pub content_encryption: Option<String>,
     /// "rsa-pkcs1" (default), "rsa-oaep".
     pub key_transport: Option<String>,
+    /// Leave self-signed certificates (the root) out of `chain` (SecurityFlags 0x001).
+    pub chain_without_root: bool,
+    /// Advertise SMIMECapabilities in the signature (SecurityFlags 0x100); default on.
+    pub capabilities: Option<bool>,
+    /// Name recipients by subjectKeyIdentifier (UseKeyIdentifier).
+    pub key_identifier: bool,
 }
 
 fn digest_of(name: Option<&str>) -> Result<DigestAlgorithm, SealError> {
@@ -114,6 +120,11 @@ fn encryption_options(request: &SealRequest) -> Result<EncryptOptions, SealError
     Ok(EncryptOptions {
         algorithm,
         key_transport,
+        recipient_id: if request.key_identifier {
+            RecipientIdKind::SubjectKeyIdentifier
+        } else {
+            RecipientIdKind::IssuerAndSerial
+        },
         ..EncryptOptions::default()
     })
 }
@@ -157,11 +168,22 @@ fn signing(request: &SealRequest) -> Result<Signing, SealError> {
         extra_certificates: certificates(&request.chain, SealError::BadCertificate)?
             .into_iter()
             .filter(|c| c.der() != cert.der())
+            .filter(|c| !(request.chain_without_root && is_self_issued(c)))
             .collect(),
-        capabilities: ContentEncryption::STRONGEST_FIRST.to_vec(),
+        capabilities: if request.capabilities.unwrap_or(true) {
+            ContentEncryption::STRONGEST_FIRST.to_vec()
+        } else {
+            Vec::new()
+        },
         ..SignOptions::default()
     };
     Ok(Signing { key, cert, options })
+}
+
+/// A root: issued by itself.
+fn is_self_issued(cert: &Certificate) -> bool {
+    let tbs = &cert.x509().tbs_certificate();
+    tbs.subject() == tbs.issuer()
 }
 
 /// Drop the MIME-Version field the engine writes: the server adds it with the other transport

@@ -5,7 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::SmimePolicy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -23,7 +25,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -36,29 +38,14 @@ pub struct Config {
     pub login: LoginThrottle,
     #[serde(default)]
     pub pki: PkiConfig,
+    /// The admin's S/MIME policy (see [`crate::policy`]); reloaded while the server runs.
     #[serde(default)]
     pub smime: SmimePolicy,
 }
 
-/// How the web client builds S/MIME messages. (The first of the OWA policy settings; the rest
-/// of the `[smime]` section arrives with admin policy.)
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmimePolicy {
-    /// ClearSign: true — signed-only mail is multipart/signed, readable without S/MIME;
-    /// false — opaque application/pkcs7-mime signed-data.
-    pub clear_sign: bool,
-}
-
-impl Default for SmimePolicy {
-    fn default() -> Self {
-        Self { clear_sign: true }
-    }
-}
-
 /// Certificate validation, CRL retrieval and recipient lookup; names follow the OWA settings
 /// admins know (DisableCRLCheck, CheckCRL, RevocationURLRetrievalTimeout, …).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PkiConfig {
     /// Folder of PEM/DER files: the trust anchors. None trusts nothing (every chain fails).
@@ -102,7 +89,7 @@ impl Default for PkiConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     pub listen: SocketAddr,
@@ -132,7 +119,7 @@ impl Default for WebConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// TLS from the first byte (IMAPS 993, SMTPS 465).
@@ -143,7 +130,7 @@ pub enum Security {
     Plain,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailServer {
     pub host: String,
@@ -160,7 +147,7 @@ fn default_mail_timeout() -> u64 {
     20
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://path?mode=rwc` (the default, embedded) or `postgres://…` for several servers.
@@ -176,7 +163,7 @@ impl Default for DatabaseConfig {
 }
 
 /// Slows down password guessing against one address.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginThrottle {
     /// Failures allowed before answers are delayed.
@@ -279,9 +266,14 @@ impl Config {
                 problem: "must be 1 to 600 (seconds)".into(),
             });
         }
-        Ok(())
+        self.smime.validate().map_err(|e| ConfigError::Invalid {
+            setting: e.setting,
+            problem: e.problem,
+        })
     }
 }
+
+const SECTIONS: [&str; 7] = ["web", "imap", "smtp", "database", "login", "pki", "smime"];
 
 /// `SEALMAIL_IMAP_PORT=993` sets `[imap] port = 993`. A value is read as TOML when it parses
 /// (numbers, booleans) and as a string otherwise.
@@ -293,7 +285,7 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
     let Some((section, key)) = rest.split_once('_') else {
         return Ok(());
     };
-    if !["web", "imap", "smtp", "database", "login", "pki"].contains(&section) {
+    if !SECTIONS.contains(&section) {
         return Ok(());
     }
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -311,6 +303,61 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str) -> Result<()
         _ => Err(ConfigError::Parse(format!(
             "[{section}] must be a table to apply {name}"
         ))),
+    }
+}
+
+/// `sealmail config show`: every effective setting, one `section.key = value` line each, with
+/// where it came from (the file, an environment variable, or the default). Passwords in URLs
+/// are masked.
+pub fn show(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<String, ConfigError> {
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    let config = Config::from_toml(&text, env.iter().cloned())?;
+    let effective =
+        toml::Table::try_from(&config).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    let mut out = String::new();
+    for section in SECTIONS {
+        let Some(toml::Value::Table(values)) = effective.get(section) else {
+            continue;
+        };
+        for (key, value) in values {
+            let variable = format!("SEALMAIL_{}_{}", section, key).to_ascii_uppercase();
+            let source = if env.iter().any(|(name, _)| *name == variable) {
+                format!("environment {variable}")
+            } else if file
+                .get(section)
+                .and_then(|t| t.get(key.as_str()))
+                .is_some()
+            {
+                format!("file {}", path.display())
+            } else {
+                "default".to_string()
+            };
+            let shown = mask_password(&value.to_string());
+            out.push_str(&format!("{section}.{key} = {shown}    # {source}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// `scheme://user:secret@host` → `scheme://user:***@host`.
+fn mask_password(value: &str) -> String {
+    let (Some(scheme_end), Some(at)) = (value.find("://"), value.find('@')) else {
+        return value.to_string();
+    };
+    let userinfo = &value[scheme_end + 3..at];
+    match userinfo.find(':') {
+        Some(colon) if scheme_end + 3 < at => {
+            format!("{}:***{}", &value[..scheme_end + 3 + colon], &value[at..])
+        }
+        _ => value.to_string(),
     }
 }
 
@@ -380,6 +427,74 @@ mod tests {
         );
         let env = [("SEALMAIL_PKI_CHECK_CRL".to_string(), "true".to_string())];
         assert!(Config::from_toml(MINIMAL, env).unwrap().pki.check_crl);
+    }
+
+    #[test]
+    fn smime_policy_defaults_ranges_and_overrides() {
+        let config = Config::from_toml(MINIMAL, []).unwrap();
+        assert!(config.smime.clear_sign && config.smime.triple_wrap);
+        assert!(!config.smime.always_sign && !config.smime.always_encrypt);
+        let with = |extra: &str| Config::from_toml(&format!("{MINIMAL}\n[smime]\n{extra}\n"), []);
+        assert!(with("always_sign = true").unwrap().smime.always_sign);
+        let err = with("encryption_algorithms = [\"3des\"]").unwrap_err();
+        assert!(err.to_string().contains("3des"), "{err}");
+        let err = with("encryption_algorithms = []").unwrap_err();
+        assert!(
+            err.to_string().starts_with("smime.encryption_algorithms:"),
+            "{err}"
+        );
+        let err = with("default_signing_algorithm = \"sha1\"").unwrap_err();
+        assert!(err.to_string().contains("sha1"), "{err}");
+        let err = with("security_flags = 0x003").unwrap_err();
+        assert!(
+            err.to_string().starts_with("smime.security_flags:"),
+            "{err}"
+        );
+        let err = with("security_flags = 0x004").unwrap_err();
+        assert!(
+            err.to_string().starts_with("smime.security_flags:"),
+            "{err}"
+        );
+        assert_eq!(
+            with("security_flags = 0x109").unwrap().smime.security_flags,
+            0x109
+        );
+        let env = [(
+            "SEALMAIL_SMIME_ENCRYPTION_ALGORITHMS".to_string(),
+            "[\"aes128-cbc\"]".to_string(),
+        )];
+        let config = Config::from_toml(MINIMAL, env).unwrap();
+        assert_eq!(
+            config.smime.encryption_algorithms,
+            [crate::policy::EncryptionAlgorithm::Aes128Cbc]
+        );
+    }
+
+    #[test]
+    fn show_names_each_source_and_masks_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sealmail.toml");
+        std::fs::write(
+            &path,
+            format!("{MINIMAL}\n[smime]\nalways_sign = true\n[database]\nurl = \"postgres://mail:hunter2@db/mail\"\n"),
+        )
+        .unwrap();
+        let env = [("SEALMAIL_SMIME_CLEAR_SIGN".to_string(), "false".to_string())];
+        let shown = show(&path, env).unwrap();
+        let line = |key: &str| {
+            shown
+                .lines()
+                .find(|l| l.starts_with(&format!("{key} = ")))
+                .unwrap_or_else(|| panic!("{key} missing from:\n{shown}"))
+                .to_string()
+        };
+        assert!(line("smime.always_sign").contains("= true    # file "));
+        assert!(
+            line("smime.clear_sign").contains("= false    # environment SEALMAIL_SMIME_CLEAR_SIGN")
+        );
+        assert!(line("smime.triple_wrap").ends_with("= true    # default"));
+        assert!(line("database.url").contains("postgres://mail:***@db/mail"));
+        assert!(!shown.contains("hunter2"));
     }
 
     #[test]

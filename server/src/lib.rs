@@ -13,6 +13,7 @@ pub mod mail;
 pub mod options;
 pub mod outbox;
 pub mod pki;
+pub mod policy;
 pub mod sessions;
 pub mod smtp;
 pub mod tls;
@@ -45,11 +46,18 @@ pub async fn build_app(config: config::Config) -> Result<(axum::Router, web::Sha
     Ok((web::router(state.clone()), state))
 }
 
-/// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(config: config::Config) -> Result<(), StartError> {
+/// Serves until Ctrl-C or SIGTERM. With `config_file`, edits to its `[smime]` policy take effect
+/// while the server runs.
+pub async fn serve(
+    config: config::Config,
+    config_file: Option<std::path::PathBuf>,
+) -> Result<(), StartError> {
     let addr = config.web.listen;
     let (router, state) = build_app(config).await?;
     state.spawn_upkeep();
+    if let Some(path) = config_file {
+        tokio::spawn(policy::watch(state.policy.clone(), path));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;

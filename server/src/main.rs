@@ -1,4 +1,5 @@
-//! The `sealmail` command: `serve` runs the web server; more admin commands join it later.
+//! The `sealmail` command: `serve` runs the web server; `smime`, `cert`, `directory` and
+//! `config` are the admin's tools.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,20 @@ enum Command {
     Cert(sealmail_server::cli::cert::CertArgs),
     /// Import certificates, people and distribution lists into the directory.
     Directory(sealmail_server::cli::directory::DirectoryArgs),
+    /// Show the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print every effective setting and where it came from (file, environment, default).
+    Show {
+        #[arg(long, env = "SEALMAIL_CONFIG", default_value = "sealmail.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,8 +60,20 @@ fn main() -> ExitCode {
         Command::Smime(args) => sealmail_server::cli::smime::run(args),
         Command::Cert(args) => sealmail_server::cli::cert::run(args),
         Command::Directory(args) => sealmail_server::cli::directory::run(args),
-        Command::Serve { config } => {
-            let config = match Config::load(&config, std::env::vars()) {
+        Command::Config {
+            command: ConfigCommand::Show { config },
+        } => match sealmail_server::config::show(&config, std::env::vars()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sealmail: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config: path } => {
+            let config = match Config::load(&path, std::env::vars()) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("sealmail: {e}");
@@ -60,7 +87,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(sealmail_server::serve(config)) {
+            match runtime.block_on(sealmail_server::serve(config, Some(path))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sealmail: {e}");

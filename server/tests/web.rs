@@ -629,3 +629,219 @@ async fn a_sealed_send_that_is_not_smime_is_refused_and_nothing_goes_out() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
     assert_count_settles("bob", "INBOX", &subject, 0).await;
 }
+
+/// A clear-signed entity (Content-* fields and body only) made by openssl with `signer`'s key.
+fn openssl_signed_entity(ca: &certs::Ca, signer: &str, md: &str) -> Vec<u8> {
+    let dir = ca.dir.path();
+    std::fs::write(
+        dir.join("in.txt"),
+        "Content-Type: text/plain\r\n\r\nsigned\r\n",
+    )
+    .unwrap();
+    certs::openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "in.txt",
+            "-signer",
+            &format!("{signer}.pem"),
+            "-inkey",
+            &format!("{signer}.key"),
+            "-md",
+            md,
+            "-out",
+            "signed.eml",
+        ],
+    );
+    let full = std::fs::read(dir.join("signed.eml")).unwrap();
+    let start = String::from_utf8_lossy(&full).find("Content-Type").unwrap();
+    full[start..].to_vec()
+}
+
+/// A folder holding only `ca`'s certificate: a trust-anchor folder for the server.
+fn anchors_of(ca: &certs::Ca) -> tempfile::TempDir {
+    let anchors = tempfile::tempdir().unwrap();
+    std::fs::copy(ca.path("ca.pem"), anchors.path().join("ca.pem")).unwrap();
+    anchors
+}
+
+#[tokio::test]
+async fn sealed_sends_that_break_the_policy_are_refused_and_nothing_goes_out() {
+    let ca = certs::Ca::new("Policy CA");
+    ca.issue(
+        "alice",
+        None,
+        Some(&email("alice")),
+        "digitalSignature",
+        None,
+        30,
+    );
+    ca.issue(
+        "bob",
+        None,
+        Some(&email("bob")),
+        "digitalSignature",
+        None,
+        30,
+    );
+    let stranger = certs::Ca::new("Stranger CA");
+    stranger.issue(
+        "alice",
+        None,
+        Some(&email("alice")),
+        "digitalSignature",
+        None,
+        30,
+    );
+    let anchors = anchors_of(&ca);
+    let strict = format!(
+        "[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n\
+         [smime]\nalways_sign = true\n",
+        anchors.path().display()
+    );
+    let mut browser = Browser::new(&strict).await;
+    browser.sign_in("alice").await;
+
+    let mut tampered = openssl_signed_entity(&ca, "alice", "sha256");
+    let at = String::from_utf8_lossy(&tampered)
+        .find("signed\r\n")
+        .unwrap();
+    tampered[at] = b'S';
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "unsigned",
+            openssl_enveloped_entity(),
+            "requires a digital signature on every message",
+        ),
+        (
+            "someone else's certificate",
+            openssl_signed_entity(&ca, "bob", "sha256"),
+            "signed with a certificate that is not yours",
+        ),
+        ("an altered body", tampered, "signature does not verify"),
+        (
+            "a digest outside the policy",
+            openssl_signed_entity(&ca, "alice", "sha512"),
+            "signed with SHA-512, which your organization does not allow",
+        ),
+        (
+            "an untrusted certificate",
+            openssl_signed_entity(&stranger, "alice", "sha256"),
+            "the digital ID you signed with cannot be used",
+        ),
+    ];
+    for (what, entity, expected) in cases {
+        let subject = unique("policy");
+        let form = browser.get("/compose").await;
+        let fields = compose_fields(&form, &email("bob"), "", &subject);
+        let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            page.body
+        );
+        assert!(page.body.contains(expected), "{what}: {}", page.body);
+        assert!(
+            page.body.contains("Your message was not sent"),
+            "{what}: {}",
+            page.body
+        );
+        assert_count_settles("bob", "INBOX", &subject, 0).await;
+    }
+
+    // A compliant one goes out: signed by alice's trusted certificate with SHA-256.
+    let subject = unique("policy ok");
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    let entity = openssl_signed_entity(&ca, "alice", "sha256");
+    let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+}
+
+#[tokio::test]
+async fn encryption_outside_the_policy_and_unencrypted_mail_under_always_encrypt_are_refused() {
+    let ca = certs::Ca::new("Policy CA");
+    ca.issue(
+        "alice",
+        None,
+        Some(&email("alice")),
+        "digitalSignature",
+        None,
+        30,
+    );
+    let anchors = anchors_of(&ca);
+    let config = format!(
+        "[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n\
+         [smime]\nalways_encrypt = true\nencryption_algorithms = [\"aes256-gcm\"]\n",
+        anchors.path().display()
+    );
+    let mut browser = Browser::new(&config).await;
+    browser.sign_in("alice").await;
+    for (entity, expected) in [
+        (
+            openssl_enveloped_entity(),
+            "encrypted with AES-256-CBC, which your organization does not allow",
+        ),
+        (
+            openssl_signed_entity(&ca, "alice", "sha256"),
+            "requires every message to be encrypted",
+        ),
+    ] {
+        let subject = unique("policy");
+        let form = browser.get("/compose").await;
+        let fields = compose_fields(&form, &email("bob"), "", &subject);
+        let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(expected), "{}", page.body);
+        assert_count_settles("bob", "INBOX", &subject, 0).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plain_send_under_always_sign_is_refused_and_kept_as_a_draft() {
+    let mut browser = Browser::new("[smime]\nalways_sign = true\n").await;
+    browser.sign_in("alice").await;
+    let form = browser.get("/compose").await;
+    assert!(
+        form.body.contains("aria-disabled=\"true\"")
+            && form
+                .body
+                .contains("Your organization requires a digital signature on every message"),
+        "the signing toggle is not locked: {}",
+        form.body
+    );
+    let subject = unique("plain under policy");
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("requires a digital signature on every message"),
+        "{}",
+        page.body
+    );
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+    assert_count_settles("alice", "Drafts", &subject, 1).await;
+    let options = browser.get("/options").await;
+    assert!(
+        options.body.contains("cannot be turned off"),
+        "{}",
+        options.body
+    );
+}

@@ -21,6 +21,8 @@ use crate::mail::compose::{self, Attachment, Composition, Copy, Draft, Recipient
 use crate::mail::read;
 use crate::mail::secure::{self, Sealed};
 use crate::outbox::Claim;
+use crate::pki::Usage;
+use crate::policy;
 use crate::sessions::SignedIn;
 
 #[derive(Deserialize)]
@@ -51,9 +53,13 @@ pub async fn compose_page(
     })?;
     let mut page = blank_page(&user.0, &folders, views::notice_text(q.notice.as_deref()));
     let defaults = crate::options::load(&state.db, &user.0.email).await?;
-    page.sign = defaults.sign_by_default;
-    page.encrypt = defaults.encrypt_by_default;
-    page.clear_sign = state.config.smime.clear_sign;
+    let policy = state.policy.current();
+    page.sign = defaults.sign_by_default || policy.always_sign;
+    page.encrypt = defaults.encrypt_by_default || policy.always_encrypt;
+    page.sign_locked = policy.always_sign;
+    page.encrypt_locked = policy.always_encrypt;
+    page.policy = serde_json::to_string(&policy.for_client())
+        .map_err(|e| PageError::BadRequest(e.to_string()))?;
     if let (Some(raw), Some((folder, uid)), Some(mode)) = (raw, source, q.mode.as_deref()) {
         // Quote what the reader saw: the signed content of signed mail. Encrypted mail cannot be
         // quoted here (the server cannot read it), and its ciphertext is not an attachment.
@@ -88,7 +94,9 @@ fn blank_page(user: &SignedIn, folders: &[Folder], notice: Option<&'static str>)
         references: String::new(),
         sign: false,
         encrypt: false,
-        clear_sign: true,
+        sign_locked: false,
+        encrypt_locked: false,
+        policy: "{}".into(),
     }
 }
 
@@ -341,6 +349,12 @@ fn domain_of(email: &str) -> &str {
 }
 
 async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response, PageError> {
+    // A plain message is neither signed nor encrypted: refused outright when the policy forces
+    // either (the browser never posts one then; a modified one might).
+    if let Err(violation) = policy::check_submission(&state.policy.current(), &user.email, b"") {
+        let why = violation.to_string();
+        return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
+    }
     // The Message-ID is derived from the send id, so every retry of this send is the same message.
     let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
     let draft = match s.form.validate(me(user), message_id, now()) {
@@ -481,6 +495,31 @@ pub async fn submit_sealed(
         ));
     }
     let user = &user.0;
+    // Policy is enforced here again: the page follows it, but a modified page must not get
+    // around it. Then the outer signer's certificate must be one the server trusts.
+    let shape = policy::check_submission(&state.policy.current(), &user.email, entity)
+        .map_err(|v| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &v.to_string()))?;
+    for signer in &shape.outer_signers {
+        let Ok(cert) = crate::pki::Certificate::from_der(signer.der()) else {
+            return Err(not_sent_json(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the certificate you signed with cannot be read",
+            ));
+        };
+        let checked = state
+            .checker
+            .check(&cert, &[], Usage::Sign, Some(&user.email), now())
+            .await;
+        if !checked.usable(state.checker.settings.check_crl) {
+            return Err(not_sent_json(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!(
+                    "the digital ID you signed with cannot be used: {}",
+                    checked.reason()
+                ),
+            ));
+        }
+    }
     let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
     let draft = s
         .form

@@ -70,6 +70,9 @@ pub struct AppState {
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
     pub checker: Arc<crate::pki::cache::Checker>,
+    /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
+    /// the server started with.
+    pub policy: Arc<crate::policy::Live>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -85,6 +88,7 @@ impl AppState {
                 }
             })?;
         Ok(Self {
+            policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
             checker: Arc::new(checker),
             sessions: Sessions::new(

@@ -45,7 +45,14 @@ pub async fn options_page(
 ) -> Result<Response, PageError> {
     let chrome = chrome(&state, &user, q.notice.as_deref()).await?;
     let options = options::load(&state.db, &user.0.email).await?;
-    Ok(OptionsPage { chrome, options }.into_response())
+    let policy = state.policy.current();
+    Ok(OptionsPage {
+        chrome,
+        options,
+        always_sign: policy.always_sign,
+        always_encrypt: policy.always_encrypt,
+    }
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -62,9 +69,21 @@ pub async fn save_options(
     Form(form): Form<OptionsForm>,
 ) -> Result<Response, PageError> {
     user.check_token(&form.csrf)?;
+    // A box the policy forces is disabled, so the browser leaves it out of the form; keep the
+    // user's own earlier choice for the day the policy is lifted.
+    let policy = state.policy.current();
+    let before = options::load(&state.db, &user.0.email).await?;
     let chosen = UserOptions {
-        sign_by_default: form.sign.is_some(),
-        encrypt_by_default: form.encrypt.is_some(),
+        sign_by_default: if policy.always_sign {
+            before.sign_by_default
+        } else {
+            form.sign.is_some()
+        },
+        encrypt_by_default: if policy.always_encrypt {
+            before.encrypt_by_default
+        } else {
+            form.encrypt.is_some()
+        },
     };
     options::save(&state.db, &user.0.email, chosen).await?;
     Ok(Redirect::to("/options?notice=options").into_response())

@@ -121,6 +121,9 @@ pub struct KeysPage {
 pub struct OptionsPage {
     pub chrome: Chrome,
     pub options: crate::options::UserOptions,
+    /// Forced by the admin: the box is shown checked and locked.
+    pub always_sign: bool,
+    pub always_encrypt: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -206,8 +209,11 @@ pub struct ComposePage {
     /// Where the signing and encryption toggles start (the user's options).
     pub sign: bool,
     pub encrypt: bool,
-    /// ClearSign: signed-only mail as multipart/signed (else opaque).
-    pub clear_sign: bool,
+    /// Forced on by the admin (AlwaysSign, AlwaysEncrypt): shown pressed and locked.
+    pub sign_locked: bool,
+    pub encrypt_locked: bool,
+    /// The policy the page's script follows (`policy::ClientPolicy` as JSON).
+    pub policy: String,
 }
 
 #[cfg(test)]

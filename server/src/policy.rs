@@ -1,0 +1,512 @@
+//! Admin S/MIME policy: the `[smime]` section, named after the OWA settings admins know
+//! (AlwaysSign, AlwaysEncrypt, ClearSign, TripleWrap, SmartCardOnly, EncryptionAlgorithms,
+//! DefaultSigningAlgorithm, SecurityFlags, UseKeyIdentifier). The revocation and lookup settings
+//! of the same family (DisableCRLCheck, CheckCRL, the retrieval timeouts, the recipient limit,
+//! DLExpansionTimeout) live in `[pki]`, next to the validator that uses them.
+//!
+//! The browser follows the policy (it gets [`ClientPolicy`] with the compose page) and the server
+//! enforces it again on submission ([`check_submission`]): a modified browser must not get around
+//! it. [`Live`] holds the policy in force; the server re-reads its configuration file every few
+//! seconds and swaps in a new policy only if the whole file is valid.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use smime::algorithms::{ContentEncryption, DigestAlgorithm, Oid, content_encryption_name};
+use smime::mime::SmimeContent;
+
+use crate::config::Config;
+
+/// SecurityFlags bits (OWA's values). 0x004 (temporary buffer encryption) has no meaning here.
+pub mod flags {
+    /// Include the certificate chain without the root.
+    pub const CHAIN_WITHOUT_ROOT: u32 = 0x001;
+    /// Include the certificate chain with the root.
+    pub const CHAIN_WITH_ROOT: u32 = 0x002;
+    /// Only the signing certificate (no separate encryption certificate).
+    pub const SIGNING_CERTIFICATE_ONLY: u32 = 0x008;
+    /// One message for all Bcc recipients (instead of one each).
+    pub const ONE_MESSAGE_FOR_ALL_BCC: u32 = 0x040;
+    /// One message for everyone, Bcc included.
+    pub const ONE_MESSAGE_FOR_EVERYONE: u32 = 0x080;
+    /// Advertise SMIMECapabilities in signatures.
+    pub const INCLUDE_CAPABILITIES: u32 = 0x100;
+    /// Copy From/To/Cc/Subject inside the signature.
+    pub const PROTECT_HEADERS: u32 = 0x200;
+    /// Every bit Sealmail knows.
+    pub const KNOWN: u32 = CHAIN_WITHOUT_ROOT
+        | CHAIN_WITH_ROOT
+        | SIGNING_CERTIFICATE_ONLY
+        | ONE_MESSAGE_FOR_ALL_BCC
+        | ONE_MESSAGE_FOR_EVERYONE
+        | INCLUDE_CAPABILITIES
+        | PROTECT_HEADERS;
+}
+
+/// A content-encryption algorithm an admin may allow for sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum EncryptionAlgorithm {
+    #[serde(rename = "aes256-gcm")]
+    Aes256Gcm,
+    #[serde(rename = "aes128-gcm")]
+    Aes128Gcm,
+    #[serde(rename = "aes256-cbc")]
+    Aes256Cbc,
+    #[serde(rename = "aes128-cbc")]
+    Aes128Cbc,
+}
+
+impl EncryptionAlgorithm {
+    pub fn engine(self) -> ContentEncryption {
+        match self {
+            Self::Aes256Gcm => ContentEncryption::Aes256Gcm,
+            Self::Aes128Gcm => ContentEncryption::Aes128Gcm,
+            Self::Aes256Cbc => ContentEncryption::Aes256Cbc,
+            Self::Aes128Cbc => ContentEncryption::Aes128Cbc,
+        }
+    }
+
+    /// The name the browser module and the config file use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes256Gcm => "aes256-gcm",
+            Self::Aes128Gcm => "aes128-gcm",
+            Self::Aes256Cbc => "aes256-cbc",
+            Self::Aes128Cbc => "aes128-cbc",
+        }
+    }
+}
+
+/// A digest an admin may choose for signing. SHA-1 and MD5 are not among them: SHA-1 is read
+/// only (old mail), MD5 not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SigningAlgorithm {
+    #[serde(rename = "sha256")]
+    Sha256,
+    #[serde(rename = "sha384")]
+    Sha384,
+    #[serde(rename = "sha512")]
+    Sha512,
+}
+
+impl SigningAlgorithm {
+    pub fn engine(self) -> DigestAlgorithm {
+        match self {
+            Self::Sha256 => DigestAlgorithm::Sha256,
+            Self::Sha384 => DigestAlgorithm::Sha384,
+            Self::Sha512 => DigestAlgorithm::Sha512,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
+}
+
+/// The `[smime]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmimePolicy {
+    /// AlwaysSign: every message from the web client is signed; the user cannot turn it off.
+    pub always_sign: bool,
+    /// AlwaysEncrypt: every message is encrypted; a recipient without a certificate blocks it.
+    pub always_encrypt: bool,
+    /// ClearSign: true — signed mail is multipart/signed (readable anywhere); false — opaque.
+    pub clear_sign: bool,
+    /// TripleWrap: signed and encrypted mail is signed again outside (sign, encrypt, sign), so
+    /// the server and gateways can check the signature without decrypting.
+    pub triple_wrap: bool,
+    /// SmartCardOnly: keys held in the browser cannot sign or decrypt.
+    pub smart_card_only: bool,
+    /// EncryptionAlgorithms, most preferred first.
+    pub encryption_algorithms: Vec<EncryptionAlgorithm>,
+    /// DefaultSigningAlgorithm.
+    pub default_signing_algorithm: SigningAlgorithm,
+    /// SecurityFlags (see [`flags`]).
+    pub security_flags: u32,
+    /// UseKeyIdentifier: recipients are named by subjectKeyIdentifier, not issuer and serial.
+    pub use_key_identifier: bool,
+}
+
+impl Default for SmimePolicy {
+    fn default() -> Self {
+        Self {
+            always_sign: false,
+            always_encrypt: false,
+            clear_sign: true,
+            triple_wrap: true,
+            smart_card_only: false,
+            encryption_algorithms: vec![
+                EncryptionAlgorithm::Aes256Gcm,
+                EncryptionAlgorithm::Aes128Gcm,
+                EncryptionAlgorithm::Aes256Cbc,
+                EncryptionAlgorithm::Aes128Cbc,
+            ],
+            default_signing_algorithm: SigningAlgorithm::Sha256,
+            // OWA's default is 0 and relied on recipients fetching intermediates through AIA.
+            // Here the chain (without the root) goes along, because readers such as openssl
+            // and gpgsm do not fetch, and capabilities are announced so others can pick a strong
+            // algorithm for mail back.
+            security_flags: flags::CHAIN_WITHOUT_ROOT | flags::INCLUDE_CAPABILITIES,
+            use_key_identifier: false,
+        }
+    }
+}
+
+/// A policy setting with a value outside what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct PolicyError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+impl SmimePolicy {
+    /// Checks what the types cannot: a non-empty algorithm list without repeats, and flags that
+    /// exist and do not contradict each other.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let invalid = |setting, problem: &str| PolicyError {
+            setting,
+            problem: problem.to_string(),
+        };
+        if self.encryption_algorithms.is_empty() {
+            return Err(invalid(
+                "smime.encryption_algorithms",
+                "list at least one of \"aes256-gcm\", \"aes128-gcm\", \"aes256-cbc\", \"aes128-cbc\"",
+            ));
+        }
+        for (i, a) in self.encryption_algorithms.iter().enumerate() {
+            if self.encryption_algorithms[..i].contains(a) {
+                return Err(invalid(
+                    "smime.encryption_algorithms",
+                    &format!("\"{}\" is listed twice", a.name()),
+                ));
+            }
+        }
+        let f = self.security_flags;
+        if f & !flags::KNOWN != 0 {
+            return Err(invalid(
+                "smime.security_flags",
+                &format!(
+                    "0x{:03x} has bits Sealmail does not know; allowed: a sum of 0x001, 0x002, 0x008, 0x040, 0x080, 0x100, 0x200",
+                    f & !flags::KNOWN
+                ),
+            ));
+        }
+        let chain_bits = [flags::CHAIN_WITHOUT_ROOT, flags::CHAIN_WITH_ROOT]
+            .iter()
+            .filter(|b| f & **b != 0)
+            .count();
+        if chain_bits > 1 {
+            return Err(invalid(
+                "smime.security_flags",
+                "0x001 (chain without root) and 0x002 (chain with root) exclude each other",
+            ));
+        }
+        if f & flags::ONE_MESSAGE_FOR_ALL_BCC != 0 && f & flags::ONE_MESSAGE_FOR_EVERYONE != 0 {
+            return Err(invalid(
+                "smime.security_flags",
+                "0x040 (one message for all Bcc) and 0x080 (one message for everyone) exclude each other",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Is this content encryption one the admin allows?
+    pub fn allows_encryption(&self, algorithm: &Oid) -> bool {
+        self.encryption_algorithms
+            .iter()
+            .any(|a| a.engine().oid() == *algorithm)
+    }
+
+    /// What the compose page needs to follow the policy.
+    pub fn for_client(&self) -> ClientPolicy {
+        let f = self.security_flags;
+        ClientPolicy {
+            always_sign: self.always_sign,
+            always_encrypt: self.always_encrypt,
+            clear_sign: self.clear_sign,
+            triple_wrap: self.triple_wrap,
+            smart_card_only: self.smart_card_only,
+            encryption_algorithms: self
+                .encryption_algorithms
+                .iter()
+                .map(|a| a.name())
+                .collect(),
+            digest: self.default_signing_algorithm.name(),
+            chain: if f & flags::CHAIN_WITH_ROOT != 0 {
+                "with-root"
+            } else if f & flags::CHAIN_WITHOUT_ROOT != 0 {
+                "without-root"
+            } else {
+                "none"
+            },
+            capabilities: f & flags::INCLUDE_CAPABILITIES != 0,
+            key_identifier: self.use_key_identifier,
+        }
+    }
+}
+
+/// The policy as the compose page's script reads it (`data-policy`, JSON).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientPolicy {
+    pub always_sign: bool,
+    pub always_encrypt: bool,
+    pub clear_sign: bool,
+    pub triple_wrap: bool,
+    pub smart_card_only: bool,
+    pub encryption_algorithms: Vec<&'static str>,
+    pub digest: &'static str,
+    /// Certificates carried besides the signer's: "none", "without-root", "with-root".
+    pub chain: &'static str,
+    pub capabilities: bool,
+    pub key_identifier: bool,
+}
+
+/// The policy in force, replaced whole when the configuration file changes.
+#[derive(Debug)]
+pub struct Live {
+    current: RwLock<Arc<SmimePolicy>>,
+}
+
+impl Live {
+    pub fn new(policy: SmimePolicy) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(policy)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<SmimePolicy> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, policy: SmimePolicy) {
+        let policy = Arc::new(policy);
+        match self.current.write() {
+            Ok(mut guard) => *guard = policy,
+            Err(poisoned) => *poisoned.into_inner() = policy,
+        }
+    }
+}
+
+/// How often the configuration file is looked at: changes take effect within this time.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Watches `path` and puts a changed, valid `[smime]` section in force. A broken edit is logged
+/// and the policy in force stays. (Only the policy is live; the other sections need a restart.)
+pub async fn watch(live: Arc<Live>, path: PathBuf) {
+    let mut seen = modified(&path);
+    loop {
+        tokio::time::sleep(RELOAD_INTERVAL).await;
+        let now = modified(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        reload(&live, &path);
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Re-reads the file (with the same environment overrides) and swaps in its policy if the whole
+/// configuration is valid. Returns whether the policy changed.
+pub fn reload(live: &Live, path: &Path) -> bool {
+    match Config::load(path, std::env::vars()) {
+        Ok(config) if *live.current() != config.smime => {
+            tracing::info!(path = %path.display(), "S/MIME policy reloaded");
+            live.replace(config.smime);
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            tracing::error!(
+                path = %path.display(),
+                "the edited configuration is refused, the policy in force stays: {e}"
+            );
+            false
+        }
+    }
+}
+
+/// Why a finished message breaks the policy, in words for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("your organization requires a digital signature on every message")]
+    NotSigned,
+    #[error("your organization requires every message to be encrypted")]
+    NotEncrypted,
+    #[error("the message's signature does not verify")]
+    BadSignature,
+    #[error("the message is signed with a certificate that is not yours ({0})")]
+    NotYourCertificate(String),
+    #[error("the message is encrypted with {0}, which your organization does not allow")]
+    EncryptionAlgorithm(String),
+    #[error("the message is signed with {0}, which your organization does not allow")]
+    SigningAlgorithm(String),
+    #[error("the message is not a well-formed S/MIME message")]
+    Malformed,
+}
+
+/// What the server can see of a finished message without decrypting it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// The outermost layer is signed and verifies; the signers' certificates.
+    pub outer_signers: Vec<smime::Certificate>,
+    /// Some outer signature did not verify.
+    pub bad_signature: bool,
+    /// The digests of the outer signatures.
+    pub digests: Vec<DigestAlgorithm>,
+    /// The message is encrypted (under an outer signature or not), with this algorithm.
+    pub encryption: Option<Oid>,
+}
+
+/// Look at a sealed entity the way the server can: verify an outer signature, find the
+/// encryption layer under it.
+pub fn inspect(entity: &[u8]) -> Result<Shape, Violation> {
+    let mut shape = Shape::default();
+    let inner = match smime::mime::parse_smime(entity).map_err(|_| Violation::Malformed)? {
+        SmimeContent::NotSmime => return Ok(shape),
+        SmimeContent::ClearSigned { .. } => signed(entity, &mut shape)?,
+        SmimeContent::Opaque { cms } => {
+            if is_envelope(&cms) {
+                shape.encryption = Some(envelope_algorithm(&cms)?);
+                return Ok(shape);
+            }
+            signed(entity, &mut shape)?
+        }
+    };
+    if let Ok(SmimeContent::Opaque { cms }) = smime::mime::parse_smime(&inner)
+        && is_envelope(&cms)
+    {
+        shape.encryption = Some(envelope_algorithm(&cms)?);
+    }
+    Ok(shape)
+}
+
+fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
+    let verification = smime::verify(entity).map_err(|_| Violation::Malformed)?;
+    shape.bad_signature = !verification.all_valid();
+    for signer in &verification.signers {
+        if let Some(digest) = signer.digest_algorithm {
+            shape.digests.push(digest);
+        }
+        if let Some(cert) = &signer.certificate {
+            shape.outer_signers.push(cert.clone());
+        }
+    }
+    Ok(verification.content)
+}
+
+fn is_envelope(cms: &[u8]) -> bool {
+    smime::decrypt::Envelope::from_cms(cms).is_ok()
+}
+
+fn envelope_algorithm(cms: &[u8]) -> Result<Oid, Violation> {
+    smime::decrypt::Envelope::from_cms(cms)
+        .ok()
+        .map(|e| e.algorithm())
+        .ok_or(Violation::Malformed)
+}
+
+/// Check a finished message from `sender` against `policy`. What the server cannot see (a
+/// signature inside the encryption when TripleWrap is off) it cannot enforce; that is why
+/// TripleWrap is on by default.
+pub fn check_submission(
+    policy: &SmimePolicy,
+    sender: &str,
+    entity: &[u8],
+) -> Result<Shape, Violation> {
+    let shape = inspect(entity)?;
+    let signed = !shape.outer_signers.is_empty() || shape.bad_signature;
+    if shape.bad_signature {
+        return Err(Violation::BadSignature);
+    }
+    for cert in &shape.outer_signers {
+        let addresses = cert.email_addresses();
+        if !addresses.iter().any(|a| a.eq_ignore_ascii_case(sender)) {
+            return Err(Violation::NotYourCertificate(addresses.join(", ")));
+        }
+    }
+    let allowed_digest = policy.default_signing_algorithm.engine();
+    if let Some(d) = shape.digests.iter().find(|d| **d != allowed_digest) {
+        return Err(Violation::SigningAlgorithm(d.name().to_string()));
+    }
+    if let Some(algorithm) = &shape.encryption
+        && !policy.allows_encryption(algorithm)
+    {
+        return Err(Violation::EncryptionAlgorithm(content_encryption_name(
+            algorithm,
+        )));
+    }
+    if policy.always_encrypt && shape.encryption.is_none() {
+        return Err(Violation::NotEncrypted);
+    }
+    // An encrypted message without an outer signature may carry its signature inside, where
+    // the server cannot look; with TripleWrap on, the browser always puts one outside.
+    let inner_signature_possible = shape.encryption.is_some() && !policy.triple_wrap;
+    if policy.always_sign && !signed && !inner_signature_possible {
+        return Err(Violation::NotSigned);
+    }
+    Ok(shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
+                        [smtp]\nhost = \"127.0.0.1\"\nport = 587\nsecurity = \"plain\"\n";
+
+    #[test]
+    fn an_edit_takes_effect_and_a_broken_edit_leaves_the_policy_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sealmail.toml");
+        std::fs::write(&path, BASE).unwrap();
+        let live = Live::new(Config::load(&path, []).unwrap().smime);
+        assert!(!live.current().always_sign);
+
+        std::fs::write(&path, format!("{BASE}[smime]\nalways_sign = true\n")).unwrap();
+        assert!(reload(&live, &path));
+        assert!(live.current().always_sign);
+
+        std::fs::write(
+            &path,
+            format!("{BASE}[smime]\nalways_sign = false\nsecurity_flags = 0x003\n"),
+        )
+        .unwrap();
+        assert!(!reload(&live, &path));
+        assert!(
+            live.current().always_sign,
+            "a refused edit changed the policy"
+        );
+    }
+
+    #[test]
+    fn the_client_gets_the_policy_in_its_own_words() {
+        let defaults = SmimePolicy::default().for_client();
+        assert_eq!(defaults.chain, "without-root");
+        assert!(defaults.capabilities);
+        let policy = SmimePolicy {
+            security_flags: flags::SIGNING_CERTIFICATE_ONLY,
+            ..SmimePolicy::default()
+        };
+        let client = policy.for_client();
+        assert_eq!(client.chain, "none");
+        assert!(!client.capabilities);
+        assert_eq!(client.encryption_algorithms[0], "aes256-gcm");
+        assert!(client.triple_wrap && client.clear_sign);
+    }
+}

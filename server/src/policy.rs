@@ -421,6 +421,18 @@ fn envelope_algorithm(cms: &[u8]) -> Result<Oid, Violation> {
         .ok_or(Violation::Malformed)
 }
 
+/// A message that is neither signed nor encrypted (the ordinary form post): allowed unless the
+/// policy forces either.
+pub fn check_plain(policy: &SmimePolicy) -> Result<(), Violation> {
+    if policy.always_sign {
+        return Err(Violation::NotSigned);
+    }
+    if policy.always_encrypt {
+        return Err(Violation::NotEncrypted);
+    }
+    Ok(())
+}
+
 /// Check a finished message from `sender` against `policy`. What the server cannot see (a
 /// signature inside the encryption when TripleWrap is off) it cannot enforce; that is why
 /// TripleWrap is on by default.

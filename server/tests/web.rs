@@ -845,3 +845,30 @@ async fn a_plain_send_under_always_sign_is_refused_and_kept_as_a_draft() {
         options.body
     );
 }
+
+#[tokio::test]
+async fn more_recipients_than_the_limit_are_refused_and_nothing_goes_out() {
+    let mut browser = Browser::new("[pki]\nrecipient_limit = 1\n").await;
+    browser.sign_in("alice").await;
+    let subject = unique("too many");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[4].1 = email("carol");
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("it has 2 recipients, and your organization allows at most 1"),
+        "{}",
+        page.body
+    );
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+    assert_count_settles("carol", "INBOX", &subject, 0).await;
+}

@@ -351,7 +351,7 @@ fn domain_of(email: &str) -> &str {
 async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response, PageError> {
     // A plain message is neither signed nor encrypted: refused outright when the policy forces
     // either (the browser never posts one then; a modified one might).
-    if let Err(violation) = policy::check_submission(&state.policy.current(), &user.email, b"") {
+    if let Err(violation) = policy::check_plain(&state.policy.current()) {
         let why = violation.to_string();
         return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
     }
@@ -396,6 +396,15 @@ async fn deliver(
     build: impl Fn(Copy) -> Result<Vec<u8>, compose::ComposeError>,
 ) -> Result<Outcome, PageError> {
     let message_id = &draft.message_id;
+    let recipients = draft.envelope_recipients();
+    let limit = state.config.pki.recipient_limit;
+    if recipients.len() > limit {
+        let why = format!(
+            "it has {} recipients, and your organization allows at most {limit} on one message",
+            recipients.len()
+        );
+        return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why));
+    }
     match state.outbox.claim(send_id, &user.email, message_id).await? {
         Claim::Done => return Ok(Outcome::Sent),
         Claim::InProgress => {
@@ -421,7 +430,6 @@ async fn deliver(
             ));
         }
     };
-    let recipients = draft.envelope_recipients();
     if let Err(e) = state
         .smtp
         .submit(

@@ -2,10 +2,9 @@
 // in the browser, and only the finished S/MIME entity goes to the server, which adds the header
 // fields and submits it (POST /compose/sealed). Plain messages keep the ordinary form post.
 import * as keystore from './keystore.js';
-import { choose, csrfToken, postJson } from './ui.js';
+import { SMART_CARD_ONLY, choose, csrfToken, postJson } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
-export const SMART_CARD_ONLY = 'Your organization allows only digital IDs on a smart card, and smart cards cannot be used in this browser.';
 
 export function start(engine, owner) {
   const form = document.querySelector('form.compose');

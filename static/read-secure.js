@@ -3,7 +3,7 @@
 // to check the signer's certificate chain), and shows the result. The plaintext stays in this
 // page: it is not stored and not sent anywhere.
 import * as keystore from './keystore.js';
-import { el, postJson, signatureBanner, toBase64 } from './ui.js';
+import { SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
 
 const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
 
@@ -16,6 +16,14 @@ export async function start(engine, owner) {
     const response = await fetch(region.dataset.rawHref);
     if (!response.ok) throw new Error(`The message could not be fetched (the server answered ${response.status}).`);
     const raw = new Uint8Array(await response.arrayBuffer());
+    if (region.dataset.smartCardOnly === 'true') {
+      // SmartCardOnly: keys held in this browser may not decrypt. The seeds' sentence says what
+      // to do; the second line says why the browser's own IDs are not tried.
+      region.replaceChildren(el('div', { class: 'smime-banner invalid', role: 'alert' },
+        el('p', { text: CANNOT_DECRYPT }), el('p', { text: SMART_CARD_ONLY })));
+      region.dataset.state = 'failed';
+      return;
+    }
     const identities = await keystore.list(owner);
     if (identities.length === 0) {
       region.replaceChildren(cannotDecrypt(true));

@@ -2,6 +2,9 @@
 // Everything is built with DOM calls (textContent), never HTML strings, so no message content can
 // become markup here.
 
+/** SmartCardOnly: what the user is told when a key held in the browser may not be used. */
+export const SMART_CARD_ONLY = 'Your organization allows only digital IDs on a smart card, and smart cards cannot be used in this browser.';
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

@@ -68,8 +68,20 @@ pub struct PkiConfig {
     pub fetch_from_private_addresses: bool,
     /// Most recipients one message may have after distribution lists are expanded.
     pub recipient_limit: usize,
+    /// Per-user exceptions to `recipient_limit`: `{ "ceo@example.com" = 20000 }`.
+    pub recipient_limits: std::collections::BTreeMap<String, usize>,
     /// DLExpansionTimeout: per distribution list.
     pub dl_expansion_timeout_seconds: u64,
+}
+
+impl PkiConfig {
+    /// The recipient limit for `user`: their own if the admin set one, else everyone's.
+    pub fn recipient_limit_for(&self, user: &str) -> usize {
+        self.recipient_limits
+            .iter()
+            .find(|(address, _)| address.eq_ignore_ascii_case(user))
+            .map_or(self.recipient_limit, |(_, limit)| *limit)
+    }
 }
 
 impl Default for PkiConfig {
@@ -84,6 +96,7 @@ impl Default for PkiConfig {
             cert_url_retrieval_timeout_seconds: 60,
             cert_matching_do_not_use_proxies: false,
             recipient_limit: 5000,
+            recipient_limits: Default::default(),
             dl_expansion_timeout_seconds: 60,
         }
     }
@@ -260,6 +273,16 @@ impl Config {
                 problem: "must be 1 to 1000000".into(),
             });
         }
+        if let Some((user, _)) = pki
+            .recipient_limits
+            .iter()
+            .find(|(_, limit)| !(1..=1_000_000).contains(*limit))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "pki.recipient_limits",
+                problem: format!("the limit for {user} must be 1 to 1000000"),
+            });
+        }
         if !(1..=600).contains(&pki.dl_expansion_timeout_seconds) {
             return Err(ConfigError::Invalid {
                 setting: "pki.dl_expansion_timeout_seconds",
@@ -427,6 +450,22 @@ mod tests {
         );
         let env = [("SEALMAIL_PKI_CHECK_CRL".to_string(), "true".to_string())];
         assert!(Config::from_toml(MINIMAL, env).unwrap().pki.check_crl);
+        let per_user = Config::from_toml(
+            &format!("{MINIMAL}\n[pki]\nrecipient_limits = {{ \"Boss@example.test\" = 9 }}\n"),
+            [],
+        )
+        .unwrap();
+        assert_eq!(per_user.pki.recipient_limit_for("boss@example.test"), 9);
+        assert_eq!(per_user.pki.recipient_limit_for("other@example.test"), 5000);
+        let err = Config::from_toml(
+            &format!("{MINIMAL}\n[pki]\nrecipient_limits = {{ \"a@example.test\" = 0 }}\n"),
+            [],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("pki.recipient_limits:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -847,8 +847,13 @@ async fn a_plain_send_under_always_sign_is_refused_and_kept_as_a_draft() {
 }
 
 #[tokio::test]
-async fn more_recipients_than_the_limit_are_refused_and_nothing_goes_out() {
-    let mut browser = Browser::new("[pki]\nrecipient_limit = 1\n").await;
+async fn more_recipients_than_the_users_limit_are_refused_and_nothing_goes_out() {
+    // Everyone else may send to thousands; alice's own limit is 1.
+    let config = format!(
+        "[pki]\nrecipient_limits = {{ \"{}\" = 1 }}\n",
+        email("alice")
+    );
+    let mut browser = Browser::new(&config).await;
     browser.sign_in("alice").await;
     let subject = unique("too many");
     let form = browser.get("/compose").await;

@@ -157,10 +157,10 @@ pub async fn recipients(
     Json(request): Json<RecipientsRequest>,
 ) -> Result<Json<RecipientsResponse>, ApiError> {
     let settings = &state.checker.settings;
-    if request.recipients.len() > settings.recipient_limit {
+    let limit = state.config.pki.recipient_limit_for(&user.0.email);
+    if request.recipients.len() > limit {
         return Err(bad(format!(
-            "This message has more than {} recipients.",
-            settings.recipient_limit
+            "This message has more than {limit} recipients."
         )));
     }
     let directory = state.directory.clone();
@@ -170,7 +170,7 @@ pub async fn recipients(
             let directory = directory.clone();
             async move { directory.list_members(&address).await }
         },
-        settings.recipient_limit,
+        limit,
         std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
     )
     .await

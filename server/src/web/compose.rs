@@ -397,7 +397,7 @@ async fn deliver(
 ) -> Result<Outcome, PageError> {
     let message_id = &draft.message_id;
     let recipients = draft.envelope_recipients();
-    let limit = state.config.pki.recipient_limit;
+    let limit = state.config.pki.recipient_limit_for(&user.email);
     if recipients.len() > limit {
         let why = format!(
             "it has {} recipients, and your organization allows at most {limit} on one message",

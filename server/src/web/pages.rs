@@ -196,6 +196,7 @@ pub async fn message(
         show_images_href: remote_blocked
             .then(|| format!("{}&images=1", message_href(&q.folder, q.uid))),
         raw_href: format!("/message/raw?folder={}&uid={}", enc(&q.folder), q.uid),
+        smart_card_only: state.policy.current().smart_card_only,
         attachments: view
             .attachments
             .iter()

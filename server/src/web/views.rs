@@ -168,6 +168,8 @@ pub struct MessagePage {
     pub is_draft: bool,
     /// Where the browser fetches the stored message to decrypt it.
     pub raw_href: String,
+    /// SmartCardOnly: the page must not decrypt with keys held in the browser.
+    pub smart_card_only: bool,
     pub security: Security,
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
-  deliverRaw, startRecordingProxy,
+  deliverRaw, startRecordingProxy, settledCount,
 } from './harness.mjs';
 
 let server;
@@ -490,4 +490,52 @@ test('admin policy: an edit to [smime] locks signing and encryption within a min
   } finally {
     await policyServer.stop();
   }
+});
+
+test('a Bcc recipient of encrypted mail gets a message of her own: bob\'s does not name her, and she can open hers', async () => {
+  const subject = unique('Bcc split');
+  const text = 'Carol is copied without bob knowing.';
+  const alice = await signedInPage(browser, front, 'alice');
+  assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+  await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: true });
+  await alice.getByLabel('Bcc', { exact: true }).fill(rig.email('carol'));
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await unlockIfAsked(alice);
+  await sentNotice(alice);
+
+  /** The stored message as the recipient's page fetches it, opened down to its envelope. */
+  const envelopeOf = async (user) => {
+    const page = await signedInPage(browser, front, user);
+    await page.goto(folderUrl('INBOX'));
+    await (await waitForMessage(page, subject)).click();
+    const href = await page.locator('#sealed-message').getAttribute('data-raw-href');
+    const raw = await (await page.request.get(`${front.url}${href}`)).body();
+    return { page, encrypted: openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw) };
+  };
+  const decrypts = (encrypted, user) => {
+    try {
+      openssl(['cms', '-decrypt', '-recip', pki.file(`${user}.crt`), '-inkey', pki.file(`${user}.key`)], encrypted);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const toBob = await envelopeOf('bob');
+  const toCarol = await envelopeOf('carol');
+  assert.ok(decrypts(toBob.encrypted, 'bob'), 'bob cannot open his message');
+  assert.ok(!decrypts(toBob.encrypted, 'carol'), 'bob\'s message is encrypted to carol too: it reveals her');
+  assert.ok(decrypts(toCarol.encrypted, 'carol'), 'carol cannot open her message');
+
+  // Carol reads hers in the browser.
+  assert.match(await importId(toCarol.page, pki.p12('carol'), 'carol'), /Imported .*Carol/);
+  await toCarol.page.goto(folderUrl('INBOX'));
+  await (await waitForMessage(toCarol.page, subject)).click();
+  await unlockIfAsked(toCarol.page);
+  await toCarol.page.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
+  assert.match(await toCarol.page.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(text));
+
+  // Alice's Sent holds one copy, which remembers the Bcc.
+  await alice.goto(folderUrl('Sent'));
+  assert.equal(await settledCount(alice, folderUrl('Sent'), subject), 1);
+  for (const page of [alice, toBob.page, toCarol.page]) await page.context().close();
 });

@@ -74,9 +74,11 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   }
 
   let recipientCerts = [];
+  let senderCerts = [];
+  let answer = null;
   if (encrypt) {
     say(status, 'Finding the recipients\' certificates…');
-    const answer = await postJson('/api/recipients', { recipients });
+    answer = await postJson('/api/recipients', { recipients });
     const missing = answer.recipients.filter((r) => !r.certificate);
     recipientCerts = answer.recipients.filter((r) => r.certificate).map((r) => fromBase64(r.certificate));
     if (missing.length) {
@@ -98,10 +100,10 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     if (encrypt) {
       // Encrypt to the sender too, so Sent stays readable: the directory's certificate and the
       // one this browser holds a key for (they differ right after a renewal).
-      if (answer.sender?.certificate) recipientCerts.push(fromBase64(answer.sender.certificate));
+      if (answer.sender?.certificate) senderCerts.push(fromBase64(answer.sender.certificate));
       const own = (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner));
-      if (own) recipientCerts.push(own.certificate);
-      if (recipientCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
+      if (own) senderCerts.push(own.certificate);
+      if (recipientCerts.length + senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
     }
   }
   if (!sign && !encrypt) {
@@ -113,31 +115,39 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     return;
   }
 
+  // Encrypted mail names its recipients in RecipientInfos, so Bcc recipients get their own
+  // message (SecurityFlags): one for To and Cc, and one per Bcc recipient or one for all of them.
+  const bcc = new Set(addresses(field('bcc')).map((a) => a.toLowerCase()));
+  const groups = encrypt ? splitForBcc(answer.recipients, bcc, policy.bcc) : [{ to: null, certs: [] }];
+
   say(status, 'Reading attachments…');
   const attachments = await collectAttachments(form);
   let pkcs8 = null;
-  let entity;
+  const sealed = [];
   try {
     if (sign) pkcs8 = await keystore.unlock(signer);
     say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
-    entity = await engine.seal({
-      text: field('body'),
-      attachments,
-      sign,
-      encrypt,
-      opaque: policy.clearSign === false,
-      tripleWrap: policy.tripleWrap !== false,
-      pkcs8: pkcs8 || undefined,
-      certificate: signer?.certificate,
-      chain: signer && policy.chain && policy.chain !== 'none' ? signer.chain : [],
-      chainWithoutRoot: policy.chain === 'without-root',
-      capabilities: policy.capabilities !== false,
-      keyIdentifier: Boolean(policy.keyIdentifier),
-      digest: policy.digest,
-      contentEncryption: policy.encryptionAlgorithms?.[0],
-      recipients: recipientCerts,
-      time: Math.floor(Date.now() / 1000),
-    });
+    for (const group of groups) {
+      const entity = await engine.seal({
+        text: field('body'),
+        attachments,
+        sign,
+        encrypt,
+        opaque: policy.clearSign === false,
+        tripleWrap: policy.tripleWrap !== false,
+        pkcs8: pkcs8 || undefined,
+        certificate: signer?.certificate,
+        chain: signer && policy.chain && policy.chain !== 'none' ? signer.chain : [],
+        chainWithoutRoot: policy.chain === 'without-root',
+        capabilities: policy.capabilities !== false,
+        keyIdentifier: Boolean(policy.keyIdentifier),
+        digest: policy.digest,
+        contentEncryption: policy.encryptionAlgorithms?.[0],
+        recipients: [...group.certs, ...senderCerts],
+        time: Math.floor(Date.now() / 1000),
+      });
+      sealed.push({ to: group.to, entity });
+    }
   } finally {
     pkcs8?.fill(0);
   }
@@ -147,11 +157,42 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid']) {
     if (form.elements[name]) body.append(name, field(name));
   }
-  body.append('entity', new Blob([entity], { type: 'application/octet-stream' }), 'entity');
+  body.append('entity', new Blob([sealed[0].entity], { type: 'application/octet-stream' }), 'entity');
+  for (const fork of sealed.slice(1)) {
+    body.append('fork_to', fork.to.join(', '));
+    body.append('fork_entity', new Blob([fork.entity], { type: 'application/octet-stream' }), 'fork_entity');
+  }
   const response = await fetch('/compose/sealed', { method: 'POST', body, headers: { 'X-CSRF-Token': csrfToken() } });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.error || `Your message was not sent: the server answered ${response.status}.`);
-  window.location.assign(answer.location);
+  const reply = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(reply.error || `Your message was not sent: the server answered ${response.status}.`);
+  window.location.assign(reply.location);
+}
+
+/**
+ * The messages an encrypted send becomes: first the one for To and Cc (`to: null`: the server
+ * knows them), then per the policy's Bcc mode one per Bcc recipient, one for all of them, or
+ * none (everyone in the first). `answers` are /api/recipients' entries; a distribution list's
+ * members belong with the list they came through.
+ */
+function splitForBcc(answers, bcc, mode) {
+  const certOf = (r) => (r.certificate ? [fromBase64(r.certificate)] : []);
+  const bccOf = (r) => [r.address, r.via].find((a) => a && bcc.has(a.toLowerCase()));
+  if (mode === 'with-everyone' || bcc.size === 0) {
+    return [{ to: null, certs: answers.flatMap(certOf) }];
+  }
+  const visible = { to: null, certs: answers.filter((r) => !bccOf(r)).flatMap(certOf) };
+  const hidden = new Map();
+  for (const r of answers) {
+    const address = bccOf(r);
+    if (!address) continue;
+    const key = mode === 'together' ? '*' : address.toLowerCase();
+    const group = hidden.get(key) || { to: [], certs: [] };
+    if (!group.to.includes(address)) group.to.push(address);
+    group.certs.push(...certOf(r));
+    hidden.set(key, group);
+  }
+  if (mode === 'together' && hidden.has('*')) hidden.get('*').to = [...bcc];
+  return [visible, ...hidden.values()];
 }
 
 function fromBase64(text) {

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, Oid, content_encryption_name};
+use smime::decrypt::Envelope;
 use smime::mime::SmimeContent;
 
 use crate::config::Config;
@@ -225,6 +226,17 @@ impl SmimePolicy {
             .any(|a| a.engine().oid() == *algorithm)
     }
 
+    /// How Bcc recipients of encrypted mail get their copy (SecurityFlags 0x040, 0x080).
+    pub fn bcc_mode(&self) -> BccMode {
+        if self.security_flags & flags::ONE_MESSAGE_FOR_EVERYONE != 0 {
+            BccMode::WithEveryone
+        } else if self.security_flags & flags::ONE_MESSAGE_FOR_ALL_BCC != 0 {
+            BccMode::Together
+        } else {
+            BccMode::Separate
+        }
+    }
+
     /// What the compose page needs to follow the policy.
     pub fn for_client(&self) -> ClientPolicy {
         let f = self.security_flags;
@@ -249,6 +261,7 @@ impl SmimePolicy {
             },
             capabilities: f & flags::INCLUDE_CAPABILITIES != 0,
             key_identifier: self.use_key_identifier,
+            bcc: self.bcc_mode(),
         }
     }
 }
@@ -268,6 +281,62 @@ pub struct ClientPolicy {
     pub chain: &'static str,
     pub capabilities: bool,
     pub key_identifier: bool,
+    pub bcc: BccMode,
+}
+
+/// How an encrypted message reaches its Bcc recipients, so that no RecipientInfo a recipient
+/// can read reveals someone who was meant to stay hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BccMode {
+    /// One message for To and Cc, and one for each Bcc recipient (OWA's default).
+    Separate,
+    /// One message for To and Cc, and one for all Bcc recipients together (0x040).
+    Together,
+    /// One message for everyone (0x080): Bcc recipients are visible in the RecipientInfos.
+    WithEveryone,
+}
+
+/// Check that the page split an encrypted send as the policy says: `forks` are the recipient
+/// lists of the extra messages it posted, `bcc` the Bcc recipients. A message that is only
+/// signed names no recipient, so it is never split.
+pub fn check_split(
+    mode: BccMode,
+    encrypted: bool,
+    bcc: &[String],
+    forks: &[Vec<String>],
+) -> Result<(), Violation> {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let needs_split = encrypted && !bcc.is_empty() && mode != BccMode::WithEveryone;
+    if !needs_split {
+        return if forks.is_empty() {
+            Ok(())
+        } else {
+            Err(Violation::BccSplit)
+        };
+    }
+    let covered: Vec<&String> = forks.iter().flatten().collect();
+    let exact = covered.len() == bcc.len()
+        && bcc.iter().all(|b| covered.iter().any(|c| same(b, c)))
+        && covered.iter().all(|c| bcc.iter().any(|b| same(b, c)));
+    let shaped = match mode {
+        BccMode::Separate => forks.iter().all(|f| f.len() == 1),
+        BccMode::Together => forks.len() == 1,
+        BccMode::WithEveryone => true,
+    };
+    if exact && shaped {
+        Ok(())
+    } else {
+        Err(Violation::BccSplit)
+    }
+}
+
+/// Does this message name any of `hidden` in its RecipientInfos?
+pub fn reveals(shape: &Shape, hidden: &[smime::Certificate]) -> bool {
+    shape
+        .recipient_ids
+        .iter()
+        .any(|id| hidden.iter().any(|cert| id.matches(cert)))
 }
 
 /// The policy in force, replaced whole when the configuration file changes.
@@ -358,10 +427,18 @@ pub enum Violation {
     SigningAlgorithm(String),
     #[error("the message is not a well-formed S/MIME message")]
     Malformed,
+    #[error(
+        "your organization requires Bcc recipients to get their own encrypted message, and this one was not split that way"
+    )]
+    BccSplit,
+    #[error(
+        "the encrypted message names a Bcc recipient ({0}) where the other recipients can see it"
+    )]
+    BccRevealed(String),
 }
 
 /// What the server can see of a finished message without decrypting it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Shape {
     /// The outermost layer is signed and verifies; the signers' certificates.
     pub outer_signers: Vec<smime::Certificate>,
@@ -371,6 +448,8 @@ pub struct Shape {
     pub digests: Vec<DigestAlgorithm>,
     /// The message is encrypted (under an outer signature or not), with this algorithm.
     pub encryption: Option<Oid>,
+    /// Who the encryption is for (its RecipientInfos).
+    pub recipient_ids: Vec<smime::decrypt::RecipientId>,
 }
 
 /// Look at a sealed entity the way the server can: verify an outer signature, find the
@@ -381,19 +460,24 @@ pub fn inspect(entity: &[u8]) -> Result<Shape, Violation> {
         SmimeContent::NotSmime => return Ok(shape),
         SmimeContent::ClearSigned { .. } => signed(entity, &mut shape)?,
         SmimeContent::Opaque { cms } => {
-            if is_envelope(&cms) {
-                shape.encryption = Some(envelope_algorithm(&cms)?);
+            if let Ok(envelope) = Envelope::from_cms(&cms) {
+                record_envelope(&envelope, &mut shape);
                 return Ok(shape);
             }
             signed(entity, &mut shape)?
         }
     };
     if let Ok(SmimeContent::Opaque { cms }) = smime::mime::parse_smime(&inner)
-        && is_envelope(&cms)
+        && let Ok(envelope) = Envelope::from_cms(&cms)
     {
-        shape.encryption = Some(envelope_algorithm(&cms)?);
+        record_envelope(&envelope, &mut shape);
     }
     Ok(shape)
+}
+
+fn record_envelope(envelope: &Envelope, shape: &mut Shape) {
+    shape.encryption = Some(envelope.algorithm());
+    shape.recipient_ids = envelope.recipients().iter().map(|r| r.id.clone()).collect();
 }
 
 fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
@@ -408,17 +492,6 @@ fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
         }
     }
     Ok(verification.content)
-}
-
-fn is_envelope(cms: &[u8]) -> bool {
-    smime::decrypt::Envelope::from_cms(cms).is_ok()
-}
-
-fn envelope_algorithm(cms: &[u8]) -> Result<Oid, Violation> {
-    smime::decrypt::Envelope::from_cms(cms)
-        .ok()
-        .map(|e| e.algorithm())
-        .ok_or(Violation::Malformed)
 }
 
 /// A message that is neither signed nor encrypted (the ordinary form post): allowed unless the
@@ -507,6 +580,26 @@ mod tests {
     }
 
     #[test]
+    fn bcc_splits_follow_the_mode() {
+        let bcc = vec!["c@x.test".to_string(), "d@x.test".to_string()];
+        let each = vec![vec!["C@x.test".to_string()], vec!["d@x.test".to_string()]];
+        let together = vec![bcc.clone()];
+        use BccMode::*;
+        assert!(check_split(Separate, true, &bcc, &each).is_ok());
+        assert!(check_split(Separate, true, &bcc, &together).is_err());
+        assert!(check_split(Separate, true, &bcc, &[]).is_err());
+        assert!(check_split(Separate, true, &bcc, &each[..1]).is_err());
+        assert!(check_split(Together, true, &bcc, &together).is_ok());
+        assert!(check_split(Together, true, &bcc, &each).is_err());
+        assert!(check_split(WithEveryone, true, &bcc, &[]).is_ok());
+        assert!(check_split(WithEveryone, true, &bcc, &together).is_err());
+        // Signed only: nothing to hide, nothing to split.
+        assert!(check_split(Separate, false, &bcc, &[]).is_ok());
+        assert!(check_split(Separate, false, &bcc, &each).is_err());
+        assert!(check_split(Separate, true, &[], &[]).is_ok());
+    }
+
+    #[test]
     fn the_client_gets_the_policy_in_its_own_words() {
         let defaults = SmimePolicy::default().for_client();
         assert_eq!(defaults.chain, "without-root");
@@ -520,5 +613,6 @@ mod tests {
         assert!(!client.capabilities);
         assert_eq!(client.encryption_algorithms[0], "aes256-gcm");
         assert!(client.triple_wrap && client.clear_sign);
+        assert_eq!(client.bcc, BccMode::Separate);
     }
 }

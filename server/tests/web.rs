@@ -550,6 +550,11 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
 fn openssl_enveloped_entity() -> Vec<u8> {
     // Any certificate will do as the recipient: the server never opens the envelope.
     let ca = certs::Ca::new("Recipient");
+    enveloped_for(&ca, "ca.pem")
+}
+
+/// An AES-256-CBC enveloped-data entity for the certificate in `ca`'s folder named `recipient`.
+fn enveloped_for(ca: &certs::Ca, recipient: &str) -> Vec<u8> {
     let dir = ca.dir.path();
     std::fs::write(
         dir.join("in.txt"),
@@ -559,7 +564,7 @@ fn openssl_enveloped_entity() -> Vec<u8> {
     certs::openssl(
         dir,
         &[
-            "cms", "-encrypt", "-aes256", "-in", "in.txt", "-out", "out.eml", "ca.pem",
+            "cms", "-encrypt", "-aes256", "-in", "in.txt", "-out", "out.eml", recipient,
         ],
     );
     let full = std::fs::read(dir.join("out.eml")).unwrap();
@@ -876,4 +881,93 @@ async fn more_recipients_than_the_users_limit_are_refused_and_nothing_goes_out()
     );
     assert_count_settles("bob", "INBOX", &subject, 0).await;
     assert_count_settles("carol", "INBOX", &subject, 0).await;
+}
+
+#[tokio::test]
+async fn encrypted_mail_must_not_show_a_bcc_recipient_to_the_others() {
+    let ca = certs::Ca::new("Bcc CA");
+    ca.issue(
+        "carol",
+        None,
+        Some(&email("carol")),
+        "keyAgreement",
+        None,
+        30,
+    );
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    // Alice knows carol's certificate (her contacts), so the server can recognise it.
+    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", browser._db.path().display()));
+    let dir = sealmail_server::directory::Directory::new(
+        sealmail_server::db::open(&db_url).await.unwrap(),
+    );
+    dir.add_user_certificate(
+        &email("alice"),
+        sealmail_server::directory::UserSource::Contact,
+        &email("carol"),
+        &certs::read_cert(&ca.path("carol.pem")),
+    )
+    .await
+    .unwrap();
+    let for_carol = enveloped_for(&ca, "carol.pem");
+    let for_others = openssl_enveloped_entity();
+
+    let attempt = async |browser: &mut Browser, main: &[u8], forks: &[(&str, &[u8])]| {
+        let subject = unique("bcc split");
+        let form = browser.get("/compose").await;
+        let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+        fields[4].1 = email("carol");
+        let page = browser
+            .post_sealed_split(&as_refs(&fields), main, forks)
+            .await;
+        (subject, page)
+    };
+    let carol = email("carol");
+    for (what, main, forks, expected) in [
+        (
+            "not split",
+            &for_others,
+            vec![],
+            "Bcc recipients to get their own encrypted message",
+        ),
+        (
+            "carol named in bob's message",
+            &for_carol,
+            vec![(carol.as_str(), &for_carol[..])],
+            "names a Bcc recipient",
+        ),
+    ] {
+        let (subject, page) = attempt(&mut browser, main, &forks).await;
+        assert_eq!(
+            page.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            page.body
+        );
+        assert!(page.body.contains(expected), "{what}: {}", page.body);
+        assert_count_settles("bob", "INBOX", &subject, 0).await;
+        assert_count_settles("carol", "INBOX", &subject, 0).await;
+    }
+
+    // Split as the policy says: bob gets one message, carol her own, Sent one copy.
+    let (subject, page) = attempt(
+        &mut browser,
+        &for_others,
+        &[(carol.as_str(), &for_carol[..])],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
+    let to_carol = fetch_matching("carol", "INBOX", &subject).await;
+    let tail = String::from_utf8_lossy(&for_carol).replace("\r\n", "\n");
+    assert!(
+        String::from_utf8_lossy(&to_carol[0])
+            .replace("\r\n", "\n")
+            .trim_end()
+            .ends_with(tail.trim_end()),
+        "carol did not get the message made for her"
+    );
 }

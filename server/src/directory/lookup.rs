@@ -267,6 +267,21 @@ async fn candidates_from(
         .collect()
 }
 
+/// Every certificate known for `address` from any source, valid or not: what a message must not
+/// name in its RecipientInfos when `address` is to stay hidden (a Bcc recipient).
+pub async fn known_certificates(dir: &Directory, owner: &str, address: &str) -> Vec<Certificate> {
+    let person = dir.person(address).await.ok().flatten();
+    let mut out: Vec<Certificate> = Vec::new();
+    for source in Source::ORDER {
+        for cert in candidates_from(dir, owner, source, address, person.as_ref()).await {
+            if !out.iter().any(|c| c.der() == cert.der()) {
+                out.push(cert);
+            }
+        }
+    }
+    out
+}
+
 /// Finds the certificate to use for `address` on behalf of `owner`: directory userCertificate,
 /// directory userSMIMECertificate, the owner's contacts, then certificates harvested from
 /// signed mail; the first valid one wins.

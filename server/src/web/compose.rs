@@ -218,6 +218,10 @@ struct Submitted {
     uploads: Vec<Attachment>,
     /// The signed and/or encrypted MIME entity the browser built (sealed sends only).
     entity: Option<Vec<u8>>,
+    /// Extra sealed messages for Bcc recipients (`fork_to` addresses, `fork_entity` bytes, in
+    /// pairs), when encrypted mail is split so no RecipientInfo reveals a Bcc recipient.
+    fork_to: Vec<String>,
+    fork_entities: Vec<Vec<u8>>,
 }
 
 async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
@@ -229,6 +233,11 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
         let name = field.name().unwrap_or("").to_string();
         if name == "entity" {
             s.entity = Some(field.bytes().await.map_err(bad)?.to_vec());
+            continue;
+        }
+        if name == "fork_entity" {
+            s.fork_entities
+                .push(field.bytes().await.map_err(bad)?.to_vec());
             continue;
         }
         if name == "attachments" {
@@ -265,6 +274,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
             "source_folder" => s.source_folder = value,
             "source_uid" => s.source_uid = value.parse().ok(),
             "keep_part" => s.keep_parts.extend(value.parse::<usize>().ok()),
+            "fork_to" => s.fork_to.push(value),
             _ => {}
         }
     }
@@ -364,7 +374,12 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
             return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
         }
     };
-    match deliver(state, user, &s.send_id, &draft, |copy| {
+    let part = Part {
+        send_id: &s.send_id,
+        recipients: draft.envelope_recipients(),
+        file_in_sent: true,
+    };
+    match deliver(state, user, &part, &draft, |copy| {
         compose::build(&draft, copy)
     })
     .await?
@@ -386,22 +401,33 @@ enum Outcome {
     NotSent(StatusCode, String),
 }
 
+/// One message of a send: the whole send, or one of the messages it is split into when Bcc
+/// recipients get their own encrypted copy.
+struct Part<'a> {
+    /// The outbox id: the form's send id, with a suffix for each split-off message.
+    send_id: &'a str,
+    /// Who gets it (SMTP RCPT TO); may be empty when only Bcc recipients were named.
+    recipients: Vec<String>,
+    /// Only one message of a send is the sender's copy in Sent.
+    file_in_sent: bool,
+}
+
 /// Claims the send id, builds both copies, submits, and files the sender's copy: the one path
 /// every send takes, so the exactly-once rule lives in one place.
 async fn deliver(
     state: &Shared,
     user: &SignedIn,
-    send_id: &str,
+    part: &Part<'_>,
     draft: &Draft,
     build: impl Fn(Copy) -> Result<Vec<u8>, compose::ComposeError>,
 ) -> Result<Outcome, PageError> {
+    let send_id = part.send_id;
     let message_id = &draft.message_id;
-    let recipients = draft.envelope_recipients();
+    let all = draft.envelope_recipients().len();
     let limit = state.config.pki.recipient_limit_for(&user.email);
-    if recipients.len() > limit {
+    if all > limit {
         let why = format!(
-            "it has {} recipients, and your organization allows at most {limit} on one message",
-            recipients.len()
+            "it has {all} recipients, and your organization allows at most {limit} on one message"
         );
         return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why));
     }
@@ -415,7 +441,11 @@ async fn deliver(
             sent_copy,
             message_id,
         } => {
-            file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
+            if part.file_in_sent {
+                file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
+            } else {
+                state.outbox.mark_filed(send_id).await?;
+            }
             return Ok(Outcome::Sent);
         }
         Claim::Fresh => {}
@@ -430,17 +460,21 @@ async fn deliver(
             ));
         }
     };
-    if let Err(e) = state
-        .smtp
-        .submit(
-            &user.email,
-            &user.password,
-            &user.email,
-            &recipients,
-            &delivered,
-        )
-        .await
-    {
+    let submitted = if part.recipients.is_empty() {
+        Ok(())
+    } else {
+        state
+            .smtp
+            .submit(
+                &user.email,
+                &user.password,
+                &user.email,
+                &part.recipients,
+                &delivered,
+            )
+            .await
+    };
+    if let Err(e) = submitted {
         tracing::warn!(user = %user.email, "SMTP submission failed: {e}");
         state.outbox.release(send_id).await?;
         return Ok(Outcome::NotSent(
@@ -452,7 +486,12 @@ async fn deliver(
     if let Err(e) = state.outbox.mark_submitted(send_id, &kept).await {
         tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
     }
-    file_in_sent(state, user, send_id, message_id, &kept).await;
+    if part.file_in_sent {
+        file_in_sent(state, user, send_id, message_id, &kept).await;
+    } else if let Err(e) = state.outbox.mark_filed(send_id).await {
+        // Left unmarked, a later page would file this split-off copy in Sent as well.
+        tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
+    }
     Ok(Outcome::Sent)
 }
 
@@ -492,59 +531,153 @@ pub async fn submit_sealed(
             "the signed or encrypted message is missing",
         ));
     };
+    if s.fork_to.len() != s.fork_entities.len() {
+        return Err(not_sent_json(
+            StatusCode::BAD_REQUEST,
+            "the messages for Bcc recipients came without their recipients",
+        ));
+    }
+    let refused = |why: String| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &why);
+    let user = &user.0;
+    let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
+    let draft = s
+        .form
+        .validate(me(user), message_id, now())
+        .map_err(|e| refused(e.to_string()))?;
+
+    // Policy is enforced here again: the page follows it, but a modified page must not get
+    // around it.
+    let policy = state.policy.current();
+    let shape = check_sealed(&state, user, &policy, entity).await?;
+    let mut forks: Vec<Vec<String>> = Vec::with_capacity(s.fork_to.len());
+    for to in &s.fork_to {
+        let parsed = compose::parse_recipients(to).map_err(|e| refused(e.to_string()))?;
+        forks.push(parsed.into_iter().map(|r| r.email).collect());
+    }
+    let bcc: Vec<String> = draft.bcc.iter().map(|r| r.email.clone()).collect();
+    let encrypted = shape.encryption.is_some();
+    let mode = policy.bcc_mode();
+    policy::check_split(mode, encrypted, &bcc, &forks).map_err(|v| refused(v.to_string()))?;
+    let mut fork_shapes = Vec::with_capacity(forks.len());
+    for fork_entity in &s.fork_entities {
+        fork_shapes.push(check_sealed(&state, user, &policy, fork_entity).await?);
+    }
+    if !forks.is_empty() {
+        // No message may name a Bcc recipient it does not go to.
+        for address in &bcc {
+            let hidden = hidden_certificates(&state, user, address).await;
+            let in_fork = |f: &Vec<String>| f.iter().any(|a| a.eq_ignore_ascii_case(address));
+            let leaks = policy::reveals(&shape, &hidden)
+                || forks
+                    .iter()
+                    .zip(&fork_shapes)
+                    .any(|(f, shape)| !in_fork(f) && policy::reveals(shape, &hidden));
+            if leaks {
+                return Err(refused(
+                    policy::Violation::BccRevealed(address.clone()).to_string(),
+                ));
+            }
+        }
+    }
+
+    // The message for To and Cc (and everyone, when nothing was split) is the Sent copy; each
+    // split-off message has its own outbox id, so a retry sends only what did not go out.
+    let visible: Vec<String> = if forks.is_empty() {
+        draft.envelope_recipients()
+    } else {
+        draft
+            .envelope_recipients()
+            .into_iter()
+            .filter(|r| !bcc.iter().any(|b| b.eq_ignore_ascii_case(r)))
+            .collect()
+    };
+    let main = Part {
+        send_id: &s.send_id,
+        recipients: visible,
+        file_in_sent: true,
+    };
+    let unavailable = |e: PageError| not_sent_json(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+    let outcome = deliver(&state, user, &main, &draft, |copy| {
+        compose::build_sealed(&draft, copy, entity)
+    })
+    .await
+    .map_err(unavailable)?;
+    if let Outcome::NotSent(status, why) = outcome {
+        return Err(not_sent_json(status, &why));
+    }
+    for (i, (to, fork_entity)) in forks.iter().zip(&s.fork_entities).enumerate() {
+        let send_id = format!("{}-bcc{}", s.send_id, i + 1);
+        let part = Part {
+            send_id: &send_id,
+            recipients: to.clone(),
+            file_in_sent: false,
+        };
+        let outcome = deliver(&state, user, &part, &draft, |copy| {
+            compose::build_sealed(&draft, copy, fork_entity)
+        })
+        .await
+        .map_err(unavailable)?;
+        if let Outcome::NotSent(status, why) = outcome {
+            let why = format!(
+                "it went to the To and Cc recipients, but not yet to {} ({why}); sending again sends it only where it has not gone",
+                to.join(", ")
+            );
+            return Err(not_sent_json(status, &why));
+        }
+    }
+    remove_draft(&state, user, s.draft_uid).await;
+    Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
+}
+
+/// One sealed message against the policy, then its outer signer's certificate against the
+/// trust store: the signer must be this user, with a certificate valid now.
+async fn check_sealed(
+    state: &Shared,
+    user: &SignedIn,
+    policy: &policy::SmimePolicy,
+    entity: &[u8],
+) -> Result<policy::Shape, ApiError> {
+    let refused = |why: &str| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, why);
     if !matches!(
         smime::mime::parse_smime(entity),
         Ok(smime::mime::SmimeContent::ClearSigned { .. }
             | smime::mime::SmimeContent::Opaque { .. })
     ) {
-        return Err(not_sent_json(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(refused(
             "the browser did not produce a signed or encrypted message",
         ));
     }
-    let user = &user.0;
-    // Policy is enforced here again: the page follows it, but a modified page must not get
-    // around it. Then the outer signer's certificate must be one the server trusts.
-    let shape = policy::check_submission(&state.policy.current(), &user.email, entity)
-        .map_err(|v| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &v.to_string()))?;
+    let shape = policy::check_submission(policy, &user.email, entity)
+        .map_err(|v| refused(&v.to_string()))?;
     for signer in &shape.outer_signers {
         let Ok(cert) = crate::pki::Certificate::from_der(signer.der()) else {
-            return Err(not_sent_json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the certificate you signed with cannot be read",
-            ));
+            return Err(refused("the certificate you signed with cannot be read"));
         };
         let checked = state
             .checker
             .check(&cert, &[], Usage::Sign, Some(&user.email), now())
             .await;
         if !checked.usable(state.checker.settings.check_crl) {
-            return Err(not_sent_json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!(
-                    "the digital ID you signed with cannot be used: {}",
-                    checked.reason()
-                ),
-            ));
+            return Err(refused(&format!(
+                "the digital ID you signed with cannot be used: {}",
+                checked.reason()
+            )));
         }
     }
-    let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
-    let draft = s
-        .form
-        .validate(me(user), message_id, now())
-        .map_err(|e| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))?;
-    let outcome = deliver(&state, user, &s.send_id, &draft, |copy| {
-        compose::build_sealed(&draft, copy, entity)
-    })
-    .await
-    .map_err(|e| not_sent_json(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
-    match outcome {
-        Outcome::Sent => {
-            remove_draft(&state, user, s.draft_uid).await;
-            Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
-        }
-        Outcome::NotSent(status, why) => Err(not_sent_json(status, &why)),
-    }
+    Ok(shape)
+}
+
+/// Every certificate the server knows for a Bcc recipient, as the engine's type.
+async fn hidden_certificates(
+    state: &Shared,
+    user: &SignedIn,
+    address: &str,
+) -> Vec<smime::Certificate> {
+    crate::directory::lookup::known_certificates(&state.directory, &user.email, address)
+        .await
+        .iter()
+        .filter_map(|c| smime::Certificate::from_der(c.der()).ok())
+        .collect()
 }
 
 fn not_sent_json(status: StatusCode, why: &str) -> ApiError {

@@ -231,6 +231,16 @@ impl Browser {
     /// What the compose page's script posts for a message sealed in the browser: the form's
     /// fields, the S/MIME entity as a file, and the CSRF token in its header.
     pub async fn post_sealed(&mut self, fields: &[(&str, &str)], entity: &[u8]) -> Page {
+        self.post_sealed_split(fields, entity, &[]).await
+    }
+
+    /// [`Browser::post_sealed`] with messages split off for Bcc recipients: `(fork_to, entity)`.
+    pub async fn post_sealed_split(
+        &mut self,
+        fields: &[(&str, &str)],
+        entity: &[u8],
+        forks: &[(&str, &[u8])],
+    ) -> Page {
         let boundary = "sealmail-sealed-boundary-4a2c";
         let mut body = Vec::new();
         let mut token = "";
@@ -249,7 +259,20 @@ impl Browser {
             .as_bytes(),
         );
         body.extend(entity);
-        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        body.extend(b"\r\n");
+        for (to, fork) in forks {
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"fork_to\"\r\n\r\n{to}\r\n\
+                     --{boundary}\r\nContent-Disposition: form-data; name=\"fork_entity\"; filename=\"fork\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend(*fork);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
         let request = Request::post("/compose/sealed")
             .header(header::COOKIE, self.cookie_header())
             .header(

@@ -486,6 +486,37 @@ test('admin policy: an edit to [smime] locks signing and encryption within a min
     assert.match(policyServer.log.join(''), /smime\.security_flags/);
     await alice.goto(`${policyServer.url}/compose`);
     assert.equal(await signToggle.getAttribute('aria-disabled'), 'true', 'the broken edit lifted the policy');
+
+    // SmartCardOnly: the key alice imported into this browser may neither sign nor decrypt.
+    writeFileSync(policyServer.configFile, `${original}\n[smime]\nsmart_card_only = true\n`);
+    const cardAt = Date.now();
+    for (;;) {
+      await alice.goto(`${policyServer.url}/compose`);
+      if (await signToggle.getAttribute('aria-disabled') === null) break;
+      assert.ok(Date.now() - cardAt < 60000, 'the SmartCardOnly edit did not take effect within 60 s');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    await engineReady(alice);
+    await alice.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+    await alice.getByLabel('Subject', { exact: true }).fill(unique('Card only'));
+    await signToggle.click();
+    await alice.getByRole('button', { name: 'Send' }).click();
+    await status.filter({ hasText: 'smart card' }).waitFor();
+    assert.match(await status.innerText(), /allows only digital IDs on a smart card/);
+
+    const dir = work();
+    writeFileSync(join(dir, 'body.txt'), 'Content-Type: text/plain\r\n\r\nFor a card.\r\n');
+    const cardSubject = unique('Needs a card');
+    deliverRaw({
+      from: 'olivia@outside.test', to: rig.email('alice'),
+      bytes: openssl(['cms', '-encrypt', '-in', join(dir, 'body.txt'), '-aes256', '-recip', pki.file('alice.crt'),
+        '-from', 'olivia@outside.test', '-to', rig.email('alice'), '-subject', cardSubject]),
+    });
+    await alice.goto(`${policyServer.url}/mail?folder=INBOX`);
+    await (await waitForMessage(alice, cardSubject)).click();
+    const refusal = alice.locator('#sealed-message[data-state="failed"]');
+    await refusal.waitFor({ timeout: 30000 });
+    assert.match(await refusal.innerText(), /This message can't be decrypted\.[\s\S]*allows only digital IDs on a smart card/);
     await alice.context().close();
   } finally {
     await policyServer.stop();
@@ -538,4 +569,52 @@ test('a Bcc recipient of encrypted mail gets a message of her own: bob\'s does n
   await alice.goto(folderUrl('Sent'));
   assert.equal(await settledCount(alice, folderUrl('Sent'), subject), 1);
   for (const page of [alice, toBob.page, toCarol.page]) await page.context().close();
+});
+
+test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing certificate, key identifiers, AES-128-CBC', async () => {
+  const shaped = await startServer({
+    pki, port: rig.portBase + 86,
+    extra: '[smime]\ntriple_wrap = false\ndefault_signing_algorithm = "sha384"\nsecurity_flags = 0x008\n'
+      + 'use_key_identifier = true\nencryption_algorithms = ["aes128-cbc"]\n',
+  });
+  try {
+    const subject = unique('Shaped');
+    const text = 'Built the way the admin said.';
+    const alice = await signedInPage(browser, shaped, 'alice');
+    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: true });
+    await alice.getByRole('button', { name: 'Send' }).click();
+    await unlockIfAsked(alice);
+    await sentNotice(alice);
+
+    const bob = await signedInPage(browser, shaped, 'bob');
+    assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+    await bob.goto(`${shaped.url}/mail?folder=INBOX`);
+    await (await waitForMessage(bob, subject)).click();
+    const href = await bob.locator('#sealed-message').getAttribute('data-raw-href');
+    const raw = await (await bob.request.get(`${shaped.url}${href}`)).body();
+
+    // Sign then encrypt, not triple wrapped: the outside is the envelope.
+    const outer = openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], raw).toString();
+    assert.match(outer, /contentType: pkcs7-envelopedData/);
+    assert.match(outer, /aes-128-cbc/);
+    assert.match(outer, /subjectKeyIdentifier/, 'recipients are not named by key identifier');
+    assert.doesNotMatch(outer, /issuerAndSerialNumber/);
+    const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], raw);
+    const signed = openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], inner).toString();
+    assert.match(signed, /sha384/);
+    assert.equal((signed.match(/cert_info:/g) || []).length, 1, 'more than the signing certificate was carried');
+
+    // Bob's page opens it and reports the signature valid, with SHA-384.
+    await unlockIfAsked(bob);
+    const banner = bob.locator('#sealed-message .smime-banner');
+    await banner.waitFor({ timeout: 30000 });
+    assert.match(await banner.innerText(), /The signature is valid and the digital ID is trusted\./);
+    await bob.getByRole('button', { name: 'Verify signature' }).click();
+    assert.match(await bob.locator('#sealed-message .signature-details').innerText(), /SHA-384/);
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await shaped.stop();
+  }
 });

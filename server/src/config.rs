@@ -45,7 +45,7 @@ pub struct Config {
 
 /// Certificate validation, CRL retrieval and recipient lookup; names follow the OWA settings
 /// admins know (DisableCRLCheck, CheckCRL, RevocationURLRetrievalTimeout, …).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PkiConfig {
     /// Folder of PEM/DER files: the trust anchors. None trusts nothing (every chain fails).

@@ -56,7 +56,7 @@ pub async fn serve(
     let (router, state) = build_app(config).await?;
     state.spawn_upkeep();
     if let Some(path) = config_file {
-        tokio::spawn(policy::watch(state.policy.clone(), path));
+        tokio::spawn(watch_config(state.clone(), path));
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -66,6 +66,21 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Looks at the configuration file every [`policy::RELOAD_INTERVAL`] and reloads it when it
+/// changed (see [`web::AppState::reload_config`]).
+async fn watch_config(state: web::Shared, path: std::path::PathBuf) {
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut seen = modified(&path);
+    loop {
+        tokio::time::sleep(policy::RELOAD_INTERVAL).await;
+        let now = modified(&path);
+        if now != seen {
+            seen = now;
+            state.reload_config(&path);
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -7,18 +7,15 @@
 //! The browser follows the policy (it gets [`ClientPolicy`] with the compose page) and the server
 //! enforces it again on submission ([`check_submission`]): a modified browser must not get around
 //! it. [`Live`] holds the policy in force; the server re-reads its configuration file every few
-//! seconds and swaps in a new policy only if the whole file is valid.
+//! seconds (`AppState::reload_config`) and swaps in a new policy only if the whole file is valid.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, Oid, content_encryption_name};
 use smime::decrypt::Envelope;
 use smime::mime::SmimeContent;
-
-use crate::config::Config;
 
 /// SecurityFlags bits (OWA's values). 0x004 (temporary buffer encryption) has no meaning here.
 pub mod flags {
@@ -359,7 +356,7 @@ impl Live {
         }
     }
 
-    fn replace(&self, policy: SmimePolicy) {
+    pub fn replace(&self, policy: SmimePolicy) {
         let policy = Arc::new(policy);
         match self.current.write() {
             Ok(mut guard) => *guard = policy,
@@ -368,47 +365,8 @@ impl Live {
     }
 }
 
-/// How often the configuration file is looked at: changes take effect within this time.
+/// How often the server looks at its configuration file: edits take effect within this time.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Watches `path` and puts a changed, valid `[smime]` section in force. A broken edit is logged
-/// and the policy in force stays. (Only the policy is live; the other sections need a restart.)
-pub async fn watch(live: Arc<Live>, path: PathBuf) {
-    let mut seen = modified(&path);
-    loop {
-        tokio::time::sleep(RELOAD_INTERVAL).await;
-        let now = modified(&path);
-        if now == seen {
-            continue;
-        }
-        seen = now;
-        reload(&live, &path);
-    }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// Re-reads the file (with the same environment overrides) and swaps in its policy if the whole
-/// configuration is valid. Returns whether the policy changed.
-pub fn reload(live: &Live, path: &Path) -> bool {
-    match Config::load(path, std::env::vars()) {
-        Ok(config) if *live.current() != config.smime => {
-            tracing::info!(path = %path.display(), "S/MIME policy reloaded");
-            live.replace(config.smime);
-            true
-        }
-        Ok(_) => false,
-        Err(e) => {
-            tracing::error!(
-                path = %path.display(),
-                "the edited configuration is refused, the policy in force stays: {e}"
-            );
-            false
-        }
-    }
-}
 
 /// Why a finished message breaks the policy, in words for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -551,33 +509,6 @@ pub fn check_submission(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const BASE: &str = "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
-                        [smtp]\nhost = \"127.0.0.1\"\nport = 587\nsecurity = \"plain\"\n";
-
-    #[test]
-    fn an_edit_takes_effect_and_a_broken_edit_leaves_the_policy_in_force() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sealmail.toml");
-        std::fs::write(&path, BASE).unwrap();
-        let live = Live::new(Config::load(&path, []).unwrap().smime);
-        assert!(!live.current().always_sign);
-
-        std::fs::write(&path, format!("{BASE}[smime]\nalways_sign = true\n")).unwrap();
-        assert!(reload(&live, &path));
-        assert!(live.current().always_sign);
-
-        std::fs::write(
-            &path,
-            format!("{BASE}[smime]\nalways_sign = false\nsecurity_flags = 0x003\n"),
-        )
-        .unwrap();
-        assert!(!reload(&live, &path));
-        assert!(
-            live.current().always_sign,
-            "a refused edit changed the policy"
-        );
-    }
 
     #[test]
     fn bcc_splits_follow_the_mode() {

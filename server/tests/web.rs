@@ -971,3 +971,42 @@ async fn encrypted_mail_must_not_show_a_bcc_recipient_to_the_others() {
         "carol did not get the message made for her"
     );
 }
+
+#[tokio::test]
+async fn an_edited_config_puts_smime_and_pki_settings_in_force_and_a_broken_edit_changes_nothing() {
+    let db = tempfile::tempdir().unwrap();
+    let path = db.path().join("sealmail.toml");
+    std::fs::write(&path, config_text(&db, "")).unwrap();
+    let (_router, state) = sealmail_server::build_app(config(&db, "")).await.unwrap();
+    assert!(!state.policy.current().always_sign);
+    assert!(!state.checker().settings.check_crl);
+    assert!(
+        !state.reload_config(&path),
+        "an unchanged file changed something"
+    );
+
+    let edited = "[pki]\ncheck_crl = true\nrecipient_limit = 7\n[smime]\nalways_sign = true\n";
+    std::fs::write(&path, config_text(&db, edited)).unwrap();
+    assert!(state.reload_config(&path));
+    assert!(state.policy.current().always_sign);
+    assert!(state.checker().settings.check_crl);
+    assert_eq!(
+        state
+            .checker()
+            .settings
+            .recipient_limit_for(&email("alice")),
+        7
+    );
+
+    let broken = "[pki]\ncheck_crl = false\nrevocation_url_retrieval_timeout_seconds = 1\n[smime]\nalways_sign = false\n";
+    std::fs::write(&path, config_text(&db, broken)).unwrap();
+    assert!(!state.reload_config(&path));
+    assert!(
+        state.policy.current().always_sign,
+        "a refused edit changed the policy"
+    );
+    assert!(
+        state.checker().settings.check_crl,
+        "a refused edit changed [pki]"
+    );
+}

@@ -156,8 +156,9 @@ pub async fn recipients(
     ApiUser(user): ApiUser,
     Json(request): Json<RecipientsRequest>,
 ) -> Result<Json<RecipientsResponse>, ApiError> {
-    let settings = &state.checker.settings;
-    let limit = state.config.pki.recipient_limit_for(&user.0.email);
+    let checker = state.checker();
+    let settings = &checker.settings;
+    let limit = settings.recipient_limit_for(&user.0.email);
     if request.recipients.len() > limit {
         return Err(bad(format!(
             "This message has more than {limit} recipients."
@@ -183,11 +184,12 @@ pub async fn recipients(
     let answers: Vec<RecipientAnswer> = futures::stream::iter(expanded.recipients)
         .map(|r| {
             let state = state.clone();
+            let checker = checker.clone();
             let owner = owner.clone();
             async move {
                 let found = lookup::find_certificate(
                     &state.directory,
-                    &state.checker,
+                    &checker,
                     &owner,
                     &r.address,
                     Usage::Encrypt,
@@ -202,7 +204,7 @@ pub async fn recipients(
         .await;
     let sender = lookup::find_certificate(
         &state.directory,
-        &state.checker,
+        &checker,
         &owner,
         &owner,
         Usage::Encrypt,
@@ -264,16 +266,14 @@ pub async fn add_to_contacts(
 ) -> Result<Json<ContactsResponse>, ApiError> {
     let certs = read_certificates(&request.certificates)?;
     let now = crate::db::now();
+    let checker = state.checker();
     let mut out = ContactsResponse {
         added: Vec::new(),
         refused: Vec::new(),
     };
     for cert in certs.iter().filter(|c| !c.is_ca()) {
-        let checked = state
-            .checker
-            .check(cert, &certs, Usage::Any, None, now)
-            .await;
-        if !checked.usable(state.checker.settings.check_crl) {
+        let checked = checker.check(cert, &certs, Usage::Any, None, now).await;
+        if !checked.usable(checker.settings.check_crl) {
             out.refused
                 .push(format!("{}: {}", cert.subject(), checked.reason()));
             continue;
@@ -325,7 +325,7 @@ pub async fn signature_report(
     let checked = match signer {
         Some(cert) => Some(
             state
-                .checker
+                .checker()
                 .check(cert, &certs, Usage::Sign, None, crate::db::now())
                 .await,
         ),

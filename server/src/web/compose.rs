@@ -424,7 +424,7 @@ async fn deliver(
     let send_id = part.send_id;
     let message_id = &draft.message_id;
     let all = draft.envelope_recipients().len();
-    let limit = state.config.pki.recipient_limit_for(&user.email);
+    let limit = state.checker().settings.recipient_limit_for(&user.email);
     if all > limit {
         let why = format!(
             "it has {all} recipients, and your organization allows at most {limit} on one message"
@@ -653,11 +653,11 @@ async fn check_sealed(
         let Ok(cert) = crate::pki::Certificate::from_der(signer.der()) else {
             return Err(refused("the certificate you signed with cannot be read"));
         };
-        let checked = state
-            .checker
+        let checker = state.checker();
+        let checked = checker
             .check(&cert, &[], Usage::Sign, Some(&user.email), now())
             .await;
-        if !checked.usable(state.checker.settings.check_crl) {
+        if !checked.usable(checker.settings.check_crl) {
             return Err(refused(&format!(
                 "the digital ID you signed with cannot be used: {}",
                 checked.reason()

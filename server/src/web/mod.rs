@@ -69,7 +69,8 @@ pub struct AppState {
     pub smtp: Submitter,
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
-    pub checker: Arc<crate::pki::cache::Checker>,
+    /// The validator with the `[pki]` settings in force; replaced whole when they change.
+    checker: std::sync::RwLock<Arc<crate::pki::cache::Checker>>,
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
     /// the server started with.
     pub policy: Arc<crate::policy::Live>,
@@ -90,7 +91,7 @@ impl AppState {
         Ok(Self {
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
-            checker: Arc::new(checker),
+            checker: std::sync::RwLock::new(Arc::new(checker)),
             sessions: Sessions::new(
                 db.clone(),
                 config.web.session_idle_seconds,
@@ -104,6 +105,50 @@ impl AppState {
             config,
             db,
         })
+    }
+
+    /// The validator in force (with its `[pki]` settings).
+    pub fn checker(&self) -> Arc<crate::pki::cache::Checker> {
+        self.checker
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the configuration file and puts its `[smime]` policy and `[pki]` settings in
+    /// force, if the whole file is valid; a broken edit is logged and changes nothing. The other
+    /// sections (listeners, mail servers, database) need a restart. Says whether anything changed.
+    pub fn reload_config(&self, path: &std::path::Path) -> bool {
+        let config = match Config::load(path, std::env::vars()) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!(
+                    path = %path.display(),
+                    "the edited configuration is refused, the settings in force stay: {e}"
+                );
+                return false;
+            }
+        };
+        let mut changed = false;
+        if *self.policy.current() != config.smime {
+            self.policy.replace(config.smime);
+            tracing::info!(path = %path.display(), "S/MIME policy reloaded");
+            changed = true;
+        }
+        if self.checker().settings != config.pki {
+            match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
+                Ok(checker) => {
+                    *self.checker.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(checker);
+                    tracing::info!(path = %path.display(), "[pki] settings reloaded");
+                    changed = true;
+                }
+                Err(e) => tracing::error!(
+                    path = %path.display(),
+                    "the edited [pki] settings are refused, the ones in force stay: {e}"
+                ),
+            }
+        }
+        changed
     }
 
     /// One of the user's IMAP connections: an idle one from the pool unless `fresh` is asked
@@ -160,7 +205,7 @@ impl AppState {
                     tracing::warn!("purging the outbox failed: {e}");
                 }
                 // Trust anchors and the untrusted list take effect within a minute.
-                if let Err(e) = state.checker.reload() {
+                if let Err(e) = state.checker().reload() {
                     tracing::warn!("reloading the trust store failed (the old one stays): {e}");
                 }
             }

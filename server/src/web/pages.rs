@@ -371,7 +371,7 @@ async fn signature_reports(
         let checked = match &cert {
             Some(cert) => Some(
                 state
-                    .checker
+                    .checker()
                     .check(cert, &signed.carried, Usage::Sign, None, now)
                     .await,
             ),

@@ -28,6 +28,11 @@ pub fn email(user: &str) -> String {
 /// A configuration for the rig; the database is a fresh SQLite file unless
 /// `SEALMAIL_TEST_DATABASE_URL` names another (the PostgreSQL run).
 pub fn config(db_dir: &tempfile::TempDir, extra: &str) -> Config {
+    Config::from_toml(&config_text(db_dir, extra), []).expect("test config")
+}
+
+/// The test configuration as a file's text, with `extra` TOML after the `[web]` keys.
+pub fn config_text(db_dir: &tempfile::TempDir, extra: &str) -> String {
     let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", db_dir.path().display()));
     let text = format!(
@@ -56,7 +61,7 @@ pub fn config(db_dir: &tempfile::TempDir, extra: &str) -> Config {
         ca = rig("RIG_TLS_CA"),
         smtp = rig("RIG_SUBMISSION_PORT"),
     );
-    Config::from_toml(&text, []).expect("test config")
+    text
 }
 
 /// A browser stand-in: sends requests to the router and keeps cookies.

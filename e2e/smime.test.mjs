@@ -618,3 +618,70 @@ test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing 
     await shaped.stop();
   }
 });
+
+test('the cipher follows what a recipient\'s signatures said they read: CBC until bob signs, then AES-GCM', async () => {
+  const fresh = await startServer({ pki, port: rig.portBase + 87 }); // nothing learnt yet
+  try {
+    const alice = await signedInPage(browser, fresh, 'alice');
+    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    const bob = await signedInPage(browser, fresh, 'bob');
+    assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+    const inbox = () => `${fresh.url}/mail?folder=INBOX`;
+
+    /** Alice sends bob an encrypted message; returns how its content is encrypted. */
+    const cipherOfNext = async () => {
+      const subject = unique('Cipher');
+      await alice.goto(`${fresh.url}/mail?folder=INBOX`);
+      await composeSecure(alice, { to: rig.email('bob'), subject, body: 'Which cipher?', sign: true, encrypt: true });
+      await alice.getByRole('button', { name: 'Send' }).click();
+      await unlockIfAsked(alice).catch(() => {}); // asked once per session
+      await sentNotice(alice);
+      await bob.goto(inbox());
+      await (await waitForMessage(bob, subject)).click();
+      const href = await bob.locator('#sealed-message').getAttribute('data-raw-href');
+      const raw = await (await bob.request.get(`${fresh.url}${href}`)).body();
+      await bob.goto(inbox()); // away from the page asking for his passphrase
+      const encrypted = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw);
+      return openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], encrypted).toString();
+    };
+    const first = await cipherOfNext();
+    assert.match(first, /aes-256-cbc/, 'with nothing known of bob, the safe default is not used');
+
+    // Bob signs a message to alice; reading it, alice's server learns what bob's program reads.
+    const signedSubject = unique('Capabilities');
+    await composeSecure(bob, { to: rig.email('alice'), subject: signedSubject, body: 'Signed by bob.', sign: true, encrypt: false });
+    await bob.getByRole('button', { name: 'Send' }).click();
+    await unlockIfAsked(bob).catch(() => {});
+    await sentNotice(bob);
+    await alice.goto(inbox());
+    await (await waitForMessage(alice, signedSubject)).click();
+    await alice.locator('.smime-banner').first().waitFor();
+
+    const second = await cipherOfNext();
+    assert.match(second, /aes-256-gcm|id-aes256-GCM/i, 'bob announced AES-256-GCM, but it was not used');
+
+    // An admin who allows only AES-128-GCM: carol, of whom nothing is known, counts as having no
+    // certificate; bob (who announced it) does not.
+    const original = readFileSync(fresh.configFile, 'utf8');
+    writeFileSync(fresh.configFile, `${original}\n[smime]\nencryption_algorithms = ["aes128-gcm"]\n`);
+    const started = Date.now();
+    for (;;) {
+      await alice.goto(`${fresh.url}/compose`);
+      if ((await alice.locator('form.compose').getAttribute('data-policy')).includes('"encryptionAlgorithms":["aes128-gcm"]')) break;
+      assert.ok(Date.now() - started < 60000, 'the edit did not take effect within 60 s');
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    await composeSecure(alice, { to: `${rig.email('bob')}, ${rig.email('carol')}`, subject: unique('Strict cipher'), body: 'x', sign: false, encrypt: true });
+    await alice.getByRole('button', { name: 'Send' }).click();
+    const dialog = alice.getByRole('dialog');
+    await dialog.waitFor();
+    const said = await dialog.innerText();
+    assert.match(said, new RegExp(`${rig.email('carol')}: their e-mail program reads none of the encryption algorithms your organization allows`));
+    assert.doesNotMatch(said, new RegExp(rig.email('bob')));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await fresh.stop();
+  }
+});

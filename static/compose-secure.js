@@ -79,6 +79,14 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   if (encrypt) {
     say(status, 'Finding the recipients\' certificates…');
     answer = await postJson('/api/recipients', { recipients });
+    // A recipient whose software reads none of the ciphers the admin allows counts as having no
+    // certificate (the policy's EncryptionAlgorithms).
+    for (const r of answer.recipients) {
+      if (r.certificate && readable(r, policy).length === 0) {
+        r.certificate = null;
+        r.reason = 'their e-mail program reads none of the encryption algorithms your organization allows';
+      }
+    }
     const missing = answer.recipients.filter((r) => !r.certificate);
     recipientCerts = answer.recipients.filter((r) => r.certificate).map((r) => fromBase64(r.certificate));
     if (missing.length) {
@@ -118,7 +126,13 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   // Encrypted mail names its recipients in RecipientInfos, so Bcc recipients get their own
   // message (SecurityFlags): one for To and Cc, and one per Bcc recipient or one for all of them.
   const bcc = new Set(addresses(field('bcc')).map((a) => a.toLowerCase()));
-  const groups = encrypt ? splitForBcc(answer.recipients, bcc, policy.bcc) : [{ to: null, certs: [] }];
+  const groups = encrypt ? splitForBcc(answer.recipients, bcc, policy.bcc) : [{ to: null, certs: [], answers: [] }];
+  for (const group of groups) {
+    group.algorithm = encrypt ? commonAlgorithm(group.answers, policy) : undefined;
+    if (encrypt && !group.algorithm) {
+      throw new Error('Your message was not sent: its recipients\' e-mail programs have no encryption algorithm in common that your organization allows.');
+    }
+  }
 
   say(status, 'Reading attachments…');
   const attachments = await collectAttachments(form);
@@ -142,7 +156,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         capabilities: policy.capabilities !== false,
         keyIdentifier: Boolean(policy.keyIdentifier),
         digest: policy.digest,
-        contentEncryption: policy.encryptionAlgorithms?.[0],
+        contentEncryption: group.algorithm,
         recipients: [...group.certs, ...senderCerts],
         time: Math.floor(Date.now() / 1000),
       });
@@ -175,24 +189,44 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
  * members belong with the list they came through.
  */
 function splitForBcc(answers, bcc, mode) {
-  const certOf = (r) => (r.certificate ? [fromBase64(r.certificate)] : []);
+  const usable = answers.filter((r) => r.certificate);
+  const certOf = (r) => [fromBase64(r.certificate)];
   const bccOf = (r) => [r.address, r.via].find((a) => a && bcc.has(a.toLowerCase()));
   if (mode === 'with-everyone' || bcc.size === 0) {
-    return [{ to: null, certs: answers.flatMap(certOf) }];
+    return [{ to: null, certs: usable.flatMap(certOf), answers: usable }];
   }
-  const visible = { to: null, certs: answers.filter((r) => !bccOf(r)).flatMap(certOf) };
+  const shown = usable.filter((r) => !bccOf(r));
+  const visible = { to: null, certs: shown.flatMap(certOf), answers: shown };
   const hidden = new Map();
   for (const r of answers) {
     const address = bccOf(r);
     if (!address) continue;
     const key = mode === 'together' ? '*' : address.toLowerCase();
-    const group = hidden.get(key) || { to: [], certs: [] };
+    const group = hidden.get(key) || { to: [], certs: [], answers: [] };
     if (!group.to.includes(address)) group.to.push(address);
-    group.certs.push(...certOf(r));
+    if (r.certificate) {
+      group.certs.push(...certOf(r));
+      group.answers.push(r);
+    }
     hidden.set(key, group);
   }
   if (mode === 'together' && hidden.has('*')) hidden.get('*').to = [...bcc];
   return [visible, ...hidden.values()];
+}
+
+/**
+ * The admin's algorithms a recipient's software reads: what its signatures announced, or, when
+ * none was ever seen, the CBC modes every S/MIME client reads (RFC 8551 §2.7.1).
+ */
+const SAFE_DEFAULT = ['aes256-cbc', 'aes128-cbc'];
+function readable(answer, policy) {
+  const known = answer.capabilities || SAFE_DEFAULT;
+  return (policy.encryptionAlgorithms || []).filter((a) => known.includes(a));
+}
+
+/** The first of the admin's algorithms every recipient in the group reads (we read them all). */
+function commonAlgorithm(answers, policy) {
+  return (policy.encryptionAlgorithms || []).find((a) => answers.every((r) => readable(r, policy).includes(a)));
 }
 
 function fromBase64(text) {

@@ -104,6 +104,7 @@ async function report(signer, carried, from) {
     digestAlgorithm: signer.digestAlgorithm ?? null,
     signatureAlgorithm: signer.signatureAlgorithm ?? null,
     problem: signer.problem ?? null,
+    capabilities: signer.capabilities ?? [],
   };
   const certificates = signer.certificate ? [signer.certificate, ...carried] : [];
   try {

@@ -73,6 +73,8 @@ pub struct SignerOutput {
     pub matches_from: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The SMIMECapabilities the signer announced (dotted OIDs), for the server to learn from.
+    pub capabilities: Vec<String>,
 }
 
 /// One S/MIME layer that was removed, outermost first.
@@ -176,6 +178,11 @@ fn signer_output(signer: &SignerResult) -> SignerOutput {
         weak: signer.weak_algorithm,
         matches_from: signer.matches_from,
         problem,
+        capabilities: signer
+            .capabilities
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 

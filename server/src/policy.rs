@@ -66,6 +66,18 @@ impl EncryptionAlgorithm {
         }
     }
 
+    /// The algorithm an SMIMECapabilities entry names, if it is one of these.
+    pub fn from_oid(oid: &Oid) -> Option<Self> {
+        [
+            Self::Aes256Gcm,
+            Self::Aes128Gcm,
+            Self::Aes256Cbc,
+            Self::Aes128Cbc,
+        ]
+        .into_iter()
+        .find(|a| a.engine().oid() == *oid)
+    }
+
     /// The name the browser module and the config file use.
     pub fn name(self) -> &'static str {
         match self {

@@ -344,6 +344,48 @@ impl Directory {
         Ok(out)
     }
 
+    /// Remember what a signer's software can decrypt (names as in `policy::EncryptionAlgorithm`),
+    /// unless a newer signature already told us.
+    pub async fn record_capabilities(
+        &self,
+        cert: &Certificate,
+        algorithms: &[&str],
+        signed_at: i64,
+    ) -> Result<(), DirectoryError> {
+        let fingerprint = fingerprint_hex(cert);
+        let list = algorithms.join(",");
+        sqlx::query(
+            "INSERT INTO smime_capabilities (fingerprint, algorithms, signed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (fingerprint) DO UPDATE SET algorithms = excluded.algorithms, \
+             signed_at = excluded.signed_at WHERE smime_capabilities.signed_at <= excluded.signed_at",
+        )
+        .bind(fingerprint)
+        .bind(list)
+        .bind(signed_at)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// What the certificate's owner said they can decrypt; `None` when never heard.
+    pub async fn capabilities(
+        &self,
+        cert: &Certificate,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        let row = sqlx::query("SELECT algorithms FROM smime_capabilities WHERE fingerprint = $1")
+            .bind(fingerprint_hex(cert))
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row
+            .and_then(|r| r.try_get::<String, _>("algorithms").ok())
+            .map(|list| {
+                list.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }))
+    }
+
     /// "Publish my certificates": `owner` replaces the certificates of their own directory
     /// entry. Every certificate must be for one of the owner's addresses; CA certificates that
     /// come along are kept for chain building, not published.

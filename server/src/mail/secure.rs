@@ -107,6 +107,9 @@ pub struct SignerFacts {
     pub signature_algorithm: Option<String>,
     /// An unsupported algorithm or malformed attributes, in words.
     pub problem: Option<String>,
+    /// The SMIMECapabilities the signer announced (OIDs, dotted), strongest first.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 impl SignerFacts {
@@ -120,7 +123,19 @@ impl SignerFacts {
             digest_algorithm: r.digest_algorithm.map(|d| d.name().to_string()),
             signature_algorithm: r.signature_algorithm.map(|s| s.name()),
             problem: r.problem.as_ref().map(ToString::to_string),
+            capabilities: r.capabilities.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    /// The announced content-encryption algorithms Sealmail knows, by their policy names;
+    /// empty when the signer announced none (then nothing is learnt).
+    pub fn encryption_capabilities(&self) -> Vec<&'static str> {
+        self.capabilities
+            .iter()
+            .filter_map(|oid| oid.parse().ok())
+            .filter_map(|oid| crate::policy::EncryptionAlgorithm::from_oid(&oid))
+            .map(crate::policy::EncryptionAlgorithm::name)
+            .collect()
     }
 }
 

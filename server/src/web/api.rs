@@ -120,6 +120,9 @@ pub struct RecipientAnswer {
     pub reason: String,
     /// The distribution list the address came from.
     pub via: Option<String>,
+    /// What the certificate's owner can decrypt (policy names), if a signature of theirs said;
+    /// absent when unknown.
+    pub capabilities: Option<Vec<String>>,
 }
 
 impl RecipientAnswer {
@@ -136,7 +139,20 @@ impl RecipientAnswer {
             source: found.source.map(|s| s.label()),
             reason: found.reason,
             via,
+            capabilities: None,
         }
+    }
+
+    /// Adds what the directory learnt of the certificate's capabilities.
+    async fn with_capabilities(
+        mut self,
+        directory: &crate::directory::Directory,
+        cert: Option<&Certificate>,
+    ) -> Self {
+        if let Some(cert) = cert {
+            self.capabilities = directory.capabilities(cert).await.ok().flatten();
+        }
+        self
     }
 }
 
@@ -196,7 +212,10 @@ pub async fn recipients(
                     now,
                 )
                 .await;
+                let cert = found.certificate.clone();
                 RecipientAnswer::from_found(found, r.via)
+                    .with_capabilities(&state.directory, cert.as_ref())
+                    .await
             }
         })
         .buffered(LOOKUP_CONCURRENCY)
@@ -331,10 +350,35 @@ pub async fn signature_report(
         ),
         None => None,
     };
+    if let (Some(cert), Some(checked)) = (signer, &checked) {
+        learn_capabilities(&state, &request.facts, cert, checked).await;
+    }
     Ok(Json(secure::report(
         &request.facts,
         signer,
         checked.as_ref(),
         &request.from,
     )))
+}
+
+/// A valid signature tells what its signer's software can decrypt (SMIMECapabilities): keep it,
+/// so mail back to them uses the strongest cipher they read.
+pub async fn learn_capabilities(
+    state: &Shared,
+    facts: &secure::SignerFacts,
+    cert: &Certificate,
+    checked: &crate::pki::cache::Checked,
+) {
+    let algorithms = facts.encryption_capabilities();
+    if algorithms.is_empty() || !(facts.digest_ok && facts.signature_ok && checked.is_valid()) {
+        return;
+    }
+    let signed_at = facts.signing_time.unwrap_or_else(crate::db::now);
+    if let Err(e) = state
+        .directory
+        .record_capabilities(cert, &algorithms, signed_at)
+        .await
+    {
+        tracing::warn!("remembering a signer's capabilities failed: {e}");
+    }
 }

@@ -377,6 +377,9 @@ async fn signature_reports(
             ),
             None => None,
         };
+        if let (Some(cert), Some(checked)) = (&cert, &checked) {
+            super::api::learn_capabilities(state, &facts, cert, checked).await;
+        }
         reports.push(secure::report(
             &facts,
             cert.as_ref(),

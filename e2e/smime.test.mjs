@@ -604,6 +604,7 @@ test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing 
     const signed = openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], inner).toString();
     assert.match(signed, /sha384/);
     assert.equal((signed.match(/cert_info:/g) || []).length, 1, 'more than the signing certificate was carried');
+    assert.doesNotMatch(signed, /1\.2\.840\.113549\.1\.9\.15/, 'SMIMECapabilities were announced with 0x100 off');
 
     // Bob's page opens it and reports the signature valid, with SHA-384.
     await unlockIfAsked(bob);
@@ -641,11 +642,15 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
       const href = await bob.locator('#sealed-message').getAttribute('data-raw-href');
       const raw = await (await bob.request.get(`${fresh.url}${href}`)).body();
       await bob.goto(inbox()); // away from the page asking for his passphrase
+      lastSigned = raw;
       const encrypted = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], raw);
       return openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], encrypted).toString();
     };
+    let lastSigned = null; // the last message alice sent, as delivered (its outer signature)
     const first = await cipherOfNext();
     assert.match(first, /aes-256-cbc/, 'with nothing known of bob, the safe default is not used');
+    assert.match(first, /issuerAndSerialNumber/, 'UseKeyIdentifier is off by default');
+    assert.doesNotMatch(first, /subjectKeyIdentifier/);
 
     // Bob signs a message to alice; reading it, alice's server learns what bob's program reads.
     const signedSubject = unique('Capabilities');
@@ -663,7 +668,7 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
     // An admin who allows only AES-128-GCM: carol, of whom nothing is known, counts as having no
     // certificate; bob (who announced it) does not.
     const original = readFileSync(fresh.configFile, 'utf8');
-    writeFileSync(fresh.configFile, `${original}\n[smime]\nencryption_algorithms = ["aes128-gcm"]\n`);
+    writeFileSync(fresh.configFile, `${original}\n[smime]\nencryption_algorithms = ["aes128-gcm"]\nsecurity_flags = 0x102\n`);
     const started = Date.now();
     for (;;) {
       await alice.goto(`${fresh.url}/compose`);
@@ -679,6 +684,13 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
     assert.match(said, new RegExp(`${rig.email('carol')}: their e-mail program reads none of the encryption algorithms your organization allows`));
     assert.doesNotMatch(said, new RegExp(rig.email('bob')));
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+
+    // To bob alone it goes out in AES-128-GCM, and with 0x002 the signature carries the whole
+    // chain, root included.
+    const third = await cipherOfNext();
+    assert.match(third, /aes-128-gcm|id-aes128-GCM/i);
+    const chain = openssl(['cms', '-cmsout', '-print', '-inform', 'SMIME'], lastSigned).toString();
+    assert.equal((chain.match(/cert_info:/g) || []).length, 3, 'the chain with its root was not carried');
     await alice.context().close();
     await bob.context().close();
   } finally {

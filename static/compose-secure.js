@@ -2,7 +2,7 @@
 // in the browser, and only the finished S/MIME entity goes to the server, which adds the header
 // fields and submits it (POST /compose/sealed). Plain messages keep the ordinary form post.
 import * as keystore from './keystore.js';
-import { SMART_CARD_ONLY, choose, csrfToken, postJson } from './ui.js';
+import { SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
 
@@ -67,10 +67,12 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   let { sign, encrypt } = wanted;
 
   let signer = null;
+  let chain = [];
   if (sign && policy.smartCardOnly) throw new Error(SMART_CARD_ONLY);
   if (sign) {
     signer = await keystore.signingIdentity(owner);
     if (!signer) throw new Error(NO_SIGNING_ID);
+    if (policy.chain && policy.chain !== 'none') chain = await signingChain(signer);
   }
 
   let recipientCerts = [];
@@ -151,7 +153,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         tripleWrap: policy.tripleWrap !== false,
         pkcs8: pkcs8 || undefined,
         certificate: signer?.certificate,
-        chain: signer && policy.chain && policy.chain !== 'none' ? signer.chain : [],
+        chain,
         chainWithoutRoot: policy.chain === 'without-root',
         capabilities: policy.capabilities !== false,
         keyIdentifier: Boolean(policy.keyIdentifier),
@@ -227,6 +229,20 @@ function readable(answer, policy) {
 /** The first of the admin's algorithms every recipient in the group reads (we read them all). */
 function commonAlgorithm(answers, policy) {
   return (policy.encryptionAlgorithms || []).find((a) => answers.every((r) => readable(r, policy).includes(a)));
+}
+
+/**
+ * The certificates to carry with the signature: the path the server validates for the signing
+ * certificate (which reaches the trust anchor even when the .p12 held no chain), or the .p12's
+ * own chain if the server cannot say.
+ */
+async function signingChain(signer) {
+  try {
+    const answer = await postJson('/api/chain', { certificates: [signer.certificate, ...signer.chain].map(toBase64) });
+    return answer.chain.map(fromBase64);
+  } catch {
+    return signer.chain;
+  }
 }
 
 function fromBase64(text) {

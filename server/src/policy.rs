@@ -340,12 +340,13 @@ pub fn check_split(
     }
 }
 
-/// Does this message name any of `hidden` in its RecipientInfos?
-pub fn reveals(shape: &Shape, hidden: &[smime::Certificate]) -> bool {
+/// Does this message name any of `certificates` in its RecipientInfos (so their owner can open
+/// it, and everyone who can read the RecipientInfos sees them named)?
+pub fn reveals(shape: &Shape, certificates: &[smime::Certificate]) -> bool {
     shape
         .recipient_ids
         .iter()
-        .any(|id| hidden.iter().any(|cert| id.matches(cert)))
+        .any(|id| certificates.iter().any(|cert| id.matches(cert)))
 }
 
 /// The policy in force, replaced whole when the configuration file changes.
@@ -405,6 +406,8 @@ pub enum Violation {
         "the encrypted message names a Bcc recipient ({0}) where the other recipients can see it"
     )]
     BccRevealed(String),
+    #[error("the message is not encrypted to a certificate of {0}, who could not read it")]
+    NotForRecipient(String),
 }
 
 /// What the server can see of a finished message without decrypting it.

@@ -1010,3 +1010,52 @@ async fn an_edited_config_puts_smime_and_pki_settings_in_force_and_a_broken_edit
         "a refused edit changed [pki]"
     );
 }
+
+#[tokio::test]
+async fn under_always_encrypt_a_recipient_the_message_is_not_encrypted_to_is_refused() {
+    let ca = certs::Ca::new("Recipients CA");
+    ca.issue("bob", None, Some(&email("bob")), "keyAgreement", None, 30);
+    let mut browser = Browser::new("[smime]\nalways_encrypt = true\n").await;
+    browser.sign_in("alice").await;
+    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", browser._db.path().display()));
+    let dir = sealmail_server::directory::Directory::new(
+        sealmail_server::db::open(&db_url).await.unwrap(),
+    );
+    dir.add_user_certificate(
+        &email("alice"),
+        sealmail_server::directory::UserSource::Contact,
+        &email("bob"),
+        &certs::read_cert(&ca.path("bob.pem")),
+    )
+    .await
+    .unwrap();
+    for (entity, sent) in [
+        (openssl_enveloped_entity(), false),
+        (enveloped_for(&ca, "bob.pem"), true),
+    ] {
+        let subject = unique("for bob");
+        let form = browser.get("/compose").await;
+        let fields = compose_fields(&form, &email("bob"), "", &subject);
+        let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+        if sent {
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        } else {
+            assert_eq!(
+                page.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                page.body
+            );
+            assert!(
+                page.body.contains(&format!(
+                    "not encrypted to a certificate of {}",
+                    email("bob")
+                )),
+                "{}",
+                page.body
+            );
+        }
+        assert_count_settles("bob", "INBOX", &subject, usize::from(sent)).await;
+    }
+}

@@ -382,3 +382,46 @@ pub async fn learn_capabilities(
         tracing::warn!("remembering a signer's capabilities failed: {e}");
     }
 }
+
+#[derive(Serialize)]
+pub struct ChainResponse {
+    /// Base64 DER, issuer of the certificate first, trust anchor last.
+    pub chain: Vec<String>,
+}
+
+/// `POST /api/chain` `{"certificates": [signing certificate, anything carried]}`: the path the
+/// server validates for the user's own signing certificate, for the page to carry in signatures
+/// (SecurityFlags 0x001/0x002) even when the digital ID file holds no chain. Refused when the
+/// certificate is not the user's or does not validate.
+pub async fn chain(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    Json(request): Json<CertificatesRequest>,
+) -> Result<Json<ChainResponse>, ApiError> {
+    let certs = read_certificates(&request.certificates)?;
+    let Some(cert) = certs.first() else {
+        return Err(bad(String::from("No certificate was given.")));
+    };
+    let checker = state.checker();
+    let checked = checker
+        .check(
+            cert,
+            &certs,
+            Usage::Sign,
+            Some(&user.0.email),
+            crate::db::now(),
+        )
+        .await;
+    if !checked.usable(checker.settings.check_crl) {
+        return Err(bad(checked.reason()));
+    }
+    Ok(Json(ChainResponse {
+        chain: checked
+            .verdict
+            .path
+            .iter()
+            .skip(1)
+            .map(|c| B64.encode(c.der()))
+            .collect(),
+    }))
+}

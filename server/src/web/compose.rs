@@ -580,6 +580,32 @@ pub async fn submit_sealed(
         }
     }
 
+    // Under AlwaysEncrypt every recipient must be able to open what reaches them (the page
+    // offers no "encrypt anyway" then): each message must name a certificate of each of its
+    // recipients.
+    if policy.always_encrypt {
+        let bcc_split = !forks.is_empty();
+        let mut parts: Vec<(&policy::Shape, Vec<String>)> = vec![(
+            &shape,
+            draft
+                .envelope_recipients()
+                .into_iter()
+                .filter(|r| !bcc_split || !bcc.iter().any(|b| b.eq_ignore_ascii_case(r)))
+                .collect(),
+        )];
+        parts.extend(fork_shapes.iter().zip(forks.iter().cloned()));
+        for (part, recipients) in parts {
+            for address in recipients {
+                let theirs = hidden_certificates(&state, user, &address).await;
+                if !policy::reveals(part, &theirs) {
+                    return Err(refused(
+                        policy::Violation::NotForRecipient(address).to_string(),
+                    ));
+                }
+            }
+        }
+    }
+
     // The message for To and Cc (and everyone, when nothing was split) is the Sent copy; each
     // split-off message has its own outbox id, so a retry sends only what did not go out.
     let visible: Vec<String> = if forks.is_empty() {
@@ -667,7 +693,7 @@ async fn check_sealed(
     Ok(shape)
 }
 
-/// Every certificate the server knows for a Bcc recipient, as the engine's type.
+/// Every certificate the server knows for a recipient, as the engine's type.
 async fn hidden_certificates(
     state: &Shared,
     user: &SignedIn,

@@ -234,6 +234,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/recipients", post(api::recipients))
         .route("/api/signature/report", post(api::signature_report))
+        .route("/api/chain", post(api::chain))
         .route("/api/certificates/publish", post(api::publish))
         .route("/api/contacts/certificates", post(api::add_to_contacts))
         .nest_service("/static", static_files)

@@ -571,10 +571,10 @@ test('a Bcc recipient of encrypted mail gets a message of her own: bob\'s does n
   for (const page of [alice, toBob.page, toCarol.page]) await page.context().close();
 });
 
-test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing certificate, key identifiers, AES-128-CBC', async () => {
+test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing certificate, protected headers, key identifiers, AES-128-CBC', async () => {
   const shaped = await startServer({
     pki, port: rig.portBase + 86,
-    extra: '[smime]\ntriple_wrap = false\ndefault_signing_algorithm = "sha384"\nsecurity_flags = 0x008\n'
+    extra: '[smime]\ntriple_wrap = false\ndefault_signing_algorithm = "sha384"\nsecurity_flags = 0x208\n'
       + 'use_key_identifier = true\nencryption_algorithms = ["aes128-cbc"]\n',
   });
   try {
@@ -605,6 +605,14 @@ test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing 
     assert.match(signed, /sha384/);
     assert.equal((signed.match(/cert_info:/g) || []).length, 1, 'more than the signing certificate was carried');
     assert.doesNotMatch(signed, /1\.2\.840\.113549\.1\.9\.15/, 'SMIMECapabilities were announced with 0x100 off');
+    // 0x200: From, To and Subject inside the signature (RFC 9788), and openssl verifies it.
+    const signedText = inner.toString();
+    assert.match(signedText, /hp="cipher"/);
+    assert.match(signedText, new RegExp(`Subject: ${subject}`));
+    assert.match(signedText, new RegExp(`To: ${rig.email('bob')}`));
+    const bundle = join(work(), 'chain.pem');
+    writeFileSync(bundle, Buffer.concat([readFileSync(pki.file('root.crt')), readFileSync(pki.file('ca.crt'))]));
+    assert.match(openssl(['cms', '-verify', '-CAfile', bundle], inner).toString(), new RegExp(text));
 
     // Bob's page opens it and reports the signature valid, with SHA-384.
     await unlockIfAsked(bob);

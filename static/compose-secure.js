@@ -159,6 +159,12 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         keyIdentifier: Boolean(policy.keyIdentifier),
         digest: policy.digest,
         contentEncryption: group.algorithm,
+        protectedHeaders: sign && policy.protectHeaders ? {
+          from: owner,
+          to: addresses(field('to')),
+          cc: addresses(field('cc')),
+          subject: field('subject'),
+        } : undefined,
         recipients: [...group.certs, ...senderCerts],
         time: Math.floor(Date.now() / 1000),
       });

@@ -35,6 +35,8 @@ pub enum SealError {
     BadKey,
     #[error("The option {0} is not one Sealmail knows.")]
     UnknownOption(String),
+    #[error("An address in From, To or Cc cannot be put inside the signature.")]
+    BadHeaders,
     #[error("The message could not be sealed: {0}")]
     Engine(#[from] smime::Error),
 }
@@ -81,6 +83,45 @@ pub struct SealRequest {
     pub capabilities: Option<bool>,
     /// Name recipients by subjectKeyIdentifier (UseKeyIdentifier).
     pub key_identifier: bool,
+    /// Copy these header fields inside the signature (SecurityFlags 0x200, RFC 9788).
+    pub protected_headers: Option<ProtectedHeaders>,
+}
+
+/// The header fields a signature protects: addresses only (the server writes the display
+/// names outside), and the subject.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ProtectedHeaders {
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+}
+
+impl ProtectedHeaders {
+    /// The fields, CRLF-terminated, ready to put in front of the entity.
+    fn fields(&self) -> Result<Vec<u8>, SealError> {
+        let address_ok = |a: &String| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| (0x21..0x7f).contains(&b) && !b"<>,;\"".contains(&b))
+        };
+        if !address_ok(&self.from) || !self.to.iter().chain(&self.cc).all(address_ok) {
+            return Err(SealError::BadHeaders);
+        }
+        let mut out = format!("From: {}\r\n", self.from);
+        if !self.to.is_empty() {
+            out.push_str(&format!("To: {}\r\n", self.to.join(",\r\n ")));
+        }
+        if !self.cc.is_empty() {
+            out.push_str(&format!("Cc: {}\r\n", self.cc.join(",\r\n ")));
+        }
+        out.push_str(&format!(
+            "Subject: {}\r\n",
+            mime::encode_header_text(&self.subject)
+        ));
+        Ok(out.into_bytes())
+    }
 }
 
 fn digest_of(name: Option<&str>) -> Result<DigestAlgorithm, SealError> {
@@ -175,6 +216,7 @@ fn signing(request: &SealRequest) -> Result<Signing, SealError> {
         } else {
             Vec::new()
         },
+        protect_headers: request.protected_headers.is_some(),
         ..SignOptions::default()
     };
     Ok(Signing { key, cert, options })
@@ -186,14 +228,28 @@ fn is_self_issued(cert: &Certificate) -> bool {
     tbs.subject() == tbs.issuer()
 }
 
-/// Drop the MIME-Version field the engine writes: the server adds it with the other transport
-/// fields, and a message must not carry it twice.
-fn without_mime_version(mut entity: Vec<u8>) -> Vec<u8> {
-    const FIELD: &[u8] = b"MIME-Version: 1.0\r\n";
-    if entity.starts_with(FIELD) {
-        entity.drain(..FIELD.len());
+/// Only the MIME entity: drop the transport fields the engine wrote in front (with header
+/// protection it copies From/To/Cc/Subject outside) and MIME-Version. The server writes those
+/// itself, and a message must not carry them twice.
+fn entity_only(mut sealed: Vec<u8>) -> Vec<u8> {
+    let mut start = 0;
+    while start < sealed.len() {
+        let line_end = sealed[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(sealed.len(), |i| start + i + 1);
+        let line = &sealed[start..line_end];
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"content-") || line == b"\r\n" {
+            break;
+        }
+        if !folded && !line.contains(&b':') {
+            break;
+        }
+        start = line_end;
     }
-    entity
+    sealed.drain(..start);
+    sealed
 }
 
 /// Build the entity and sign and/or encrypt it, hashing and encrypting in software.
@@ -218,7 +274,16 @@ pub async fn seal_message_with<B: Bulk>(
             data: &a.data,
         })
         .collect();
-    let entity = mime::build_mixed(&request.text, &attachments);
+    let mut entity = mime::build_mixed(&request.text, &attachments);
+    if let Some(headers) = &request.protected_headers
+        && request.sign
+    {
+        // A message with its header fields: the engine copies them inside the signature and
+        // leaves them outside too, where the server's own fields replace them.
+        let mut message = headers.fields()?;
+        message.append(&mut entity);
+        entity = message;
+    }
     let signing = if request.sign {
         Some(signing(request)?)
     } else {
@@ -274,7 +339,7 @@ pub async fn seal_message_with<B: Bulk>(
             .await?
         }
     };
-    Ok(without_mime_version(sealed))
+    Ok(entity_only(sealed))
 }
 
 /// Sign and/or encrypt a composed message. `request` is `{ text, attachments, sign, encrypt,

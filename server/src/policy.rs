@@ -271,6 +271,7 @@ impl SmimePolicy {
             capabilities: f & flags::INCLUDE_CAPABILITIES != 0,
             key_identifier: self.use_key_identifier,
             bcc: self.bcc_mode(),
+            protect_headers: f & flags::PROTECT_HEADERS != 0,
         }
     }
 }
@@ -291,6 +292,8 @@ pub struct ClientPolicy {
     pub capabilities: bool,
     pub key_identifier: bool,
     pub bcc: BccMode,
+    /// Copy From/To/Cc/Subject inside the signature (0x200).
+    pub protect_headers: bool,
 }
 
 /// How an encrypted message reaches its Bcc recipients, so that no RecipientInfo a recipient

@@ -409,6 +409,30 @@ pub fn decode_base64(input: &[u8]) -> Result<Vec<u8>, MimeError> {
     Ok(out)
 }
 
+/// An unstructured header value (a Subject) as it may appear in a header: as is when it is
+/// printable ASCII, else RFC 2047 encoded-words (UTF-8, base64), folded so no line is too long.
+pub fn encode_header_text(text: &str) -> String {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
+    // 45 bytes of UTF-8 make 60 base64 characters: with "=?UTF-8?B?" and "?=" a word stays
+    // within the 75 characters RFC 2047 allows. Words break between characters, never inside one.
+    let mut words = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + 45).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        words.push(format!(
+            "=?UTF-8?B?{}?=",
+            BASE64.encode(&text.as_bytes()[start..end])
+        ));
+        start = end;
+    }
+    words.join("\r\n ")
+}
+
 /// Base64 in lines of [`BASE64_LINE`] characters, each ending in CRLF.
 pub fn encode_base64_lines(data: &[u8]) -> Vec<u8> {
     // 57 bytes make one 76-character line; encode many lines' worth at a time into a buffer that
@@ -1119,6 +1143,24 @@ mod tests {
         let safe_input =
             b"Content-Type: multipart/mixed; boundary=x\r\n\r\npre\r\n--x\r\n\r\na\r\n--x--\r\n";
         assert_eq!(make_7bit_safe(safe_input.to_vec()).unwrap(), safe_input);
+    }
+
+    #[test]
+    fn header_text_is_encoded_only_when_it_must_be() {
+        assert_eq!(encode_header_text("Plain subject"), "Plain subject");
+        let long = "Grüße aus Köln, und noch viel mehr Text, der nicht in ein Wort passt";
+        let encoded = encode_header_text(long);
+        assert!(encoded.starts_with("=?UTF-8?B?"));
+        assert!(
+            encoded
+                .split("\r\n ")
+                .all(|w| w.len() <= 75 && w.ends_with("?="))
+        );
+        let decoded: Vec<u8> = encoded
+            .split("\r\n ")
+            .flat_map(|w| decode_base64(w[10..w.len() - 2].as_bytes()).unwrap())
+            .collect();
+        assert_eq!(String::from_utf8(decoded).unwrap(), long);
     }
 
     #[test]

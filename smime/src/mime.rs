@@ -1158,7 +1158,7 @@ mod tests {
         );
         let decoded: Vec<u8> = encoded
             .split("\r\n ")
-            .flat_map(|w| decode_base64(w[10..w.len() - 2].as_bytes()).unwrap())
+            .flat_map(|w| decode_base64(&w.as_bytes()[10..w.len() - 2]).unwrap())
             .collect();
         assert_eq!(String::from_utf8(decoded).unwrap(), long);
     }

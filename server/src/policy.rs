@@ -401,6 +401,8 @@ pub enum Violation {
     SigningAlgorithm(String),
     #[error("the message is not a well-formed S/MIME message")]
     Malformed,
+    #[error("the message says inside its signature that it is from {0}, not from you")]
+    NotYourAddress(String),
     #[error(
         "your organization requires Bcc recipients to get their own encrypted message, and this one was not split that way"
     )]
@@ -422,6 +424,8 @@ pub struct Shape {
     pub bad_signature: bool,
     /// The digests of the outer signatures.
     pub digests: Vec<DigestAlgorithm>,
+    /// The From addresses inside the outer signature (header protection), if it has any.
+    pub signed_from: Option<Vec<String>>,
     /// The message is encrypted (under an outer signature or not), with this algorithm.
     pub encryption: Option<Oid>,
     /// Who the encryption is for (its RecipientInfos).
@@ -459,6 +463,10 @@ fn record_envelope(envelope: &Envelope, shape: &mut Shape) {
 fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
     let verification = smime::verify(entity).map_err(|_| Violation::Malformed)?;
     shape.bad_signature = !verification.all_valid();
+    shape.signed_from = smime::mime::Entity::parse(&verification.content)
+        .ok()
+        .and_then(|e| e.header("from"))
+        .map(|v| smime::mime::addresses(&v));
     for signer in &verification.signers {
         if let Some(digest) = signer.digest_algorithm {
             shape.digests.push(digest);
@@ -500,6 +508,13 @@ pub fn check_submission(
         if !addresses.iter().any(|a| a.eq_ignore_ascii_case(sender)) {
             return Err(Violation::NotYourCertificate(addresses.join(", ")));
         }
+    }
+    // The server writes From outside; a From inside the signature (header protection) is what
+    // a careful reader shows, so it must be the sender too.
+    if let Some(from) = &shape.signed_from
+        && let Some(other) = from.iter().find(|a| !a.eq_ignore_ascii_case(sender))
+    {
+        return Err(Violation::NotYourAddress(other.clone()));
     }
     let allowed_digest = policy.default_signing_algorithm.engine();
     if let Some(d) = shape.digests.iter().find(|d| **d != allowed_digest) {

@@ -637,12 +637,13 @@ async fn a_sealed_send_that_is_not_smime_is_refused_and_nothing_goes_out() {
 
 /// A clear-signed entity (Content-* fields and body only) made by openssl with `signer`'s key.
 fn openssl_signed_entity(ca: &certs::Ca, signer: &str, md: &str) -> Vec<u8> {
+    openssl_signed_entity_with(ca, signer, md, "Content-Type: text/plain\r\n\r\nsigned\r\n")
+}
+
+/// [`openssl_signed_entity`] signing `content` (header fields and body) as given.
+fn openssl_signed_entity_with(ca: &certs::Ca, signer: &str, md: &str, content: &str) -> Vec<u8> {
     let dir = ca.dir.path();
-    std::fs::write(
-        dir.join("in.txt"),
-        "Content-Type: text/plain\r\n\r\nsigned\r\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("in.txt"), content).unwrap();
     certs::openssl(
         dir,
         &[
@@ -735,6 +736,16 @@ async fn sealed_sends_that_break_the_policy_are_refused_and_nothing_goes_out() {
             "an untrusted certificate",
             openssl_signed_entity(&stranger, "alice", "sha256"),
             "the digital ID you signed with cannot be used",
+        ),
+        (
+            "someone else's From inside the signature",
+            openssl_signed_entity_with(
+                &ca,
+                "alice",
+                "sha256",
+                "From: mallory@example.test\r\nContent-Type: text/plain\r\n\r\nsigned\r\n",
+            ),
+            "says inside its signature that it is from mallory@example.test",
         ),
     ];
     for (what, entity, expected) in cases {

@@ -1070,3 +1070,68 @@ async fn under_always_encrypt_a_recipient_the_message_is_not_encrypted_to_is_ref
         assert_count_settles("bob", "INBOX", &subject, usize::from(sent)).await;
     }
 }
+
+#[tokio::test]
+async fn bcc_recipients_share_a_message_with_0x040_and_everyone_shares_one_with_0x080() {
+    let ca = certs::Ca::new("Bcc modes CA");
+    ca.issue(
+        "carol",
+        None,
+        Some(&email("carol")),
+        "keyAgreement",
+        None,
+        30,
+    );
+    let for_carol = enveloped_for(&ca, "carol.pem");
+    let for_others = openssl_enveloped_entity();
+    // Two Bcc recipients: carol, and alice herself.
+    let bcc_both = format!("{}, {}", email("carol"), email("alice"));
+    let together = vec![(bcc_both.clone(), for_carol.clone())];
+    let each = vec![
+        (email("carol"), for_carol.clone()),
+        (email("alice"), for_others.clone()),
+    ];
+    // (SecurityFlags, the split the page posted, the To/Cc message, accepted)
+    let cases = [
+        // 0x040: one message for all Bcc recipients together, not one each.
+        ("0x141", together.clone(), &for_others, true),
+        ("0x141", each, &for_others, false),
+        // 0x080: one message for everyone (naming carol where bob sees it) is what was asked…
+        ("0x181", Vec::new(), &for_carol, true),
+        // …and splitting it anyway is not.
+        ("0x181", together, &for_others, false),
+    ];
+    for (flags, forks, main, accepted) in cases {
+        let mut browser = Browser::new(&format!("[smime]\nsecurity_flags = {flags}\n")).await;
+        browser.sign_in("alice").await;
+        let subject = unique("bcc mode");
+        let form = browser.get("/compose").await;
+        let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+        fields[4].1 = bcc_both.clone();
+        let fork_refs: Vec<(&str, &[u8])> = forks
+            .iter()
+            .map(|(to, e)| (to.as_str(), e.as_slice()))
+            .collect();
+        let page = browser
+            .post_sealed_split(&as_refs(&fields), main, &fork_refs)
+            .await;
+        if accepted {
+            assert_eq!(page.status, StatusCode::OK, "{flags}: {}", page.body);
+            assert_count_settles("bob", "INBOX", &subject, 1).await;
+            assert_count_settles("carol", "INBOX", &subject, 1).await;
+        } else {
+            assert_eq!(
+                page.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{flags}: {}",
+                page.body
+            );
+            assert!(
+                page.body.contains("Bcc recipients to get their own"),
+                "{}",
+                page.body
+            );
+            assert_count_settles("bob", "INBOX", &subject, 0).await;
+        }
+    }
+}

@@ -840,18 +840,7 @@ async fn a_plain_send_under_always_sign_is_refused_and_kept_as_a_draft() {
     let page = browser
         .post_multipart("/compose", &as_refs(&fields), &[])
         .await;
-    assert_eq!(
-        page.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("requires a digital signature on every message"),
-        "{}",
-        page.body
-    );
+    assert_refused(&page, "requires a digital signature on every message");
     assert_count_settles("bob", "INBOX", &subject, 0).await;
     assert_count_settles("alice", "Drafts", &subject, 1).await;
     let options = browser.get("/options").await;
@@ -878,17 +867,9 @@ async fn more_recipients_than_the_users_limit_are_refused_and_nothing_goes_out()
     let page = browser
         .post_multipart("/compose", &as_refs(&fields), &[])
         .await;
-    assert_eq!(
-        page.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        page.body
-    );
-    assert!(
-        page.body
-            .contains("it has 2 recipients, and your organization allows at most 1"),
-        "{}",
-        page.body
+    assert_refused(
+        &page,
+        "it has 2 recipients, and your organization allows at most 1",
     );
     assert_count_settles("bob", "INBOX", &subject, 0).await;
     assert_count_settles("carol", "INBOX", &subject, 0).await;
@@ -907,20 +888,8 @@ async fn encrypted_mail_must_not_show_a_bcc_recipient_to_the_others() {
     );
     let mut browser = Browser::new("").await;
     browser.sign_in("alice").await;
-    // Alice knows carol's certificate (her contacts), so the server can recognise it.
-    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", browser._db.path().display()));
-    let dir = sealmail_server::directory::Directory::new(
-        sealmail_server::db::open(&db_url).await.unwrap(),
-    );
-    dir.add_user_certificate(
-        &email("alice"),
-        sealmail_server::directory::UserSource::Contact,
-        &email("carol"),
-        &certs::read_cert(&ca.path("carol.pem")),
-    )
-    .await
-    .unwrap();
+    // Alice has carol's certificate in her contacts, so the server can recognise it.
+    alice_knows(&browser, &ca, "carol").await;
     let for_carol = enveloped_for(&ca, "carol.pem");
     let for_others = openssl_enveloped_entity();
 
@@ -1028,19 +997,7 @@ async fn under_always_encrypt_a_recipient_the_message_is_not_encrypted_to_is_ref
     ca.issue("bob", None, Some(&email("bob")), "keyAgreement", None, 30);
     let mut browser = Browser::new("[smime]\nalways_encrypt = true\n").await;
     browser.sign_in("alice").await;
-    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", browser._db.path().display()));
-    let dir = sealmail_server::directory::Directory::new(
-        sealmail_server::db::open(&db_url).await.unwrap(),
-    );
-    dir.add_user_certificate(
-        &email("alice"),
-        sealmail_server::directory::UserSource::Contact,
-        &email("bob"),
-        &certs::read_cert(&ca.path("bob.pem")),
-    )
-    .await
-    .unwrap();
+    alice_knows(&browser, &ca, "bob").await;
     for (entity, sent) in [
         (openssl_enveloped_entity(), false),
         (enveloped_for(&ca, "bob.pem"), true),
@@ -1134,4 +1091,32 @@ async fn bcc_recipients_share_a_message_with_0x040_and_everyone_shares_one_with_
             assert_count_settles("bob", "INBOX", &subject, 0).await;
         }
     }
+}
+
+/// Puts `user`'s certificate from `ca` in alice's contacts, as "Add to contacts" would.
+async fn alice_knows(browser: &Browser, ca: &certs::Ca, user: &str) {
+    let db_url = std::env::var("SEALMAIL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/test.db?mode=rwc", browser._db.path().display()));
+    let dir = sealmail_server::directory::Directory::new(
+        sealmail_server::db::open(&db_url).await.unwrap(),
+    );
+    dir.add_user_certificate(
+        &email("alice"),
+        sealmail_server::directory::UserSource::Contact,
+        &email(user),
+        &certs::read_cert(&ca.path(&format!("{user}.pem"))),
+    )
+    .await
+    .unwrap();
+}
+
+/// The send was refused with a 422 whose sentence contains `expected`.
+fn assert_refused(page: &Page, expected: &str) {
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(expected), "{}", page.body);
 }

@@ -109,7 +109,7 @@ with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
 }
 
 /** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
-export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '' } = {}) {
+export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '', revocation = false } = {}) {
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
@@ -135,8 +135,8 @@ url = "sqlite://${dir}/sealmail.db?mode=rwc"
 ${pki ? `
 [pki]
 trust_anchors = "${pki.file('anchors')}"
-# The test PKI publishes no CRLs; revocation is covered by the server's crl_fetch tests.
-disable_crl_check = true
+${revocation ? '' : `# The test PKI publishes no CRLs; revocation is covered by the server's crl_fetch tests.
+disable_crl_check = true`}
 ` : ''}
 ${extra}`);
   const log = [];

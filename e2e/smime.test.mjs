@@ -705,3 +705,34 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
     await fresh.stop();
   }
 });
+
+test('CheckCRL: a recipient whose revocation status is unknown gets mail while it is off, and is named once it is on', async () => {
+  // Revocation checking on, and the test PKI publishes no CRLs: every certificate's status is unknown.
+  const crlServer = await startServer({ pki, port: rig.portBase + 88, revocation: true });
+  try {
+    const alice = await signedInPage(browser, crlServer, 'alice');
+    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    const subject = unique('Revocation unknown');
+    await composeSecure(alice, { to: rig.email('bob'), subject, body: 'Sent with a warning.', sign: false, encrypt: true });
+    await alice.getByRole('button', { name: 'Send' }).click();
+    await sentNotice(alice);
+
+    // The admin turns CheckCRL on while the server runs ([pki] is live too).
+    const original = readFileSync(crlServer.configFile, 'utf8');
+    writeFileSync(crlServer.configFile, original.replace('[pki]\n', '[pki]\ncheck_crl = true\n'));
+    const started = Date.now();
+    while (!crlServer.log.join('').includes('[pki] settings reloaded')) {
+      assert.ok(Date.now() - started < 60000, `the [pki] edit was not reloaded within 60 s:\n${crlServer.log.join('')}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await composeSecure(alice, { to: rig.email('bob'), subject: unique('Blocked by CheckCRL'), body: 'x', sign: false, encrypt: true });
+    await alice.getByRole('button', { name: 'Send' }).click();
+    const dialog = alice.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), new RegExp(`${rig.email('bob')}: .*revocation`, 'i'));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await alice.context().close();
+  } finally {
+    await crlServer.stop();
+  }
+});

@@ -363,7 +363,11 @@ pub fn show(
             } else {
                 "default".to_string()
             };
-            let shown = mask_password(&value.to_string());
+            // Flags read as OWA documents them: a sum of hex values.
+            let shown = match (key.as_str(), value) {
+                ("security_flags", toml::Value::Integer(flags)) => format!("0x{flags:03x}"),
+                _ => mask_password(&value.to_string()),
+            };
             out.push_str(&format!("{section}.{key} = {shown}    # {source}\n"));
         }
     }
@@ -532,6 +536,7 @@ mod tests {
             line("smime.clear_sign").contains("= false    # environment SEALMAIL_SMIME_CLEAR_SIGN")
         );
         assert!(line("smime.triple_wrap").ends_with("= true    # default"));
+        assert!(line("smime.security_flags").ends_with("= 0x101    # default"));
         assert!(line("database.url").contains("postgres://mail:***@db/mail"));
         assert!(!shown.contains("hunter2"));
     }

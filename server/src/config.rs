@@ -374,18 +374,31 @@ pub fn show(
     Ok(out)
 }
 
-/// `scheme://user:secret@host` → `scheme://user:***@host`.
+/// `scheme://user:secret@host` → `scheme://user:***@host`; a `password=` query parameter is
+/// masked too.
 fn mask_password(value: &str) -> String {
-    let (Some(scheme_end), Some(at)) = (value.find("://"), value.find('@')) else {
-        return value.to_string();
-    };
-    let userinfo = &value[scheme_end + 3..at];
-    match userinfo.find(':') {
-        Some(colon) if scheme_end + 3 < at => {
-            format!("{}:***{}", &value[..scheme_end + 3 + colon], &value[at..])
+    let mut out = value.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| authority_start + i);
+        let authority = &out[authority_start..authority_end];
+        // The last '@' ends the user info: a password may itself contain '@'.
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            out.replace_range(authority_start + colon + 1..authority_start + at, "***");
         }
-        _ => value.to_string(),
     }
+    if let Some(start) = out.find("password=") {
+        let value_start = start + "password=".len();
+        let value_end = out[value_start..]
+            .find('&')
+            .map_or(out.len(), |i| value_start + i);
+        out.replace_range(value_start..value_end, "***");
+    }
+    out
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -539,6 +552,16 @@ mod tests {
         assert!(line("smime.security_flags").ends_with("= 0x101    # default"));
         assert!(line("database.url").contains("postgres://mail:***@db/mail"));
         assert!(!shown.contains("hunter2"));
+        assert_eq!(
+            mask_password("postgres://u:p@ss@db/x"),
+            "postgres://u:***@db/x"
+        );
+        assert_eq!(mask_password("a@b://c"), "a@b://c");
+        assert_eq!(
+            mask_password("postgres://db/x?user=u&password=s3cret&ssl=1"),
+            "postgres://db/x?user=u&password=***&ssl=1"
+        );
+        assert_eq!(mask_password("\"plain\""), "\"plain\"");
     }
 
     #[test]

@@ -432,27 +432,30 @@ pub struct Shape {
     pub recipient_ids: Vec<smime::decrypt::RecipientId>,
 }
 
-/// Look at a sealed entity the way the server can: verify an outer signature, find the
-/// encryption layer under it.
+/// Look at a sealed entity the way the server can: verify every signature down to the first
+/// encryption layer (however many a modified page stacks), and read that layer's algorithm and
+/// recipients. What lies inside the encryption the server cannot see.
 pub fn inspect(entity: &[u8]) -> Result<Shape, Violation> {
     let mut shape = Shape::default();
-    let inner = match smime::mime::parse_smime(entity).map_err(|_| Violation::Malformed)? {
-        SmimeContent::NotSmime => return Ok(shape),
-        SmimeContent::ClearSigned { .. } => signed(entity, &mut shape)?,
-        SmimeContent::Opaque { cms } => {
-            if let Ok(envelope) = Envelope::from_cms(&cms) {
+    let mut current = entity.to_vec();
+    for _ in 0..smime::wrap::MAX_LAYERS {
+        match smime::mime::parse_smime(&current).map_err(|_| Violation::Malformed)? {
+            SmimeContent::NotSmime => return Ok(shape),
+            SmimeContent::Opaque { cms } if is_envelope(&cms) => {
+                let envelope = Envelope::from_cms(&cms).map_err(|_| Violation::Malformed)?;
                 record_envelope(&envelope, &mut shape);
                 return Ok(shape);
             }
-            signed(entity, &mut shape)?
+            SmimeContent::ClearSigned { .. } | SmimeContent::Opaque { .. } => {
+                current = signed(&current, &mut shape)?;
+            }
         }
-    };
-    if let Ok(SmimeContent::Opaque { cms }) = smime::mime::parse_smime(&inner)
-        && let Ok(envelope) = Envelope::from_cms(&cms)
-    {
-        record_envelope(&envelope, &mut shape);
     }
-    Ok(shape)
+    Err(Violation::Malformed)
+}
+
+fn is_envelope(cms: &[u8]) -> bool {
+    Envelope::from_cms(cms).is_ok()
 }
 
 fn record_envelope(envelope: &Envelope, shape: &mut Shape) {
@@ -462,11 +465,10 @@ fn record_envelope(envelope: &Envelope, shape: &mut Shape) {
 
 fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
     let verification = smime::verify(entity).map_err(|_| Violation::Malformed)?;
-    shape.bad_signature = !verification.all_valid();
-    shape.signed_from = smime::mime::Entity::parse(&verification.content)
-        .ok()
-        .and_then(|e| e.header("from"))
-        .map(|v| smime::mime::addresses(&v));
+    shape.bad_signature |= !verification.all_valid();
+    if let Some(from) = from_field(&verification.content) {
+        shape.signed_from.get_or_insert_with(Vec::new).extend(from);
+    }
     for signer in &verification.signers {
         if let Some(digest) = signer.digest_algorithm {
             shape.digests.push(digest);
@@ -476,6 +478,27 @@ fn signed(entity: &[u8], shape: &mut Shape) -> Result<Vec<u8>, Violation> {
         }
     }
     Ok(verification.content)
+}
+
+/// The addresses of a From field in a signed entity, read as a mail program reads them; `None`
+/// when there is no From field. A field naming no address yields an empty string, which matches
+/// no sender.
+fn from_field(entity: &[u8]) -> Option<Vec<String>> {
+    let message = mail_parser::MessageParser::default().parse_headers(entity)?;
+    message.header("From")?;
+    let addresses: Vec<String> = message
+        .from()
+        .map(|list| {
+            list.iter()
+                .map(|a| a.address().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(if addresses.is_empty() {
+        vec![String::new()]
+    } else {
+        addresses
+    })
 }
 
 /// A message that is neither signed nor encrypted (the ordinary form post): allowed unless the
@@ -514,7 +537,12 @@ pub fn check_submission(
     if let Some(from) = &shape.signed_from
         && let Some(other) = from.iter().find(|a| !a.eq_ignore_ascii_case(sender))
     {
-        return Err(Violation::NotYourAddress(other.clone()));
+        let shown = if other.is_empty() {
+            "no address"
+        } else {
+            other
+        };
+        return Err(Violation::NotYourAddress(shown.to_string()));
     }
     let allowed_digest = policy.default_signing_algorithm.engine();
     if let Some(d) = shape.digests.iter().find(|d| **d != allowed_digest) {

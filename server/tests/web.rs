@@ -797,9 +797,20 @@ async fn encryption_outside_the_policy_and_unencrypted_mail_under_always_encrypt
     );
     let mut browser = Browser::new(&config).await;
     browser.sign_in("alice").await;
+    // The server looks through every signature a page stacks up, not only the outermost.
+    let envelope = String::from_utf8(openssl_enveloped_entity()).unwrap();
+    let once = String::from_utf8(openssl_signed_entity_with(
+        &ca, "alice", "sha256", &envelope,
+    ))
+    .unwrap();
+    let twice = openssl_signed_entity_with(&ca, "alice", "sha256", &once);
     for (entity, expected) in [
         (
             openssl_enveloped_entity(),
+            "encrypted with AES-256-CBC, which your organization does not allow",
+        ),
+        (
+            twice,
             "encrypted with AES-256-CBC, which your organization does not allow",
         ),
         (
@@ -869,7 +880,7 @@ async fn more_recipients_than_the_users_limit_are_refused_and_nothing_goes_out()
         .await;
     assert_refused(
         &page,
-        "it has 2 recipients, and your organization allows at most 1",
+        "This message has more than 1 recipients after distribution lists are expanded",
     );
     assert_count_settles("bob", "INBOX", &subject, 0).await;
     assert_count_settles("carol", "INBOX", &subject, 0).await;
@@ -1119,4 +1130,49 @@ fn assert_refused(page: &Page, expected: &str) {
         page.body
     );
     assert!(page.body.contains(expected), "{}", page.body);
+}
+
+#[tokio::test]
+async fn bcc_to_oneself_and_a_repeated_bcc_address_do_not_stop_a_split_send() {
+    let ca = certs::Ca::new("Self Bcc CA");
+    ca.issue(
+        "alice",
+        None,
+        Some(&email("alice")),
+        "keyAgreement",
+        None,
+        30,
+    );
+    ca.issue(
+        "carol",
+        None,
+        Some(&email("carol")),
+        "keyAgreement",
+        None,
+        30,
+    );
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    alice_knows(&browser, &ca, "alice").await;
+    alice_knows(&browser, &ca, "carol").await;
+    // Every message is encrypted to the sender too (her Sent copy), which names her everywhere.
+    let for_alice = enveloped_for(&ca, "alice.pem");
+    let for_carol = enveloped_for(&ca, "carol.pem");
+    let subject = unique("self bcc");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[4].1 = format!(
+        "{}, {}, {}",
+        email("carol"),
+        email("carol").to_uppercase(),
+        email("alice")
+    );
+    let (carol, alice) = (email("carol"), email("alice"));
+    let forks: [(&str, &[u8]); 2] = [(&carol, &for_carol), (&alice, &for_alice)];
+    let page = browser
+        .post_sealed_split(&as_refs(&fields), &for_alice, &forks)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
 }

@@ -350,9 +350,8 @@ pub async fn signature_report(
         ),
         None => None,
     };
-    if let (Some(cert), Some(checked)) = (signer, &checked) {
-        learn_capabilities(&state, &request.facts, cert, checked).await;
-    }
+    // The facts here are the page's word (the server cannot see inside the encryption), so
+    // nothing is learnt from them: anyone could claim what bob's program reads.
     Ok(Json(secure::report(
         &request.facts,
         signer,
@@ -361,8 +360,8 @@ pub async fn signature_report(
     )))
 }
 
-/// A valid signature tells what its signer's software can decrypt (SMIMECapabilities): keep it,
-/// so mail back to them uses the strongest cipher they read.
+/// A valid signature the server verified itself tells what its signer's software can decrypt
+/// (SMIMECapabilities): keep it, so mail back to them uses the strongest cipher they read.
 pub async fn learn_capabilities(
     state: &Shared,
     facts: &secure::SignerFacts,
@@ -373,7 +372,9 @@ pub async fn learn_capabilities(
     if algorithms.is_empty() || !(facts.digest_ok && facts.signature_ok && checked.is_valid()) {
         return;
     }
-    let signed_at = facts.signing_time.unwrap_or_else(crate::db::now);
+    // A signing time in the future would pin these capabilities against later signatures.
+    let now = crate::db::now();
+    let signed_at = facts.signing_time.map_or(now, |t| t.min(now));
     if let Err(e) = state
         .directory
         .record_capabilities(cert, &algorithms, signed_at)

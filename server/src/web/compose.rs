@@ -423,13 +423,18 @@ async fn deliver(
 ) -> Result<Outcome, PageError> {
     let send_id = part.send_id;
     let message_id = &draft.message_id;
-    let all = draft.envelope_recipients().len();
+    // The limit counts people, so distribution lists are expanded first, as for the lookup.
     let limit = state.checker().settings.recipient_limit_for(&user.email);
-    if all > limit {
-        let why = format!(
-            "it has {all} recipients, and your organization allows at most {limit} on one message"
-        );
-        return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why));
+    match expand_lists(state, user, &draft.envelope_recipients()).await {
+        Ok(all) if all.len() > limit => {
+            let why = format!(
+                "it has {} recipients, and your organization allows at most {limit} on one message",
+                all.len()
+            );
+            return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why));
+        }
+        Ok(_) => {}
+        Err(why) => return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why)),
     }
     match state.outbox.claim(send_id, &user.email, message_id).await? {
         Claim::Done => return Ok(Outcome::Sent),
@@ -483,7 +488,9 @@ async fn deliver(
         ));
     }
     // From here on the message is out: never report failure, only finish the bookkeeping.
-    if let Err(e) = state.outbox.mark_submitted(send_id, &kept).await {
+    // A split-off copy is never filed, so none is kept for filing later either.
+    let sent_copy: &[u8] = if part.file_in_sent { &kept } else { &[] };
+    if let Err(e) = state.outbox.mark_submitted(send_id, sent_copy).await {
         tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
     }
     if part.file_in_sent {
@@ -554,7 +561,12 @@ pub async fn submit_sealed(
         let parsed = compose::parse_recipients(to).map_err(|e| refused(e.to_string()))?;
         forks.push(parsed.into_iter().map(|r| r.email).collect());
     }
-    let bcc: Vec<String> = draft.bcc.iter().map(|r| r.email.clone()).collect();
+    let mut bcc: Vec<String> = Vec::new();
+    for r in &draft.bcc {
+        if !bcc.iter().any(|b| b.eq_ignore_ascii_case(&r.email)) {
+            bcc.push(r.email.clone());
+        }
+    }
     let encrypted = shape.encryption.is_some();
     let mode = policy.bcc_mode();
     policy::check_split(mode, encrypted, &bcc, &forks).map_err(|v| refused(v.to_string()))?;
@@ -563,8 +575,9 @@ pub async fn submit_sealed(
         fork_shapes.push(check_sealed(&state, user, &policy, fork_entity).await?);
     }
     if !forks.is_empty() {
-        // No message may name a Bcc recipient it does not go to.
-        for address in &bcc {
+        // No message may name a Bcc recipient it does not go to. (The sender is named in every
+        // message, to keep Sent readable; Bcc to oneself reveals nothing.)
+        for address in bcc.iter().filter(|a| !a.eq_ignore_ascii_case(&user.email)) {
             let hidden = hidden_certificates(&state, user, address).await;
             let in_fork = |f: &Vec<String>| f.iter().any(|a| a.eq_ignore_ascii_case(address));
             let leaks = policy::reveals(&shape, &hidden)
@@ -595,7 +608,11 @@ pub async fn submit_sealed(
         )];
         parts.extend(fork_shapes.iter().zip(forks.iter().cloned()));
         for (part, recipients) in parts {
-            for address in recipients {
+            // A distribution list has no certificate; its members must each be able to open it.
+            let people = expand_lists(&state, user, &recipients)
+                .await
+                .map_err(refused)?;
+            for address in people {
                 let theirs = hidden_certificates(&state, user, &address).await;
                 if !policy::reveals(part, &theirs) {
                     return Err(refused(
@@ -631,8 +648,8 @@ pub async fn submit_sealed(
     if let Outcome::NotSent(status, why) = outcome {
         return Err(not_sent_json(status, &why));
     }
-    for (i, (to, fork_entity)) in forks.iter().zip(&s.fork_entities).enumerate() {
-        let send_id = format!("{}-bcc{}", s.send_id, i + 1);
+    for (to, fork_entity) in forks.iter().zip(&s.fork_entities) {
+        let send_id = fork_send_id(&s.send_id, to);
         let part = Part {
             send_id: &send_id,
             recipients: to.clone(),
@@ -653,6 +670,43 @@ pub async fn submit_sealed(
     }
     remove_draft(&state, user, s.draft_uid).await;
     Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
+}
+
+/// `addresses` with distribution lists replaced by their members (nested lists followed), as
+/// the lookup endpoint expands them; an error says the user's recipient limit was passed.
+async fn expand_lists(
+    state: &Shared,
+    user: &SignedIn,
+    addresses: &[String],
+) -> Result<Vec<String>, String> {
+    let checker = state.checker();
+    let settings = &checker.settings;
+    let directory = state.directory.clone();
+    let expanded = crate::directory::lookup::expand(
+        addresses,
+        |address| {
+            let directory = directory.clone();
+            async move { directory.list_members(&address).await }
+        },
+        settings.recipient_limit_for(&user.email),
+        std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
+    )
+    .await
+    .map_err(|e| e.to_string().trim_end_matches('.').to_string())?;
+    Ok(expanded.recipients.into_iter().map(|r| r.address).collect())
+}
+
+/// The outbox id of the message split off for `to`: named by who it goes to, not by its
+/// position, so a retry with a changed Bcc list cannot mistake one recipient's copy for
+/// another's.
+fn fork_send_id(send_id: &str, to: &[String]) -> String {
+    use sha2::Digest;
+    let mut addresses: Vec<String> = to.iter().map(|a| a.to_ascii_lowercase()).collect();
+    addresses.sort();
+    addresses.dedup();
+    let digest = sha2::Sha256::digest(addresses.join(",").as_bytes());
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{send_id}-bcc-{short}")
 }
 
 /// One sealed message against the policy, then its outer signer's certificate against the
@@ -757,6 +811,13 @@ pub async fn file_pending_sent_copies(state: &Shared, user: &SignedIn) {
     match state.outbox.pending(&user.email).await {
         Ok(pending) => {
             for p in pending {
+                if p.sent_copy.is_empty() {
+                    // A copy split off for Bcc recipients: it is not the Sent copy.
+                    if let Err(e) = state.outbox.mark_filed(&p.send_id).await {
+                        tracing::warn!(user = %user.email, "updating the outbox failed: {e}");
+                    }
+                    continue;
+                }
                 file_in_sent(state, user, &p.send_id, &p.message_id, &p.sent_copy).await;
             }
         }

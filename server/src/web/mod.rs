@@ -129,24 +129,32 @@ impl AppState {
                 return false;
             }
         };
+        // Both sections are made ready before either is put in force, so an edit is taken whole
+        // or not at all.
+        let new_checker = if self.checker().settings != config.pki {
+            match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
+                Ok(checker) => Some(checker),
+                Err(e) => {
+                    tracing::error!(
+                        path = %path.display(),
+                        "the edited configuration is refused, the settings in force stay: [pki]: {e}"
+                    );
+                    return false;
+                }
+            }
+        } else {
+            None
+        };
         let mut changed = false;
         if *self.policy.current() != config.smime {
             self.policy.replace(config.smime);
             tracing::info!(path = %path.display(), "S/MIME policy reloaded");
             changed = true;
         }
-        if self.checker().settings != config.pki {
-            match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
-                Ok(checker) => {
-                    *self.checker.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(checker);
-                    tracing::info!(path = %path.display(), "[pki] settings reloaded");
-                    changed = true;
-                }
-                Err(e) => tracing::error!(
-                    path = %path.display(),
-                    "the edited [pki] settings are refused, the ones in force stay: {e}"
-                ),
-            }
+        if let Some(checker) = new_checker {
+            *self.checker.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(checker);
+            tracing::info!(path = %path.display(), "[pki] settings reloaded");
+            changed = true;
         }
         changed
     }

@@ -441,21 +441,18 @@ pub fn inspect(entity: &[u8]) -> Result<Shape, Violation> {
     for _ in 0..smime::wrap::MAX_LAYERS {
         match smime::mime::parse_smime(&current).map_err(|_| Violation::Malformed)? {
             SmimeContent::NotSmime => return Ok(shape),
-            SmimeContent::Opaque { cms } if is_envelope(&cms) => {
-                let envelope = Envelope::from_cms(&cms).map_err(|_| Violation::Malformed)?;
-                record_envelope(&envelope, &mut shape);
-                return Ok(shape);
-            }
-            SmimeContent::ClearSigned { .. } | SmimeContent::Opaque { .. } => {
-                current = signed(&current, &mut shape)?;
-            }
+            SmimeContent::Opaque { cms } => match Envelope::from_cms(&cms) {
+                Ok(envelope) => {
+                    record_envelope(&envelope, &mut shape);
+                    return Ok(shape);
+                }
+                // Not an envelope: opaque signed data (anything else fails verification).
+                Err(_) => current = signed(&current, &mut shape)?,
+            },
+            SmimeContent::ClearSigned { .. } => current = signed(&current, &mut shape)?,
         }
     }
     Err(Violation::Malformed)
-}
-
-fn is_envelope(cms: &[u8]) -> bool {
-    Envelope::from_cms(cms).is_ok()
 }
 
 fn record_envelope(envelope: &Envelope, shape: &mut Shape) {

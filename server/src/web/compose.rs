@@ -374,6 +374,10 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
             return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
         }
     };
+    // The limit counts people, so distribution lists are expanded first, as for the lookup.
+    if let Err(why) = expand_lists(state, user, &draft.envelope_recipients()).await {
+        return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
+    }
     let part = Part {
         send_id: &s.send_id,
         recipients: draft.envelope_recipients(),
@@ -423,19 +427,6 @@ async fn deliver(
 ) -> Result<Outcome, PageError> {
     let send_id = part.send_id;
     let message_id = &draft.message_id;
-    // The limit counts people, so distribution lists are expanded first, as for the lookup.
-    let limit = state.checker().settings.recipient_limit_for(&user.email);
-    match expand_lists(state, user, &draft.envelope_recipients()).await {
-        Ok(all) if all.len() > limit => {
-            let why = format!(
-                "it has {} recipients, and your organization allows at most {limit} on one message",
-                all.len()
-            );
-            return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why));
-        }
-        Ok(_) => {}
-        Err(why) => return Ok(Outcome::NotSent(StatusCode::UNPROCESSABLE_ENTITY, why)),
-    }
     match state.outbox.claim(send_id, &user.email, message_id).await? {
         Claim::Done => return Ok(Outcome::Sent),
         Claim::InProgress => {
@@ -551,6 +542,10 @@ pub async fn submit_sealed(
         .form
         .validate(me(user), message_id, now())
         .map_err(|e| refused(e.to_string()))?;
+    // Once for the whole send, however many messages it is split into.
+    expand_lists(&state, user, &draft.envelope_recipients())
+        .await
+        .map_err(refused)?;
 
     // Policy is enforced here again: the page follows it, but a modified page must not get
     // around it.
@@ -578,7 +573,7 @@ pub async fn submit_sealed(
         // No message may name a Bcc recipient it does not go to. (The sender is named in every
         // message, to keep Sent readable; Bcc to oneself reveals nothing.)
         for address in bcc.iter().filter(|a| !a.eq_ignore_ascii_case(&user.email)) {
-            let hidden = hidden_certificates(&state, user, address).await;
+            let hidden = known_certificates(&state, user, address).await;
             let in_fork = |f: &Vec<String>| f.iter().any(|a| a.eq_ignore_ascii_case(address));
             let leaks = policy::reveals(&shape, &hidden)
                 || forks
@@ -613,7 +608,7 @@ pub async fn submit_sealed(
                 .await
                 .map_err(refused)?;
             for address in people {
-                let theirs = hidden_certificates(&state, user, &address).await;
+                let theirs = known_certificates(&state, user, &address).await;
                 if !policy::reveals(part, &theirs) {
                     return Err(refused(
                         policy::Violation::NotForRecipient(address).to_string(),
@@ -673,7 +668,8 @@ pub async fn submit_sealed(
 }
 
 /// `addresses` with distribution lists replaced by their members (nested lists followed), as
-/// the lookup endpoint expands them; an error says the user's recipient limit was passed.
+/// the lookup endpoint expands them; an error says the user's recipient limit was passed, which
+/// is how every send checks that limit.
 async fn expand_lists(
     state: &Shared,
     user: &SignedIn,
@@ -748,7 +744,7 @@ async fn check_sealed(
 }
 
 /// Every certificate the server knows for a recipient, as the engine's type.
-async fn hidden_certificates(
+async fn known_certificates(
     state: &Shared,
     user: &SignedIn,
     address: &str,

@@ -666,47 +666,32 @@ fn openssl_signed_entity_with(ca: &certs::Ca, signer: &str, md: &str, content: &
     full[start..].to_vec()
 }
 
-/// A folder holding only `ca`'s certificate: a trust-anchor folder for the server.
-fn anchors_of(ca: &certs::Ca) -> tempfile::TempDir {
+/// Configuration for a server that trusts only `ca` (no CRLs) and has the `[smime]` settings
+/// `smime`; the folder of anchors must outlive the server.
+fn trusting(ca: &certs::Ca, smime: &str) -> (tempfile::TempDir, String) {
     let anchors = tempfile::tempdir().unwrap();
     std::fs::copy(ca.path("ca.pem"), anchors.path().join("ca.pem")).unwrap();
-    anchors
+    let config = format!(
+        "[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n[smime]\n{smime}",
+        anchors.path().display()
+    );
+    (anchors, config)
+}
+
+/// A certificate from `ca` for the test user `user`'s address, with key usage `usage`; its PEM
+/// and key are `<user>.pem` and `<user>.key` in the CA's folder.
+fn issue_to(ca: &certs::Ca, user: &str, usage: &str) {
+    ca.issue(user, None, Some(&email(user)), usage, None, 30);
 }
 
 #[tokio::test]
 async fn sealed_sends_that_break_the_policy_are_refused_and_nothing_goes_out() {
     let ca = certs::Ca::new("Policy CA");
-    ca.issue(
-        "alice",
-        None,
-        Some(&email("alice")),
-        "digitalSignature",
-        None,
-        30,
-    );
-    ca.issue(
-        "bob",
-        None,
-        Some(&email("bob")),
-        "digitalSignature",
-        None,
-        30,
-    );
+    issue_to(&ca, "alice", "digitalSignature");
+    issue_to(&ca, "bob", "digitalSignature");
     let stranger = certs::Ca::new("Stranger CA");
-    stranger.issue(
-        "alice",
-        None,
-        Some(&email("alice")),
-        "digitalSignature",
-        None,
-        30,
-    );
-    let anchors = anchors_of(&ca);
-    let strict = format!(
-        "[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n\
-         [smime]\nalways_sign = true\n",
-        anchors.path().display()
-    );
+    issue_to(&stranger, "alice", "digitalSignature");
+    let (_anchors, strict) = trusting(&ca, "always_sign = true\n");
     let mut browser = Browser::new(&strict).await;
     browser.sign_in("alice").await;
 
@@ -781,19 +766,10 @@ async fn sealed_sends_that_break_the_policy_are_refused_and_nothing_goes_out() {
 #[tokio::test]
 async fn encryption_outside_the_policy_and_unencrypted_mail_under_always_encrypt_are_refused() {
     let ca = certs::Ca::new("Policy CA");
-    ca.issue(
-        "alice",
-        None,
-        Some(&email("alice")),
-        "digitalSignature",
-        None,
-        30,
-    );
-    let anchors = anchors_of(&ca);
-    let config = format!(
-        "[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n\
-         [smime]\nalways_encrypt = true\nencryption_algorithms = [\"aes256-gcm\"]\n",
-        anchors.path().display()
+    issue_to(&ca, "alice", "digitalSignature");
+    let (_anchors, config) = trusting(
+        &ca,
+        "always_encrypt = true\nencryption_algorithms = [\"aes256-gcm\"]\n",
     );
     let mut browser = Browser::new(&config).await;
     browser.sign_in("alice").await;
@@ -889,14 +865,7 @@ async fn more_recipients_than_the_users_limit_are_refused_and_nothing_goes_out()
 #[tokio::test]
 async fn encrypted_mail_must_not_show_a_bcc_recipient_to_the_others() {
     let ca = certs::Ca::new("Bcc CA");
-    ca.issue(
-        "carol",
-        None,
-        Some(&email("carol")),
-        "keyAgreement",
-        None,
-        30,
-    );
+    issue_to(&ca, "carol", "keyAgreement");
     let mut browser = Browser::new("").await;
     browser.sign_in("alice").await;
     // Alice has carol's certificate in her contacts, so the server can recognise it.
@@ -1005,7 +974,7 @@ async fn an_edited_config_puts_smime_and_pki_settings_in_force_and_a_broken_edit
 #[tokio::test]
 async fn under_always_encrypt_a_recipient_the_message_is_not_encrypted_to_is_refused() {
     let ca = certs::Ca::new("Recipients CA");
-    ca.issue("bob", None, Some(&email("bob")), "keyAgreement", None, 30);
+    issue_to(&ca, "bob", "keyAgreement");
     let mut browser = Browser::new("[smime]\nalways_encrypt = true\n").await;
     browser.sign_in("alice").await;
     alice_knows(&browser, &ca, "bob").await;
@@ -1042,14 +1011,7 @@ async fn under_always_encrypt_a_recipient_the_message_is_not_encrypted_to_is_ref
 #[tokio::test]
 async fn bcc_recipients_share_a_message_with_0x040_and_everyone_shares_one_with_0x080() {
     let ca = certs::Ca::new("Bcc modes CA");
-    ca.issue(
-        "carol",
-        None,
-        Some(&email("carol")),
-        "keyAgreement",
-        None,
-        30,
-    );
+    issue_to(&ca, "carol", "keyAgreement");
     let for_carol = enveloped_for(&ca, "carol.pem");
     let for_others = openssl_enveloped_entity();
     // Two Bcc recipients: carol, and alice herself.
@@ -1135,22 +1097,8 @@ fn assert_refused(page: &Page, expected: &str) {
 #[tokio::test]
 async fn bcc_to_oneself_and_a_repeated_bcc_address_do_not_stop_a_split_send() {
     let ca = certs::Ca::new("Self Bcc CA");
-    ca.issue(
-        "alice",
-        None,
-        Some(&email("alice")),
-        "keyAgreement",
-        None,
-        30,
-    );
-    ca.issue(
-        "carol",
-        None,
-        Some(&email("carol")),
-        "keyAgreement",
-        None,
-        30,
-    );
+    issue_to(&ca, "alice", "keyAgreement");
+    issue_to(&ca, "carol", "keyAgreement");
     let mut browser = Browser::new("").await;
     browser.sign_in("alice").await;
     alice_knows(&browser, &ca, "alice").await;

@@ -75,7 +75,6 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     if (policy.chain && policy.chain !== 'none') chain = await signingChain(signer);
   }
 
-  let recipientCerts = [];
   let senderCerts = [];
   let answer = null;
   if (encrypt) {
@@ -90,7 +89,6 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
       }
     }
     const missing = answer.recipients.filter((r) => !r.certificate);
-    recipientCerts = answer.recipients.filter((r) => r.certificate).map((r) => fromBase64(r.certificate));
     if (missing.length) {
       const lines = missing.map((r) => `${r.address}: ${r.reason}`);
       if (policy.alwaysEncrypt) {
@@ -113,7 +111,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
       if (answer.sender?.certificate) senderCerts.push(fromBase64(answer.sender.certificate));
       const own = (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner));
       if (own) senderCerts.push(own.certificate);
-      if (recipientCerts.length + senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
+      if (!answer.recipients.some((r) => r.certificate) && senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
     }
   }
   if (!sign && !encrypt) {

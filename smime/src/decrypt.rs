@@ -25,7 +25,7 @@ use crate::ber::{self, Element};
 use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
-use crate::keys::Decryptor;
+use crate::keys::{AsyncDecryptor, Decryptor};
 use crate::mime::{self, SmimeContent};
 use crate::verify::content_info;
 use crate::{cipher, ecdh};
@@ -285,10 +285,10 @@ impl Envelope {
     }
 
     /// [`Self::decrypt`] with `bulk` decrypting the content.
-    pub async fn decrypt_with<B: Bulk + ?Sized>(
+    pub async fn decrypt_with<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
         &self,
         bulk: &B,
-        keys: &[(&Certificate, &dyn Decryptor)],
+        keys: &[(&Certificate, &K)],
         rng: &mut dyn CryptoRng,
     ) -> Result<Decrypted> {
         for (cert, key) in keys {
@@ -303,11 +303,11 @@ impl Envelope {
         Err(Error::DecryptionFailed)
     }
 
-    async fn decrypt_one<B: Bulk + ?Sized>(
+    async fn decrypt_one<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
         &self,
         bulk: &B,
         recipient: &Recipient,
-        key: &dyn Decryptor,
+        key: &K,
         rng: &mut dyn CryptoRng,
     ) -> Result<Decrypted> {
         match &recipient.key {
@@ -321,15 +321,15 @@ impl Envelope {
                 // thrown away: CBC padding is valid by chance once in 256 tries, and garbage
                 // must never be shown as the message.
                 let expected_len = cipher::content_key_len(&self.algorithm);
-                let (content_key, unwrapped) = match key.decrypt_key(*transport, encrypted_key, rng)
-                {
-                    Ok(k) if expected_len.is_none_or(|len| k.len() == len) => (k, true),
-                    _ => {
-                        let mut random = Zeroizing::new(vec![0u8; expected_len.unwrap_or(16)]);
-                        rng.fill_bytes(&mut random);
-                        (random, false)
-                    }
-                };
+                let (content_key, unwrapped) =
+                    match key.decrypt_key(*transport, encrypted_key, rng).await {
+                        Ok(k) if expected_len.is_none_or(|len| k.len() == len) => (k, true),
+                        _ => {
+                            let mut random = Zeroizing::new(vec![0u8; expected_len.unwrap_or(16)]);
+                            rng.fill_bytes(&mut random);
+                            (random, false)
+                        }
+                    };
                 let opened = self.open_with(bulk, &content_key).await;
                 if !unwrapped {
                     return Err(Error::DecryptionFailed);
@@ -343,7 +343,7 @@ impl Envelope {
                 originator_public_key,
                 ..
             } => {
-                let shared_secret = key.agree(originator_public_key)?;
+                let shared_secret = key.agree(originator_public_key).await?;
                 self.open_agreed_with(bulk, recipient, &shared_secret).await
             }
         }

@@ -68,6 +68,58 @@ pub trait Decryptor {
     }
 }
 
+/// A [`Signer`] whose operation may wait: a smart card over USB answers with a promise. Every
+/// [`Signer`] is one, its future ready at once, so the engine has one code path for both.
+// Single-threaded callers (the browser); the futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait AsyncSigner {
+    async fn sign_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError>;
+}
+
+impl<T: Signer + ?Sized> AsyncSigner for T {
+    async fn sign_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError> {
+        Signer::sign_digest(self, algorithm, digest, rng)
+    }
+}
+
+/// A [`Decryptor`] whose operations may wait (a smart card); every [`Decryptor`] is one.
+#[allow(async_fn_in_trait)]
+pub trait AsyncDecryptor {
+    async fn decrypt_key(
+        &self,
+        transport: KeyTransport,
+        encrypted_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+
+    async fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+}
+
+impl<T: Decryptor + ?Sized> AsyncDecryptor for T {
+    async fn decrypt_key(
+        &self,
+        transport: KeyTransport,
+        encrypted_key: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        Decryptor::decrypt_key(self, transport, encrypted_key, rng)
+    }
+
+    async fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        Decryptor::agree(self, originator_public_key)
+    }
+}
+
 /// A private key held in memory (imported from PKCS#8).
 pub enum SoftKey {
     Rsa(Box<RsaPrivateKey>),

@@ -48,6 +48,6 @@ pub use cert::Certificate;
 pub use decrypt::decrypt;
 pub use envelope::{EncryptOptions, encrypt};
 pub use error::{Error, Result};
-pub use keys::{Decryptor, Signer, SoftKey};
+pub use keys::{AsyncDecryptor, AsyncSigner, Decryptor, Signer, SoftKey};
 pub use sign::{SignOptions, sign};
 pub use verify::verify;

@@ -29,7 +29,7 @@ use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
 use crate::error::{Error, Result};
 use crate::headers::{self, Protection};
-use crate::keys::{PublicKey, Signer};
+use crate::keys::{AsyncSigner, PublicKey, Signer};
 use crate::mime::{self, SmimeType};
 
 /// Which S/MIME signed format to produce.
@@ -292,16 +292,18 @@ pub fn sign(
 }
 
 /// [`sign`] with the content hashed by `bulk`.
-pub async fn sign_with<B: Bulk + ?Sized>(
+pub async fn sign_with<B: Bulk + ?Sized, K: AsyncSigner + ?Sized>(
     bulk: &B,
     message: &[u8],
     signer_cert: &Certificate,
-    key: &dyn Signer,
+    key: &K,
     options: &SignOptions,
     rng: &mut dyn CryptoRng,
 ) -> Result<Vec<u8>> {
     let prepared = prepare_with(bulk, message, signer_cert, options).await?;
-    let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
+    let signature = key
+        .sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)
+        .await?;
     prepared.finish(&signature)
 }
 

@@ -12,7 +12,7 @@ use crate::decrypt::Envelope;
 use crate::envelope::{self, EncryptOptions};
 use crate::error::{Error, Result};
 use crate::headers::{self, Protection};
-use crate::keys::{Decryptor, Signer};
+use crate::keys::{AsyncDecryptor, AsyncSigner, Decryptor, Signer};
 use crate::mime::{self, Entity, SmimeContent, SplitMessage};
 use crate::sign::{self, SignOptions, SignedFormat};
 use crate::verify::{self, SignerResult, Verification, content_info};
@@ -45,11 +45,11 @@ pub fn sign_and_encrypt(
 
 /// [`sign_and_encrypt`] with the bulk hashing and encryption done by `bulk`.
 #[allow(clippy::too_many_arguments)]
-pub async fn sign_and_encrypt_with<B: Bulk + ?Sized>(
+pub async fn sign_and_encrypt_with<B: Bulk + ?Sized, K: AsyncSigner + ?Sized>(
     bulk: &B,
     message: &[u8],
     signer_cert: &Certificate,
-    key: &dyn Signer,
+    key: &K,
     sign_options: &SignOptions,
     recipients: &[Certificate],
     encrypt_options: &EncryptOptions,
@@ -95,11 +95,11 @@ pub fn triple_wrap(
 
 /// [`triple_wrap`] with the bulk hashing and encryption done by `bulk`.
 #[allow(clippy::too_many_arguments)]
-pub async fn triple_wrap_with<B: Bulk + ?Sized>(
+pub async fn triple_wrap_with<B: Bulk + ?Sized, K: AsyncSigner + ?Sized>(
     bulk: &B,
     message: &[u8],
     signer_cert: &Certificate,
-    key: &dyn Signer,
+    key: &K,
     sign_options: &SignOptions,
     recipients: &[Certificate],
     encrypt_options: &EncryptOptions,
@@ -120,16 +120,18 @@ pub async fn triple_wrap_with<B: Bulk + ?Sized>(
         .await?;
     let prepared =
         sign::prepare_entity_with(bulk, outer_fields, encrypted, signer_cert, sign_options).await?;
-    let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
+    let signature = key
+        .sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)
+        .await?;
     prepared.finish(&signature)
 }
 
 /// The innermost signed entity (no transport fields) and the transport fields for the outside.
-async fn signed_inner<B: Bulk + ?Sized>(
+async fn signed_inner<B: Bulk + ?Sized, K: AsyncSigner + ?Sized>(
     bulk: &B,
     message: &[u8],
     signer_cert: &Certificate,
-    key: &dyn Signer,
+    key: &K,
     sign_options: &SignOptions,
     encrypt_options: &EncryptOptions,
     rng: &mut dyn CryptoRng,
@@ -145,7 +147,9 @@ async fn signed_inner<B: Bulk + ?Sized>(
     let entity = mime::make_7bit_safe(entity)?;
     let prepared =
         sign::prepare_entity_with(bulk, Vec::new(), entity, signer_cert, sign_options).await?;
-    let signature = key.sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)?;
+    let signature = key
+        .sign_digest(prepared.algorithm(), prepared.digest_to_sign(), rng)
+        .await?;
     Ok((outer_fields, prepared.finish(&signature)?))
 }
 
@@ -207,10 +211,10 @@ pub fn open(
 }
 
 /// [`open`] with the bulk hashing and decryption done by `bulk`.
-pub async fn open_with<B: Bulk + ?Sized>(
+pub async fn open_with<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
     bulk: &B,
     message: &[u8],
-    keys: &[(&Certificate, &dyn Decryptor)],
+    keys: &[(&Certificate, &K)],
     rng: &mut dyn CryptoRng,
 ) -> Result<Opened> {
     let outer_from = from_addresses(message)?;

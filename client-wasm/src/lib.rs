@@ -18,6 +18,7 @@
 
 use wasm_bindgen::prelude::*;
 
+pub mod card;
 pub mod identity;
 pub mod js;
 pub mod open;

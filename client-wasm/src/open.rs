@@ -1,7 +1,7 @@
 //! Reading: remove every S/MIME layer of a message with the user's keys, report each layer, and
 //! parse the innermost entity for display.
 
-use core::cell::Cell;
+use core::cell::{Cell, RefCell};
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use rand_core::CryptoRng;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use smime::algorithms::{KeyTransport, content_encryption_name};
 use smime::bulk::{Bulk, Software, run_ready};
-use smime::keys::KeyError;
+use smime::keys::{AsyncDecryptor, KeyError};
 use smime::sign::SignedFormat;
 use smime::verify::SignerResult;
 use smime::wrap::{self, Layer};
@@ -18,6 +18,7 @@ use thiserror::Error;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+use crate::card::{CardChannel, CardKey, NoCard};
 use crate::identity::{CertInfo, describe};
 use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
 use crate::webcrypto::WebCrypto;
@@ -34,6 +35,9 @@ pub enum OpenError {
     Damaged(smime::Error),
     #[error("One of your digital IDs cannot be read.")]
     BadKey,
+    /// The card could not do its part (removed, PIN blocked, …); the sentence is the card's.
+    #[error("The smart card could not decrypt this message: {0}")]
+    Card(String),
 }
 
 impl From<smime::Error> for OpenError {
@@ -42,13 +46,17 @@ impl From<smime::Error> for OpenError {
     }
 }
 
-/// One of the user's digital IDs, as the page passes it.
+/// One of the user's digital IDs, as the page passes it: a soft key, or a key on the card.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInput {
-    /// Unencrypted PKCS#8 DER; zeroised when dropped.
-    pub pkcs8: SecretBytes,
+    /// Unencrypted PKCS#8 DER of a soft key; zeroised when dropped.
+    #[serde(default)]
+    pub pkcs8: Option<SecretBytes>,
     pub certificate: ByteBuf,
+    /// The PIV key reference of a key on the smart card (0x9D, 0x82…), instead of `pkcs8`.
+    #[serde(default)]
+    pub card_slot: Option<u8>,
 }
 
 /// One signer of a signed layer.
@@ -134,28 +142,53 @@ pub struct OpenedOutput {
     pub message: MessageOutput,
 }
 
-/// A soft key that remembers whether the engine tried it: the engine says only "cannot be
+/// A key that remembers whether the engine tried it: the engine says only "cannot be
 /// decrypted" (which step failed must not leak), but whether any of the user's certificates
-/// was a recipient at all is public and tells "not for these keys" from "damaged".
-struct TrackedKey {
-    key: SoftKey,
+/// was a recipient at all is public and tells "not for these keys" from "damaged". A card's own
+/// failure (removed, PIN blocked) is kept to tell the user.
+struct TrackedKey<'a, C: CardChannel> {
+    key: UserKey<'a, C>,
     tried: Cell<bool>,
+    card_failure: RefCell<Option<String>>,
 }
 
-impl Decryptor for TrackedKey {
-    fn decrypt_key(
+enum UserKey<'a, C: CardChannel> {
+    Soft(SoftKey),
+    Card(CardKey<'a, C>),
+}
+
+impl<C: CardChannel> TrackedKey<'_, C> {
+    fn note(&self, result: &Result<Zeroizing<Vec<u8>>, KeyError>) {
+        if let (UserKey::Card(_), Err(KeyError::Failed(why))) = (&self.key, result) {
+            *self.card_failure.borrow_mut() = Some(why.clone());
+        }
+    }
+}
+
+impl<C: CardChannel> AsyncDecryptor for TrackedKey<'_, C> {
+    async fn decrypt_key(
         &self,
         transport: KeyTransport,
         encrypted_key: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         self.tried.set(true);
-        self.key.decrypt_key(transport, encrypted_key, rng)
+        let result = match &self.key {
+            UserKey::Soft(key) => Decryptor::decrypt_key(key, transport, encrypted_key, rng),
+            UserKey::Card(key) => key.decrypt_key(transport, encrypted_key, rng).await,
+        };
+        self.note(&result);
+        result
     }
 
-    fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    async fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         self.tried.set(true);
-        self.key.agree(originator_public_key)
+        let result = match &self.key {
+            UserKey::Soft(key) => Decryptor::agree(key, originator_public_key),
+            UserKey::Card(key) => AsyncDecryptor::agree(key, originator_public_key).await,
+        };
+        self.note(&result);
+        result
     }
 }
 
@@ -266,39 +299,54 @@ pub fn parse_message(entity: &[u8]) -> MessageOutput {
     }
 }
 
-/// Remove every layer with the offered keys and parse what is inside, hashing and decrypting
-/// in software.
+/// Remove every layer with the offered soft keys and parse what is inside, hashing and
+/// decrypting in software.
 pub fn open_message(raw: &[u8], keys: &[KeyInput]) -> Result<OpenedOutput, OpenError> {
-    run_ready(open_message_with(&Software, raw, keys))
+    run_ready(open_message_with(&Software, raw, keys, &NoCard))
 }
 
-/// Remove every layer with the offered keys, `bulk` hashing and decrypting the content, and
-/// parse what is inside.
-pub async fn open_message_with<B: Bulk>(
+/// Remove every layer with the offered keys (card keys through `card`), `bulk` hashing and
+/// decrypting the content, and parse what is inside.
+pub async fn open_message_with<B: Bulk, C: CardChannel>(
     bulk: &B,
     raw: &[u8],
     keys: &[KeyInput],
+    card: &C,
 ) -> Result<OpenedOutput, OpenError> {
     let mut tracked = Vec::with_capacity(keys.len());
     for input in keys {
-        let key = SoftKey::from_pkcs8_der(&input.pkcs8).map_err(|_| OpenError::BadKey)?;
+        let key = match (&input.pkcs8, input.card_slot) {
+            (_, Some(slot)) => UserKey::Card(CardKey {
+                slot,
+                channel: card,
+            }),
+            (Some(pkcs8), None) => {
+                UserKey::Soft(SoftKey::from_pkcs8_der(pkcs8).map_err(|_| OpenError::BadKey)?)
+            }
+            (None, None) => return Err(OpenError::BadKey),
+        };
         let cert = Certificate::from_der(&input.certificate).map_err(|_| OpenError::BadKey)?;
         tracked.push((
             cert,
             TrackedKey {
                 key,
                 tried: Cell::new(false),
+                card_failure: RefCell::new(None),
             },
         ));
     }
-    let offered: Vec<(&Certificate, &dyn Decryptor)> = tracked
-        .iter()
-        .map(|(cert, key)| (cert, key as &dyn Decryptor))
-        .collect();
+    let offered: Vec<(&Certificate, &TrackedKey<'_, C>)> =
+        tracked.iter().map(|(cert, key)| (cert, key)).collect();
     let opened = match wrap::open_with(bulk, raw, &offered, &mut rng()).await {
         Ok(opened) => opened,
         Err(smime::Error::DecryptionFailed) if !tracked.iter().any(|(_, k)| k.tried.get()) => {
             return Err(OpenError::NoMatchingKey);
+        }
+        Err(smime::Error::DecryptionFailed) => {
+            match tracked.iter().find_map(|(_, k)| k.card_failure.take()) {
+                Some(why) => return Err(OpenError::Card(why)),
+                None => return Err(OpenError::Damaged(smime::Error::DecryptionFailed)),
+            }
         }
         Err(e) => return Err(OpenError::Damaged(e)),
     };
@@ -310,9 +358,10 @@ pub async fn open_message_with<B: Bulk>(
     })
 }
 
-/// Open a message: `keys` is `[{ pkcs8, certificate }]` (may be empty for signed-only mail).
-/// Resolves to `{ layers, encrypted, signaturesValid, message }`. Hashing and AES run in
-/// WebCrypto.
+/// Open a message: `keys` is `[{ pkcs8, certificate }]` for soft keys and
+/// `[{ cardSlot, certificate }]` for keys on the connected card (may be empty for signed-only
+/// mail). Resolves to `{ layers, encrypted, signaturesValid, message }`. Hashing and AES run
+/// in WebCrypto; card operations go to the page.
 #[wasm_bindgen]
 pub async fn open(raw: Vec<u8>, keys: JsValue) -> Result<JsValue, JsError> {
     let keys: Vec<KeyInput> = if keys.is_undefined() || keys.is_null() {
@@ -320,7 +369,7 @@ pub async fn open(raw: Vec<u8>, keys: JsValue) -> Result<JsValue, JsError> {
     } else {
         from_js(keys, "list of digital IDs")?
     };
-    let opened = open_message_with(&WebCrypto::detect(), &raw, &keys)
+    let opened = open_message_with(&WebCrypto::detect(), &raw, &keys, &crate::card::page())
         .await
         .map_err(js_error)?;
     to_js(&opened)

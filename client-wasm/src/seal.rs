@@ -4,17 +4,21 @@
 
 use core::time::Duration;
 
+use rand_core::CryptoRng;
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
+use smime::algorithms::SignatureAlgorithm;
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport};
 use smime::bulk::{Bulk, Software, run_ready};
 use smime::envelope::{self, EncryptOptions, RecipientIdKind};
+use smime::keys::{AsyncSigner, KeyError, Signer};
 use smime::mime::{self, Attachment};
 use smime::sign::{self, SignOptions, SignedFormat};
 use smime::{Certificate, SoftKey, wrap};
 use thiserror::Error;
 use wasm_bindgen::prelude::*;
 
+use crate::card::{CardChannel, CardKey, NoCard};
 use crate::js::{SecretBytes, from_js, js_error, rng};
 use crate::webcrypto::WebCrypto;
 
@@ -64,6 +68,8 @@ pub struct SealRequest {
     pub triple_wrap: bool,
     /// Unencrypted PKCS#8 DER of the signing key; zeroised when the request is dropped.
     pub pkcs8: Option<SecretBytes>,
+    /// Sign with the key in this PIV slot of the connected card instead of `pkcs8`.
+    pub card_slot: Option<u8>,
     pub certificate: Option<ByteBuf>,
     /// Carried in the signature besides the signer's own certificate (intermediates).
     pub chain: Vec<ByteBuf>,
@@ -182,17 +188,49 @@ fn certificates(list: &[ByteBuf], error: SealError) -> Result<Vec<Certificate>, 
 }
 
 /// The signing half: key, certificate and options.
-struct Signing {
-    key: SoftKey,
+struct Signing<'a, C: CardChannel> {
+    key: SigningKey<'a, C>,
     cert: Certificate,
     options: SignOptions,
 }
 
-fn signing(request: &SealRequest) -> Result<Signing, SealError> {
-    let (Some(pkcs8), Some(cert)) = (&request.pkcs8, &request.certificate) else {
+/// The user's key in memory, or on the card.
+enum SigningKey<'a, C: CardChannel> {
+    Soft(SoftKey),
+    Card(CardKey<'a, C>),
+}
+
+impl<C: CardChannel> AsyncSigner for SigningKey<'_, C> {
+    async fn sign_digest(
+        &self,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Self::Soft(key) => Signer::sign_digest(key, algorithm, digest, rng),
+            Self::Card(key) => key.sign_digest(algorithm, digest, rng).await,
+        }
+    }
+}
+
+fn signing<'a, C: CardChannel>(
+    request: &SealRequest,
+    card: &'a C,
+) -> Result<Signing<'a, C>, SealError> {
+    let Some(cert) = &request.certificate else {
         return Err(SealError::NoSigningIdentity);
     };
-    let key = SoftKey::from_pkcs8_der(pkcs8).map_err(|_| SealError::BadKey)?;
+    let key = match (&request.pkcs8, request.card_slot) {
+        (_, Some(slot)) => SigningKey::Card(CardKey {
+            slot,
+            channel: card,
+        }),
+        (Some(pkcs8), None) => {
+            SigningKey::Soft(SoftKey::from_pkcs8_der(pkcs8).map_err(|_| SealError::BadKey)?)
+        }
+        (None, None) => return Err(SealError::NoSigningIdentity),
+    };
     let cert = Certificate::from_der(cert).map_err(|_| SealError::BadCertificate)?;
     let signing_time = (request.time.is_finite() && request.time > 0.0)
         .then(|| Duration::from_secs(request.time as u64));
@@ -254,13 +292,15 @@ fn entity_only(mut sealed: Vec<u8>) -> Vec<u8> {
 
 /// Build the entity and sign and/or encrypt it, hashing and encrypting in software.
 pub fn seal_message(request: &SealRequest) -> Result<Vec<u8>, SealError> {
-    run_ready(seal_message_with(&Software, request))
+    run_ready(seal_message_with(&Software, request, &NoCard))
 }
 
-/// Build the entity and sign and/or encrypt it, with `bulk` hashing and encrypting the content.
-pub async fn seal_message_with<B: Bulk>(
+/// Build the entity and sign and/or encrypt it, with `bulk` hashing and encrypting the content
+/// and `card` signing when the key is on a smart card.
+pub async fn seal_message_with<B: Bulk, C: CardChannel>(
     bulk: &B,
     request: &SealRequest,
+    card: &C,
 ) -> Result<Vec<u8>, SealError> {
     if !request.sign && !request.encrypt {
         return Err(SealError::NothingToDo);
@@ -285,7 +325,7 @@ pub async fn seal_message_with<B: Bulk>(
         entity = message;
     }
     let signing = if request.sign {
-        Some(signing(request)?)
+        Some(signing(request, card)?)
     } else {
         None
     };
@@ -349,7 +389,7 @@ pub async fn seal_message_with<B: Bulk>(
 #[wasm_bindgen]
 pub async fn seal(request: JsValue) -> Result<js_sys::Uint8Array, JsError> {
     let request: SealRequest = from_js(request, "message to seal")?;
-    let sealed = seal_message_with(&WebCrypto::detect(), &request)
+    let sealed = seal_message_with(&WebCrypto::detect(), &request, &crate::card::page())
         .await
         .map_err(js_error)?;
     Ok(js_sys::Uint8Array::from(sealed.as_slice()))

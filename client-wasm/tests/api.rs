@@ -163,8 +163,9 @@ fn pki() -> &'static Pki {
 
 fn key_input(contents: &identity::P12Contents) -> KeyInput {
     KeyInput {
-        pkcs8: SecretBytes(contents.pkcs8.clone()),
+        pkcs8: Some(SecretBytes(contents.pkcs8.clone())),
         certificate: contents.certificate.clone(),
+        card_slot: None,
     }
 }
 

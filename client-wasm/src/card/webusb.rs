@@ -1,0 +1,135 @@
+//! A USB smart-card reader through WebUSB: the configuration descriptor read over the control
+//! endpoint (WebUSB does not expose class descriptors), the CCID interface claimed, and the bulk
+//! endpoints handed to our CCID driver.
+
+use card::Error;
+use card::ccid::{CcidDescriptor, UsbPipe, find_reader};
+use js_sys::Uint8Array;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    UsbControlTransferParameters, UsbDevice, UsbInTransferResult, UsbOutTransferResult,
+    UsbRecipient, UsbRequestType, UsbTransferStatus,
+};
+
+use super::js_message;
+
+/// The reader's bulk endpoints on a claimed interface.
+pub struct WebUsbPipe {
+    device: UsbDevice,
+    bulk_in: u8,
+    bulk_out: u8,
+}
+
+fn usb_error(error: JsValue) -> Error {
+    // A device unplugged mid-transfer rejects with NotFoundError.
+    if js_sys::Reflect::get(&error, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|n| n == "NotFoundError")
+    {
+        return Error::Removed;
+    }
+    Error::Usb(js_message(&error))
+}
+
+async fn wait(promise: js_sys::Promise<impl JsCast>) -> Result<JsValue, Error> {
+    JsFuture::from(promise.unchecked_into::<js_sys::Promise>())
+        .await
+        .map_err(usb_error)
+}
+
+fn in_bytes(result: &UsbInTransferResult) -> Result<Vec<u8>, Error> {
+    if result.status() != UsbTransferStatus::Ok {
+        return Err(Error::Usb(format!(
+            "the transfer ended with {:?}",
+            result.status()
+        )));
+    }
+    Ok(match result.data() {
+        Some(view) => Uint8Array::new_with_byte_offset_and_length(
+            &view.buffer(),
+            view.byte_offset() as u32,
+            view.byte_length() as u32,
+        )
+        .to_vec(),
+        None => Vec::new(),
+    })
+}
+
+impl UsbPipe for WebUsbPipe {
+    async fn bulk_out(&mut self, data: &[u8]) -> Result<(), Error> {
+        let promise = self
+            .device
+            .transfer_out_with_u8_slice(self.bulk_out & 0x0F, data)
+            .map_err(usb_error)?;
+        let result: UsbOutTransferResult = wait(promise).await?.unchecked_into();
+        if result.status() != UsbTransferStatus::Ok {
+            return Err(Error::Usb(format!(
+                "the transfer ended with {:?}",
+                result.status()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn bulk_in(&mut self, max_len: usize) -> Result<Vec<u8>, Error> {
+        let promise = self.device.transfer_in(self.bulk_in & 0x0F, max_len as u32);
+        let result: UsbInTransferResult = wait(promise).await?.unchecked_into();
+        in_bytes(&result)
+    }
+}
+
+/// GET_DESCRIPTOR(CONFIGURATION) over the default control pipe: first its 9-byte header for
+/// wTotalLength, then the whole of it.
+async fn configuration_descriptor(device: &UsbDevice) -> Result<Vec<u8>, Error> {
+    let setup = UsbControlTransferParameters::new(
+        0,
+        UsbRecipient::Device,
+        0x06,
+        UsbRequestType::Standard,
+        0x0200,
+    );
+    let header: UsbInTransferResult = wait(device.control_transfer_in(&setup, 9))
+        .await?
+        .unchecked_into();
+    let header = in_bytes(&header)?;
+    if header.len() < 4 {
+        return Err(Error::NotAReader("it returned no configuration descriptor"));
+    }
+    let total = u16::from_le_bytes([header[2], header[3]]);
+    let whole: UsbInTransferResult = wait(device.control_transfer_in(&setup, total))
+        .await?
+        .unchecked_into();
+    in_bytes(&whole)
+}
+
+/// Open the device the user picked, claim its smart-card interface and return the pipe.
+pub async fn open_reader(device: UsbDevice) -> Result<(WebUsbPipe, CcidDescriptor), Error> {
+    if !device.opened() {
+        wait(device.open()).await?;
+    }
+    let configuration = configuration_descriptor(&device).await?;
+    let reader = find_reader(&configuration)?;
+    if device.configuration().is_none() {
+        wait(device.select_configuration(configuration.get(5).copied().unwrap_or(1))).await?;
+    }
+    // Chrome refuses the smart-card class here unless the page is an Isolated Web App with
+    // the usb-unrestricted permission; say so rather than pass on a bare SecurityError.
+    if let Err(Error::Usb(why)) = wait(device.claim_interface(reader.interface)).await {
+        return Err(Error::Usb(format!(
+            "the browser would not hand over the reader ({why}). Smart cards over USB work in the Sealmail kiosk app."
+        )));
+    }
+    if reader.alternate != 0 {
+        wait(device.select_alternate_interface(reader.interface, reader.alternate)).await?;
+    }
+    Ok((
+        WebUsbPipe {
+            device,
+            bulk_in: reader.bulk_in,
+            bulk_out: reader.bulk_out,
+        },
+        reader.ccid,
+    ))
+}

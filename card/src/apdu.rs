@@ -159,7 +159,13 @@ pub async fn exchange<T: Transport + ?Sized>(
     let Some((mut answer, sent)) = response else {
         return Err(Error::Protocol("nothing to send"));
     };
-    if answer.status & 0xFF00 == 0x6C00 && sent.len() >= 5 {
+    // 6Cxx: "ask again with Le = xx". Only the Le byte of a short command that asked for data
+    // may change; any other last byte is data (a PIN), and resending it altered would spend a try.
+    if answer.status & 0xFF00 == 0x6C00
+        && command.expects_data
+        && last == 0
+        && command.data.len() <= SHORT_MAX
+    {
         let mut again = sent.clone();
         if let Some(le) = again.last_mut() {
             *le = (answer.status & 0xFF) as u8;

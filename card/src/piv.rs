@@ -326,7 +326,20 @@ impl<T: Transport> Piv<T> {
                 secret[1..1 + algorithm.field_len()].to_vec(),
             ));
         }
+        if secret.len() != algorithm.field_len() {
+            return Err(Error::Protocol("a shared secret of the wrong length"));
+        }
         Ok(secret)
+    }
+
+    /// Make the card forget that the PIN was verified (VERIFY with P1 = FF, SP 800-73-4 part 2
+    /// §3.2.1), so the keys need the PIN again.
+    pub async fn reset_pin_status(&mut self) -> Result<(), Error> {
+        let reset = Command::new(0x00, 0x20, 0xFF, 0x80, &[]);
+        exchange(&mut self.transport, &reset)
+            .await?
+            .into_data()
+            .map(drop)
     }
 }
 

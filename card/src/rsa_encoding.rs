@@ -102,8 +102,8 @@ fn mgf1_xor(hash: Hash, seed: &[u8], out: &mut [u8]) {
 }
 
 /// EMSA-PSS-ENCODE (RFC 8017 §9.1.1) with MGF1 over the same hash, for a key of
-/// `modulus_bits`; the result is as long as the modulus (a leading zero byte when the
-/// modulus is a multiple of 8 bits, as 2048 is).
+/// `modulus_bits`; the result is as long as the modulus (with a leading zero byte when
+/// emBits = modBits − 1 fits in one byte less, i.e. modBits ≡ 1 mod 8).
 pub fn pss_signature_block(
     hash: Hash,
     digest: &[u8],
@@ -111,7 +111,7 @@ pub fn pss_signature_block(
     modulus_bits: usize,
 ) -> Result<Vec<u8>, TooShort> {
     let h_len = hash.output_len();
-    let em_bits = modulus_bits - 1;
+    let em_bits = modulus_bits.checked_sub(1).ok_or(TooShort)?;
     let em_len = em_bits.div_ceil(8);
     if digest.len() != h_len || em_len < h_len + salt.len() + 2 {
         return Err(TooShort);
@@ -134,8 +134,9 @@ pub fn pss_signature_block(
 }
 
 /// Remove EME-PKCS1-v1_5 padding (RFC 8017 §7.2.2) from a decrypted block. `None` on bad
-/// padding. The scan takes the same time wherever the padding is wrong; the engine then
-/// carries on with a random key either way (RFC 3218 §2.3), so no answer depends on it.
+/// padding. The scan takes the same time wherever the padding is wrong; the caller must not
+/// tell a bad padding apart from a wrong key (RFC 3218 §2.3: the engine carries on with a
+/// random key).
 pub fn pkcs1v15_decryption_unpad(block: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if block.len() < 11 {
         return None;

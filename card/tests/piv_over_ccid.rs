@@ -324,11 +324,11 @@ fn rsa_and_ecdsa_signatures_verify_with_openssl() {
                 .await
                 .unwrap();
             assert!(fixture.rsa.verifies(&digest, &pkcs1, &["digest:sha256"]));
-            assert!(!fixture.rsa.verifies(
-                &Sha256::digest(b"other"),
-                &pkcs1,
-                &["digest:sha256"]
-            ));
+            assert!(
+                !fixture
+                    .rsa
+                    .verifies(&Sha256::digest(b"other"), &pkcs1, &["digest:sha256"])
+            );
 
             let salt = [7u8; 32];
             let pss = piv

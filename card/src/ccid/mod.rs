@@ -40,9 +40,14 @@ const NO_ICC: u8 = 2;
 /// bError values (CCID §6.2.6) that mean the card is not there to answer.
 const ICC_MUTE: u8 = 0xFE;
 
-/// Time extensions in a row before we stop waiting: a card computing an RSA-4096 signature
-/// asks for a few; hundreds is a wedged card.
+/// Time extensions in a row before we stop waiting: a slow card asks for a few per signature;
+/// hundreds is a wedged card.
 const MAX_TIME_EXTENSIONS: usize = 600;
+/// Answers to earlier commands (another bSeq) skipped before the reader counts as broken.
+const MAX_STALE_ANSWERS: usize = 16;
+/// Continuation rounds of one chained answer: 64 KiB in the smallest messages a reader may use
+/// is about 250; more is a reader that never ends.
+const MAX_CHAIN_ROUNDS: usize = 1024;
 
 /// wLevelParameter / bChainParameter for extended APDUs split over several messages
 /// (CCID §6.1.4).
@@ -151,7 +156,7 @@ impl<P: UsbPipe> Reader<P> {
     /// One whole message from the bulk-in endpoint, for our sequence number.
     async fn receive(&mut self) -> Result<Answer, Error> {
         let max = self.ccid.max_message_len;
-        loop {
+        for _ in 0..MAX_STALE_ANSWERS {
             let mut message = self.pipe.bulk_in(max).await?;
             if message.len() < HEADER_LEN {
                 return Err(Error::Protocol("a reader message shorter than its header"));
@@ -182,6 +187,7 @@ impl<P: UsbPipe> Reader<P> {
                 data: message[HEADER_LEN..HEADER_LEN + len].to_vec(),
             });
         }
+        Err(Error::Protocol("the reader keeps answering other commands"))
     }
 
     async fn xfr_block(&mut self, level: u16, bwi: u8, data: &[u8]) -> Result<Answer, Error> {
@@ -218,8 +224,17 @@ impl<P: UsbPipe> Reader<P> {
         };
         let mut data = core::mem::take(&mut answer.data);
         let mut chain = u16::from(answer.chain);
-        while chain == CHAIN_BEGIN || chain == CHAIN_MIDDLE || chain == CHAIN_CONTINUE {
+        let mut rounds = 0;
+        // bChainParameter 0x01/0x03: more of the answer follows (CCID §6.2.1). (0x10 in an
+        // answer means the reader wants more command, which we never leave unsent.)
+        while chain == CHAIN_BEGIN || chain == CHAIN_MIDDLE {
+            rounds += 1;
             let mut next = self.xfr_block(CHAIN_CONTINUE, 0, &[]).await?;
+            if next.data.is_empty() || rounds > MAX_CHAIN_ROUNDS {
+                return Err(Error::Protocol(
+                    "the reader's chained answer does not progress",
+                ));
+            }
             data.append(&mut next.data);
             chain = u16::from(next.chain);
             if data.len() > 65_538 {
@@ -295,7 +310,7 @@ mod tests {
 
     #[test]
     fn ifsc_comes_from_the_atr() {
-        // YubiKey 5 style ATR: TD1=0x80 (T=0 follows only TD), TD2=0x01 → T=1, no TA3.
+        // TD1 = 0x81 (T=1, TD2 follows), TD2 = 0x31 (T=1, TA3 and TB3 follow): TA3 = 0xFE.
         assert_eq!(
             atr_ifsc(&[0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80]),
             Some(0xFE)

@@ -154,11 +154,13 @@ impl<T: Transport> LocalCard<T> {
                         });
                     }
                 }
-                Ok(None) | Err(card::Error::CompressedCertificate) => {}
-                Err(e) => {
+                // The reader or card gone: stop. Anything else (a card without retired slots
+                // answers 6A80 or 6A86) means this slot has nothing for us.
+                Err(e @ (card::Error::Removed | card::Error::NoCard | card::Error::Usb(_))) => {
                     failure = Some(e);
                     break;
                 }
+                Ok(None) | Err(_) => {}
             }
         }
         self.put(piv);
@@ -191,6 +193,16 @@ impl<T: Transport> LocalCard<T> {
         if let Some(mut pin) = self.pin.borrow_mut().take() {
             pin.zeroize();
         }
+    }
+
+    /// The operation is over: forget the PIN here and make the card forget it was verified, so
+    /// nothing (another PC/SC client, the next kiosk user) can use the keys without it.
+    pub async fn lock(&self) -> Result<(), card::Error> {
+        self.forget_pin();
+        let mut piv = self.take()?;
+        let reset = piv.reset_pin_status().await;
+        self.put(piv);
+        reset
     }
 
     fn algorithm_of(&self, slot: Slot) -> Result<KeyAlgorithm, card::Error> {
@@ -270,8 +282,10 @@ async fn perform_on<T: Transport>(
                 None => rsa_encoding::pkcs1v15_decryption_unpad(&block),
                 Some(hash) => rsa_encoding::oaep_unpad(hash_named(hash)?, &block),
             };
-            // A bad padding is the engine's to handle (it goes on with a random key).
-            key.ok_or(card::Error::Encoding)
+            // A bad padding must look like a wrong key, not a card failure the user is told
+            // about (that would be a padding oracle): an empty key sends the engine on with a
+            // random one (RFC 3218 §2.3), and the message ends as "cannot be decrypted".
+            Ok(key.unwrap_or_default())
         }
         CardRequest::Agree { point, .. } => piv.ecdh(slot, algorithm, point).await,
     }

@@ -144,6 +144,17 @@ impl CardSession {
         self.card.forget_pin();
     }
 
+    /// Forget the PIN here and on the card (the operation is over).
+    pub fn lock(&self) -> js_sys::Promise {
+        let card = Rc::clone(&self.card);
+        future_to_promise(async move {
+            card.lock()
+                .await
+                .map_err(|e| to_promise_error(js_error(e)))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Answer one request from the engine (`{ op: "sign" | "decrypt" | "agree", … }`) with
     /// the card's output bytes.
     pub fn perform(&self, request: JsValue) -> js_sys::Promise {

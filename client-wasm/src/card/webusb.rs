@@ -118,7 +118,7 @@ pub async fn open_reader(device: UsbDevice) -> Result<(WebUsbPipe, CcidDescripto
     // the usb-unrestricted permission; say so rather than pass on a bare SecurityError.
     if let Err(Error::Usb(why)) = wait(device.claim_interface(reader.interface)).await {
         return Err(Error::Usb(format!(
-            "the browser would not hand over the reader ({why}). Smart cards over USB work in the Sealmail kiosk app."
+            "the browser would not hand over the reader ({why}). Chrome hands smart-card readers only to kiosk (Isolated Web App) pages."
         )));
     }
     if reader.alternate != 0 {

@@ -35,6 +35,10 @@ import('/static/ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.add-contact')) wireAddContact(button);
 });
 
+// Kiosks: pulling the smart card out signs the user out (the admin's card_removal_signs_out).
+const kiosk = document.querySelector('form.signout[data-card-removal="sign-out"]');
+if (kiosk) import('/static/smartcard.js').then(({ signOutOnRemoval }) => signOutOnRemoval(kiosk));
+
 // Signing out locks every digital ID this session unlocked.
 for (const form of document.querySelectorAll('form.signout')) {
   form.addEventListener('submit', async (event) => {

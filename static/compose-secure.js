@@ -2,13 +2,15 @@
 // in the browser, and only the finished S/MIME entity goes to the server, which adds the header
 // fields and submits it (POST /compose/sealed). Plain messages keep the ordinary form post.
 import * as keystore from './keystore.js';
-import { SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
+import * as smartcard from './smartcard.js';
+import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
 
 export function start(engine, owner) {
   const form = document.querySelector('form.compose');
   if (!form) return;
+  smartcard.attach(engine);
   const group = form.querySelector('.security');
   const signToggle = document.getElementById('toggle-sign');
   const encryptToggle = document.getElementById('toggle-encrypt');
@@ -46,6 +48,20 @@ export function start(engine, owner) {
   }, { capture: true });
 }
 
+/**
+ * The digital ID to sign with. A key on a smart card comes first (architecture §3: hardware keys
+ * are preferred); SmartCardOnly allows nothing else.
+ */
+async function signingIdentity(owner, policy) {
+  await smartcard.connect().catch(() => null);
+  const onCard = smartcard.identities(keystore.fits, 'sign', owner)[0];
+  if (onCard) return onCard;
+  if (policy.smartCardOnly) throw new Error(smartcard.support() ? INSERT_CARD : SMART_CARD_ONLY);
+  const soft = await keystore.signingIdentity(owner);
+  if (!soft) throw new Error(NO_SIGNING_ID);
+  return soft;
+}
+
 function say(status, text, alert = false) {
   status.textContent = text;
   status.className = alert ? 'error' : '';
@@ -68,10 +84,8 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
 
   let signer = null;
   let chain = [];
-  if (sign && policy.smartCardOnly) throw new Error(SMART_CARD_ONLY);
   if (sign) {
-    signer = await keystore.signingIdentity(owner);
-    if (!signer) throw new Error(NO_SIGNING_ID);
+    signer = await signingIdentity(owner, policy);
     if (policy.chain && policy.chain !== 'none') chain = await signingChain(signer);
   }
 
@@ -109,7 +123,8 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
       // Encrypt to the sender too, so Sent stays readable: the directory's certificate and the
       // one this browser holds a key for (they differ right after a renewal).
       if (answer.sender?.certificate) senderCerts.push(fromBase64(answer.sender.certificate));
-      const own = (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner));
+      const own = smartcard.identities(keystore.fits, 'encrypt', owner)[0]
+        || (policy.smartCardOnly ? null : (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner)));
       if (own) senderCerts.push(own.certificate);
       if (!answer.recipients.some((r) => r.certificate) && senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
     }
@@ -139,7 +154,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   let pkcs8 = null;
   const sealed = [];
   try {
-    if (sign) pkcs8 = await keystore.unlock(signer);
+    if (sign && signer.cardSlot === undefined) pkcs8 = await keystore.unlock(signer);
     say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
     for (const group of groups) {
       const entity = await engine.seal({
@@ -150,6 +165,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         opaque: policy.clearSign === false,
         tripleWrap: policy.tripleWrap !== false,
         pkcs8: pkcs8 || undefined,
+        cardSlot: signer?.cardSlot,
         certificate: signer?.certificate,
         chain,
         chainWithoutRoot: policy.chain === 'without-root',
@@ -170,6 +186,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     }
   } finally {
     pkcs8?.fill(0);
+    await smartcard.finish();
   }
 
   say(status, 'Sending…');
@@ -245,7 +262,7 @@ async function signingChain(signer) {
     const answer = await postJson('/api/chain', { certificates: [signer.certificate, ...signer.chain].map(toBase64) });
     return answer.chain.map(fromBase64);
   } catch {
-    return signer.chain;
+    return [...signer.chain];
   }
 }
 

@@ -14,7 +14,25 @@ function buffers(value, out = []) {
   return out;
 }
 
-self.onmessage = async ({ data: { id, op, args } }) => {
+// Keys on a smart card belong to the page: the module asks for each card operation through
+// this function, and the page answers (engine.js).
+const cardRequests = new Map();
+let nextCardRequest = 0;
+self.sealmailCardRequest = (request) => new Promise((resolve, reject) => {
+  nextCardRequest += 1;
+  cardRequests.set(nextCardRequest, { resolve, reject });
+  self.postMessage({ cardRequest: nextCardRequest, request });
+});
+
+self.onmessage = async ({ data }) => {
+  if (data.cardAnswer !== undefined) {
+    const call = cardRequests.get(data.cardAnswer);
+    cardRequests.delete(data.cardAnswer);
+    if (data.error !== undefined) call?.reject(new Error(data.error));
+    else call?.resolve(data.result);
+    return;
+  }
+  const { id, op, args } = data;
   try {
     await ready;
     if (!OPERATIONS.has(op)) throw new Error(`unknown operation ${op}`);

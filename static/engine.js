@@ -4,7 +4,13 @@ export async function startEngine() {
   const worker = new Worker('/static/engine-worker.js', { type: 'module' });
   const pending = new Map();
   let next = 0;
-  worker.onmessage = ({ data: { id, result, error } }) => {
+  let cardHandler = null;
+  worker.onmessage = ({ data }) => {
+    if (data.cardRequest !== undefined) {
+      answerCard(data.cardRequest, data.request);
+      return;
+    }
+    const { id, result, error } = data;
     const call = pending.get(id);
     pending.delete(id);
     if (error !== undefined) call?.reject(new Error(error));
@@ -18,6 +24,17 @@ export async function startEngine() {
       reject(err);
     };
   });
+  // The module asks the page for each private-key operation of a smart-card key (smartcard.js
+  // answers); the answer is moved, not copied, and may be a content key.
+  async function answerCard(id, request) {
+    try {
+      if (!cardHandler) throw new Error('No smart card is connected.');
+      const result = await cardHandler(request);
+      worker.postMessage({ cardAnswer: id, result }, [result.buffer]);
+    } catch (err) {
+      worker.postMessage({ cardAnswer: id, error: err?.message || String(err) });
+    }
+  }
   const call = (op, ...args) => new Promise((resolve, reject) => {
     next += 1;
     pending.set(next, { resolve, reject });
@@ -28,6 +45,8 @@ export async function startEngine() {
     certificate_info: (der) => call('certificate_info', der),
     seal: (request) => call('seal', request),
     open: (raw, keys) => call('open', raw, keys),
+    /** Who carries out smart-card operations: `(request) => Promise<Uint8Array>`. */
+    setCardHandler: (handler) => { cardHandler = handler; },
   };
   engine.version = await Promise.race([call('engine_version'), failed]);
   return engine;

@@ -1,11 +1,13 @@
 // The Digital IDs page: import a .p12 into this browser's key store, list, publish, remove.
 import * as keystore from './keystore.js';
+import * as smartcard from './smartcard.js';
 import { el, formatDate, postJson, toBase64 } from './ui.js';
 
 export async function start(engine, owner) {
   const form = document.getElementById('import-id');
   const status = document.getElementById('import-status');
   await render(owner);
+  startSmartCard(owner);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -39,6 +41,8 @@ export async function start(engine, owner) {
       status.textContent = `The digital ID was not imported: ${err.message || err}`;
     }
   });
+  // Importing needs this script: the button works from now on (see keys.html).
+  form.querySelector('button[type="submit"]').disabled = false;
 }
 
 /** Why an identity must not be stored, or null. */
@@ -47,6 +51,51 @@ function refuse(info) {
   if (info.notAfter < now) return `its certificate expired on ${formatDate(info.notAfter)}.`;
   if (info.notBefore > now) return `its certificate is not valid until ${formatDate(info.notBefore)}.`;
   return null;
+}
+
+const SLOT_NAMES = { 0x9a: 'PIV Authentication (9A)', 0x9c: 'Digital Signature (9C)', 0x9d: 'Key Management (9D)' };
+
+function slotName(slot) {
+  return SLOT_NAMES[slot] || `Retired Key Management ${slot - 0x81} (${slot.toString(16).toUpperCase()})`;
+}
+
+/** The smart card section: connect a reader, list the card's certificates, publish them. */
+async function startSmartCard(owner) {
+  const button = document.getElementById('connect-card');
+  const status = document.getElementById('card-status');
+  const list = document.getElementById('card-ids');
+  const show = (found) => {
+    list.replaceChildren(...(found?.identities || []).map((identity) => item({
+      info: identity.info,
+      certificate: identity.certificate,
+      chain: [],
+      cardSlot: identity.cardSlot,
+    }, owner)));
+    status.className = '';
+    status.textContent = found ? `Smart card connected: ${found.identities.length} certificate(s).` : '';
+    button.hidden = Boolean(found);
+  };
+  smartcard.onRemoved(() => {
+    show(null);
+    status.textContent = 'The smart card was removed; its digital IDs are locked.';
+  });
+  if (!smartcard.support()) {
+    button.hidden = true;
+    status.textContent = smartcard.NO_SMART_CARDS;
+    return;
+  }
+  // Enabled only once it works (the page is usable before this script has loaded).
+  button.disabled = false;
+  button.addEventListener('click', async () => {
+    status.textContent = 'Connecting…';
+    try {
+      show(await smartcard.connect({ ask: true }));
+    } catch (err) {
+      status.className = 'error';
+      status.textContent = `The smart card could not be used: ${err.message || err}`;
+    }
+  });
+  show(await smartcard.connect().catch(() => null));
 }
 
 async function render(owner) {
@@ -70,9 +119,10 @@ function item(record, owner) {
       status.textContent = `Not published: ${err.message}`;
     }
   });
-  const remove = el('button', { type: 'button', text: 'Remove' });
-  remove.setAttribute('aria-label', `Remove ${info.subject}`);
-  remove.addEventListener('click', async () => {
+  const onCard = record.cardSlot !== undefined;
+  const remove = onCard ? null : el('button', { type: 'button', text: 'Remove' });
+  remove?.setAttribute('aria-label', `Remove ${info.subject}`);
+  remove?.addEventListener('click', async () => {
     await keystore.remove(record.id);
     await render(owner);
   });
@@ -85,7 +135,8 @@ function item(record, owner) {
       ...row('Valid', `from ${formatDate(info.notBefore)} to ${formatDate(info.notAfter)}`),
       ...row('Key', info.keyType),
       ...row('Usage', info.keyUsage.join(', ') || 'any'),
-      ...row('Protection', record.strong ? 'Passphrase asked every time' : 'Passphrase asked once per session'),
+      ...row('Protection', onCard ? `On the smart card, slot ${slotName(record.cardSlot)}; PIN asked when used`
+        : record.strong ? 'Passphrase asked every time' : 'Passphrase asked once per session'),
       ...row('Fingerprint (SHA-256)', info.fingerprint)),
     forMe ? null : el('p', { class: 'error', text: `This digital ID is not issued for ${owner}: it can decrypt, but not sign your mail.` }),
     el('p', { class: 'buttons' }, publish, remove),

@@ -3,7 +3,8 @@
 // to check the signer's certificate chain), and shows the result. The plaintext stays in this
 // page: it is not stored and not sent anywhere.
 import * as keystore from './keystore.js';
-import { SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
+import * as smartcard from './smartcard.js';
+import { INSERT_CARD, SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
 
 const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
 
@@ -16,20 +17,29 @@ export async function start(engine, owner) {
     const response = await fetch(region.dataset.rawHref);
     if (!response.ok) throw new Error(`The message could not be fetched (the server answered ${response.status}).`);
     const raw = new Uint8Array(await response.arrayBuffer());
-    if (region.dataset.smartCardOnly === 'true') {
-      // SmartCardOnly: keys held in this browser may not decrypt. The seeds' sentence says what
-      // to do; the second line says why the browser's own IDs are not tried.
+    const smartCardOnly = region.dataset.smartCardOnly === 'true';
+    // Keys on a smart card come first (hardware keys are preferred); SmartCardOnly allows
+    // nothing else.
+    smartcard.attach(engine);
+    await smartcard.connect().catch(() => null);
+    // Every certificate on the card, expired ones too: old decryption keys (the retired slots)
+    // are there to read old mail, and the engine tries only keys the message names.
+    const onCard = smartcard.current()?.identities || [];
+    const identities = smartCardOnly ? [] : await keystore.list(owner);
+    if (onCard.length === 0 && smartCardOnly) {
+      // The seeds' sentence says what to do; the second line says why the browser's own IDs
+      // are not tried.
       region.replaceChildren(el('div', { class: 'smime-banner invalid', role: 'alert' },
-        el('p', { text: CANNOT_DECRYPT }), el('p', { text: SMART_CARD_ONLY })));
+        el('p', { text: CANNOT_DECRYPT }), el('p', { text: smartcard.support() ? INSERT_CARD : SMART_CARD_ONLY })));
       region.dataset.state = 'failed';
       return;
     }
-    const identities = await keystore.list(owner);
-    if (identities.length === 0) {
+    if (identities.length === 0 && onCard.length === 0) {
       region.replaceChildren(cannotDecrypt(true));
+      region.dataset.state = 'failed';
       return;
     }
-    const keys = [];
+    const keys = onCard.map((i) => ({ cardSlot: i.cardSlot, certificate: i.certificate }));
     let opened;
     try {
       for (const identity of identities) {
@@ -38,7 +48,8 @@ export async function start(engine, owner) {
       opening.textContent = 'Opening the message…';
       opened = await engine.open(raw, keys);
     } finally {
-      for (const k of keys) k.pkcs8.fill(0);
+      for (const k of keys) k.pkcs8?.fill(0);
+      await smartcard.finish();
     }
     region.replaceChildren(...await render(opened, from));
     region.dataset.state = 'opened';

@@ -5,6 +5,9 @@
 /** SmartCardOnly: what the user is told when a key held in the browser may not be used. */
 export const SMART_CARD_ONLY = 'Your organization allows only digital IDs on a smart card, and smart cards cannot be used in this browser.';
 
+/** SmartCardOnly in a browser that can reach a card, with none connected. */
+export const INSERT_CARD = 'Your organization allows only digital IDs on a smart card. Insert your card and connect it on the Digital IDs page.';
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -33,6 +36,39 @@ export function askPassphrase(subject, problem = '') {
       el('button', { type: 'submit', value: 'cancel', formnovalidate: true, text: 'Cancel' })));
   const dialog = el('dialog', { class: 'modal', 'aria-labelledby': `${id}-title` }, form);
   form.querySelector('h2').id = `${id}-title`;
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const value = dialog.returnValue === 'ok' ? input.value : null;
+      input.value = '';
+      dialog.remove();
+      resolve(value);
+    });
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+/**
+ * Asks for the smart card's PIN, with the tries left (a warning before the last one). Resolves
+ * to the PIN, or null if cancelled.
+ */
+export function askPin(triesLeft, problem = '') {
+  dialogCounter += 1;
+  const id = `pin-${dialogCounter}`;
+  const input = el('input', { id, type: 'password', inputmode: 'numeric', autocomplete: 'off', required: true, minlength: '6', maxlength: '8' });
+  const tries = triesLeft === null ? null
+    : triesLeft === 1 ? el('p', { class: 'error', role: 'alert', text: 'This is your last try: a wrong PIN now locks the card.' })
+      : el('p', { class: 'hint', text: `${triesLeft} tries left.` });
+  const form = el('form', { method: 'dialog' },
+    el('h2', { id: `${id}-title`, text: 'Enter your smart card PIN' }),
+    problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null,
+    tries,
+    el('p', {}, el('label', { for: id, text: 'PIN' }), input),
+    el('p', { class: 'buttons' },
+      el('button', { type: 'submit', value: 'ok', class: 'primary', text: 'OK' }),
+      el('button', { type: 'submit', value: 'cancel', formnovalidate: true, text: 'Cancel' })));
+  const dialog = el('dialog', { class: 'modal pin', 'aria-labelledby': `${id}-title` }, form);
   document.body.append(dialog);
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {

@@ -134,6 +134,9 @@ pub struct SmimePolicy {
     pub triple_wrap: bool,
     /// SmartCardOnly: keys held in the browser cannot sign or decrypt.
     pub smart_card_only: bool,
+    /// Kiosks: pulling the smart card out signs the user out. Otherwise it only locks the
+    /// card's keys (they are forgotten either way).
+    pub card_removal_signs_out: bool,
     /// EncryptionAlgorithms, most preferred first.
     pub encryption_algorithms: Vec<EncryptionAlgorithm>,
     /// DefaultSigningAlgorithm.
@@ -152,6 +155,7 @@ impl Default for SmimePolicy {
             clear_sign: true,
             triple_wrap: true,
             smart_card_only: false,
+            card_removal_signs_out: false,
             encryption_algorithms: vec![
                 EncryptionAlgorithm::Aes256Gcm,
                 EncryptionAlgorithm::Aes128Gcm,

@@ -51,7 +51,12 @@ pub async fn compose_page(
         };
         Ok((folders, raw))
     })?;
-    let mut page = blank_page(&user.0, &folders, views::notice_text(q.notice.as_deref()));
+    let mut page = blank_page(
+        &state,
+        &user.0,
+        &folders,
+        views::notice_text(q.notice.as_deref()),
+    );
     let defaults = crate::options::load(&state.db, &user.0.email).await?;
     let policy = state.policy.current();
     page.sign = defaults.sign_by_default || policy.always_sign;
@@ -75,9 +80,15 @@ pub async fn compose_page(
     Ok(page.into_response())
 }
 
-fn blank_page(user: &SignedIn, folders: &[Folder], notice: Option<&'static str>) -> ComposePage {
+fn blank_page(
+    state: &Shared,
+    user: &SignedIn,
+    folders: &[Folder],
+    notice: Option<&'static str>,
+) -> ComposePage {
     ComposePage {
-        chrome: Chrome::new(&user.email, &user.csrf_token, folders, "", notice),
+        chrome: Chrome::new(&user.email, &user.csrf_token, folders, "", notice)
+            .with_policy(&state.policy.current()),
         heading: "New message",
         error: None,
         to: String::new(),
@@ -875,7 +886,7 @@ async fn not_sent(
     let saved = save_draft(state, user, &s.form, s.draft_uid).await;
     let folders =
         with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
-    let mut page = blank_page(user, &folders, None);
+    let mut page = blank_page(state, user, &folders, None);
     page.heading = "Message not sent";
     page.to = s.form.to.clone();
     page.cc = s.form.cc.clone();

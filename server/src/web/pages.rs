@@ -77,7 +77,8 @@ pub async fn folder(
             &folders,
             &folder,
             views::notice_text(q.notice.as_deref()),
-        ),
+        )
+        .with_policy(&state.policy.current()),
         title,
         rows,
         total: page.total,
@@ -163,7 +164,8 @@ pub async fn message(
         &folders,
         &q.folder,
         views::notice_text(q.notice.as_deref()),
-    );
+    )
+    .with_policy(&state.policy.current());
     let move_targets = chrome
         .folders
         .iter()

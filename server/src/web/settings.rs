@@ -26,7 +26,8 @@ async fn chrome(state: &Shared, user: &User, notice: Option<&str>) -> Result<Chr
         &folders,
         "",
         views::notice_text(notice),
-    ))
+    )
+    .with_policy(&state.policy.current()))
 }
 
 pub async fn keys_page(

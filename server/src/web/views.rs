@@ -5,6 +5,7 @@ use askama_web::WebTemplate;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::imap::{Folder, FolderRole};
+use crate::policy::SmimePolicy;
 
 /// No inline script or style anywhere, so the policy can be strict. `wasm-unsafe-eval` lets the
 /// page compile our own WebAssembly module and nothing else.
@@ -56,6 +57,8 @@ pub struct Chrome {
     pub csrf: String,
     pub folders: Vec<FolderLink>,
     pub notice: Option<&'static str>,
+    /// The kiosk setting: a removed smart card signs the user out.
+    pub card_removal_signs_out: bool,
 }
 
 pub struct FolderLink {
@@ -97,7 +100,14 @@ impl Chrome {
             csrf: csrf.to_string(),
             folders,
             notice,
+            card_removal_signs_out: false,
         }
+    }
+
+    /// What the page furniture takes from the admin's policy.
+    pub fn with_policy(mut self, policy: &SmimePolicy) -> Self {
+        self.card_removal_signs_out = policy.card_removal_signs_out;
+        self
     }
 }
 

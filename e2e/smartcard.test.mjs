@@ -1,0 +1,248 @@
+// Smart cards, end to end: a PIV card (piv-authenticator, a real third-party implementation) in a
+// USB CCID reader model, reached by the page through WebUSB. alice's keys live only on the card:
+// she connects it, signs and encrypts with it, and decrypts with it; a wrong PIN shows the tries
+// left; pulling the reader locks the card's IDs. Every request the browser makes is recorded and
+// searched for alice's private key and the plaintext.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, startRecordingProxy,
+} from './harness.mjs';
+import { startVirtualCard, plugInReader } from './virtual-card.mjs';
+
+let server;
+let proxy;
+let browser;
+let pki;
+before(async () => {
+  pki = makePki();
+  server = await startServer({ pki });
+  proxy = await startRecordingProxy(server.url);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await proxy?.stop();
+  await server?.stop();
+});
+
+const front = () => ({ url: proxy.url });
+
+/** alice's private key in the forms a leak could take. */
+function aliceSecrets() {
+  const key = createPrivateKey(readFileSync(pki.file('alice.key')));
+  const jwk = key.export({ format: 'jwk' });
+  const forms = { 'PKCS#8 DER': key.export({ type: 'pkcs8', format: 'der' }) };
+  for (const part of ['d', 'p', 'q']) {
+    const value = Buffer.from(jwk[part], 'base64url');
+    forms[`RSA ${part}`] = value;
+    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
+    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
+  }
+  return forms;
+}
+
+function assertNoneContains(requests, needles) {
+  for (const r of requests) {
+    const haystack = Buffer.concat([Buffer.from(r.url), Buffer.from(r.headers), r.body]);
+    for (const [what, needle] of Object.entries(needles)) {
+      assert.equal(haystack.indexOf(needle), -1, `${what} was sent to the server in ${r.url}`);
+    }
+  }
+}
+
+async function engineReady(page) {
+  await page.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
+}
+
+/** A signed-in page for alice whose browser has the reader with her card plugged in. */
+async function aliceWithCard(card) {
+  const page = await signedInPage(browser, front(), 'alice');
+  if (process.env.DEBUG_PAGES) page.on('console', (m) => console.log('page:', m.text()));
+  const reader = await plugInReader(page.context(), card);
+  await page.reload();
+  return { page, reader };
+}
+
+async function connectCard(page) {
+  await page.getByRole('link', { name: 'Digital IDs' }).click();
+  await engineReady(page);
+  await page.getByRole('button', { name: 'Connect smart card' }).click();
+  const status = page.locator('#card-status');
+  await status.filter({ hasText: /connected|could not/ }).waitFor({ timeout: 30000 });
+  return status.innerText();
+}
+
+async function enterPin(page, pin) {
+  const field = page.getByLabel('PIN', { exact: true });
+  const failed = page.locator('#seal-status.error, #sealed-message[data-state="failed"]');
+  await Promise.race([
+    field.waitFor({ timeout: 30000 }),
+    failed.waitFor({ timeout: 30000 }).then(async () => { throw new Error(`no PIN asked: ${await failed.innerText()}`); }),
+  ]);
+  const dialog = page.locator('dialog.pin');
+  const text = await dialog.innerText();
+  await field.fill(pin);
+  await page.getByRole('button', { name: 'OK' }).click();
+  return text;
+}
+
+/**
+ * alice's card: her key and certificate from the test PKI in slot 9A. (piv-authenticator
+ * imports RSA keys into 9A only; keys it generates itself could not be searched for in the
+ * recorded requests.)
+ */
+function aliceCard(reader = 'extended') {
+  return startVirtualCard({
+    reader,
+    slots: [{ slot: '9a', key: pki.file('alice.key'), certificate: pki.file('alice.crt') }],
+  });
+}
+
+test('alice signs and encrypts with her smart card after a wrong PIN; bob reads it; her key never reaches the server', async () => {
+  const card = await aliceCard();
+  try {
+    const { page } = await aliceWithCard(card);
+    const start = proxy.requests.length;
+    assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
+    await page.locator('#card-ids li').first().getByText('PIV Authentication (9A)', { exact: false }).waitFor();
+
+    const subject = unique('Card-signed plan');
+    const text = `Signed on the card ${randomBytes(8).toString('hex')}.`;
+    await page.getByRole('button', { name: 'New message' }).click();
+    await engineReady(page);
+    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+    await page.getByLabel('Subject', { exact: true }).fill(subject);
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    for (const name of ['Add digital signature to this message', 'Encrypt message contents and attachments']) {
+      const toggle = page.getByRole('button', { name });
+      if (await toggle.getAttribute('aria-pressed') !== 'true') await toggle.click();
+    }
+    await page.getByRole('button', { name: 'Send' }).click();
+    // The first prompt shows the tries left; a wrong PIN is answered with the card's count.
+    assert.match(await enterPin(page, '654321'), /3 tries left/);
+    const second = await enterPin(page, '123456');
+    assert.match(second, /The PIN is wrong\. 2 tries left/);
+    await page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+
+    // bob, with his own (soft) ID, opens it: the signature made on the card is valid.
+    const bob = await signedInPage(browser, front(), 'bob');
+    await bob.getByRole('link', { name: 'Digital IDs' }).click();
+    await engineReady(bob);
+    await bob.getByLabel('Digital ID file (.p12 or .pfx)').setInputFiles({ name: 'id.p12', mimeType: 'application/x-pkcs12', buffer: pki.p12('bob') });
+    await bob.getByLabel('Password of the file').fill('bob');
+    await bob.getByLabel('Passphrase to protect it in this browser').fill('bob passphrase here');
+    await bob.getByRole('button', { name: 'Import' }).click();
+    await bob.locator('#import-status').filter({ hasText: 'Imported' }).waitFor();
+    await bob.goto(`${front().url}/mail?folder=INBOX`);
+    await (await waitForMessage(bob, subject)).click();
+    const passphrase = bob.getByLabel('Passphrase', { exact: true });
+    await passphrase.waitFor({ timeout: 15000 });
+    await passphrase.fill('bob passphrase here');
+    await bob.getByRole('button', { name: 'Unlock' }).click();
+    const region = bob.locator('#sealed-message[data-state="opened"]');
+    await region.waitFor({ timeout: 30000 });
+    assert.match(await region.innerText(), new RegExp(text.replace(/[.]/g, '\\.')));
+    assert.match(await region.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted/s);
+
+    assertNoneContains(proxy.requests.slice(start), { ...aliceSecrets(), 'the plaintext': Buffer.from(text) });
+    await bob.context().close();
+    await page.context().close();
+  } finally {
+    card.stop();
+  }
+});
+
+test('alice decrypts with her smart card through a T=1 reader; unplugging it locks the card\'s IDs', async () => {
+  const card = await aliceCard('tpdu');
+  try {
+    const { page, reader } = await aliceWithCard(card);
+    const start = proxy.requests.length;
+    assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
+
+    // bob encrypts to alice with his soft key.
+    const subject = unique('For the card');
+    const text = `Only the card opens this ${randomBytes(8).toString('hex')}.`;
+    const bob = await signedInPage(browser, front(), 'bob');
+    await bob.getByRole('button', { name: 'New message' }).click();
+    await engineReady(bob);
+    await bob.getByLabel('To', { exact: true }).fill(rig.email('alice'));
+    await bob.getByLabel('Subject', { exact: true }).fill(subject);
+    await bob.getByLabel('Message', { exact: true }).fill(text);
+    await bob.getByRole('button', { name: 'Encrypt message contents and attachments' }).click();
+    await bob.getByRole('button', { name: 'Send' }).click();
+    await bob.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+
+    await page.goto(`${front().url}/mail?folder=INBOX`);
+    await (await waitForMessage(page, subject)).click();
+    assert.match(await enterPin(page, '123456'), /tries left/);
+    const region = page.locator('#sealed-message[data-state="opened"]');
+    await region.waitFor({ timeout: 30000 });
+    assert.match(await region.innerText(), new RegExp(text.replace(/[.]/g, '\\.')));
+    assertNoneContains(proxy.requests.slice(start), { ...aliceSecrets(), 'the plaintext': Buffer.from(text) });
+
+    // Pulled out: the Digital IDs page says the card's IDs are locked, and opening the message
+    // again asks for the card.
+    await page.getByRole('link', { name: 'Digital IDs' }).click();
+    await page.locator('#card-status').filter({ hasText: 'connected' }).waitFor({ timeout: 30000 });
+    await reader.unplug();
+    await page.locator('#card-status').filter({ hasText: 'The smart card was removed; its digital IDs are locked.' }).waitFor();
+    assert.equal(await page.locator('#card-ids li').count(), 0);
+    await page.goto(`${front().url}/mail?folder=INBOX`);
+    await (await waitForMessage(page, subject)).click();
+    const failed = page.locator('#sealed-message[data-state="failed"]');
+    await failed.waitFor({ timeout: 30000 });
+    assert.match(await failed.innerText(), /insert the card and try to open the message again/);
+    await bob.context().close();
+    await page.context().close();
+  } finally {
+    card.stop();
+  }
+});
+
+test('a kiosk under SmartCardOnly: the card signs where soft keys may not; pulling it out signs the user out', async () => {
+  const kiosk = await startServer({
+    pki,
+    port: rig.portBase + 89,
+    extra: '[smime]\nsmart_card_only = true\ncard_removal_signs_out = true\n',
+  });
+  const card = await aliceCard();
+  try {
+    const page = await signedInPage(browser, kiosk, 'alice');
+    const reader = await plugInReader(page.context(), card);
+    await page.reload();
+    // Without the card, SmartCardOnly says to insert it.
+    await page.getByRole('button', { name: 'New message' }).click();
+    await engineReady(page);
+    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+    await page.getByLabel('Subject', { exact: true }).fill(unique('Kiosk'));
+    await page.getByLabel('Message', { exact: true }).fill('From the kiosk.');
+    const sign = page.getByRole('button', { name: 'Add digital signature to this message' });
+    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('#seal-status.error').filter({ hasText: 'Insert your card' }).waitFor({ timeout: 30000 });
+
+    assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
+    const subject = unique('Kiosk-signed');
+    await page.getByRole('button', { name: 'New message' }).click();
+    await engineReady(page);
+    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+    await page.getByLabel('Subject', { exact: true }).fill(subject);
+    await page.getByLabel('Message', { exact: true }).fill('Signed at the kiosk.');
+    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await enterPin(page, '123456');
+    await page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+
+    await reader.unplug();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 15000 });
+    await page.goto(`${kiosk.url}/mail?folder=INBOX`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.context().close();
+  } finally {
+    card.stop();
+    await kiosk.stop();
+  }
+});

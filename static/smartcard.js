@@ -1,0 +1,182 @@
+// Smart-card digital IDs. The card is reached from the page (the user picks the reader, and the
+// browser gives the device to this page): over WebUSB with Sealmail's own CCID driver, or through
+// the Web Smart Card API where the browser has it (Isolated Web Apps). The card session runs in
+// this page's copy of the browser module; the engine in the worker asks it for each private-key
+// operation. Nothing read from the card is stored: certificates live in this page's memory and
+// are gone on sign-out, on navigation and when the card is removed.
+import init, { CardSession, certificate_info } from '/static/pkg/sealmail_client.js';
+import { askPin } from './ui.js';
+
+/** What the user is told when this browser cannot reach a card at all. */
+export const NO_SMART_CARDS = 'Smart cards cannot be used in this browser. Chrome lets only kiosk (Isolated Web App) pages reach a card reader.';
+
+// The module's copy for this page is loaded only when there is a card to talk to: most pages
+// never need it.
+let loaded = null;
+const load = () => { loaded ??= init(); return loaded; };
+let card = null;
+// The USB reader the card session uses: its leaving locks the card's IDs.
+let cardDevice = null;
+const removalListeners = new Set();
+globalThis.navigator?.usb?.addEventListener('disconnect', (event) => {
+  if (cardDevice && event.device === cardDevice) forget();
+});
+
+/** How this browser reaches cards: 'smartcard' (Web Smart Card API), 'usb' (WebUSB), or null. */
+export function support() {
+  if (globalThis.navigator?.smartCard) return 'smartcard';
+  if (globalThis.navigator?.usb) return 'usb';
+  return null;
+}
+
+/** The connected card: `{ identities: [{ cardSlot, certificate, info }] }`, or null. */
+export function current() {
+  return card;
+}
+
+/** Called with no argument when the connected card goes away. */
+export function onRemoved(listener) {
+  removalListeners.add(listener);
+}
+
+function forget() {
+  cardDevice = null;
+  if (!card) return;
+  card.session.forgetPin();
+  card.session.free();
+  card = null;
+  for (const listener of removalListeners) listener();
+}
+
+/**
+ * The kiosk setting (`card_removal_signs_out`): the reader leaving ends the session, on every
+ * page, whether or not the page was using the card. `form` is the sign-out form, whose handler
+ * (app.js) locks every ID first.
+ */
+export function signOutOnRemoval(form) {
+  navigator.usb?.addEventListener('disconnect', () => form.requestSubmit());
+}
+
+/**
+ * Connects to a card. With `ask`, the browser asks the user to pick a reader (this must run in a
+ * click handler); without, only a reader the user allowed before is used, silently.
+ * Resolves to the card, or null when there is none to use.
+ */
+export function connect({ ask = false } = {}) {
+  if (card) return Promise.resolve(card);
+  // One connection at a time: a second would power the card on again under the first.
+  if (!connecting) connecting = open(ask).finally(() => { connecting = null; });
+  else if (ask) connecting = connecting.then((found) => found || open(true));
+  return connecting;
+}
+
+let connecting = null;
+
+async function open(ask) {
+  const kind = support();
+  if (!kind) {
+    if (ask) throw new Error(NO_SMART_CARDS);
+    return null;
+  }
+  const session = kind === 'smartcard' ? await openSmartCardApi(ask) : await openUsb(ask);
+  if (!session) return null;
+  let found;
+  try {
+    found = await session.certificates();
+  } catch (err) {
+    session.free();
+    throw err;
+  }
+  // A card holds no chain: the server finds the issuers (POST /api/chain) when signing.
+  const identities = found.map(({ slot, certificate }) => ({
+    cardSlot: slot,
+    certificate,
+    chain: [],
+    info: certificate_info(certificate),
+  }));
+  card = { session, identities, unlocked: false };
+  return card;
+}
+
+async function openUsb(ask) {
+  let device = (await navigator.usb.getDevices())[0];
+  if (!device && ask) {
+    try {
+      device = await navigator.usb.requestDevice({ filters: [{ classCode: 0x0B }] });
+    } catch (err) {
+      if (err?.name === 'NotFoundError') return null; // the user closed the chooser
+      throw err;
+    }
+  }
+  if (!device) return null;
+  cardDevice = device;
+  await load();
+  return CardSession.openUsb(device);
+}
+
+async function openSmartCardApi(ask) {
+  const context = await navigator.smartCard.establishContext();
+  const readers = await context.listReaders();
+  if (readers.length === 0) {
+    if (ask) throw new Error('No smart card reader is connected.');
+    return null;
+  }
+  const { connection } = await context.connect(readers[0], 'shared', { preferredProtocols: ['t1'] });
+  watchReader(context, readers[0]);
+  await load();
+  return CardSession.openSmartCard(connection);
+}
+
+/** The Web Smart Card API reports removal through status changes, not events. */
+async function watchReader(context, reader) {
+  try {
+    for (;;) {
+      const [state] = await context.getStatusChange([{ readerName: reader, currentState: { present: true } }]);
+      if (!state?.eventState?.present) { forget(); return; }
+    }
+  } catch {
+    forget();
+  }
+}
+
+/** The card identities that fit `purpose` ('sign' or 'encrypt') for `owner`. */
+export function identities(fits, purpose, owner) {
+  return card ? card.identities.filter((identity) => fits(identity, purpose, owner)) : [];
+}
+
+/**
+ * Lets `engine` use the card: each operation it asks for is carried out here, asking for the PIN
+ * (with the tries left) the first time in an operation. Call `finish` when the operation is over.
+ */
+export function attach(engine) {
+  engine.setCardHandler(async (request) => {
+    if (!card) throw new Error('The smart card was removed.');
+    if (!card.unlocked) await unlock(card);
+    return card.session.perform(request);
+  });
+}
+
+/** The operation is over: the PIN is forgotten here and on the card. */
+export async function finish() {
+  if (!card || !card.unlocked) return;
+  card.unlocked = false;
+  await card.session.lock().catch(() => card?.session.forgetPin());
+}
+
+async function unlock(target) {
+  let problem = '';
+  for (;;) {
+    const status = await target.session.pinStatus();
+    if (status.blocked) throw new Error("The card's PIN is blocked. Ask your administrator to unblock the card.");
+    const pin = await askPin(status.triesLeft ?? null, problem);
+    if (pin === null) throw new Error('The card was not used: you cancelled the PIN.');
+    try {
+      await target.session.unlock(pin);
+      target.unlocked = true;
+      return;
+    } catch (err) {
+      problem = err.message || String(err);
+      if (/blocked/i.test(problem)) throw err;
+    }
+  }
+}

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, startRecordingProxy,
 } from './harness.mjs';
-import { startVirtualCard, plugInReader } from './virtual-card.mjs';
+import { startVirtualCard, plugInReader, insertIntoSmartCardReader } from './virtual-card.mjs';
 
 let server;
 let proxy;
@@ -244,5 +244,35 @@ test('a kiosk under SmartCardOnly: the card signs where soft keys may not; pulli
   } finally {
     card.stop();
     await kiosk.stop();
+  }
+});
+
+test('through the Web Smart Card API (the kiosk app\'s way): alice connects, signs with a PIN, and removal locks the card\'s IDs', async () => {
+  const card = await aliceCard();
+  try {
+    const page = await signedInPage(browser, front(), 'alice');
+    const slot = await insertIntoSmartCardReader(page.context(), card);
+    await page.reload();
+    assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
+
+    const subject = unique('Signed through PC/SC');
+    await page.getByRole('button', { name: 'New message' }).click();
+    await engineReady(page);
+    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+    await page.getByLabel('Subject', { exact: true }).fill(subject);
+    await page.getByLabel('Message', { exact: true }).fill('Signed with the card through the operating system.');
+    const sign = page.getByRole('button', { name: 'Add digital signature to this message' });
+    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await enterPin(page, '123456');
+    await page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
+
+    await page.getByRole('link', { name: 'Digital IDs' }).click();
+    await page.locator('#card-status').filter({ hasText: 'connected' }).waitFor({ timeout: 30000 });
+    await slot.remove();
+    await page.locator('#card-status').filter({ hasText: 'The smart card was removed; its digital IDs are locked.' }).waitFor();
+    await page.context().close();
+  } finally {
+    card.stop();
   }
 });

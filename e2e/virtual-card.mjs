@@ -66,6 +66,12 @@ export async function startVirtualCard({ slots, pin = '123456', reader = 'extend
       const line = await ask(`out ${hex}`);
       return line.split(' ').slice(1).filter(Boolean);
     },
+    /** A command APDU straight to the card (what PC/SC delivers); resolves to the response (hex). */
+    async apdu(hex) {
+      const line = await ask(`apdu ${hex}`);
+      if (!line.startsWith('rapdu ')) throw new Error(line);
+      return line.slice('rapdu '.length);
+    },
     remove: () => ask('remove'),
     insert: () => ask('insert'),
     stop() {
@@ -183,4 +189,73 @@ function standIn() {
     event.device = gone;
     events.dispatchEvent(event);
   };
+}
+
+/**
+ * Gives every page of `context` a `navigator.smartCard` (the Web Smart Card API, as ChromeOS
+ * offers it to Isolated Web Apps) with one reader holding `card`. The page's APDUs go to the
+ * card as the operating system's PC/SC stack would deliver them.
+ */
+export async function insertIntoSmartCardReader(context, card) {
+  let present = true;
+  await context.exposeBinding('__virtualPcsc', async (_source, op, arg) => {
+    if (op === 'present') return present;
+    if (op === 'transmit') {
+      if (!present) throw new Error('removed-card');
+      return card.apdu(arg);
+    }
+    throw new Error(`unknown smart card operation ${op}`);
+  });
+  await context.addInitScript(smartCardStandIn);
+  return {
+    /** Takes the card out: pending status watches see it leave. */
+    async remove() {
+      present = false;
+      for (const page of context.pages()) await page.evaluate(() => globalThis.__virtualCardRemoved?.());
+    },
+  };
+}
+
+function smartCardStandIn() {
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const bytesOf = (text) => new Uint8Array(text.match(/../g)?.map((h) => parseInt(h, 16)) || []);
+  const READER = 'Virtual PIV Reader 00 00';
+  const failure = (code) => Object.assign(new DOMException(code, 'SmartCardError'), { responseCode: code });
+  const watchers = new Set();
+  globalThis.__virtualCardRemoved = () => { for (const wake of watchers) wake(); };
+  const context = {
+    async listReaders() { return [READER]; },
+    async connect(reader, accessMode) {
+      if (reader !== READER) throw failure('unknown-reader');
+      if (!(await globalThis.__virtualPcsc('present'))) throw failure('no-smartcard');
+      return {
+        activeProtocol: 't1',
+        connection: {
+          accessMode,
+          async transmit(command) {
+            try {
+              return bytesOf(await globalThis.__virtualPcsc('transmit', hex(new Uint8Array(command)))).buffer;
+            } catch {
+              throw failure('removed-card');
+            }
+          },
+          async disconnect() {},
+        },
+      };
+    },
+    // Resolves when the reader's state differs from what the caller last saw.
+    async getStatusChange(states) {
+      const present = await globalThis.__virtualPcsc('present');
+      const seen = states[0]?.currentState || {};
+      if (Boolean(seen.present) === present) {
+        await new Promise((resolve) => { watchers.add(resolve); });
+      }
+      const now = await globalThis.__virtualPcsc('present');
+      return [{ readerName: READER, eventState: { present: now, empty: !now } }];
+    },
+  };
+  Object.defineProperty(Navigator.prototype, 'smartCard', {
+    get: () => ({ establishContext: async () => context }),
+    configurable: true,
+  });
 }

@@ -121,21 +121,30 @@ async function openSmartCardApi(ask) {
     if (ask) throw new Error('No smart card reader is connected.');
     return null;
   }
-  const { connection } = await context.connect(readers[0], 'shared', { preferredProtocols: ['t1'] });
-  watchReader(context, readers[0]);
+  // Exclusive: no other program on the kiosk can talk to the card while this page has it.
+  const { connection } = await context.connect(readers[0], 'exclusive', { preferredProtocols: ['t1'] });
   await load();
-  return CardSession.openSmartCard(connection);
+  const session = await CardSession.openSmartCard(connection);
+  watchReader(context, readers[0], session);
+  return session;
 }
 
-/** The Web Smart Card API reports removal through status changes, not events. */
-async function watchReader(context, reader) {
+/**
+ * The Web Smart Card API reports removal through status changes, not events. Each call passes
+ * the state last seen, so it waits for a change instead of answering at once; a watcher whose
+ * session is no longer the card's stops.
+ */
+async function watchReader(context, reader, session) {
+  let seen = { present: true };
   try {
     for (;;) {
-      const [state] = await context.getStatusChange([{ readerName: reader, currentState: { present: true } }]);
-      if (!state?.eventState?.present) { forget(); return; }
+      const [state] = await context.getStatusChange([{ readerName: reader, currentState: seen }]);
+      if (card?.session !== session) return;
+      seen = state?.eventState || {};
+      if (!seen.present) { forget(); return; }
     }
   } catch {
-    forget();
+    if (card?.session === session) forget();
   }
 }
 

@@ -319,6 +319,11 @@ impl<C: Icc> CcidReader<C> {
         self.interrupt_in.pop_front()
     }
 
+    /// Whether a card is in the reader.
+    pub fn card_present(&self) -> bool {
+        self.present
+    }
+
     /// Takes the card out: it loses power, and the host is told.
     pub fn remove_card(&mut self) {
         if self.present {

@@ -9,7 +9,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::js_message;
 
-/// A `SmartCardConnection` the page opened (`context.connect(reader, "exclusive", …)`).
+/// A `SmartCardConnection` the page opened (`context.connect(reader, "exclusive", …)`, so no
+/// other program shares the card while the page holds it).
 pub struct SmartCardConnection {
     connection: JsValue,
 }

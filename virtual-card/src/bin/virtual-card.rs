@@ -21,6 +21,8 @@
 //! Then it prints `ready <hex of the CCID class descriptor>` and serves:
 //! - `out <hex>`: one bulk-OUT message; answered `in` and the hex of every bulk-IN message it
 //!   produced, space separated;
+//! - `apdu <hex>`: one command APDU straight to the card, as an operating system's PC/SC stack
+//!   delivers it (the Web Smart Card API); answered `rapdu <hex>`, or `error no card`;
 //! - `remove`, `insert`: the card leaves or enters the reader; answered `ok`;
 //! - `interrupt`: answered `int <hex>` with the next interrupt-IN message, or `int` if none;
 //! - anything unreadable is answered `error <reason>`, and the tool goes on.
@@ -231,6 +233,13 @@ fn serve(
                     }
                     answer
                 }
+                Err(reason) => format!("error {reason}"),
+            },
+            // The Web Smart Card API's view: the operating system's PC/SC stack drives the
+            // reader, so whole APDUs reach the card and CCID is not the page's to speak.
+            (Some("apdu"), Some(command), None) => match unhex(command) {
+                Ok(_) if !reader.card_present() => "error no card".to_owned(),
+                Ok(command) => format!("rapdu {}", hex(&reader.card().transmit(&command))),
                 Err(reason) => format!("error {reason}"),
             },
             (Some("remove"), None, None) => {

@@ -305,7 +305,10 @@ fn a_card_key_signs_and_decrypts_triple_wrapped_mail() {
     // Locked after use: the card itself forgets the PIN, so its keys need it again.
     block_on(card.lock()).unwrap();
     let again = block_on(open::open_message_with(&Software, &sealed, &keys, &card)).unwrap_err();
-    assert!(matches!(&again, OpenError::Card(why) if why.contains("PIN")), "{again}");
+    assert!(
+        matches!(&again, OpenError::Card(why) if why.contains("PIN")),
+        "{again}"
+    );
 }
 
 #[test]

@@ -148,6 +148,13 @@ test('alice signs and encrypts with her smart card after a wrong PIN; bob reads 
     assert.match(await region.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted/s);
 
     assertNoneContains(proxy.requests.slice(start), { ...aliceSecrets(), 'the plaintext': Buffer.from(text) });
+
+    // The card pulled out of the reader, which stays plugged in: the reader's slot-change
+    // message locks the card's IDs.
+    await page.getByRole('link', { name: 'Digital IDs' }).click();
+    await page.locator('#card-status').filter({ hasText: 'connected' }).waitFor({ timeout: 30000 });
+    await card.remove();
+    await page.locator('#card-status').filter({ hasText: 'The smart card was removed; its digital IDs are locked.' }).waitFor();
     await bob.context().close();
     await page.context().close();
   } finally {

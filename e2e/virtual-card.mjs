@@ -72,6 +72,11 @@ export async function startVirtualCard({ slots, pin = '123456', reader = 'extend
       if (!line.startsWith('rapdu ')) throw new Error(line);
       return line.slice('rapdu '.length);
     },
+    /** The reader's next interrupt-IN message (hex), or null. */
+    async interrupt() {
+      const line = await ask('interrupt');
+      return line.split(' ')[1] || null;
+    },
     remove: () => ask('remove'),
     insert: () => ask('insert'),
     stop() {
@@ -93,6 +98,7 @@ export async function plugInReader(context, card) {
     if (op === 'allow') { allowed = true; return true; }
     if (op === 'allowed') return allowed;
     if (op === 'out') return card.out(arg);
+    if (op === 'interrupt') return card.interrupt();
     throw new Error(`unknown reader operation ${op}`);
   });
   await context.addInitScript(standIn);
@@ -155,6 +161,15 @@ function standIn() {
       },
       async transferIn(endpoint, length) {
         if (!device) throw new DOMException('The device was disconnected.', 'NotFoundError');
+        if (endpoint === 3) {
+          // The interrupt endpoint answers when the reader has something to say.
+          for (;;) {
+            const message = await globalThis.__virtualReader('interrupt');
+            if (message) return { status: 'ok', data: toView(bytesOf(message).slice(0, length)) };
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            if (!device) throw new DOMException('The device was disconnected.', 'NotFoundError');
+          }
+        }
         const next = answers.shift();
         if (!next) throw new Error('virtual reader: the host read with nothing pending');
         return { status: 'ok', data: toView(next.slice(0, length)) };

@@ -41,6 +41,8 @@ export function onRemoved(listener) {
 
 function forget() {
   cardDevice = null;
+  // A PIN prompt for the card that left answers nothing.
+  document.querySelector('dialog.pin[open]')?.close();
   if (!card) return;
   card.session.forgetPin();
   card.session.free();
@@ -95,6 +97,10 @@ async function open(ask) {
     info: certificate_info(certificate),
   }));
   card = { session, identities, unlocked: false };
+  // A card pulled out of a reader that stays plugged in: the reader says so.
+  session.cardRemoved().then((removed) => {
+    if (removed && card?.session === session) forget();
+  }, () => {});
   return card;
 }
 
@@ -178,6 +184,7 @@ async function unlock(target) {
     const status = await target.session.pinStatus();
     if (status.blocked) throw new Error("The card's PIN is blocked. Ask your administrator to unblock the card.");
     const pin = await askPin(status.triesLeft ?? null, problem);
+    if (card !== target) throw new Error('The smart card was removed.');
     if (pin === null) throw new Error('The card was not used: you cancelled the PIN.');
     try {
       await target.session.unlock(pin);

@@ -31,6 +31,7 @@ const PC_TO_RDR_ICC_POWER_OFF: u8 = 0x63;
 const PC_TO_RDR_XFR_BLOCK: u8 = 0x6F;
 const RDR_TO_PC_DATA_BLOCK: u8 = 0x80;
 const RDR_TO_PC_SLOT_STATUS: u8 = 0x81;
+const RDR_TO_PC_NOTIFY_SLOT_CHANGE: u8 = 0x50;
 
 /// bmCommandStatus (bStatus bits 6–7).
 const COMMAND_FAILED: u8 = 1;
@@ -275,6 +276,16 @@ impl<P: UsbPipe> Transport for Reader<P> {
     }
 }
 
+/// Whether a card is in slot 0, from an interrupt-IN message: `Some(present)` for
+/// RDR_to_PC_NotifySlotChange (CCID §6.3.1: two bits per slot, the low one "card present"),
+/// `None` for any other message.
+pub fn slot_change(message: &[u8]) -> Option<bool> {
+    match message {
+        [RDR_TO_PC_NOTIFY_SLOT_CHANGE, slots, ..] => Some(slots & 0x01 != 0),
+        _ => None,
+    }
+}
+
 /// IFSC from an ATR: the first TA(i), i ≥ 3, after a TD indicating T=1 (ISO/IEC 7816-3 §8.2.3,
 /// §11.4.2). Each interface-byte group is announced by the high nibble of the byte before it.
 fn atr_ifsc(atr: &[u8]) -> Option<u8> {
@@ -307,6 +318,14 @@ fn atr_ifsc(atr: &[u8]) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_changes_say_whether_the_card_is_in() {
+        assert_eq!(slot_change(&[0x50, 0x03]), Some(true));
+        assert_eq!(slot_change(&[0x50, 0x02]), Some(false));
+        assert_eq!(slot_change(&[0x51, 0x03, 0x00, 0x00]), None);
+        assert_eq!(slot_change(&[]), None);
+    }
 
     #[test]
     fn ifsc_comes_from_the_atr() {

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::pcsc::SmartCardConnection;
-use super::webusb::{WebUsbPipe, open_reader};
+use super::webusb::{RemovalWatch, WebUsbPipe, open_reader};
 use super::{CardRequest, LocalCard};
 use crate::js::{from_js, js_error, to_js};
 
@@ -44,6 +44,7 @@ impl Transport for AnyTransport {
 #[wasm_bindgen]
 pub struct CardSession {
     card: Rc<LocalCard<AnyTransport>>,
+    removal: Option<Rc<RemovalWatch>>,
 }
 
 #[derive(Serialize)]
@@ -64,13 +65,14 @@ impl CardSession {
     /// select PIV.
     #[wasm_bindgen(js_name = openUsb)]
     pub async fn open_usb(device: web_sys::UsbDevice) -> Result<CardSession, JsError> {
-        let (pipe, ccid) = open_reader(device).await.map_err(js_error)?;
+        let (pipe, ccid, removal) = open_reader(device).await.map_err(js_error)?;
         let reader = Reader::power_on(pipe, ccid).await.map_err(js_error)?;
         let card = LocalCard::open(AnyTransport::Usb(reader))
             .await
             .map_err(js_error)?;
         Ok(Self {
             card: Rc::new(card),
+            removal: removal.map(Rc::new),
         })
     }
 
@@ -81,6 +83,24 @@ impl CardSession {
         let card = LocalCard::open(transport).await.map_err(js_error)?;
         Ok(Self {
             card: Rc::new(card),
+            removal: None,
+        })
+    }
+
+    /// Resolves to `true` when the card is pulled out of a USB reader (the reader itself stays
+    /// connected), or to `false` at once when this reader cannot tell.
+    #[wasm_bindgen(js_name = cardRemoved)]
+    pub fn card_removed(&self) -> js_sys::Promise {
+        let removal = self.removal.clone();
+        future_to_promise(async move {
+            let Some(removal) = removal else {
+                return Ok(JsValue::FALSE);
+            };
+            removal
+                .card_removed()
+                .await
+                .map_err(|e| to_promise_error(js_error(e)))?;
+            Ok(JsValue::TRUE)
         })
     }
 

@@ -3,7 +3,7 @@
 //! endpoints handed to our CCID driver.
 
 use card::Error;
-use card::ccid::{CcidDescriptor, UsbPipe, find_reader};
+use card::ccid::{CcidDescriptor, UsbPipe, find_reader, slot_change};
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -104,8 +104,34 @@ async fn configuration_descriptor(device: &UsbDevice) -> Result<Vec<u8>, Error> 
     in_bytes(&whole)
 }
 
+/// The reader's interrupt endpoint, where it says a card came or went.
+pub struct RemovalWatch {
+    device: UsbDevice,
+    endpoint: u8,
+}
+
+impl RemovalWatch {
+    /// Resolves when the card leaves the reader (a reader with a slot stays plugged in, so
+    /// WebUSB's `disconnect` does not fire for that).
+    pub async fn card_removed(&self) -> Result<(), Error> {
+        loop {
+            let result: UsbInTransferResult =
+                wait(self.device.transfer_in(self.endpoint & 0x0F, 8))
+                    .await?
+                    .unchecked_into();
+            if slot_change(&in_bytes(&result)?) == Some(false) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// An open reader: the pipe for the CCID driver, its descriptor, and its removal watch if it
+/// has an interrupt endpoint.
+pub type OpenReader = (WebUsbPipe, CcidDescriptor, Option<RemovalWatch>);
+
 /// Open the device the user picked, claim its smart-card interface and return the pipe.
-pub async fn open_reader(device: UsbDevice) -> Result<(WebUsbPipe, CcidDescriptor), Error> {
+pub async fn open_reader(device: UsbDevice) -> Result<OpenReader, Error> {
     if !device.opened() {
         wait(device.open()).await?;
     }
@@ -116,14 +142,22 @@ pub async fn open_reader(device: UsbDevice) -> Result<(WebUsbPipe, CcidDescripto
     }
     // Chrome refuses the smart-card class here unless the page is an Isolated Web App with
     // the usb-unrestricted permission; say so rather than pass on a bare SecurityError.
-    if let Err(Error::Usb(why)) = wait(device.claim_interface(reader.interface)).await {
-        return Err(Error::Usb(format!(
-            "the browser would not hand over the reader ({why}). Chrome hands smart-card readers only to kiosk (Isolated Web App) pages."
-        )));
+    match wait(device.claim_interface(reader.interface)).await {
+        Ok(_) => {}
+        Err(Error::Usb(why)) => {
+            return Err(Error::Usb(format!(
+                "the browser would not hand over the reader ({why}). Chrome hands smart-card readers only to kiosk (Isolated Web App) pages."
+            )));
+        }
+        Err(other) => return Err(other),
     }
     if reader.alternate != 0 {
         wait(device.select_alternate_interface(reader.interface, reader.alternate)).await?;
     }
+    let watch = reader.interrupt_in.map(|endpoint| RemovalWatch {
+        device: device.clone(),
+        endpoint,
+    });
     Ok((
         WebUsbPipe {
             device,
@@ -131,5 +165,6 @@ pub async fn open_reader(device: UsbDevice) -> Result<(WebUsbPipe, CcidDescripto
             bulk_out: reader.bulk_out,
         },
         reader.ccid,
+        watch,
     ))
 }

@@ -7,6 +7,8 @@
 //! * [`identity`]: `inspect_p12` (import a digital ID file) and `certificate_info`.
 //! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
 //! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
+//! * [`user_key`]: a key in memory or on the smart card, as signing and decryption take it.
+//! * [`card`]: smart cards — the engine's card keys and the page's card session.
 //! * [`webcrypto`]: the engine's bulk hashing and AES handed to the browser's WebCrypto.
 //! * [`js`]: conversions between JS values and Rust structs, randomness, errors.
 
@@ -23,6 +25,7 @@ pub mod identity;
 pub mod js;
 pub mod open;
 pub mod seal;
+pub mod user_key;
 pub mod webcrypto;
 
 /// The module's version, shown in the page footer so a user (and a test) can see the module loaded.

@@ -7,20 +7,21 @@ use mail_parser::{MessageParser, MimeHeaders, PartType};
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
+use smime::Certificate;
 use smime::algorithms::{KeyTransport, content_encryption_name};
 use smime::bulk::{Bulk, Software, run_ready};
 use smime::keys::{AsyncDecryptor, KeyError};
 use smime::sign::SignedFormat;
 use smime::verify::SignerResult;
 use smime::wrap::{self, Layer};
-use smime::{Certificate, Decryptor, SoftKey};
 use thiserror::Error;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::card::{CardChannel, CardKey, NoCard};
+use crate::card::{CardChannel, NoCard};
 use crate::identity::{CertInfo, describe};
 use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
+use crate::user_key::UserKey;
 use crate::webcrypto::WebCrypto;
 
 /// Why a message could not be opened, in words for the user.
@@ -152,14 +153,9 @@ struct TrackedKey<'a, C: CardChannel> {
     card_failure: RefCell<Option<String>>,
 }
 
-enum UserKey<'a, C: CardChannel> {
-    Soft(SoftKey),
-    Card(CardKey<'a, C>),
-}
-
 impl<C: CardChannel> TrackedKey<'_, C> {
     fn note(&self, result: &Result<Zeroizing<Vec<u8>>, KeyError>) {
-        if let (UserKey::Card(_), Err(KeyError::Failed(why))) = (&self.key, result) {
+        if let (true, Err(KeyError::Failed(why))) = (self.key.is_on_card(), result) {
             *self.card_failure.borrow_mut() = Some(why.clone());
         }
     }
@@ -173,20 +169,14 @@ impl<C: CardChannel> AsyncDecryptor for TrackedKey<'_, C> {
         rng: &mut dyn CryptoRng,
     ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         self.tried.set(true);
-        let result = match &self.key {
-            UserKey::Soft(key) => Decryptor::decrypt_key(key, transport, encrypted_key, rng),
-            UserKey::Card(key) => key.decrypt_key(transport, encrypted_key, rng).await,
-        };
+        let result = self.key.decrypt_key(transport, encrypted_key, rng).await;
         self.note(&result);
         result
     }
 
     async fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         self.tried.set(true);
-        let result = match &self.key {
-            UserKey::Soft(key) => Decryptor::agree(key, originator_public_key),
-            UserKey::Card(key) => AsyncDecryptor::agree(key, originator_public_key).await,
-        };
+        let result = self.key.agree(originator_public_key).await;
         self.note(&result);
         result
     }
@@ -315,16 +305,9 @@ pub async fn open_message_with<B: Bulk, C: CardChannel>(
 ) -> Result<OpenedOutput, OpenError> {
     let mut tracked = Vec::with_capacity(keys.len());
     for input in keys {
-        let key = match (&input.pkcs8, input.card_slot) {
-            (_, Some(slot)) => UserKey::Card(CardKey {
-                slot,
-                channel: card,
-            }),
-            (Some(pkcs8), None) => {
-                UserKey::Soft(SoftKey::from_pkcs8_der(pkcs8).map_err(|_| OpenError::BadKey)?)
-            }
-            (None, None) => return Err(OpenError::BadKey),
-        };
+        let key = UserKey::named(input.pkcs8.as_deref(), input.card_slot, card)
+            .map_err(|_| OpenError::BadKey)?
+            .ok_or(OpenError::BadKey)?;
         let cert = Certificate::from_der(&input.certificate).map_err(|_| OpenError::BadKey)?;
         tracked.push((
             cert,

@@ -4,22 +4,20 @@
 
 use core::time::Duration;
 
-use rand_core::CryptoRng;
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
-use smime::algorithms::SignatureAlgorithm;
 use smime::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport};
 use smime::bulk::{Bulk, Software, run_ready};
 use smime::envelope::{self, EncryptOptions, RecipientIdKind};
-use smime::keys::{AsyncSigner, KeyError, Signer};
 use smime::mime::{self, Attachment};
 use smime::sign::{self, SignOptions, SignedFormat};
-use smime::{Certificate, SoftKey, wrap};
+use smime::{Certificate, wrap};
 use thiserror::Error;
 use wasm_bindgen::prelude::*;
 
-use crate::card::{CardChannel, CardKey, NoCard};
+use crate::card::{CardChannel, NoCard};
 use crate::js::{SecretBytes, from_js, js_error, rng};
+use crate::user_key::UserKey;
 use crate::webcrypto::WebCrypto;
 
 /// Why a message could not be sealed, in words for the user.
@@ -189,29 +187,9 @@ fn certificates(list: &[ByteBuf], error: SealError) -> Result<Vec<Certificate>, 
 
 /// The signing half: key, certificate and options.
 struct Signing<'a, C: CardChannel> {
-    key: SigningKey<'a, C>,
+    key: UserKey<'a, C>,
     cert: Certificate,
     options: SignOptions,
-}
-
-/// The user's key in memory, or on the card.
-enum SigningKey<'a, C: CardChannel> {
-    Soft(SoftKey),
-    Card(CardKey<'a, C>),
-}
-
-impl<C: CardChannel> AsyncSigner for SigningKey<'_, C> {
-    async fn sign_digest(
-        &self,
-        algorithm: SignatureAlgorithm,
-        digest: &[u8],
-        rng: &mut dyn CryptoRng,
-    ) -> Result<Vec<u8>, KeyError> {
-        match self {
-            Self::Soft(key) => Signer::sign_digest(key, algorithm, digest, rng),
-            Self::Card(key) => key.sign_digest(algorithm, digest, rng).await,
-        }
-    }
 }
 
 fn signing<'a, C: CardChannel>(
@@ -221,16 +199,9 @@ fn signing<'a, C: CardChannel>(
     let Some(cert) = &request.certificate else {
         return Err(SealError::NoSigningIdentity);
     };
-    let key = match (&request.pkcs8, request.card_slot) {
-        (_, Some(slot)) => SigningKey::Card(CardKey {
-            slot,
-            channel: card,
-        }),
-        (Some(pkcs8), None) => {
-            SigningKey::Soft(SoftKey::from_pkcs8_der(pkcs8).map_err(|_| SealError::BadKey)?)
-        }
-        (None, None) => return Err(SealError::NoSigningIdentity),
-    };
+    let key = UserKey::named(request.pkcs8.as_deref(), request.card_slot, card)
+        .map_err(|_| SealError::BadKey)?
+        .ok_or(SealError::NoSigningIdentity)?;
     let cert = Certificate::from_der(cert).map_err(|_| SealError::BadCertificate)?;
     let signing_time = (request.time.is_finite() && request.time > 0.0)
         .then(|| Duration::from_secs(request.time as u64));

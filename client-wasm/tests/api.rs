@@ -1,10 +1,11 @@
 //! The pure halves of the JS API, end to end with openssl: import a .p12, seal, open, and
 //! check openssl reads what we seal.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
+
 use std::sync::OnceLock;
 
+use common::openssl;
 use sealmail_client::identity::{self, IdentityError};
 use sealmail_client::js::SecretBytes;
 use sealmail_client::open::{self, KeyInput, LayerOutput, OpenError};
@@ -30,32 +31,6 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 ";
 
-fn run(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl runs");
-    if let Some(input) = input {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 struct Pki {
     dir: tempfile::TempDir,
     p12: Vec<u8>,
@@ -69,7 +44,7 @@ fn pki() -> &'static Pki {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("openssl.cnf"), CONFIG).unwrap();
-        run(
+        openssl(
             d,
             &[
                 "req",
@@ -93,7 +68,7 @@ fn pki() -> &'static Pki {
             None,
         );
         for name in ["alice", "mallory"] {
-            run(
+            openssl(
                 d,
                 &[
                     "req",
@@ -111,7 +86,7 @@ fn pki() -> &'static Pki {
                 ],
                 None,
             );
-            run(
+            openssl(
                 d,
                 &[
                     "x509",
@@ -134,7 +109,7 @@ fn pki() -> &'static Pki {
                 ],
                 None,
             );
-            run(
+            openssl(
                 d,
                 &[
                     "pkcs12",
@@ -229,7 +204,7 @@ fn p12_errors_are_sentences() {
     let truncated = identity::inspect(&pki().p12[..pki().p12.len() / 2], "sesame").unwrap_err();
     assert_eq!(truncated, IdentityError::NotPkcs12);
     let d = pki().dir.path();
-    run(
+    openssl(
         d,
         &[
             "pkcs12",
@@ -403,7 +378,7 @@ fn openssl_reads_what_we_seal() {
     let req = request(&contents, true, true);
     let sealed = seal::seal_message(&req).unwrap();
     std::fs::write(d.join("sealed.eml"), [OUTER, &sealed].concat()).unwrap();
-    let signed = run(
+    let signed = openssl(
         d,
         &[
             "cms",
@@ -417,7 +392,7 @@ fn openssl_reads_what_we_seal() {
         ],
         None,
     );
-    let content = run(d, &["cms", "-verify", "-CAfile", "root.pem"], Some(&signed));
+    let content = openssl(d, &["cms", "-verify", "-CAfile", "root.pem"], Some(&signed));
     let text = String::from_utf8_lossy(&content);
     assert!(text.contains("multipart/mixed"), "{text}");
     assert!(
@@ -446,7 +421,7 @@ fn a_five_megabyte_attachment_survives_seal_and_open() {
 #[test]
 fn p256_identity_signs() {
     let d = pki().dir.path();
-    run(
+    openssl(
         d,
         &[
             "ecparam",
@@ -459,7 +434,7 @@ fn p256_identity_signs() {
         ],
         None,
     );
-    run(
+    openssl(
         d,
         &[
             "req",
@@ -475,7 +450,7 @@ fn p256_identity_signs() {
         ],
         None,
     );
-    run(
+    openssl(
         d,
         &[
             "x509",
@@ -498,7 +473,7 @@ fn p256_identity_signs() {
         ],
         None,
     );
-    run(
+    openssl(
         d,
         &[
             "pkcs12", "-export", "-inkey", "ec.key", "-in", "ec.pem", "-out", "ec.p12", "-passout",

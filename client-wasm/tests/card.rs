@@ -2,10 +2,12 @@
 //! to a real PIV implementation in a reader model, signing and decrypting for the engine.
 //! openssl checks what the card signed and reads what was encrypted to it.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use card::ccid::{CcidDescriptor, Reader, UsbPipe};
+use common::openssl;
 use futures_executor::block_on;
 use sealmail_client::card::LocalCard;
 use sealmail_client::open::{self, KeyInput, OpenError};
@@ -30,29 +32,6 @@ impl UsbPipe for ModelPipe {
             .bulk_in()
             .ok_or_else(|| card::Error::Usb("the reader had nothing to send".into()))
     }
-}
-
-fn openssl(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
-    let mut child = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl runs");
-    if let Some(input) = input {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 const LEAF: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment,keyAgreement\n\

@@ -21,21 +21,22 @@ export { el };
 
 let dialogCounter = 0;
 
-/** Asks for the passphrase of a digital ID. Resolves to the text, or null if cancelled. */
-export function askPassphrase(subject, problem = '') {
+/**
+ * A modal asking for one secret (a passphrase, a PIN): `lines` are the paragraphs above the
+ * field. Resolves to the text, or null if cancelled; the field is emptied either way.
+ */
+function askSecret({ kind, title, lines, label, field = {}, ok, className = 'modal' }) {
   dialogCounter += 1;
-  const id = `passphrase-${dialogCounter}`;
-  const input = el('input', { id, type: 'password', autocomplete: 'off', required: true });
+  const id = `${kind}-${dialogCounter}`;
+  const input = el('input', { id, type: 'password', autocomplete: 'off', required: true, ...field });
   const form = el('form', { method: 'dialog' },
-    el('h2', { text: 'Unlock your digital ID' }),
-    el('p', { text: subject }),
-    problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null,
-    el('p', {}, el('label', { for: id, text: 'Passphrase' }), input),
+    el('h2', { id: `${id}-title`, text: title }),
+    ...lines,
+    el('p', {}, el('label', { for: id, text: label }), input),
     el('p', { class: 'buttons' },
-      el('button', { type: 'submit', value: 'ok', class: 'primary', text: 'Unlock' }),
+      el('button', { type: 'submit', value: 'ok', class: 'primary', text: ok }),
       el('button', { type: 'submit', value: 'cancel', formnovalidate: true, text: 'Cancel' })));
-  const dialog = el('dialog', { class: 'modal', 'aria-labelledby': `${id}-title` }, form);
-  form.querySelector('h2').id = `${id}-title`;
+  const dialog = el('dialog', { class: className, 'aria-labelledby': `${id}-title` }, form);
   document.body.append(dialog);
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
@@ -49,36 +50,33 @@ export function askPassphrase(subject, problem = '') {
   });
 }
 
+/** Asks for the passphrase of a digital ID. Resolves to the text, or null if cancelled. */
+export function askPassphrase(subject, problem = '') {
+  return askSecret({
+    kind: 'passphrase',
+    title: 'Unlock your digital ID',
+    lines: [el('p', { text: subject }), problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null],
+    label: 'Passphrase',
+    ok: 'Unlock',
+  });
+}
+
 /**
  * Asks for the smart card's PIN, with the tries left (a warning before the last one). Resolves
  * to the PIN, or null if cancelled.
  */
 export function askPin(triesLeft, problem = '') {
-  dialogCounter += 1;
-  const id = `pin-${dialogCounter}`;
-  const input = el('input', { id, type: 'password', inputmode: 'numeric', autocomplete: 'off', required: true, minlength: '6', maxlength: '8' });
   const tries = triesLeft === null ? null
     : triesLeft === 1 ? el('p', { class: 'error', role: 'alert', text: 'This is your last try: a wrong PIN now locks the card.' })
       : el('p', { class: 'hint', text: `${triesLeft} tries left.` });
-  const form = el('form', { method: 'dialog' },
-    el('h2', { id: `${id}-title`, text: 'Enter your smart card PIN' }),
-    problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null,
-    tries,
-    el('p', {}, el('label', { for: id, text: 'PIN' }), input),
-    el('p', { class: 'buttons' },
-      el('button', { type: 'submit', value: 'ok', class: 'primary', text: 'OK' }),
-      el('button', { type: 'submit', value: 'cancel', formnovalidate: true, text: 'Cancel' })));
-  const dialog = el('dialog', { class: 'modal pin', 'aria-labelledby': `${id}-title` }, form);
-  document.body.append(dialog);
-  return new Promise((resolve) => {
-    dialog.addEventListener('close', () => {
-      const value = dialog.returnValue === 'ok' ? input.value : null;
-      input.value = '';
-      dialog.remove();
-      resolve(value);
-    });
-    dialog.showModal();
-    input.focus();
+  return askSecret({
+    kind: 'pin',
+    title: 'Enter your smart card PIN',
+    lines: [problem ? el('p', { class: 'error', role: 'alert', text: problem }) : null, tries],
+    label: 'PIN',
+    field: { inputmode: 'numeric', minlength: '6', maxlength: '8' },
+    ok: 'OK',
+    className: 'modal pin',
   });
 }
 

@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createPrivateKey } from 'node:crypto';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -245,4 +247,31 @@ export async function settledCount(page, folderUrl, subject) {
 
 export function readDownload(download) {
   return download.path().then((p) => readFileSync(p));
+}
+
+/** The secrets of `user`'s key file in `pki`, in the forms a leak could take. */
+export function secretsOf(pki, user) {
+  const pem = execFileSync('openssl', ['pkcs12', '-in', pki.file(`${user}.p12`), '-nocerts', '-nodes', '-passin', `pass:${user}`]);
+  const key = createPrivateKey(pem);
+  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+  const jwk = key.export({ format: 'jwk' });
+  const p12 = pki.p12(user);
+  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)), '.p12 bytes': p12, '.p12 base64': Buffer.from(p12.toString('base64').slice(40, 200)) };
+  for (const part of ['d', 'p', 'q']) {
+    const value = Buffer.from(jwk[part], 'base64url');
+    forms[`RSA ${part}`] = value;
+    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
+    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
+  }
+  return forms;
+}
+
+/** Fails if any recorded request (URL, headers or body) contains any of `needles`. */
+export function assertNoneContains(requests, needles) {
+  for (const r of requests) {
+    const haystack = Buffer.concat([Buffer.from(r.url), Buffer.from(r.headers), r.body]);
+    for (const [what, needle] of Object.entries(needles)) {
+      assert.equal(haystack.indexOf(needle), -1, `${what} was sent to the server in ${r.url}`);
+    }
+  }
 }

@@ -5,10 +5,10 @@
 // searched for alice's private key and the plaintext.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, startRecordingProxy,
+  secretsOf, assertNoneContains,
 } from './harness.mjs';
 import { startVirtualCard, plugInReader, insertIntoSmartCardReader } from './virtual-card.mjs';
 
@@ -29,29 +29,6 @@ after(async () => {
 });
 
 const front = () => ({ url: proxy.url });
-
-/** alice's private key in the forms a leak could take. */
-function aliceSecrets() {
-  const key = createPrivateKey(readFileSync(pki.file('alice.key')));
-  const jwk = key.export({ format: 'jwk' });
-  const forms = { 'PKCS#8 DER': key.export({ type: 'pkcs8', format: 'der' }) };
-  for (const part of ['d', 'p', 'q']) {
-    const value = Buffer.from(jwk[part], 'base64url');
-    forms[`RSA ${part}`] = value;
-    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
-    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
-  }
-  return forms;
-}
-
-function assertNoneContains(requests, needles) {
-  for (const r of requests) {
-    const haystack = Buffer.concat([Buffer.from(r.url), Buffer.from(r.headers), r.body]);
-    for (const [what, needle] of Object.entries(needles)) {
-      assert.equal(haystack.indexOf(needle), -1, `${what} was sent to the server in ${r.url}`);
-    }
-  }
-}
 
 async function engineReady(page) {
   await page.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
@@ -147,7 +124,7 @@ test('alice signs and encrypts with her smart card after a wrong PIN; bob reads 
     assert.match(await region.innerText(), new RegExp(text.replace(/[.]/g, '\\.')));
     assert.match(await region.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted/s);
 
-    assertNoneContains(proxy.requests.slice(start), { ...aliceSecrets(), 'the plaintext': Buffer.from(text) });
+    assertNoneContains(proxy.requests.slice(start), { ...secretsOf(pki, 'alice'), 'the plaintext': Buffer.from(text) });
 
     // The card pulled out of the reader, which stays plugged in: the reader's slot-change
     // message locks the card's IDs.
@@ -188,7 +165,7 @@ test('alice decrypts with her smart card through a T=1 reader; unplugging it loc
     const region = page.locator('#sealed-message[data-state="opened"]');
     await region.waitFor({ timeout: 30000 });
     assert.match(await region.innerText(), new RegExp(text.replace(/[.]/g, '\\.')));
-    assertNoneContains(proxy.requests.slice(start), { ...aliceSecrets(), 'the plaintext': Buffer.from(text) });
+    assertNoneContains(proxy.requests.slice(start), { ...secretsOf(pki, 'alice'), 'the plaintext': Buffer.from(text) });
 
     // Pulled out: the Digital IDs page says the card's IDs are locked, and opening the message
     // again asks for the card.

@@ -3,14 +3,14 @@
 // the browsers make recorded and searched for private keys and plaintext.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, createPrivateKey } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
-  deliverRaw, startRecordingProxy, settledCount,
+  deliverRaw, startRecordingProxy, settledCount, secretsOf, assertNoneContains,
 } from './harness.mjs';
 
 let server;
@@ -39,32 +39,6 @@ const work = () => mkdtempSync(join(tmpdir(), 'sealmail-smime-e2e-'));
 function recordRequests() {
   const start = proxy.requests.length;
   return { get all() { return proxy.requests.slice(start); } };
-}
-
-/** The secrets of `user`'s key file, in the forms a leak could take. */
-function secretsOf(user) {
-  const pem = execFileSync('openssl', ['pkcs12', '-in', pki.file(`${user}.p12`), '-nocerts', '-nodes', '-passin', `pass:${user}`]);
-  const key = createPrivateKey(pem);
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  const jwk = key.export({ format: 'jwk' });
-  const p12 = pki.p12(user);
-  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)), '.p12 bytes': p12, '.p12 base64': Buffer.from(p12.toString('base64').slice(40, 200)) };
-  for (const part of ['d', 'p', 'q']) {
-    const value = Buffer.from(jwk[part], 'base64url');
-    forms[`RSA ${part}`] = value;
-    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
-    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
-  }
-  return forms;
-}
-
-function assertNoneContains(requests, needles) {
-  for (const r of requests) {
-    const haystack = Buffer.concat([Buffer.from(r.url), Buffer.from(r.headers), r.body]);
-    for (const [what, needle] of Object.entries(needles)) {
-      assert.equal(haystack.indexOf(needle), -1, `${what} was sent to the server in ${r.url}`);
-    }
-  }
 }
 
 async function engineReady(page) {
@@ -193,7 +167,7 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   const requests = aliceRequests.all; // begun before bob's, so it holds both
   const sealed = requests.find((r) => r.url.includes('/compose/sealed'));
   assert.ok(sealed && sealed.body.length > attachment.length, 'the sealed send and its body were not recorded');
-  assertNoneContains(requests, { ...secretsOf('alice'), ...secretsOf('bob'), ...plaintext });
+  assertNoneContains(requests, { ...secretsOf(pki, 'alice'), ...secretsOf(pki, 'bob'), ...plaintext });
   await alice.context().close();
   await bob.context().close();
 });
@@ -212,7 +186,7 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   await alice.getByRole('button', { name: 'Send' }).click();
   await unlockIfAsked(alice);
   await sentNotice(alice);
-  assertNoneContains(requests.all, secretsOf('alice'));
+  assertNoneContains(requests.all, secretsOf(pki, 'alice'));
 
   const bob = await signedInPage(browser, front, 'bob');
   await (await waitForMessage(bob, subject)).click();
@@ -327,7 +301,7 @@ test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an o
   await unlockIfAsked(bob);
   await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
   assert.match(await bob.getByRole('region', { name: 'Message body' }).innerText(), new RegExp(secret));
-  assertNoneContains(requests.all, { ...secretsOf('bob'), 'the plaintext': Buffer.from(secret) });
+  assertNoneContains(requests.all, { ...secretsOf(pki, 'bob'), 'the plaintext': Buffer.from(secret) });
 
   await bob.goto(folderUrl('INBOX'));
   await (await waitForMessage(bob, signedSubject)).click();

@@ -116,6 +116,9 @@ pub struct WebConfig {
     /// Largest request body (a message with its attachments), in bytes.
     pub max_upload_bytes: usize,
     pub page_size: u32,
+    /// The origin of the kiosk app (`isolated-app://…`) that may show Sealmail's pages in a
+    /// frame. Unset, no site may frame them.
+    pub kiosk_app_origin: Option<String>,
 }
 
 impl Default for WebConfig {
@@ -128,6 +131,7 @@ impl Default for WebConfig {
             session_max_seconds: 12 * 60 * 60,
             max_upload_bytes: 40 * 1024 * 1024,
             page_size: 50,
+            kiosk_app_origin: None,
         }
     }
 }
@@ -252,6 +256,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "web.page_size",
                 problem: "must be 1 to 500".into(),
+            });
+        }
+        if let Some(origin) = &self.web.kiosk_app_origin
+            && let Err(problem) = check_origin(origin)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "web.kiosk_app_origin",
+                problem,
             });
         }
         let pki = &self.pki;
@@ -401,6 +413,31 @@ fn mask_password(value: &str) -> String {
     out
 }
 
+/// An origin alone (`scheme://host[:port]`): it goes into a `Content-Security-Policy` header,
+/// so anything else (a path, a space, a `;`) could widen the policy.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let problem = || {
+        format!(
+            "{origin:?} is not an origin; write the app's origin alone, like \"isolated-app://<bundle id>\""
+        )
+    };
+    let (scheme, host) = origin.split_once("://").ok_or_else(problem)?;
+    let scheme_ok = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'));
+    if scheme_ok && host_ok {
+        Ok(())
+    } else {
+        Err(problem())
+    }
+}
+
 fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
@@ -420,6 +457,36 @@ mod tests {
         port = 587
         security = "plain"
     "#;
+
+    #[test]
+    fn a_kiosk_app_origin_must_be_an_origin_alone() {
+        let with = |origin: &str| {
+            let env = [(
+                "SEALMAIL_WEB_KIOSK_APP_ORIGIN".to_string(),
+                origin.to_string(),
+            )];
+            Config::from_toml(MINIMAL, env)
+        };
+        let app = "isolated-app://amoiebz32b7o24tilu257xne2yf3nkblkploanxzm7ebeglseqpfeaacai";
+        assert_eq!(
+            with(app).unwrap().web.kiosk_app_origin.as_deref(),
+            Some(app)
+        );
+        assert!(with("https://kiosk.example.org:8443").is_ok());
+        for widening in [
+            "https://kiosk.example.org/app",
+            "https://a.example.org https://b.example.org",
+            "isolated-app://x; script-src *",
+            "'self'",
+            "*",
+        ] {
+            let error = with(widening).unwrap_err().to_string();
+            assert!(
+                error.starts_with("web.kiosk_app_origin:") && error.contains("is not an origin"),
+                "{widening}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn environment_overrides_file_values_with_typed_values() {

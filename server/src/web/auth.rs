@@ -72,15 +72,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn set_cookie(state: &Shared, name: &str, value: &str, max_age: Option<i64>) -> String {
-    let secure = if state.config.web.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
     let age = max_age
         .map(|s| format!("; Max-Age={s}"))
         .unwrap_or_default();
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}")
+    // In the kiosk app the pages are framed by another site, where a SameSite cookie is never
+    // sent. `Partitioned` keeps that cookie to the app: the same browser's ordinary tabs never
+    // see it. Both need `Secure`.
+    let scope = if state.config.web.kiosk_app_origin.is_some() {
+        "; SameSite=None; Secure; Partitioned"
+    } else if state.config.web.secure_cookies {
+        "; SameSite=Strict; Secure"
+    } else {
+        "; SameSite=Strict"
+    };
+    format!("{name}={value}; Path=/; HttpOnly{scope}{age}")
 }
 
 /// Refuses state-changing requests that a browser marks as coming from another site.

@@ -224,7 +224,7 @@ impl AppState {
 pub fn router(state: Shared) -> Router {
     let static_files = ServeDir::new(&state.config.web.static_dir);
     let body_limit = state.config.web.max_upload_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::home))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
@@ -251,12 +251,42 @@ pub fn router(state: Shared) -> Router {
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
-        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(views::CSP_DEFAULT),
-        ))
-        .with_state(state)
+            content_security_policy(state.config.web.kiosk_app_origin.as_deref()),
+        ));
+    let router = if state.config.web.kiosk_app_origin.is_none() {
+        router.layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+    } else {
+        // `X-Frame-Options` can only say "nobody" or "same origin", so it is left out and the
+        // policy's `frame-ancestors` (which browsers prefer anyway) names the app. The app is
+        // cross-origin isolated, and such a page frames only pages that agree to it: these two
+        // headers say so. `credentialless` still lets "Show images" load remote images. Our
+        // responses being embeddable by any site exposes nothing: the session cookie is
+        // partitioned to the app, so no other site's request carries it.
+        router
+            .layer(security_header(
+                HeaderName::from_static("cross-origin-embedder-policy"),
+                "credentialless",
+            ))
+            .layer(security_header(
+                HeaderName::from_static("cross-origin-resource-policy"),
+                "cross-origin",
+            ))
+    };
+    router.with_state(state)
+}
+
+fn content_security_policy(kiosk_app_origin: Option<&str>) -> HeaderValue {
+    // The configured origin was checked to be header-safe; should that ever fail, no framing
+    // is the safe side.
+    HeaderValue::try_from(views::content_security_policy(false, kiosk_app_origin)).unwrap_or_else(
+        |_| {
+            HeaderValue::from_static(
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            )
+        },
+    )
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

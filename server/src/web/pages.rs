@@ -226,10 +226,11 @@ pub async fn message(
         HeaderValue::from_static("private, no-store"),
     );
     if show_images {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(views::CSP_REMOTE_IMAGES),
-        );
+        let policy =
+            views::content_security_policy(true, state.config.web.kiosk_app_origin.as_deref());
+        if let Ok(policy) = HeaderValue::try_from(policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
     }
     Ok(response)
 }

@@ -8,12 +8,21 @@ use crate::imap::{Folder, FolderRole};
 use crate::policy::SmimePolicy;
 
 /// No inline script or style anywhere, so the policy can be strict. `wasm-unsafe-eval` lets the
-/// page compile our own WebAssembly module and nothing else.
-pub const CSP_DEFAULT: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-img-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
-/// The same, when the reader clicked "Show images" on one message.
-pub const CSP_REMOTE_IMAGES: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-img-src 'self' https: http:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+/// page compile our own WebAssembly module and nothing else. `remote_images` is for a message
+/// whose reader clicked "Show images". Only the kiosk app, when there is one, may frame a page.
+pub fn content_security_policy(remote_images: bool, kiosk_app_origin: Option<&str>) -> String {
+    let images = if remote_images {
+        "'self' https: http:"
+    } else {
+        "'self'"
+    };
+    let framers = kiosk_app_origin.unwrap_or("'none'");
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src {images}; connect-src 'self'; frame-ancestors {framers}; form-action 'self'; \
+         base-uri 'none'; object-src 'none'"
+    )
+}
 
 pub fn enc(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()

@@ -8,7 +8,9 @@
 //!
 //! * [`LocalCard`]: a PIV card session over any transport, holding the PIN for one operation.
 //! * [`session`] (browser): the page's `CardSession`, over WebUSB ([`webusb`]) or the Web
-//!   Smart Card API ([`pcsc`]).
+//!   Smart Card API ([`pcsc`]) — or, framed by the kiosk app, over the app's reader, which
+//!   carries APDUs for the page ([`kiosk`]) and looks to the page like a Web Smart Card API
+//!   connection.
 
 use core::cell::RefCell;
 
@@ -24,6 +26,8 @@ use smime::algorithms::{DigestAlgorithm, KeyTransport, SignatureAlgorithm, Signa
 use smime::keys::{AsyncDecryptor, AsyncSigner, KeyError, PublicKey};
 use zeroize::{Zeroize, Zeroizing};
 
+#[cfg(target_arch = "wasm32")]
+pub mod kiosk;
 #[cfg(target_arch = "wasm32")]
 pub mod pcsc;
 #[cfg(target_arch = "wasm32")]

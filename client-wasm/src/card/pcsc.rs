@@ -1,5 +1,6 @@
 //! The Web Smart Card API (`navigator.smartCard`, Isolated Web Apps): the operating system's
 //! PC/SC stack drives the reader, so APDUs go straight to the card and no CCID is ours to do.
+//! A page framed by the kiosk app gets a connection of the same shape from the app.
 
 use card::Error;
 use card::transport::Transport;
@@ -54,7 +55,11 @@ impl Transport for SmartCardConnection {
 
     fn carries_extended_apdus(&self) -> bool {
         // PC/SC readers and PIV cards carry them; a reader that cannot answers 6700 and the
-        // user is told the command is too long.
-        true
+        // user is told the command is too long. The kiosk app's connection (`KioskReader`
+        // behind it) says `extendedApdus: false` for a USB reader that takes short ones only.
+        Reflect::get(&self.connection, &"extendedApdus".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true)
     }
 }

@@ -1,0 +1,191 @@
+// The Sealmail kiosk app (an Isolated Web App). Chrome lets an IWA claim a smart-card reader,
+// but an IWA serves only the pages in its own bundle, so Sealmail's pages come from the server in
+// a frame. This app holds the reader and carries raw APDUs for the framed page, which runs PIV,
+// asks for the PIN and does every key operation itself, exactly as with a reader of its own
+// (static/smartcard.js). The app never learns what the APDUs mean.
+//
+// The messages, all over a MessageChannel the page opens:
+//   page → app   { sealmail: 'card-connect', ask } (window message, carrying the page's port)
+//   app  → page  { kind: 'connected', extendedApdus } | { kind: 'none' } | { kind: 'failed', message }
+//   page → app   { kind: 'transmit', id, apdu }
+//   app  → page  { kind: 'answer', id, apdu } | { kind: 'failed', id, message, responseCode }
+//   page → app   { sealmail: 'card-watch' } (window message): the port only hears of removal
+//   app  → page  { kind: 'removed' }
+import init, { KioskReader } from '/pkg/sealmail_client.js';
+
+const SMART_CARD_CLASS = 0x0b;
+const status = document.getElementById('reader');
+const choose = document.getElementById('choose');
+const frame = document.getElementById('mail');
+
+/** The open reader: `{ transmit(bytes) → Promise<Uint8Array>, extendedApdus, close() }`. */
+let reader = null;
+let opening = null;
+/** The framed pages' ports: each hears when the card leaves. */
+const ports = new Set();
+
+const { server } = await (await fetch('/config.json')).json();
+const serverOrigin = new URL(server).origin;
+
+window.addEventListener('message', (event) => {
+  // Only the Sealmail page in our own frame may use the reader.
+  if (event.origin !== serverOrigin || event.source !== frame.contentWindow) return;
+  const [port] = event.ports;
+  if (!port) return;
+  if (event.data?.sealmail === 'card-connect') servePage(port, event.data.ask === true);
+  else if (event.data?.sealmail === 'card-watch') keep(port);
+});
+frame.src = server;
+
+choose.addEventListener('click', () => {
+  openReader(true).catch((err) => say(err.message || String(err)));
+});
+choose.disabled = false;
+openReader(false).catch((err) => say(err.message || String(err)));
+
+function say(text, { canChoose = !reader } = {}) {
+  status.textContent = text;
+  choose.hidden = !canChoose;
+}
+
+function keep(port) {
+  ports.add(port);
+  // A page that navigated away leaves its port behind.
+  port.addEventListener('close', () => ports.delete(port));
+}
+
+async function servePage(port, ask) {
+  let open;
+  try {
+    open = await openReader(ask);
+  } catch (err) {
+    port.postMessage({ kind: 'failed', message: err.message || String(err) });
+    return;
+  }
+  if (!open) {
+    port.postMessage({ kind: 'none' });
+    return;
+  }
+  keep(port);
+  port.onmessage = async ({ data }) => {
+    if (data?.kind !== 'transmit' || !(data.apdu instanceof ArrayBuffer)) return;
+    try {
+      const answer = await transmit(new Uint8Array(data.apdu));
+      // Transferred, not copied: an answer may carry a content key.
+      port.postMessage({ kind: 'answer', id: data.id, apdu: answer.buffer }, [answer.buffer]);
+    } catch (err) {
+      port.postMessage({ kind: 'failed', id: data.id, message: err.message || String(err), responseCode: err.responseCode });
+    }
+  };
+  port.postMessage({ kind: 'connected', extendedApdus: open.extendedApdus });
+}
+
+// One exchange at a time: a page that has just navigated away may still have one in flight.
+let exchanges = Promise.resolve();
+function transmit(bytes) {
+  const exchange = exchanges.then(() => {
+    if (!reader) throw Object.assign(new Error('The card was removed.'), { responseCode: 'removed-card' });
+    return reader.transmit(bytes);
+  });
+  exchanges = exchange.catch(() => {});
+  return exchange;
+}
+
+/**
+ * The reader, opened once and kept while pages come and go. With `ask` the browser's chooser
+ * may be shown (a click in the framed page activates this window too); without, only a reader
+ * granted before (or by the kiosk's policy) is used.
+ */
+function openReader(ask) {
+  if (reader) return Promise.resolve(reader);
+  if (!opening) {
+    opening = (navigator.smartCard ? openSmartCard(ask) : openUsb(ask)).finally(() => { opening = null; });
+  } else if (ask) {
+    opening = opening.then((found) => found || openReader(true));
+  }
+  return opening;
+}
+
+function hasSmartCardInterface(device) {
+  return device.configurations.some((configuration) => configuration.interfaces.some(
+    (entry) => entry.alternates.some((alternate) => alternate.interfaceClass === SMART_CARD_CLASS)));
+}
+
+async function openUsb(ask) {
+  if (!navigator.usb) {
+    say('This browser gives the kiosk no card reader. Install Sealmail as an Isolated Web App.', { canChoose: false });
+    return null;
+  }
+  let device = (await navigator.usb.getDevices()).find(hasSmartCardInterface);
+  if (!device && ask) {
+    try {
+      device = await navigator.usb.requestDevice({ filters: [{ classCode: SMART_CARD_CLASS }] });
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err; // NotFoundError: the chooser was closed
+    }
+  }
+  if (!device) {
+    say('No card reader chosen.');
+    return null;
+  }
+  await init();
+  const usb = await KioskReader.openUsb(device);
+  const gone = () => {
+    if (reader?.usb !== usb) return;
+    reader = null;
+    usb.free();
+    device.close().catch(() => {});
+    removed();
+  };
+  navigator.usb.addEventListener('disconnect', (event) => { if (event.device === device) gone(); });
+  usb.cardRemoved().then((left) => { if (left) gone(); }, gone);
+  reader = {
+    usb,
+    extendedApdus: usb.extendedApdus,
+    transmit: (bytes) => usb.transmit(bytes),
+  };
+  say(`Card reader: ${device.productName || 'connected'}`);
+  return reader;
+}
+
+async function openSmartCard(ask) {
+  const context = await navigator.smartCard.establishContext();
+  const [name] = await context.listReaders();
+  if (!name) {
+    if (ask) say('No smart card reader is connected.');
+    return null;
+  }
+  // Exclusive: no other program on the kiosk can talk to the card while the app has it.
+  const { connection } = await context.connect(name, 'exclusive', { preferredProtocols: ['t1'] });
+  const opened = {
+    extendedApdus: true,
+    transmit: async (bytes) => new Uint8Array(await connection.transmit(bytes)),
+  };
+  reader = opened;
+  watchReader(context, name, opened);
+  say(`Card reader: ${name}`);
+  return reader;
+}
+
+/** The Web Smart Card API tells of removal by status changes: wait for the card to leave. */
+async function watchReader(context, name, opened) {
+  let seen = { present: true };
+  try {
+    while (reader === opened) {
+      const [state] = await context.getStatusChange([{ readerName: name, currentState: seen }]);
+      seen = state?.eventState || {};
+      if (!seen.present) break;
+    }
+  } catch {
+    // The reader itself went away.
+  }
+  if (reader !== opened) return;
+  reader = null;
+  removed();
+}
+
+function removed() {
+  for (const port of ports) port.postMessage({ kind: 'removed' });
+  ports.clear();
+  say('The card was removed. Insert it to go on.');
+}

@@ -1,6 +1,7 @@
 // Smart-card digital IDs. The card is reached from the page (the user picks the reader, and the
 // browser gives the device to this page): over WebUSB with Sealmail's own CCID driver, or through
-// the Web Smart Card API where the browser has it (Isolated Web Apps). The card session runs in
+// the Web Smart Card API where the browser has it (Isolated Web Apps), or, in a page the kiosk
+// app frames, through the reader the app holds (kiosk/app.js). The card session runs in
 // this page's copy of the browser module; the engine in the worker asks it for each private-key
 // operation. Nothing read from the card is stored: certificates live in this page's memory and
 // are gone on sign-out, on navigation and when the card is removed.
@@ -18,12 +19,29 @@ let card = null;
 // The USB reader the card session uses: its leaving locks the card's IDs.
 let cardDevice = null;
 const removalListeners = new Set();
-globalThis.navigator?.usb?.addEventListener('disconnect', (event) => {
-  if (cardDevice && event.device === cardDevice) forget();
-});
 
-/** How this browser reaches cards: 'smartcard' (Web Smart Card API), 'usb' (WebUSB), or null. */
+/**
+ * The kiosk app's origin when this page is framed by it, else null. The server lets no site but
+ * the configured kiosk app frame its pages (CSP frame-ancestors), so a parent is that app.
+ */
+function kioskApp() {
+  if (window.parent === window) return null;
+  return globalThis.location?.ancestorOrigins?.[0] ?? null;
+}
+
+// In the kiosk app's frame the app holds the reader, and WebUSB is not this page's to touch.
+if (!kioskApp()) {
+  globalThis.navigator?.usb?.addEventListener('disconnect', (event) => {
+    if (cardDevice && event.device === cardDevice) forget();
+  });
+}
+
+/**
+ * How this page reaches cards: 'kiosk' (the app framing it), 'smartcard' (Web Smart Card API),
+ * 'usb' (WebUSB), or null.
+ */
 export function support() {
+  if (kioskApp()) return 'kiosk';
   if (globalThis.navigator?.smartCard) return 'smartcard';
   if (globalThis.navigator?.usb) return 'usb';
   return null;
@@ -56,6 +74,13 @@ function forget() {
  * (app.js) locks every ID first.
  */
 export function signOutOnRemoval(form) {
+  const app = kioskApp();
+  if (app) {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = ({ data }) => { if (data?.kind === 'removed') form.requestSubmit(); };
+    window.parent.postMessage({ sealmail: 'card-watch' }, app, [port2]);
+    return;
+  }
   navigator.usb?.addEventListener('disconnect', () => form.requestSubmit());
 }
 
@@ -80,7 +105,8 @@ async function open(ask) {
     if (ask) throw new Error(NO_SMART_CARDS);
     return null;
   }
-  const session = kind === 'smartcard' ? await openSmartCardApi(ask) : await openUsb(ask);
+  const opener = { kiosk: openKioskReader, smartcard: openSmartCardApi, usb: openUsb }[kind];
+  const session = await opener(ask);
   if (!session) return null;
   let found;
   try {
@@ -132,6 +158,55 @@ async function openSmartCardApi(ask) {
   await load();
   const session = await CardSession.openSmartCard(connection);
   watchReader(context, readers[0], session);
+  return session;
+}
+
+/**
+ * The kiosk app's reader, through a message channel the app answers on. It carries APDUs only:
+ * PIV, the PIN and the keys' operations stay in this page, as with a reader of its own. The
+ * connection has the Web Smart Card API's shape, so the same card session code drives it.
+ */
+async function openKioskReader(ask) {
+  const { port1: port, port2 } = new MessageChannel();
+  const pending = new Map();
+  let next = 0;
+  let session = null;
+  let answered;
+  const opened = new Promise((resolve, reject) => { answered = { resolve, reject }; });
+  port.onmessage = ({ data }) => {
+    if (data?.kind === 'connected') answered.resolve(data);
+    else if (data?.kind === 'none') answered.resolve(null);
+    else if (data?.kind === 'removed') {
+      if (card?.session === session) forget();
+      for (const { reject } of pending.values()) reject(Object.assign(new Error('The card was removed.'), { responseCode: 'removed-card' }));
+      pending.clear();
+    } else if (pending.has(data?.id)) {
+      const { resolve, reject } = pending.get(data.id);
+      pending.delete(data.id);
+      if (data.kind === 'answer') resolve(data.apdu);
+      else reject(Object.assign(new Error(data.message), { responseCode: data.responseCode }));
+    } else if (data?.kind === 'failed') answered.reject(new Error(data.message));
+  };
+  window.parent.postMessage({ sealmail: 'card-connect', ask }, kioskApp(), [port2]);
+  const reader = await opened;
+  if (!reader) {
+    port.close();
+    if (ask) throw new Error('No card reader is connected to this kiosk.');
+    return null;
+  }
+  const connection = {
+    extendedApdus: reader.extendedApdus,
+    transmit(apdu) {
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        // Transferred, not copied: the command may carry the PIN.
+        port.postMessage({ kind: 'transmit', id, apdu }, [apdu]);
+      });
+    },
+  };
+  await load();
+  session = await CardSession.openSmartCard(connection);
   return session;
 }
 

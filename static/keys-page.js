@@ -6,8 +6,18 @@ import { el, formatDate, postJson, toBase64 } from './ui.js';
 export async function start(engine, owner) {
   const form = document.getElementById('import-id');
   const status = document.getElementById('import-status');
-  await render(owner);
+  // The card does not need this browser's key store, which a kiosk's framed page may lack
+  // (the browser can refuse storage to a page framed by another site).
   startSmartCard(owner);
+  try {
+    await render(owner);
+  } catch (err) {
+    const unavailable = document.getElementById('keys-unavailable');
+    unavailable.hidden = false;
+    unavailable.textContent = err.message || String(err);
+    form.querySelector('button[type="submit"]')?.setAttribute('disabled', '');
+    return;
+  }
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -25,7 +25,9 @@ export async function start(engine, owner) {
     // Every certificate on the card, expired ones too: old decryption keys (the retired slots)
     // are there to read old mail, and the engine tries only keys the message names.
     const onCard = smartcard.current()?.identities || [];
-    const identities = smartCardOnly ? [] : await keystore.list(owner);
+    // A browser that keeps no key store here (a kiosk's framed page may get none) simply has
+    // no stored IDs: the card can still open the message.
+    const identities = smartCardOnly ? [] : await keystore.list(owner).catch(() => []);
     if (onCard.length === 0 && smartCardOnly) {
       // The seeds' sentence says what to do; the second line says why the browser's own IDs
       // are not tried.

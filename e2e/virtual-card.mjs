@@ -90,8 +90,10 @@ export async function startVirtualCard({ slots, pin = '123456', reader = 'extend
  * Gives every page of `context` a `navigator.usb` whose one device is `card`'s reader. The
  * browser's own chooser is what a user sees; here `requestDevice` picks the reader at once, and
  * later pages find it allowed through `getDevices`, as they would after the user chose it.
+ * With `onlyIn` (an origin), only documents of that origin get it, as only a kiosk app may
+ * claim a reader.
  */
-export async function plugInReader(context, card) {
+export async function plugInReader(context, card, { onlyIn = null } = {}) {
   let allowed = false;
   await context.exposeBinding('__virtualReader', async (_source, op, arg) => {
     if (op === 'descriptor') return card.classDescriptor;
@@ -101,7 +103,7 @@ export async function plugInReader(context, card) {
     if (op === 'interrupt') return card.interrupt();
     throw new Error(`unknown reader operation ${op}`);
   });
-  await context.addInitScript(standIn);
+  await context.addInitScript(standIn, onlyIn);
   return {
     /** Pulls the reader out: every page gets the `disconnect` event, as with a real device. */
     async unplug() {
@@ -113,7 +115,8 @@ export async function plugInReader(context, card) {
 
 // Runs in the page before its own scripts. Only USB transfers cross to the test; the bytes are
 // the CCID messages the product's driver writes and the reader model answers.
-function standIn() {
+function standIn(onlyIn) {
+  if (onlyIn && globalThis.location.origin !== onlyIn) return;
   const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   const bytesOf = (text) => new Uint8Array(text.match(/../g)?.map((h) => parseInt(h, 16)) || []);
   const toView = (bytes) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -136,7 +139,10 @@ function standIn() {
       vendorId: 0x20a0, productId: 0x42b2, productName: 'Virtual PIV reader', manufacturerName: 'Sealmail tests',
       get opened() { return state.opened; },
       get configuration() { return state.configuration; },
-      configurations: [{ configurationValue: 1 }],
+      configurations: [{
+        configurationValue: 1,
+        interfaces: [{ interfaceNumber: 0, alternates: [{ alternateSetting: 0, interfaceClass: 0x0b }] }],
+      }],
       async open() { state.opened = true; },
       async close() { state.opened = false; },
       async selectConfiguration(value) { state.configuration = { configurationValue: value }; },

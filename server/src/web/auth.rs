@@ -71,14 +71,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn set_cookie(state: &Shared, name: &str, value: &str, max_age: Option<i64>) -> String {
+fn set_cookie(
+    state: &Shared,
+    request: &HeaderMap,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> String {
     let age = max_age
         .map(|s| format!("; Max-Age={s}"))
         .unwrap_or_default();
     // In the kiosk app the pages are framed by another site, where a SameSite cookie is never
-    // sent. `Partitioned` keeps that cookie to the app: the same browser's ordinary tabs never
-    // see it. Both need `Secure`.
-    let scope = if state.config.web.kiosk_app_origin.is_some() {
+    // sent. `Partitioned` keeps that cookie to the app. Both need `Secure`. Only a request
+    // from a frame gets it: an ordinary tab keeps SameSite=Strict.
+    let scope = if framed_by_kiosk_app(state, request) {
         "; SameSite=None; Secure; Partitioned"
     } else if state.config.web.secure_cookies {
         "; SameSite=Strict; Secure"
@@ -86,6 +92,15 @@ fn set_cookie(state: &Shared, name: &str, value: &str, max_age: Option<i64>) -> 
         "; SameSite=Strict"
     };
     format!("{name}={value}; Path=/; HttpOnly{scope}{age}")
+}
+
+/// A request from a page in a frame, on a server that lets the kiosk app frame its pages
+/// (the policy's frame-ancestors lets no one else).
+pub fn framed_by_kiosk_app(state: &Shared, request: &HeaderMap) -> bool {
+    state.config.web.kiosk_app_origin.is_some()
+        && request
+            .get("sec-fetch-dest")
+            .is_some_and(|dest| dest.as_bytes() == b"iframe")
 }
 
 /// Refuses state-changing requests that a browser marks as coming from another site.
@@ -171,7 +186,7 @@ fn login_form(
         login_token: token.clone(),
     };
     let mut response = (status, page).into_response();
-    if let Ok(value) = set_cookie(state, LOGIN_COOKIE, &token, None).parse() {
+    if let Ok(value) = set_cookie(state, headers, LOGIN_COOKIE, &token, None).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -253,8 +268,14 @@ pub async fn login(
     state.imap_pool.put(&created.signed_in.pool_key, session);
     let mut response = Redirect::to("/mail?folder=INBOX").into_response();
     let cookies = [
-        set_cookie(&state, SESSION_COOKIE, &created.cookie_value, None),
-        set_cookie(&state, LOGIN_COOKIE, "", Some(0)),
+        set_cookie(
+            &state,
+            &headers,
+            SESSION_COOKIE,
+            &created.cookie_value,
+            None,
+        ),
+        set_cookie(&state, &headers, LOGIN_COOKIE, "", Some(0)),
     ];
     for c in cookies {
         if let Ok(value) = c.parse() {
@@ -271,6 +292,7 @@ pub struct TokenForm {
 
 pub async fn logout(
     State(state): State<Shared>,
+    headers: HeaderMap,
     user: User,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
@@ -280,7 +302,7 @@ pub async fn logout(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), session.logout()).await;
     }
     let mut response = Redirect::to("/login?signed_out=1").into_response();
-    if let Ok(value) = set_cookie(&state, SESSION_COOKIE, "", Some(0)).parse() {
+    if let Ok(value) = set_cookie(&state, &headers, SESSION_COOKIE, "", Some(0)).parse() {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)

@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use tower_http::services::ServeDir;
@@ -259,22 +259,39 @@ pub fn router(state: Shared) -> Router {
         router.layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
     } else {
         // `X-Frame-Options` can only say "nobody" or "same origin", so it is left out and the
-        // policy's `frame-ancestors` (which browsers prefer anyway) names the app. The app is
-        // cross-origin isolated, and such a page frames only pages that agree to it: these two
-        // headers say so. `credentialless` still lets "Show images" load remote images. Our
-        // responses being embeddable by any site exposes nothing: the session cookie is
-        // partitioned to the app, so no other site's request carries it.
-        router
-            .layer(security_header(
-                HeaderName::from_static("cross-origin-embedder-policy"),
-                "credentialless",
-            ))
-            .layer(security_header(
-                HeaderName::from_static("cross-origin-resource-policy"),
-                "cross-origin",
-            ))
+        // policy's `frame-ancestors` (which browsers prefer anyway) names the app.
+        router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            agree_to_cross_origin_isolation,
+        ))
     };
     router.with_state(state)
+}
+
+/// The kiosk app is cross-origin isolated, and such a page frames only pages that agree to it:
+/// the page requested for the frame says so with CORP, and every document and worker (the
+/// framed page's engine worker must match its page) with COEP. `credentialless` still lets
+/// "Show images" load remote images, without cookies. Nothing but a framed page is marked
+/// embeddable by other sites.
+async fn agree_to_cross_origin_isolation(
+    State(state): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let framed = auth::framed_by_kiosk_app(&state, request.headers());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("cross-origin-embedder-policy"),
+        HeaderValue::from_static("credentialless"),
+    );
+    if framed {
+        headers.insert(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            HeaderValue::from_static("cross-origin"),
+        );
+    }
+    response
 }
 
 fn content_security_policy(kiosk_app_origin: Option<&str>) -> HeaderValue {

@@ -2,11 +2,12 @@
 // but an IWA serves only the pages in its own bundle, so Sealmail's pages come from the server in
 // a frame. This app holds the reader and carries raw APDUs for the framed page, which runs PIV,
 // asks for the PIN and does every key operation itself, exactly as with a reader of its own
-// (static/smartcard.js). The app never learns what the APDUs mean.
+// (static/smartcard.js). The app does not interpret the APDUs (the PIN does pass through it,
+// inside the VERIFY command, as it would through any reader driver).
 //
 // The messages, all over a MessageChannel the page opens:
 //   page → app   { sealmail: 'card-connect', ask } (window message, carrying the page's port)
-//   app  → page  { kind: 'connected', extendedApdus } | { kind: 'none' } | { kind: 'failed', message }
+//   app  → page  { kind: 'connected', extendedApdus } | { kind: 'none' } | { kind: 'refused', message, responseCode }
 //   page → app   { kind: 'transmit', id, apdu }
 //   app  → page  { kind: 'answer', id, apdu } | { kind: 'failed', id, message, responseCode }
 //   page → app   { sealmail: 'card-watch' } (window message): the port only hears of removal
@@ -18,11 +19,17 @@ const status = document.getElementById('reader');
 const choose = document.getElementById('choose');
 const frame = document.getElementById('mail');
 
-/** The open reader: `{ transmit(bytes) → Promise<Uint8Array>, extendedApdus, close() }`. */
+/**
+ * The open reader: `{ transmit(bytes) → Promise<Uint8Array>, extendedApdus, release() }`.
+ * `release` lets go of it when the card or reader has gone.
+ */
 let reader = null;
 let opening = null;
 /** The framed pages' ports: each hears when the card leaves. */
 const ports = new Set();
+/** The USB device behind `reader`, and the closing of the last one (reopen waits for it). */
+let readerDevice = null;
+let closing = Promise.resolve();
 
 const { server } = await (await fetch('/config.json')).json();
 const serverOrigin = new URL(server).origin;
@@ -33,9 +40,13 @@ window.addEventListener('message', (event) => {
   const [port] = event.ports;
   if (!port) return;
   if (event.data?.sealmail === 'card-connect') servePage(port, event.data.ask === true);
-  else if (event.data?.sealmail === 'card-watch') keep(port);
+  else if (event.data?.sealmail === 'card-watch') notifyOnRemoval(port);
 });
 frame.src = server;
+
+navigator.usb?.addEventListener('disconnect', (event) => {
+  if (readerDevice && event.device === readerDevice) readerGone();
+});
 
 choose.addEventListener('click', () => {
   openReader(true).catch((err) => say(err.message || String(err)));
@@ -48,7 +59,7 @@ function say(text, { canChoose = !reader } = {}) {
   choose.hidden = !canChoose;
 }
 
-function keep(port) {
+function notifyOnRemoval(port) {
   ports.add(port);
   // A page that navigated away leaves its port behind.
   port.addEventListener('close', () => ports.delete(port));
@@ -59,18 +70,20 @@ async function servePage(port, ask) {
   try {
     open = await openReader(ask);
   } catch (err) {
-    port.postMessage({ kind: 'failed', message: err.message || String(err) });
+    port.postMessage({ kind: 'refused', message: err.message || String(err), responseCode: err.responseCode });
+    port.close();
     return;
   }
   if (!open) {
     port.postMessage({ kind: 'none' });
+    port.close();
     return;
   }
-  keep(port);
+  notifyOnRemoval(port);
   port.onmessage = async ({ data }) => {
     if (data?.kind !== 'transmit' || !(data.apdu instanceof ArrayBuffer)) return;
     try {
-      const answer = await transmit(new Uint8Array(data.apdu));
+      const answer = await transmit(open, new Uint8Array(data.apdu));
       // Transferred, not copied: an answer may carry a content key.
       port.postMessage({ kind: 'answer', id: data.id, apdu: answer.buffer }, [answer.buffer]);
     } catch (err) {
@@ -80,12 +93,21 @@ async function servePage(port, ask) {
   port.postMessage({ kind: 'connected', extendedApdus: open.extendedApdus });
 }
 
+const CARD_GONE = new Set(['removed-card', 'no-smartcard']);
+
 // One exchange at a time: a page that has just navigated away may still have one in flight.
 let exchanges = Promise.resolve();
-function transmit(bytes) {
-  const exchange = exchanges.then(() => {
-    if (!reader) throw Object.assign(new Error('The card was removed.'), { responseCode: 'removed-card' });
-    return reader.transmit(bytes);
+/** Sends `bytes` on `open`, the reader the page connected to: never to a card inserted since. */
+function transmit(open, bytes) {
+  const exchange = exchanges.then(async () => {
+    if (reader !== open) throw Object.assign(new Error('The card was removed.'), { responseCode: 'removed-card' });
+    try {
+      return await open.transmit(bytes);
+    } catch (err) {
+      // A reader that cannot report removal by itself says so here.
+      if (CARD_GONE.has(err?.responseCode) && reader === open) readerGone();
+      throw err;
+    }
   });
   exchanges = exchange.catch(() => {});
   return exchange;
@@ -101,7 +123,8 @@ function openReader(ask) {
   if (!opening) {
     opening = (navigator.smartCard ? openSmartCard(ask) : openUsb(ask)).finally(() => { opening = null; });
   } else if (ask) {
-    opening = opening.then((found) => found || openReader(true));
+    // A click while the silent open runs: show the chooser once that found nothing or failed.
+    opening = opening.catch(() => null).then((found) => found || openReader(true));
   }
   return opening;
 }
@@ -128,22 +151,24 @@ async function openUsb(ask) {
     say('No card reader chosen.');
     return null;
   }
+  await closing;
   await init();
   const usb = await KioskReader.openUsb(device);
-  const gone = () => {
-    if (reader?.usb !== usb) return;
-    reader = null;
-    usb.free();
-    device.close().catch(() => {});
-    removed();
-  };
-  navigator.usb.addEventListener('disconnect', (event) => { if (event.device === device) gone(); });
-  usb.cardRemoved().then((left) => { if (left) gone(); }, gone);
-  reader = {
-    usb,
+  const opened = {
     extendedApdus: usb.extendedApdus,
     transmit: (bytes) => usb.transmit(bytes),
+    release() {
+      usb.free();
+      readerDevice = null;
+      closing = device.close().catch(() => {});
+    },
   };
+  reader = opened;
+  readerDevice = device;
+  // A reader with a card slot says when the card leaves; unplugging is the `disconnect` event.
+  usb.cardRemoved().then((left) => { if (left && reader === opened) readerGone(); }, () => {
+    if (reader === opened) readerGone();
+  });
   say(`Card reader: ${device.productName || 'connected'}`);
   return reader;
 }
@@ -160,6 +185,9 @@ async function openSmartCard(ask) {
   const opened = {
     extendedApdus: true,
     transmit: async (bytes) => new Uint8Array(await connection.transmit(bytes)),
+    release() {
+      connection.disconnect().catch(() => {});
+    },
   };
   reader = opened;
   watchReader(context, name, opened);
@@ -179,13 +207,18 @@ async function watchReader(context, name, opened) {
   } catch {
     // The reader itself went away.
   }
-  if (reader !== opened) return;
-  reader = null;
-  removed();
+  if (reader === opened) readerGone();
 }
 
-function removed() {
-  for (const port of ports) port.postMessage({ kind: 'removed' });
+/** The card or reader left: let go of it, and tell every page, whose channels end here. */
+function readerGone() {
+  const gone = reader;
+  reader = null;
+  gone?.release();
+  for (const port of ports) {
+    port.postMessage({ kind: 'removed' });
+    port.close();
+  }
   ports.clear();
   say('The card was removed. Insert it to go on.');
 }

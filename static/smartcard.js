@@ -19,18 +19,22 @@ let card = null;
 // The USB reader the card session uses: its leaving locks the card's IDs.
 let cardDevice = null;
 const removalListeners = new Set();
+/** The kiosk app's channel for the card session in use, closed when the card is forgotten. */
+let kioskPort = null;
+/** Sessions whose card left before they were in use. */
+const leftEarly = new WeakSet();
 
 /**
  * The kiosk app's origin when this page is framed by it, else null. The server lets no site but
  * the configured kiosk app frame its pages (CSP frame-ancestors), so a parent is that app.
  */
-function kioskApp() {
+function kioskAppOrigin() {
   if (window.parent === window) return null;
   return globalThis.location?.ancestorOrigins?.[0] ?? null;
 }
 
 // In the kiosk app's frame the app holds the reader, and WebUSB is not this page's to touch.
-if (!kioskApp()) {
+if (!kioskAppOrigin()) {
   globalThis.navigator?.usb?.addEventListener('disconnect', (event) => {
     if (cardDevice && event.device === cardDevice) forget();
   });
@@ -41,7 +45,7 @@ if (!kioskApp()) {
  * 'usb' (WebUSB), or null.
  */
 export function support() {
-  if (kioskApp()) return 'kiosk';
+  if (kioskAppOrigin()) return 'kiosk';
   if (globalThis.navigator?.smartCard) return 'smartcard';
   if (globalThis.navigator?.usb) return 'usb';
   return null;
@@ -59,6 +63,7 @@ export function onRemoved(listener) {
 
 function forget() {
   cardDevice = null;
+  closeKioskChannel();
   // A PIN prompt for the card that left answers nothing.
   document.querySelector('dialog.pin[open]')?.close();
   if (!card) return;
@@ -74,7 +79,7 @@ function forget() {
  * (app.js) locks every ID first.
  */
 export function signOutOnRemoval(form) {
-  const app = kioskApp();
+  const app = kioskAppOrigin();
   if (app) {
     const { port1, port2 } = new MessageChannel();
     port1.onmessage = ({ data }) => { if (data?.kind === 'removed') form.requestSubmit(); };
@@ -113,6 +118,7 @@ async function open(ask) {
     found = await session.certificates();
   } catch (err) {
     session.free();
+    closeKioskChannel();
     throw err;
   }
   // A card holds no chain: the server finds the issuers (POST /api/chain) when signing.
@@ -123,6 +129,10 @@ async function open(ask) {
     info: certificate_info(certificate),
   }));
   card = { session, identities, unlocked: false };
+  if (leftEarly.has(session)) {
+    forget();
+    return null;
+  }
   // A card pulled out of a reader that stays plugged in: the reader says so.
   session.cardRemoved().then((removed) => {
     if (removed && card?.session === session) forget();
@@ -171,31 +181,46 @@ async function openKioskReader(ask) {
   const pending = new Map();
   let next = 0;
   let session = null;
-  let answered;
-  const opened = new Promise((resolve, reject) => { answered = { resolve, reject }; });
+  let connectReply;
+  const replied = new Promise((resolve, reject) => { connectReply = { resolve, reject }; });
+  const failure = (message, responseCode) => Object.assign(new Error(message), { responseCode });
   port.onmessage = ({ data }) => {
-    if (data?.kind === 'connected') answered.resolve(data);
-    else if (data?.kind === 'none') answered.resolve(null);
+    if (data?.kind === 'connected') connectReply.resolve(data);
+    else if (data?.kind === 'none') connectReply.resolve(null);
+    else if (data?.kind === 'refused') connectReply.reject(failure(data.message, data.responseCode));
     else if (data?.kind === 'removed') {
-      if (card?.session === session) forget();
-      for (const { reject } of pending.values()) reject(Object.assign(new Error('The card was removed.'), { responseCode: 'removed-card' }));
+      for (const { reject } of pending.values()) reject(failure('The card was removed.', 'removed-card'));
       pending.clear();
+      if (card?.session === session) forget();
+      else if (session) leftEarly.add(session);
     } else if (pending.has(data?.id)) {
       const { resolve, reject } = pending.get(data.id);
       pending.delete(data.id);
       if (data.kind === 'answer') resolve(data.apdu);
-      else reject(Object.assign(new Error(data.message), { responseCode: data.responseCode }));
-    } else if (data?.kind === 'failed') answered.reject(new Error(data.message));
+      else reject(failure(data.message, data.responseCode));
+    }
   };
-  window.parent.postMessage({ sealmail: 'card-connect', ask }, kioskApp(), [port2]);
-  const reader = await opened;
-  if (!reader) {
+  window.parent.postMessage({ sealmail: 'card-connect', ask }, kioskAppOrigin(), [port2]);
+  // An app that does not answer (a page the app did not expect) must not leave the page
+  // waiting: the chooser, if any, has been answered well within this.
+  const silence = setTimeout(() => connectReply.reject(new Error('The kiosk app did not answer.')), ask ? 120000 : 10000);
+  let reply;
+  try {
+    reply = await replied;
+  } catch (err) {
+    port.close();
+    if (ask) throw err;
+    return null;
+  } finally {
+    clearTimeout(silence);
+  }
+  if (!reply) {
     port.close();
     if (ask) throw new Error('No card reader is connected to this kiosk.');
     return null;
   }
   const connection = {
-    extendedApdus: reader.extendedApdus,
+    extendedApdus: reply.extendedApdus,
     transmit(apdu) {
       const id = next++;
       return new Promise((resolve, reject) => {
@@ -205,9 +230,20 @@ async function openKioskReader(ask) {
       });
     },
   };
-  await load();
-  session = await CardSession.openSmartCard(connection);
+  kioskPort = port;
+  try {
+    await load();
+    session = await CardSession.openSmartCard(connection);
+  } catch (err) {
+    closeKioskChannel();
+    throw err;
+  }
   return session;
+}
+
+function closeKioskChannel() {
+  kioskPort?.close();
+  kioskPort = null;
 }
 
 /**

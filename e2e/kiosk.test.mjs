@@ -146,8 +146,22 @@ test('at the kiosk app, alice signs and encrypts with her card through the app\'
 
     assertNoneContains(proxy.requests.slice(start), { ...secretsOf(pki, 'alice'), 'the plaintext': Buffer.from(text) });
 
-    // The kiosk setting card_removal_signs_out: the reader leaving the app ends the session in
-    // the frame.
+    // The kiosk setting card_removal_signs_out: the card leaving the app's reader ends the
+    // session in the frame.
+    await card.remove();
+    await bar.filter({ hasText: 'The card was removed.' }).waitFor();
+    await mail.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 15000 });
+
+    // The next user (here alice again) inserts the card: the app opens the reader afresh.
+    await card.insert();
+    await mail.getByLabel('Email address').fill(rig.email('alice'));
+    await mail.getByLabel('Password').fill(rig.password('alice'));
+    await mail.getByRole('button', { name: 'Sign in' }).click();
+    await mail.getByRole('link', { name: 'Digital IDs' }).click();
+    await status.filter({ hasText: 'Smart card connected: 1 certificate' }).waitFor({ timeout: 30000 });
+    await bar.filter({ hasText: 'Card reader: Virtual PIV reader' }).waitFor();
+
+    // Unplugging the reader ends this session too.
     await reader.unplug();
     await bar.filter({ hasText: 'The card was removed.' }).waitFor();
     await mail.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 15000 });

@@ -16,7 +16,7 @@ use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::webusb::{RemovalWatch, WebUsbPipe, open_reader};
+use super::webusb::{RemovalWatch, WebUsbPipe, card_removed_promise, power_on};
 
 /// A USB reader the kiosk app opened with Sealmail's CCID driver.
 #[wasm_bindgen]
@@ -48,12 +48,11 @@ impl KioskReader {
     /// Open the USB reader (`navigator.usb`) and power the card on.
     #[wasm_bindgen(js_name = openUsb)]
     pub async fn open_usb(device: web_sys::UsbDevice) -> Result<KioskReader, JsValue> {
-        let (pipe, ccid, removal) = open_reader(device).await.map_err(rejection)?;
-        let reader = Reader::power_on(pipe, ccid).await.map_err(rejection)?;
+        let (reader, removal) = power_on(device).await.map_err(rejection)?;
         Ok(Self {
             extended_apdus: reader.carries_extended_apdus(),
             reader: Rc::new(RefCell::new(Some(reader))),
-            removal: removal.map(Rc::new),
+            removal,
         })
     }
 
@@ -81,13 +80,6 @@ impl KioskReader {
     /// at once when this reader cannot tell.
     #[wasm_bindgen(js_name = cardRemoved)]
     pub fn card_removed(&self) -> js_sys::Promise {
-        let removal = self.removal.clone();
-        future_to_promise(async move {
-            let Some(removal) = removal else {
-                return Ok(JsValue::FALSE);
-            };
-            removal.card_removed().await.map_err(rejection)?;
-            Ok(JsValue::TRUE)
-        })
+        card_removed_promise(self.removal.clone(), rejection)
     }
 }

@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::pcsc::SmartCardConnection;
-use super::webusb::{RemovalWatch, WebUsbPipe, open_reader};
+use super::webusb::{RemovalWatch, WebUsbPipe, card_removed_promise, power_on};
 use super::{CardRequest, LocalCard};
 use crate::js::{from_js, js_error, to_js};
 
@@ -65,14 +65,13 @@ impl CardSession {
     /// select PIV.
     #[wasm_bindgen(js_name = openUsb)]
     pub async fn open_usb(device: web_sys::UsbDevice) -> Result<CardSession, JsError> {
-        let (pipe, ccid, removal) = open_reader(device).await.map_err(js_error)?;
-        let reader = Reader::power_on(pipe, ccid).await.map_err(js_error)?;
+        let (reader, removal) = power_on(device).await.map_err(js_error)?;
         let card = LocalCard::open(AnyTransport::Usb(reader))
             .await
             .map_err(js_error)?;
         Ok(Self {
             card: Rc::new(card),
-            removal: removal.map(Rc::new),
+            removal,
         })
     }
 
@@ -91,17 +90,7 @@ impl CardSession {
     /// connected), or to `false` at once when this reader cannot tell.
     #[wasm_bindgen(js_name = cardRemoved)]
     pub fn card_removed(&self) -> js_sys::Promise {
-        let removal = self.removal.clone();
-        future_to_promise(async move {
-            let Some(removal) = removal else {
-                return Ok(JsValue::FALSE);
-            };
-            removal
-                .card_removed()
-                .await
-                .map_err(|e| to_promise_error(js_error(e)))?;
-            Ok(JsValue::TRUE)
-        })
+        card_removed_promise(self.removal.clone(), |e| js_error(e).into())
     }
 
     /// Resolves to `[{ slot, certificate }]`: every usable certificate on the card.

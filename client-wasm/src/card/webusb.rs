@@ -2,11 +2,13 @@
 //! endpoint (WebUSB does not expose class descriptors), the CCID interface claimed, and the bulk
 //! endpoints handed to our CCID driver.
 
+use std::rc::Rc;
+
 use card::Error;
-use card::ccid::{CcidDescriptor, UsbPipe, find_reader, slot_change};
+use card::ccid::{CcidDescriptor, Reader, UsbPipe, find_reader, slot_change};
 use js_sys::Uint8Array;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{
     UsbControlTransferParameters, UsbDevice, UsbInTransferResult, UsbOutTransferResult,
     UsbRecipient, UsbRequestType, UsbTransferStatus,
@@ -126,12 +128,38 @@ impl RemovalWatch {
     }
 }
 
+/// A reader the user picked, opened with its card powered: our CCID driver on it, and the
+/// watch for the card leaving if the reader has an interrupt endpoint.
+pub async fn power_on(
+    device: UsbDevice,
+) -> Result<(Reader<WebUsbPipe>, Option<Rc<RemovalWatch>>), Error> {
+    let (pipe, ccid, removal) = open_reader(device).await?;
+    let reader = Reader::power_on(pipe, ccid).await?;
+    Ok((reader, removal.map(Rc::new)))
+}
+
+/// For JS: resolves to `true` when the card is pulled out of a reader that stays plugged in,
+/// or to `false` at once when the reader cannot tell (`removal` is `None`); a failing reader
+/// rejects with what `reject` makes of the error.
+pub fn card_removed_promise(
+    removal: Option<Rc<RemovalWatch>>,
+    reject: fn(Error) -> JsValue,
+) -> js_sys::Promise {
+    future_to_promise(async move {
+        let Some(removal) = removal else {
+            return Ok(JsValue::FALSE);
+        };
+        removal.card_removed().await.map_err(reject)?;
+        Ok(JsValue::TRUE)
+    })
+}
+
 /// An open reader: the pipe for the CCID driver, its descriptor, and its removal watch if it
 /// has an interrupt endpoint.
-pub type OpenReader = (WebUsbPipe, CcidDescriptor, Option<RemovalWatch>);
+type OpenReader = (WebUsbPipe, CcidDescriptor, Option<RemovalWatch>);
 
 /// Open the device the user picked, claim its smart-card interface and return the pipe.
-pub async fn open_reader(device: UsbDevice) -> Result<OpenReader, Error> {
+async fn open_reader(device: UsbDevice) -> Result<OpenReader, Error> {
     if !device.opened() {
         wait(device.open()).await?;
     }

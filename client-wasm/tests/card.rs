@@ -37,6 +37,27 @@ impl UsbPipe for ModelPipe {
 const LEAF: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment,keyAgreement\n\
 extendedKeyUsage=emailProtection\nsubjectAltName=email:alice@example.test\n";
 
+/// An e-mail certificate from the test root (`root.pem`, made by [`alice`]) written to `out`;
+/// `subject` says whose (a CSR, or a subject and public key).
+fn issue_from_root(dir: &Path, subject: &[&str], out: &str) {
+    let mut args = vec!["x509"];
+    args.extend_from_slice(subject);
+    args.extend_from_slice(&[
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "leaf.cnf",
+        "-out",
+        out,
+    ]);
+    openssl(dir, &args, None);
+}
+
 /// A root CA and alice's RSA key with a certificate from it (for the card's 9A, the one slot
 /// this card imports RSA keys into). Returns alice's PKCS#8 DER and certificate DER.
 fn alice(dir: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -77,27 +98,7 @@ fn alice(dir: &Path) -> (Vec<u8>, Vec<u8>) {
         ],
         None,
     );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "alice.csr",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "leaf.cnf",
-            "-out",
-            "alice.pem",
-        ],
-        None,
-    );
+    issue_from_root(dir, &["-req", "-in", "alice.csr"], "alice.pem");
     let pkcs8 = openssl(
         dir,
         &[
@@ -147,28 +148,16 @@ fn alices_card(dir: &Path, pkcs8: &[u8], cert: &[u8]) -> LocalCard<Reader<ModelP
         ],
         None,
     );
-    openssl(
+    issue_from_root(
         dir,
         &[
-            "x509",
             "-new",
             "-subj",
             "/CN=Alice (card signature)",
             "-force_pubkey",
             "card-9c.pub.pem",
-            "-CA",
-            "root.pem",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-days",
-            "30",
-            "-extfile",
-            "leaf.cnf",
-            "-out",
-            "card-9c.pem",
         ],
-        None,
+        "card-9c.pem",
     );
     let signature_cert = openssl(
         dir,

@@ -249,6 +249,47 @@ export function readDownload(download) {
   return download.path().then((p) => readFileSync(p));
 }
 
+/** Waits for the page's browser security module. `where` is a page, or a frame (FrameLocator). */
+export async function engineReady(where) {
+  await where.locator('html[data-engine="ready"]').waitFor();
+}
+
+/**
+ * Opens New message in `where` (a page or a frame) and fills it in. `sign` and `encrypt` set
+ * those toggles; one not given is left as the page set it.
+ */
+export async function composeSecure(where, { to, subject, body, files = [], sign, encrypt }) {
+  await where.getByRole('button', { name: 'New message' }).click();
+  await engineReady(where);
+  await where.getByLabel('To', { exact: true }).fill(to);
+  await where.getByLabel('Subject', { exact: true }).fill(subject);
+  await where.getByLabel('Message', { exact: true }).fill(body);
+  if (files.length) await where.getByLabel('Attach files').setInputFiles(files);
+  for (const [name, wanted] of [['Add digital signature to this message', sign], ['Encrypt message contents and attachments', encrypt]]) {
+    if (wanted === undefined) continue;
+    const toggle = where.getByRole('button', { name });
+    if ((await toggle.getAttribute('aria-pressed') === 'true') !== wanted) await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-pressed'), String(wanted));
+  }
+}
+
+/**
+ * Answers the smart card's PIN prompt in `where` (a page or a frame) with `pin`; returns what
+ * the prompt said. Fails at once with the page's words if the operation failed instead.
+ */
+export async function enterPin(where, pin) {
+  const field = where.getByLabel('PIN', { exact: true });
+  const failed = where.locator('#seal-status.error, #sealed-message[data-state="failed"]');
+  await Promise.race([
+    field.waitFor({ timeout: 30000 }),
+    failed.waitFor({ timeout: 30000 }).then(async () => { throw new Error(`no PIN asked: ${await failed.innerText()}`); }),
+  ]);
+  const text = await where.locator('dialog.pin').innerText();
+  await field.fill(pin);
+  await where.getByRole('button', { name: 'OK' }).click();
+  return text;
+}
+
 /** The secrets of `user`'s key file in `pki`, in the forms a leak could take. */
 export function secretsOf(pki, user) {
   const pem = execFileSync('openssl', ['pkcs12', '-in', pki.file(`${user}.p12`), '-nocerts', '-nodes', '-passin', `pass:${user}`]);

@@ -16,6 +16,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   REPO, rig, unique, startServer, launchBrowser, makePki, startRecordingProxy, secretsOf, assertNoneContains,
+  engineReady, composeSecure, enterPin,
 } from './harness.mjs';
 import { startVirtualCard, plugInReader } from './virtual-card.mjs';
 
@@ -79,13 +80,6 @@ after(async () => {
   await server?.stop();
 });
 
-async function enterPin(frame, pin) {
-  const field = frame.getByLabel('PIN', { exact: true });
-  await field.waitFor({ timeout: 30000 });
-  await field.fill(pin);
-  await frame.getByRole('button', { name: 'OK' }).click();
-}
-
 test('at the kiosk app, alice signs and encrypts with her card through the app\'s reader, reads it back, and pulling the reader signs her out', async () => {
   const card = await startVirtualCard({
     slots: [{ slot: '9a', key: pki.file('alice.key'), certificate: pki.file('alice.crt') }],
@@ -107,7 +101,7 @@ test('at the kiosk app, alice signs and encrypts with her card through the app\'
 
     // The framed page asks for the card; the app shows the reader chooser and holds the reader.
     await mail.getByRole('link', { name: 'Digital IDs' }).click();
-    await mail.locator('html[data-engine="ready"]').waitFor();
+    await engineReady(mail);
     await mail.getByRole('button', { name: 'Connect smart card' }).click();
     const status = mail.locator('#card-status');
     await status.filter({ hasText: /connected|could not/ }).waitFor({ timeout: 30000 });
@@ -116,15 +110,7 @@ test('at the kiosk app, alice signs and encrypts with her card through the app\'
 
     const subject = unique('Kiosk app');
     const text = `Sealed at the kiosk ${randomBytes(8).toString('hex')}.`;
-    await mail.getByRole('button', { name: 'New message' }).click();
-    await mail.locator('html[data-engine="ready"]').waitFor();
-    await mail.getByLabel('To', { exact: true }).fill(rig.email('alice'));
-    await mail.getByLabel('Subject', { exact: true }).fill(subject);
-    await mail.getByLabel('Message', { exact: true }).fill(text);
-    for (const name of ['Add digital signature to this message', 'Encrypt message contents and attachments']) {
-      const toggle = mail.getByRole('button', { name });
-      if (await toggle.getAttribute('aria-pressed') !== 'true') await toggle.click();
-    }
+    await composeSecure(mail, { to: rig.email('alice'), subject, body: text, sign: true, encrypt: true });
     await mail.getByRole('button', { name: 'Send' }).click();
     await enterPin(mail, '123456');
     await mail.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, startRecordingProxy,
-  secretsOf, assertNoneContains,
+  secretsOf, assertNoneContains, engineReady, composeSecure, enterPin,
 } from './harness.mjs';
 import { startVirtualCard, plugInReader, insertIntoSmartCardReader } from './virtual-card.mjs';
 
@@ -30,10 +30,6 @@ after(async () => {
 
 const front = () => ({ url: proxy.url });
 
-async function engineReady(page) {
-  await page.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
-}
-
 /** A signed-in page for alice whose browser has the reader with her card plugged in. */
 async function aliceWithCard(card) {
   const page = await signedInPage(browser, front(), 'alice');
@@ -50,20 +46,6 @@ async function connectCard(page) {
   const status = page.locator('#card-status');
   await status.filter({ hasText: /connected|could not/ }).waitFor({ timeout: 30000 });
   return status.innerText();
-}
-
-async function enterPin(page, pin) {
-  const field = page.getByLabel('PIN', { exact: true });
-  const failed = page.locator('#seal-status.error, #sealed-message[data-state="failed"]');
-  await Promise.race([
-    field.waitFor({ timeout: 30000 }),
-    failed.waitFor({ timeout: 30000 }).then(async () => { throw new Error(`no PIN asked: ${await failed.innerText()}`); }),
-  ]);
-  const dialog = page.locator('dialog.pin');
-  const text = await dialog.innerText();
-  await field.fill(pin);
-  await page.getByRole('button', { name: 'OK' }).click();
-  return text;
 }
 
 /**
@@ -88,15 +70,7 @@ test('alice signs and encrypts with her smart card after a wrong PIN; bob reads 
 
     const subject = unique('Card-signed plan');
     const text = `Signed on the card ${randomBytes(8).toString('hex')}.`;
-    await page.getByRole('button', { name: 'New message' }).click();
-    await engineReady(page);
-    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
-    await page.getByLabel('Subject', { exact: true }).fill(subject);
-    await page.getByLabel('Message', { exact: true }).fill(text);
-    for (const name of ['Add digital signature to this message', 'Encrypt message contents and attachments']) {
-      const toggle = page.getByRole('button', { name });
-      if (await toggle.getAttribute('aria-pressed') !== 'true') await toggle.click();
-    }
+    await composeSecure(page, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: true });
     await page.getByRole('button', { name: 'Send' }).click();
     // The first prompt shows the tries left; a wrong PIN is answered with the card's count.
     assert.match(await enterPin(page, '654321'), /3 tries left/);
@@ -150,12 +124,7 @@ test('alice decrypts with her smart card through a T=1 reader; unplugging it loc
     const subject = unique('For the card');
     const text = `Only the card opens this ${randomBytes(8).toString('hex')}.`;
     const bob = await signedInPage(browser, front(), 'bob');
-    await bob.getByRole('button', { name: 'New message' }).click();
-    await engineReady(bob);
-    await bob.getByLabel('To', { exact: true }).fill(rig.email('alice'));
-    await bob.getByLabel('Subject', { exact: true }).fill(subject);
-    await bob.getByLabel('Message', { exact: true }).fill(text);
-    await bob.getByRole('button', { name: 'Encrypt message contents and attachments' }).click();
+    await composeSecure(bob, { to: rig.email('alice'), subject, body: text, encrypt: true });
     await bob.getByRole('button', { name: 'Send' }).click();
     await bob.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
 
@@ -198,24 +167,13 @@ test('a kiosk under SmartCardOnly: the card signs where soft keys may not; pulli
     const reader = await plugInReader(page.context(), card);
     await page.reload();
     // Without the card, SmartCardOnly says to insert it.
-    await page.getByRole('button', { name: 'New message' }).click();
-    await engineReady(page);
-    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
-    await page.getByLabel('Subject', { exact: true }).fill(unique('Kiosk'));
-    await page.getByLabel('Message', { exact: true }).fill('From the kiosk.');
-    const sign = page.getByRole('button', { name: 'Add digital signature to this message' });
-    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await composeSecure(page, { to: rig.email('bob'), subject: unique('Kiosk'), body: 'From the kiosk.', sign: true });
     await page.getByRole('button', { name: 'Send' }).click();
     await page.locator('#seal-status.error').filter({ hasText: 'Insert your card' }).waitFor({ timeout: 30000 });
 
     assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
     const subject = unique('Kiosk-signed');
-    await page.getByRole('button', { name: 'New message' }).click();
-    await engineReady(page);
-    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
-    await page.getByLabel('Subject', { exact: true }).fill(subject);
-    await page.getByLabel('Message', { exact: true }).fill('Signed at the kiosk.');
-    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await composeSecure(page, { to: rig.email('bob'), subject, body: 'Signed at the kiosk.', sign: true });
     await page.getByRole('button', { name: 'Send' }).click();
     await enterPin(page, '123456');
     await page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });
@@ -240,13 +198,7 @@ test('through the Web Smart Card API (the kiosk app\'s way): alice connects, sig
     assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
 
     const subject = unique('Signed through PC/SC');
-    await page.getByRole('button', { name: 'New message' }).click();
-    await engineReady(page);
-    await page.getByLabel('To', { exact: true }).fill(rig.email('bob'));
-    await page.getByLabel('Subject', { exact: true }).fill(subject);
-    await page.getByLabel('Message', { exact: true }).fill('Signed with the card through the operating system.');
-    const sign = page.getByRole('button', { name: 'Add digital signature to this message' });
-    if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+    await composeSecure(page, { to: rig.email('bob'), subject, body: 'Signed with the card through the operating system.', sign: true });
     await page.getByRole('button', { name: 'Send' }).click();
     await enterPin(page, '123456');
     await page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });

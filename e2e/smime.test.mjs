@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
+  engineReady, composeSecure,
   deliverRaw, startRecordingProxy, settledCount, secretsOf, assertNoneContains,
 } from './harness.mjs';
 
@@ -41,10 +42,6 @@ function recordRequests() {
   return { get all() { return proxy.requests.slice(start); } };
 }
 
-async function engineReady(page) {
-  await page.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
-}
-
 /** Imports a .p12 on the Digital IDs page; returns what the page says. */
 async function importId(page, p12, password, { passphrase = PASSPHRASE } = {}) {
   await page.getByRole('link', { name: 'Digital IDs' }).click();
@@ -60,20 +57,6 @@ async function importId(page, p12, password, { passphrase = PASSPHRASE } = {}) {
 
 async function storedIds(page) {
   return page.locator('#ids > li').count();
-}
-
-async function composeSecure(page, { to, subject, body, files = [], sign, encrypt }) {
-  await page.getByRole('button', { name: 'New message' }).click();
-  await engineReady(page);
-  await page.getByLabel('To', { exact: true }).fill(to);
-  await page.getByLabel('Subject', { exact: true }).fill(subject);
-  await page.getByLabel('Message', { exact: true }).fill(body);
-  if (files.length) await page.getByLabel('Attach files').setInputFiles(files);
-  for (const [name, wanted] of [['Add digital signature to this message', sign], ['Encrypt message contents and attachments', encrypt]]) {
-    const toggle = page.getByRole('button', { name });
-    if ((await toggle.getAttribute('aria-pressed') === 'true') !== wanted) await toggle.click();
-    assert.equal(await toggle.getAttribute('aria-pressed'), String(wanted));
-  }
 }
 
 async function unlockIfAsked(page, passphrase = PASSPHRASE) {

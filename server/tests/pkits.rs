@@ -1,5 +1,5 @@
 //! NIST PKITS (2048-bit edition) run through `pki::validate`, scored as
-//! `shared/testdata/pkits-2048/README.md` says: with RFC 5280's default inputs and revocation
+//! `server/tests/data/pkits/README.md` says: with RFC 5280's default inputs and revocation
 //! checking on, every `Valid*` end entity must validate and every `Invalid*` one must be
 //! rejected (203 end entities). Others depend on non-default inputs and are not scored.
 //!
@@ -19,7 +19,7 @@ const EXPECTED_DISAGREEMENTS: &[(&str, &str)] = &[];
 const TIME: i64 = 1_577_836_800;
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/pkits-2048")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pkits")
 }
 
 fn read_dir_sorted(dir: &Path) -> Vec<(String, Vec<u8>)> {

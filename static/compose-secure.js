@@ -27,7 +27,8 @@ export function start(engine, owner) {
   const pressed = (toggle) => toggle.getAttribute('aria-pressed') === 'true';
 
   form.addEventListener('submit', async (event) => {
-    if (event.submitter?.value !== 'send') return;
+    const action = event.submitter?.value;
+    if (action !== 'send' && action !== 'send-new') return;
     if (!pressed(signToggle) && !pressed(encryptToggle)) return;
     event.preventDefault();
     event.stopImmediatePropagation();
@@ -38,7 +39,7 @@ export function start(engine, owner) {
     button.textContent = 'Sending…';
     say(status, '');
     try {
-      await sealAndSend(engine, owner, form, policy, { sign: pressed(signToggle), encrypt: pressed(encryptToggle) }, status);
+      await sealAndSend(engine, owner, form, policy, { sign: pressed(signToggle), encrypt: pressed(encryptToggle), action }, status);
     } catch (err) {
       say(status, err.message || String(err), true);
     } finally {
@@ -194,6 +195,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid']) {
     if (form.elements[name]) body.append(name, field(name));
   }
+  body.append('action', wanted.action || 'send');
   body.append('entity', new Blob([sealed[0].entity], { type: 'application/octet-stream' }), 'entity');
   for (const fork of sealed.slice(1)) {
     body.append('fork_to', fork.to.join(', '));
@@ -201,6 +203,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   }
   const response = await fetch('/compose/sealed', { method: 'POST', body, headers: { 'X-CSRF-Token': csrfToken() } });
   const reply = await response.json().catch(() => ({}));
+  if (reply.uncertain) form.querySelector('#send-new')?.removeAttribute('hidden');
   if (!response.ok) throw new Error(reply.error || `Your message was not sent: the server answered ${response.status}.`);
   window.location.assign(reply.location);
 }

@@ -119,6 +119,11 @@ pub struct WebConfig {
     /// The origin of the kiosk app (`isolated-app://…`) that may show Sealmail's pages in a
     /// frame. Unset, no site may frame them.
     pub kiosk_app_origin: Option<String>,
+    /// A request still unanswered after this long gets "try again" instead of hanging. A send
+    /// is not cut off by it: it goes on and finishes its bookkeeping.
+    pub request_timeout_seconds: u64,
+    /// On shutdown, requests in flight get this long to finish before the server stops.
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Default for WebConfig {
@@ -132,6 +137,8 @@ impl Default for WebConfig {
             max_upload_bytes: 40 * 1024 * 1024,
             page_size: 50,
             kiosk_app_origin: None,
+            request_timeout_seconds: 120,
+            shutdown_grace_seconds: 20,
         }
     }
 }
@@ -158,6 +165,20 @@ pub struct MailServer {
     /// Seconds to wait for the server to answer before telling the user it is unavailable.
     #[serde(default = "default_mail_timeout")]
     pub timeout_seconds: u64,
+    /// `[smtp]` only: the longest one submission may take, and so how long a claimed send id is
+    /// held before a claim left by a dead server process is recovered (see `outbox`).
+    pub send_lease_seconds: Option<u64>,
+}
+
+impl MailServer {
+    /// How long to wait for one answer from the server.
+    pub fn reply_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    pub fn send_lease_seconds(&self) -> u64 {
+        self.send_lease_seconds.unwrap_or(600)
+    }
 }
 
 fn default_mail_timeout() -> u64 {
@@ -264,6 +285,30 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "web.kiosk_app_origin",
                 problem,
+            });
+        }
+        if !(1..=3600).contains(&self.web.request_timeout_seconds) {
+            return Err(ConfigError::Invalid {
+                setting: "web.request_timeout_seconds",
+                problem: "must be 1 to 3600".into(),
+            });
+        }
+        if self.web.shutdown_grace_seconds > 600 {
+            return Err(ConfigError::Invalid {
+                setting: "web.shutdown_grace_seconds",
+                problem: "must be at most 600".into(),
+            });
+        }
+        if self.imap.send_lease_seconds.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "imap.send_lease_seconds",
+                problem: "belongs in [smtp]".into(),
+            });
+        }
+        if !(5..=86_400).contains(&self.smtp.send_lease_seconds()) {
+            return Err(ConfigError::Invalid {
+                setting: "smtp.send_lease_seconds",
+                problem: "must be 5 to 86400".into(),
             });
         }
         let pki = &self.pki;

@@ -53,6 +53,7 @@ pub async fn serve(
     config_file: Option<std::path::PathBuf>,
 ) -> Result<(), StartError> {
     let addr = config.web.listen;
+    let grace = std::time::Duration::from_secs(config.web.shutdown_grace_seconds);
     let (router, state) = build_app(config).await?;
     state.spawn_upkeep();
     if let Some(path) = config_file {
@@ -62,10 +63,24 @@ pub async fn serve(
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     tracing::info!("Sealmail listening on http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stopping_tx.send(());
+    });
+    // Draining is bounded: a request stuck on a stalled peer must not keep the process alive.
+    let drained = async {
+        let _ = stopping.await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.map_err(|source| StartError::Listen { addr, source }),
+        () = drained => {
+            tracing::warn!("requests still in flight after {} s; stopping anyway", grace.as_secs());
+            Ok(())
+        }
+    }
 }
 
 /// Looks at the configuration file every [`policy::RELOAD_INTERVAL`] and reloads it when it

@@ -1,9 +1,20 @@
 //! Bookkeeping that makes sending exactly-once.
 //!
-//! Every compose form carries a random send id. Submitting claims the id; SMTP acceptance is
-//! recorded together with the copy for Sent; filing in Sent completes it. A retried or
-//! double-clicked send finds the id already claimed and submits nothing again, and a Sent copy
-//! whose filing failed is filed later, on the user's next page.
+//! Every compose form carries a random send id. A send goes through these states, one row per
+//! send id:
+//!
+//! - `submitting`: claimed; nothing has reached the mail server's DATA yet. If the claimer dies
+//!   here, nothing went out, and once the lease runs out the row is forgotten.
+//! - `sending`: the message body is going to the mail server, and the copy for Sent is stored.
+//!   If the claimer dies here the mail server most likely has it (the usual case is a death
+//!   after the server's 250), so an expired lease is treated as accepted and the copy is filed.
+//! - `uncertain`: the connection failed after the message went out and before the server
+//!   answered. It may have been delivered; it is never retried by itself, and a retry of the
+//!   same send id is refused with that explanation.
+//! - `submitted`: accepted; the copy for Sent waits for the user's next page to be filed.
+//! - `filed`: done.
+//!
+//! A retried or double-clicked send finds the id already claimed and submits nothing again.
 
 use sqlx::Row;
 
@@ -15,6 +26,9 @@ pub enum Claim {
     Fresh,
     /// Another request is submitting it right now.
     InProgress,
+    /// An earlier attempt may have been delivered: the mail server took the message and never
+    /// confirmed it.
+    Uncertain,
     /// SMTP accepted it; only filing in Sent is left.
     Submitted {
         sent_copy: Vec<u8>,
@@ -32,11 +46,17 @@ pub struct PendingCopy {
 
 pub struct Outbox {
     pool: Pool,
+    /// How long a claim holds before the sweeper may recover it. Longer than any submission can
+    /// take: the submission itself is cut off at this deadline.
+    lease_seconds: i64,
 }
 
 impl Outbox {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, lease_seconds: u64) -> Self {
+        Self {
+            pool,
+            lease_seconds: i64::try_from(lease_seconds).unwrap_or(i64::MAX / 2),
+        }
     }
 
     pub async fn claim(
@@ -45,15 +65,19 @@ impl Outbox {
         email: &str,
         message_id: &str,
     ) -> Result<Claim, sqlx::Error> {
+        // A claim left by a dead process is settled first, so a retry never waits for the
+        // sweeper.
+        self.recover_expired(Some(send_id)).await?;
         let t = now();
         let inserted = sqlx::query(
-            "INSERT INTO outbox (send_id, email, message_id, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'submitting', $4, $4) ON CONFLICT (send_id) DO NOTHING",
+            "INSERT INTO outbox (send_id, email, message_id, state, created_at, updated_at, lease_until) \
+             VALUES ($1, $2, $3, 'submitting', $4, $4, $5) ON CONFLICT (send_id) DO NOTHING",
         )
         .bind(send_id)
         .bind(email)
         .bind(message_id)
         .bind(t)
+        .bind(t.saturating_add(self.lease_seconds))
         .execute(&self.pool)
         .await?;
         if inserted.rows_affected() == 1 {
@@ -79,26 +103,53 @@ impl Outbox {
                 message_id: row.try_get("message_id")?,
             },
             "filed" => Claim::Done,
+            "uncertain" => Claim::Uncertain,
             _ => Claim::InProgress,
         })
     }
 
-    /// SMTP refused or failed: forget the claim so the user can try again.
+    /// Nothing went out (refused, or failed before the message was sent): forget the claim so
+    /// the user can try again.
     pub async fn release(&self, send_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM outbox WHERE send_id = $1 AND state = 'submitting'")
+        sqlx::query("DELETE FROM outbox WHERE send_id = $1 AND state IN ('submitting', 'sending')")
             .bind(send_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn mark_submitted(&self, send_id: &str, sent_copy: &[u8]) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE outbox SET state = 'submitted', sent_copy = $1, updated_at = $2 WHERE send_id = $3")
-            .bind(sent_copy)
-            .bind(now())
-            .bind(send_id)
-            .execute(&self.pool)
-            .await?;
+    /// The message body is about to go to the mail server. The copy for Sent is kept from here
+    /// on, so a process that dies now leaves enough behind to finish the send's bookkeeping.
+    pub async fn mark_sending(&self, send_id: &str, sent_copy: &[u8]) -> Result<(), sqlx::Error> {
+        self.set_state(send_id, "sending", Some(sent_copy)).await
+    }
+
+    /// The mail server accepted the message.
+    pub async fn mark_submitted(&self, send_id: &str) -> Result<(), sqlx::Error> {
+        self.set_state(send_id, "submitted", None).await
+    }
+
+    /// The mail server may have the message but never confirmed it.
+    pub async fn mark_uncertain(&self, send_id: &str) -> Result<(), sqlx::Error> {
+        self.set_state(send_id, "uncertain", None).await
+    }
+
+    async fn set_state(
+        &self,
+        send_id: &str,
+        state: &str,
+        sent_copy: Option<&[u8]>,
+    ) -> Result<(), sqlx::Error> {
+        let query = match sent_copy {
+            Some(copy) => sqlx::query(
+                "UPDATE outbox SET state = $1, sent_copy = $2, updated_at = $3 WHERE send_id = $4",
+            )
+            .bind(state)
+            .bind(copy),
+            None => sqlx::query("UPDATE outbox SET state = $1, updated_at = $2 WHERE send_id = $3")
+                .bind(state),
+        };
+        query.bind(now()).bind(send_id).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -109,6 +160,38 @@ impl Outbox {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Settles claims whose lease ran out (their process died): one that never reached the
+    /// message body is forgotten, one that did is taken as accepted, so its Sent copy is filed
+    /// on the user's next page. `only` limits this to one send id. Says how many were settled.
+    pub async fn recover_expired(&self, only: Option<&str>) -> Result<u64, sqlx::Error> {
+        let t = now();
+        // Literal statements (no SQL assembled from strings): one pair for one send, one for all.
+        const FORGET: [&str; 2] = [
+            "DELETE FROM outbox WHERE state = 'submitting' AND lease_until < $1",
+            "DELETE FROM outbox WHERE state = 'submitting' AND lease_until < $1 AND send_id = $2",
+        ];
+        const ACCEPT: [&str; 2] = [
+            "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'sending' AND lease_until < $1",
+            "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'sending' AND lease_until < $1 AND send_id = $2",
+        ];
+        let which = usize::from(only.is_some());
+        let mut settled = 0;
+        for sql in [FORGET[which], ACCEPT[which]] {
+            let mut q = sqlx::query(sql).bind(t);
+            if let Some(id) = only {
+                q = q.bind(id);
+            }
+            settled += q.execute(&self.pool).await?.rows_affected();
+        }
+        if settled > 0 {
+            tracing::warn!(
+                settled,
+                "recovered sends whose server process stopped while submitting"
+            );
+        }
+        Ok(settled)
     }
 
     /// Messages SMTP accepted whose Sent copy is still to be filed.
@@ -130,12 +213,14 @@ impl Outbox {
             .collect()
     }
 
-    /// Forgets completed sends after a week; the ids only need to outlive a retry.
+    /// Forgets completed and uncertain sends after a week; the ids only need to outlive a retry.
     pub async fn purge_filed(&self) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM outbox WHERE state = 'filed' AND updated_at < $1")
-            .bind(now() - 7 * 24 * 3600)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM outbox WHERE state IN ('filed', 'uncertain') AND updated_at < $1",
+        )
+        .bind(now() - 7 * 24 * 3600)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 }

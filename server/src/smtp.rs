@@ -1,11 +1,23 @@
 //! SMTP submission with the user's own credentials, so the MTA applies its own sender checks.
+//!
+//! A submission is two steps so the caller can record, between them, that the message is about
+//! to go out: [`Submitter::open`] connects, signs in and names sender and recipients (a failure
+//! there means nothing was sent), and [`OpenSubmission::transmit`] sends the message and waits for
+//! the server's verdict. A connection lost after the message went out is *uncertain*: the server
+//! may have queued it, so it must never be retried as if it had failed.
+//!
+//! Every reply has a deadline (`timeout_seconds`): a stalled server costs a clear error, never a
+//! hung page.
 
+use std::future::Future;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
 use crate::config::{MailServer, Security};
 
@@ -13,18 +25,36 @@ use crate::config::{MailServer, Security};
 pub enum SmtpError {
     #[error("the outgoing mail server could not be reached; try again in a few minutes")]
     Unavailable(String),
+    #[error("the outgoing mail server did not answer in time; try again in a few minutes")]
+    Stalled,
     #[error("the outgoing mail server refused the message: {0}")]
     Rejected(String),
     #[error("\"{0}\" is not an address the mail server can deliver to")]
     BadAddress(String),
     #[error("the outgoing mail server is misconfigured: {0}")]
     Setup(String),
+    /// The message went out and the server never said whether it took it.
+    #[error("the outgoing mail server took the message but never confirmed it ({0})")]
+    Uncertain(String),
+}
+
+impl SmtpError {
+    /// Whether the message may have been delivered despite the error.
+    pub fn may_have_been_sent(&self) -> bool {
+        matches!(self, SmtpError::Uncertain(_))
+    }
 }
 
 #[derive(Clone)]
 pub struct Submitter {
     server: MailServer,
     ca_pem: Option<Vec<u8>>,
+}
+
+/// A connection that has named the sender and recipients and is ready for the message.
+pub struct OpenSubmission {
+    conn: AsyncSmtpConnection,
+    reply_timeout: Duration,
 }
 
 impl Submitter {
@@ -39,15 +69,16 @@ impl Submitter {
         Ok(Self { server, ca_pem })
     }
 
-    /// Submits `message` unchanged to `recipients` with `from` as the envelope sender.
-    pub async fn submit(
+    /// Connects, signs in as `login`, and sends the envelope (`from`, `recipients`). Nothing has
+    /// been sent when this fails. `message` is only looked at to announce 8-bit content.
+    pub async fn open(
         &self,
         login: &str,
         password: &str,
         from: &str,
         recipients: &[String],
         message: &[u8],
-    ) -> Result<(), SmtpError> {
+    ) -> Result<OpenSubmission, SmtpError> {
         let parse = |a: &str| {
             a.parse::<Address>()
                 .map_err(|_| SmtpError::BadAddress(a.to_string()))
@@ -58,49 +89,71 @@ impl Submitter {
             .collect::<Result<Vec<_>, _>>()?;
         let envelope = Envelope::new(Some(parse(from)?), to)
             .map_err(|e| SmtpError::Rejected(e.to_string()))?;
-        let transport = self.transport(login, password)?;
-        // lettre always adds the final CRLF before the terminating dot; remove ours so the
-        // delivered bytes equal the bytes we built (signatures depend on it).
-        let body = message.strip_suffix(b"\r\n").unwrap_or(message);
-        match transport.send_raw(&envelope, body).await {
-            Ok(_) => Ok(()),
+        let credentials = Credentials::new(login.to_string(), password.to_string());
+        match self.open_once(&credentials, &envelope, message).await {
             // A 4xx reply is a definite "not accepted, try later" (seen when the MTA's link to
-            // the SASL service went stale after an IMAP server restart), so one retry cannot
-            // deliver twice. Anything ambiguous, such as a connection lost after DATA, is not
-            // retried: the user is told and the draft is kept instead.
-            Err(e) if e.is_transient() => {
+            // the SASL service went stale after an IMAP server restart), and nothing has been
+            // sent yet, so one retry cannot deliver twice.
+            Err(Failure::Transient(e)) => {
                 tracing::info!("SMTP answered {e}; retrying once");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                transport
-                    .send_raw(&envelope, body)
+                self.open_once(&credentials, &envelope, message)
                     .await
-                    .map(|_| ())
-                    .map_err(classify)
+                    .map_err(Failure::into_error)
             }
-            Err(e) => Err(classify(e)),
+            other => other.map_err(Failure::into_error),
         }
     }
 
-    fn transport(
+    async fn open_once(
         &self,
-        login: &str,
-        password: &str,
-    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SmtpError> {
-        let tls = match self.server.security {
-            Security::Plain => Tls::None,
-            Security::Tls => Tls::Wrapper(self.tls_parameters()?),
-            Security::Starttls => Tls::Required(self.tls_parameters()?),
+        credentials: &Credentials,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<OpenSubmission, Failure> {
+        let reply_timeout = self.server.reply_timeout();
+        let hello = ClientId::default();
+        let wrapper = match self.server.security {
+            Security::Tls => Some(self.tls_parameters().map_err(Failure::Final)?),
+            _ => None,
         };
-        Ok(
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.server.host.clone())
-                .port(self.server.port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(
-                    self.server.timeout_seconds.max(1),
-                )))
-                .credentials(Credentials::new(login.to_string(), password.to_string()))
-                .build(),
+        let mut conn = deadline(
+            reply_timeout,
+            AsyncSmtpConnection::connect_tokio1(
+                (self.server.host.as_str(), self.server.port),
+                Some(reply_timeout),
+                &hello,
+                wrapper,
+                None,
+            ),
         )
+        .await?;
+        if self.server.security == Security::Starttls {
+            let params = self.tls_parameters().map_err(Failure::Final)?;
+            deadline(reply_timeout, conn.starttls(params, &hello)).await?;
+        }
+        deadline(reply_timeout, conn.auth(DEFAULT_MECHANISMS, credentials)).await?;
+        let mut options = Vec::new();
+        if !message.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        deadline(
+            reply_timeout,
+            conn.command(Mail::new(envelope.from().cloned(), options)),
+        )
+        .await?;
+        for to in envelope.to() {
+            deadline(
+                reply_timeout,
+                conn.command(Rcpt::new(to.clone(), Vec::new())),
+            )
+            .await?;
+        }
+        deadline(reply_timeout, conn.command(Data)).await?;
+        Ok(OpenSubmission {
+            conn,
+            reply_timeout,
+        })
     }
 
     fn tls_parameters(&self) -> Result<TlsParameters, SmtpError> {
@@ -115,10 +168,60 @@ impl Submitter {
     }
 }
 
-fn classify(e: lettre::transport::smtp::Error) -> SmtpError {
-    if e.is_permanent() {
-        SmtpError::Rejected(e.to_string())
-    } else {
-        SmtpError::Unavailable(e.to_string())
+impl OpenSubmission {
+    /// Sends `message` unchanged and waits for the server's verdict. A lost connection or a
+    /// missing answer from here on is [`SmtpError::Uncertain`].
+    pub async fn transmit(mut self, message: &[u8]) -> Result<(), SmtpError> {
+        // lettre always adds the final CRLF before the terminating dot; remove ours so the
+        // delivered bytes equal the bytes we built (signatures depend on it).
+        let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+        // Writing a large message takes its own time; the deadline is for the answer after it.
+        let allowed = self.reply_timeout + Duration::from_secs((body.len() / (256 * 1024)) as u64);
+        let result = match tokio::time::timeout(allowed, self.conn.message(body)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_transient() || e.is_permanent() => {
+                Err(SmtpError::Rejected(e.to_string()))
+            }
+            Ok(Err(e)) => Err(SmtpError::Uncertain(e.to_string())),
+            Err(_) => Err(SmtpError::Uncertain("no answer in time".into())),
+        };
+        if result.is_ok() {
+            let _ = tokio::time::timeout(self.reply_timeout, self.conn.quit()).await;
+        }
+        result
+    }
+
+    /// Gives up before the message was sent: the server discards the transaction.
+    pub async fn abort(mut self) {
+        let _ = tokio::time::timeout(self.reply_timeout, self.conn.abort()).await;
+    }
+}
+
+/// Why opening a submission failed, and whether one more try may help.
+enum Failure {
+    Transient(lettre::transport::smtp::Error),
+    Final(SmtpError),
+}
+
+impl Failure {
+    fn into_error(self) -> SmtpError {
+        match self {
+            Failure::Transient(e) => SmtpError::Unavailable(e.to_string()),
+            Failure::Final(e) => e,
+        }
+    }
+}
+
+/// One step of a submission before the message, with its deadline.
+async fn deadline<T>(
+    limit: Duration,
+    step: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(limit, step).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if e.is_transient() => Err(Failure::Transient(e)),
+        Ok(Err(e)) if e.is_permanent() => Err(Failure::Final(SmtpError::Rejected(e.to_string()))),
+        Ok(Err(e)) => Err(Failure::Final(SmtpError::Unavailable(e.to_string()))),
+        Err(_) => Err(Failure::Final(SmtpError::Stalled)),
     }
 }

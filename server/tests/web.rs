@@ -250,9 +250,10 @@ async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_o
         .unwrap();
     state
         .outbox
-        .mark_submitted(&send_id, copy.as_bytes())
+        .mark_sending(&send_id, copy.as_bytes())
         .await
         .unwrap();
+    state.outbox.mark_submitted(&send_id).await.unwrap();
     browser.get("/mail?folder=INBOX").await;
     browser.get("/mail?folder=INBOX").await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
@@ -264,6 +265,71 @@ async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_o
             .unwrap()
             .is_empty()
     );
+}
+
+/// The server process died while the message was going out (after Postfix's 250, before
+/// recording it): the claim is a lease, so once it runs out the send is taken as accepted, its
+/// Sent copy is filed once, and a retry of the send is answered "sent" instead of "already being
+/// sent" for ever.
+#[tokio::test]
+async fn a_send_left_by_a_dead_server_process_is_recovered_once_its_lease_runs_out() {
+    let db = tempfile::tempdir().unwrap();
+    let text = config_text(&db, "").replace("[database]", "send_lease_seconds = 5\n[database]");
+    let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
+    let (router, state) = sealmail_server::build_app(config).await.unwrap();
+    let mut browser = Browser {
+        router,
+        cookies: Vec::new(),
+        _db: db,
+    };
+    browser.sign_in("alice").await;
+    let subject = unique("died-mid-send");
+    let form = browser.get("/compose").await;
+    let bob = email("bob");
+    let fields = compose_fields(&form, &bob, "", &subject);
+    let send_id = form.field("send_id");
+    let message_id = format!("{send_id}@example.test");
+    let copy = format!(
+        "From: {a}\r\nTo: {bob}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nNumbers attached.\r\n",
+        a = email("alice"),
+    );
+    // What the dead process left: the claim, the copy for Sent, and the message with Postfix.
+    state
+        .outbox
+        .claim(&send_id, &email("alice"), &message_id)
+        .await
+        .unwrap();
+    state
+        .outbox
+        .mark_sending(&send_id, copy.as_bytes())
+        .await
+        .unwrap();
+    deliver_from_outside(&email("alice"), &bob, copy.as_bytes()).await;
+
+    let too_soon = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(too_soon.status, StatusCode::CONFLICT, "{}", too_soon.body);
+    assert!(
+        too_soon.body.contains("already being sent"),
+        "{}",
+        too_soon.body
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let retried = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(
+        retried.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent"),
+        "{}",
+        retried.body
+    );
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
+    browser.get("/mail?folder=INBOX").await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
 }
 
 #[tokio::test]
@@ -520,6 +586,7 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
         security,
         ca_file: Some(ca.clone()),
         timeout_seconds: 5,
+        send_lease_seconds: None,
     };
     let trusting = sealmail_server::tls::client_config(Some(&ca)).unwrap();
     for (port, security) in [

@@ -315,6 +315,26 @@ pub async fn find_by_message_id(
     Ok(uids.into_iter().max())
 }
 
+/// UIDs in `folder` of messages whose `header` holds `value` (a token: letters, digits, `-`,
+/// `_`, `@`, `.`; anything else is removed before it reaches the command).
+pub async fn find_by_header(
+    session: &mut Session,
+    folder: &str,
+    header: &str,
+    value: &str,
+) -> Result<Vec<u32>, ImapError> {
+    let token = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '@' | '.'))
+            .collect()
+    };
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let uids = session
+        .uid_search(format!("HEADER {} \"{}\"", token(header), token(value)))
+        .await?;
+    Ok(uids.into_iter().collect())
+}
+
 fn not_found_if_refused(e: async_imap::error::Error) -> ImapError {
     match e {
         async_imap::error::Error::No(_) => ImapError::NotFound,

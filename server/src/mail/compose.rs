@@ -78,12 +78,17 @@ pub struct Composition {
     pub attachments: Vec<Attachment>,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// The send id of the form this was typed in, kept with a saved draft so that sending the
+    /// draft is the same send (one that went out, or may have, is not sent twice).
+    pub send_id: Option<String>,
 }
 
 /// Private headers of a saved draft holding the recipient fields as typed.
 pub const TYPED_TO: &str = "X-Sealmail-Typed-To";
 pub const TYPED_CC: &str = "X-Sealmail-Typed-Cc";
 pub const TYPED_BCC: &str = "X-Sealmail-Typed-Bcc";
+/// Private header of a saved draft holding its form's send id.
+pub const SEND_ID: &str = "X-Sealmail-Send-Id";
 
 impl Composition {
     pub fn validate(
@@ -115,12 +120,15 @@ impl Composition {
         let lenient = |typed: &str| parse_recipients(typed).unwrap_or_default();
         let recipients = [lenient(&self.to), lenient(&self.cc), lenient(&self.bcc)];
         let draft = self.draft(from, recipients, message_id, date);
-        let typed = [
+        let mut headers = vec![
             (TYPED_TO, &self.to),
             (TYPED_CC, &self.cc),
             (TYPED_BCC, &self.bcc),
         ];
-        build_with(&draft, Copy::Kept, &typed)
+        if let Some(id) = &self.send_id {
+            headers.push((SEND_ID, id));
+        }
+        build_with(&draft, Copy::Kept, &headers)
     }
 
     fn draft(

@@ -33,6 +33,8 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentInfo>,
     /// Recipient fields exactly as typed, present on drafts this server saved.
     pub typed_to: Option<String>,
+    /// A saved draft's send id (see `compose::SEND_ID`).
+    pub send_id: Option<String>,
     pub typed_cc: Option<String>,
     pub typed_bcc: Option<String>,
 }
@@ -154,6 +156,7 @@ pub fn view(
         typed_to: typed(&message, super::compose::TYPED_TO),
         typed_cc: typed(&message, super::compose::TYPED_CC),
         typed_bcc: typed(&message, super::compose::TYPED_BCC),
+        send_id: typed(&message, super::compose::SEND_ID),
     })
 }
 

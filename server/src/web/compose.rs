@@ -12,15 +12,15 @@ use serde::Deserialize;
 
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::{User, random_token};
+use super::deliver::{Outcome, Part, UNCERTAIN, deliver};
 use super::errors::PageError;
 use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
 use super::{FolderRole, Shared};
 use crate::db::now;
 use crate::imap::{self, Folder};
-use crate::mail::compose::{self, Attachment, Composition, Copy, Draft, Recipient};
+use crate::mail::compose::{self, Attachment, Composition, Recipient};
 use crate::mail::read;
 use crate::mail::secure::{self, Sealed};
-use crate::outbox::Claim;
 use crate::pki::Usage;
 use crate::policy;
 use crate::sessions::SignedIn;
@@ -97,6 +97,7 @@ fn blank_page(
         subject: String::new(),
         body: String::new(),
         send_id: random_token(),
+        uncertain: false,
         draft_uid: None,
         source_folder: String::new(),
         source_uid: None,
@@ -192,6 +193,11 @@ fn prefill(
                 .trim_end_matches(['\r', '\n'])
                 .to_string();
             page.draft_uid = Some(uid);
+            // The draft's own send id: if it was sent (or may have been) already, sending it
+            // again is recognised as the same send.
+            if let Some(id) = original.send_id.as_deref().filter(|id| is_send_id(id)) {
+                page.send_id = id.to_string();
+            }
             if let Some(parent) = original.references.last() {
                 page.in_reply_to = parent.clone();
                 page.references = original.references.join(" ");
@@ -299,7 +305,7 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let mut submitted = read_form(multipart).await?;
     user.check_token(&submitted.csrf)?;
-    if submitted.send_id.len() < 16 {
+    if !is_send_id(&submitted.send_id) {
         return Err(PageError::BadRequest(
             "The form is missing its send id; reload the page.".into(),
         ));
@@ -311,6 +317,7 @@ pub async fn submit(
         .collect();
     match submitted.action.as_str() {
         "save" => {
+            submitted.form.send_id = Some(submitted.send_id.clone());
             let saved = save_draft(&state, &user.0, &submitted.form, submitted.draft_uid).await?;
             let to = format!(
                 "/compose?mode=draft&folder={}&uid={}&notice=saved",
@@ -320,6 +327,10 @@ pub async fn submit(
             Ok(Redirect::to(&to).into_response())
         }
         "send" => send(&state, &user.0, submitted).await,
+        "send-new" => {
+            submitted.send_id = send_again_id(&submitted.send_id);
+            send(&state, &user.0, submitted).await
+        }
         other => Err(PageError::BadRequest(format!(
             "Unknown action \"{other}\"."
         ))),
@@ -404,104 +415,23 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
             Ok(sent_redirect())
         }
         Outcome::NotSent(status, why) => not_sent(state, user, s, status, why).await,
+        Outcome::Uncertain(why) => not_sent(state, user, s, StatusCode::CONFLICT, why).await,
     }
 }
 
-/// What one send attempt came to.
-enum Outcome {
-    /// Delivered (now or by an earlier attempt with the same send id) and filed or queued for
-    /// filing in Sent.
-    Sent,
-    /// Nothing went out; the reason is for the user.
-    NotSent(StatusCode, String),
+/// A send id as the pages make them (see `auth::random_token`), possibly with the suffixes a
+/// send adds ("-again", "-bcc-…"). Anything else is refused before it reaches a header.
+fn is_send_id(id: &str) -> bool {
+    (16..=200).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// One message of a send: the whole send, or one of the messages it is split into when Bcc
-/// recipients get their own encrypted copy.
-struct Part<'a> {
-    /// The outbox id: the form's send id, with a suffix for each split-off message.
-    send_id: &'a str,
-    /// Who gets it (SMTP RCPT TO); may be empty when only Bcc recipients were named.
-    recipients: Vec<String>,
-    /// Only one message of a send is the sender's copy in Sent.
-    file_in_sent: bool,
-}
-
-/// Claims the send id, builds both copies, submits, and files the sender's copy: the one path
-/// every send takes, so the exactly-once rule lives in one place.
-async fn deliver(
-    state: &Shared,
-    user: &SignedIn,
-    part: &Part<'_>,
-    draft: &Draft,
-    build: impl Fn(Copy) -> Result<Vec<u8>, compose::ComposeError>,
-) -> Result<Outcome, PageError> {
-    let send_id = part.send_id;
-    let message_id = &draft.message_id;
-    match state.outbox.claim(send_id, &user.email, message_id).await? {
-        Claim::Done => return Ok(Outcome::Sent),
-        Claim::InProgress => {
-            let why = "This message is already being sent. Check Sent in a moment before sending it again.";
-            return Ok(Outcome::NotSent(StatusCode::CONFLICT, why.into()));
-        }
-        Claim::Submitted {
-            sent_copy,
-            message_id,
-        } => {
-            if part.file_in_sent {
-                file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
-            } else {
-                state.outbox.mark_filed(send_id).await?;
-            }
-            return Ok(Outcome::Sent);
-        }
-        Claim::Fresh => {}
-    }
-    let (delivered, kept) = match build(Copy::Delivered).and_then(|d| Ok((d, build(Copy::Kept)?))) {
-        Ok(pair) => pair,
-        Err(e) => {
-            state.outbox.release(send_id).await?;
-            return Ok(Outcome::NotSent(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.to_string(),
-            ));
-        }
-    };
-    let submitted = if part.recipients.is_empty() {
-        Ok(())
-    } else {
-        state
-            .smtp
-            .submit(
-                &user.email,
-                &user.password,
-                &user.email,
-                &part.recipients,
-                &delivered,
-            )
-            .await
-    };
-    if let Err(e) = submitted {
-        tracing::warn!(user = %user.email, "SMTP submission failed: {e}");
-        state.outbox.release(send_id).await?;
-        return Ok(Outcome::NotSent(
-            StatusCode::SERVICE_UNAVAILABLE,
-            e.to_string(),
-        ));
-    }
-    // From here on the message is out: never report failure, only finish the bookkeeping.
-    // A split-off copy is never filed, so none is kept for filing later either.
-    let sent_copy: &[u8] = if part.file_in_sent { &kept } else { &[] };
-    if let Err(e) = state.outbox.mark_submitted(send_id, sent_copy).await {
-        tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
-    }
-    if part.file_in_sent {
-        file_in_sent(state, user, send_id, message_id, &kept).await;
-    } else if let Err(e) = state.outbox.mark_filed(send_id).await {
-        // Left unmarked, a later page would file this split-off copy in Sent as well.
-        tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
-    }
-    Ok(Outcome::Sent)
+/// "Send again as a new message", after a send whose outcome was uncertain: a send id of its
+/// own, derived from the first so a double click still sends once.
+fn send_again_id(send_id: &str) -> String {
+    format!("{send_id}-again")
 }
 
 /// After a send, the draft it came from goes (a failure only costs a stale draft).
@@ -527,10 +457,13 @@ pub async fn submit_sealed(
     ApiUser(user): ApiUser,
     multipart: Multipart,
 ) -> Result<Response, ApiError> {
-    let s = read_form(multipart)
+    let mut s = read_form(multipart)
         .await
         .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string()))?;
-    if s.send_id.len() < 16 {
+    if s.action == "send-new" {
+        s.send_id = send_again_id(&s.send_id);
+    }
+    if !is_send_id(&s.send_id) {
         let why = "The form is missing its send id; reload the page.";
         return Err(api_error(StatusCode::BAD_REQUEST, why.into()));
     }
@@ -651,8 +584,10 @@ pub async fn submit_sealed(
     })
     .await
     .map_err(unavailable)?;
-    if let Outcome::NotSent(status, why) = outcome {
-        return Err(not_sent_json(status, &why));
+    match outcome {
+        Outcome::Sent => {}
+        Outcome::NotSent(status, why) => return Err(not_sent_json(status, &why)),
+        Outcome::Uncertain(why) => return Ok(uncertain_json(&why)),
     }
     for (to, fork_entity) in forks.iter().zip(&s.fork_entities) {
         let send_id = fork_send_id(&s.send_id, to);
@@ -666,6 +601,12 @@ pub async fn submit_sealed(
         })
         .await
         .map_err(unavailable)?;
+        if let Outcome::Uncertain(why) = outcome {
+            return Ok(uncertain_json(&format!(
+                "It went to the To and Cc recipients, but for {}: {why}",
+                to.join(", ")
+            )));
+        }
         if let Outcome::NotSent(status, why) = outcome {
             let why = format!(
                 "it went to the To and Cc recipients, but not yet to {} ({why}); sending again sends it only where it has not gone",
@@ -777,59 +718,17 @@ fn not_sent_json(status: StatusCode, why: &str) -> ApiError {
     )
 }
 
+/// A sealed send that may have gone out: the page keeps the message and offers "Send again as a
+/// new message".
+fn uncertain_json(why: &str) -> Response {
+    let body = serde_json::json!({ "error": why, "uncertain": true });
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
 const SENT_LOCATION: &str = "/mail?folder=INBOX&notice=sent";
 
 fn sent_redirect() -> Response {
     Redirect::to(SENT_LOCATION).into_response()
-}
-
-/// Files the sender's copy in Sent unless it is already there. A failure is left for
-/// `file_pending_sent_copies` on a later page.
-pub async fn file_in_sent(
-    state: &Shared,
-    user: &SignedIn,
-    send_id: &str,
-    message_id: &str,
-    copy: &[u8],
-) {
-    let filed = with_imap!(state, user, |conn| {
-        let sent = imap::mailbox::special_folder(conn, FolderRole::Sent)
-            .await?
-            .unwrap_or_else(|| "Sent".into());
-        if imap::mailbox::find_by_message_id(conn, &sent, message_id)
-            .await?
-            .is_none()
-        {
-            imap::mailbox::append(conn, &sent, "(\\Seen)", copy).await?;
-        }
-        Ok(())
-    });
-    match filed {
-        Ok(()) => {
-            if let Err(e) = state.outbox.mark_filed(send_id).await {
-                tracing::error!(user = %user.email, "filed in Sent, but recording it failed: {e}");
-            }
-        }
-        Err(e) => tracing::warn!(user = %user.email, "filing in Sent failed, will retry: {e}"),
-    }
-}
-
-pub async fn file_pending_sent_copies(state: &Shared, user: &SignedIn) {
-    match state.outbox.pending(&user.email).await {
-        Ok(pending) => {
-            for p in pending {
-                if p.sent_copy.is_empty() {
-                    // A copy split off for Bcc recipients: it is not the Sent copy.
-                    if let Err(e) = state.outbox.mark_filed(&p.send_id).await {
-                        tracing::warn!(user = %user.email, "updating the outbox failed: {e}");
-                    }
-                    continue;
-                }
-                file_in_sent(state, user, &p.send_id, &p.message_id, &p.sent_copy).await;
-            }
-        }
-        Err(e) => tracing::warn!(user = %user.email, "reading the outbox failed: {e}"),
-    }
 }
 
 struct SavedDraft {
@@ -862,7 +761,17 @@ async fn save_draft(
         let uid = imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
             .await?
             .ok_or(imap::ImapError::NotFound)?;
-        if let Some(old) = replaces.filter(|old| *old != uid) {
+        // One draft per send: the one it was opened from, and any saved by an earlier attempt
+        // of the same send (a browser retry must not leave a second copy in Drafts).
+        let mut older: Vec<u32> = replaces.into_iter().collect();
+        if let Some(send_id) = &form.send_id {
+            older.extend(
+                imap::mailbox::find_by_header(conn, &drafts, compose::SEND_ID, send_id).await?,
+            );
+        }
+        older.sort_unstable();
+        older.dedup();
+        for old in older.into_iter().filter(|old| *old != uid) {
             imap::mailbox::delete_permanently(conn, &drafts, old).await?;
         }
         Ok((drafts, uid))
@@ -878,16 +787,25 @@ async fn not_sent(
     status: StatusCode,
     why: String,
 ) -> Result<Response, PageError> {
+    let uncertain = why == UNCERTAIN;
     let why = if why.ends_with('.') {
         why
     } else {
         format!("{why}.")
     };
-    let saved = save_draft(state, user, &s.form, s.draft_uid).await;
+    // The draft keeps this send's id, so sending it from Drafts cannot send it twice.
+    let mut form = s.form.clone();
+    form.send_id = Some(s.send_id.clone());
+    let saved = save_draft(state, user, &form, s.draft_uid).await;
     let folders =
         with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
     let mut page = blank_page(state, user, &folders, None);
-    page.heading = "Message not sent";
+    page.heading = if uncertain {
+        "Message may have been sent"
+    } else {
+        "Message not sent"
+    };
+    page.uncertain = uncertain;
     page.to = s.form.to.clone();
     page.cc = s.form.cc.clone();
     page.bcc = s.form.bcc.clone();
@@ -899,9 +817,11 @@ async fn not_sent(
     page.send_id = s.send_id.clone();
     match saved {
         Ok(saved) => {
-            page.error = Some(format!(
-                "Your message was not sent: {why} It has been saved in Drafts."
-            ));
+            page.error = Some(if uncertain {
+                format!("{why} A copy has been saved in Drafts.")
+            } else {
+                format!("Your message was not sent: {why} It has been saved in Drafts.")
+            });
             page.draft_uid = Some(saved.uid);
             page.source_folder = saved.folder;
             page.source_uid = Some(saved.uid);
@@ -911,8 +831,13 @@ async fn not_sent(
         }
         Err(e) => {
             tracing::warn!(user = %user.email, "saving the unsent draft failed: {e}");
+            let not_sent = if uncertain {
+                why
+            } else {
+                format!("Your message was not sent: {why}")
+            };
             page.error = Some(format!(
-                "Your message was not sent: {why} It could not be saved in Drafts either, so keep this page open; \
+                "{not_sent} It could not be saved in Drafts either, so keep this page open; \
                  attached files must be added again."
             ));
             page.draft_uid = s.draft_uid;

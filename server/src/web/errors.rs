@@ -78,6 +78,14 @@ impl IntoResponse for PageError {
                 "That message or folder does not exist any more. It may have been moved or deleted.".into(),
             ),
             PageError::BadRequest(why) => (StatusCode::BAD_REQUEST, "Request not understood", why),
+            PageError::MailServer(ImapError::Timeout) => {
+                tracing::warn!("mail server problem: {}", ImapError::Timeout);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Mail server not answering",
+                    "Your mailbox is not answering right now. Nothing was lost; try again in a minute.".into(),
+                )
+            }
             PageError::MailServer(e) => {
                 tracing::warn!("mail server problem: {e}");
                 (

@@ -15,11 +15,18 @@ macro_rules! with_imap {
             let mut fresh = false;
             loop {
                 let (mut session, pooled) = state.checkout(user, fresh).await?;
-                let result: Result<_, $crate::imap::ImapError> = async {
-                    let $s = &mut session;
-                    $body
-                }
-                .await;
+                // Every use of a connection has a deadline: a stalled server costs the user a
+                // clear answer, and the connection is dropped, never pooled again.
+                let result: Result<_, $crate::imap::ImapError> =
+                    match tokio::time::timeout(state.config.imap.reply_timeout(), async {
+                        let $s = &mut session;
+                        $body
+                    })
+                    .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => Err($crate::imap::ImapError::Timeout),
+                    };
                 if state.checkin(user, session, pooled, &result) {
                     fresh = true;
                     continue;
@@ -34,6 +41,7 @@ macro_rules! with_imap {
 pub mod api;
 mod auth;
 mod compose;
+mod deliver;
 mod errors;
 mod pages;
 mod settings;
@@ -101,7 +109,7 @@ impl AppState {
             imap: Connector::new(config.imap.clone(), imap_tls),
             imap_pool: SessionPool::new(10_000),
             smtp: Submitter::new(config.smtp.clone())?,
-            outbox: Outbox::new(db.clone()),
+            outbox: Outbox::new(db.clone(), config.smtp.send_lease_seconds()),
             config,
             db,
         })
@@ -182,6 +190,9 @@ impl AppState {
         result: &Result<T, ImapError>,
     ) -> bool {
         match result {
+            // A server that did not answer in time is slow, not restarted: asking again on a new
+            // connection would only make the user wait twice.
+            Err(ImapError::Timeout) => false,
             Err(e) if e.breaks_connection() => {
                 if pooled {
                     tracing::info!(user = %user.email, "IMAP connection lost ({e}); reconnecting");
@@ -196,15 +207,29 @@ impl AppState {
     }
 
     /// Background upkeep: close idle IMAP connections, drop expired sessions, reload the trust
-    /// store.
+    /// store; and, more often, recover sends whose server process died mid-send.
     pub fn spawn_upkeep(self: &Arc<Self>) {
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.outbox.recover_expired(None).await {
+                    tracing::warn!("recovering stalled sends failed: {e}");
+                }
+            }
+        });
         let state = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tick.tick().await;
+                // Closed in the background: one stalled server must not hold up the rest of upkeep.
                 for mut session in state.imap_pool.expire(Duration::from_secs(300)) {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                    tokio::spawn(async move {
+                        let _ =
+                            tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                    });
                 }
                 if let Err(e) = state.sessions.purge_expired().await {
                     tracing::warn!("purging expired sessions failed: {e}");
@@ -248,6 +273,12 @@ pub fn router(state: Shared) -> Router {
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        // No request hangs for ever: past the deadline the user gets "try again". (A send goes
+        // on in its own task and still finishes its bookkeeping.)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(state.config.web.request_timeout_seconds),
+        ))
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "no-referrer"))

@@ -40,7 +40,7 @@ pub async fn folder(
 ) -> Result<Response, PageError> {
     let folder = q.folder.unwrap_or_else(|| "INBOX".into());
     // A message SMTP accepted earlier but whose Sent copy could not be filed gets filed now.
-    super::compose::file_pending_sent_copies(&state, &user.0).await;
+    super::deliver::file_pending_sent_copies(&state, &user.0).await;
     let page_size = state.config.web.page_size;
     let wanted = q.page.unwrap_or(1);
     let (folders, page) = with_imap!(state, &user.0, |s| {

@@ -221,6 +221,9 @@ pub struct ComposePage {
     pub subject: String,
     pub body: String,
     pub send_id: String,
+    /// An earlier attempt of this send may have gone out: "Send again as a new message" is
+    /// offered (and plain "Send" is refused with the explanation).
+    pub uncertain: bool,
     pub draft_uid: Option<u32>,
     pub source_folder: String,
     pub source_uid: Option<u32>,

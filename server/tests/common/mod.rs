@@ -2,6 +2,8 @@
 //! (started by `scripts/test`, which exports the `RIG_*` variables). A missing rig fails loudly.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod proxy;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -114,8 +116,15 @@ impl Page {
 
 impl Browser {
     pub async fn new(extra_config: &str) -> Self {
+        Self::with_config(|text| text, extra_config).await
+    }
+
+    /// A server whose configuration text is changed by `edit` first (e.g. another SMTP port).
+    pub async fn with_config(edit: impl FnOnce(String) -> String, extra_config: &str) -> Self {
         let db = tempfile::tempdir().expect("temp dir");
-        let (router, _state) = sealmail_server::build_app(config(&db, extra_config))
+        let text = edit(config_text(&db, extra_config));
+        let config = Config::from_toml(&text, []).expect("test config");
+        let (router, _state) = sealmail_server::build_app(config)
             .await
             .expect("app starts");
         Self {

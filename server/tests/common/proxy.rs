@@ -1,0 +1,98 @@
+//! A loopback TCP proxy that can cut an SMTP submission at the worst moment: after the client's
+//! final `.` reached the server, and before the server's answer reaches the client. The server
+//! then has the message (it queues and delivers it) while the client never hears so.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub struct SmtpProxy {
+    pub port: u16,
+    /// While set, every connection is cut after the end of its message.
+    pub cut_after_final_dot: Arc<AtomicBool>,
+    /// Connections accepted so far: a refused retry must open none.
+    pub connections: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SmtpProxy {
+    pub async fn start(target_port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let cut = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (cut2, count2) = (cut.clone(), connections.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                count2.fetch_add(1, Ordering::SeqCst);
+                let cut = cut2.load(Ordering::SeqCst);
+                tokio::spawn(relay(client, target_port, cut));
+            }
+        });
+        Self {
+            port,
+            cut_after_final_dot: cut,
+            connections,
+            task,
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+async fn relay(client: TcpStream, target_port: u16, cut: bool) {
+    let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let dot_sent = Arc::new(AtomicBool::new(false));
+    let dot_seen = dot_sent.clone();
+    let upstream = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut tail: Vec<u8> = Vec::new();
+        loop {
+            let n = match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            // Flagged before it is forwarded, so the server's answer can never overtake the flag.
+            tail.extend_from_slice(&buf[..n]);
+            if tail.windows(5).any(|w| w == b"\r\n.\r\n") {
+                dot_seen.store(true, Ordering::SeqCst);
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            let keep = tail.len().saturating_sub(4);
+            tail.drain(..keep);
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match server_read.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if cut && dot_sent.load(Ordering::SeqCst) {
+            // The server's verdict on the message: swallow it and drop both sides.
+            break;
+        }
+        if client_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    upstream.abort();
+}

@@ -1124,3 +1124,120 @@ async fn bcc_to_oneself_and_a_repeated_bcc_address_do_not_stop_a_split_send() {
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("carol", "INBOX", &subject, 1).await;
 }
+
+/// Every header field of `raw` whose value mentions `needle`, for the failure message.
+fn header_lines_with(raw: &[u8], needle: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.split(['\r', '\n'])
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_id_with_a_bare_cr_cannot_add_header_fields_to_a_reply() {
+    let subject = unique("injected-id");
+    // Delivered over LMTP, which keeps a bare CR: this reaches the mailbox as one Message-ID
+    // field that a careless writer would split into two.
+    let message = format!(
+        "From: Mallory <mallory@outside.test>\r\nTo: {alice}\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@outside.test\rReply-To: x@evil.test>\r\n\
+         References: <first@outside.test>\rBcc: x@evil.test <second@outside.test\rBcc: x@evil.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nWrite back.\r\n",
+        alice = email("alice")
+    );
+    deliver_over_lmtp("mallory@outside.test", &email("alice"), message.as_bytes()).await;
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
+    let stored = fetch_matching("alice", "INBOX", &subject).await;
+    assert!(
+        stored[0].windows(10).any(|w| w == b"\rReply-To:"),
+        "the rig no longer keeps the bare CR, so this test proves nothing"
+    );
+
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let uid = browser.get("/mail?folder=INBOX").await.uid_of(&subject);
+    let reply = browser
+        .get(&format!("/compose?mode=reply&folder=INBOX&uid={uid}"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    for field in ["in_reply_to", "references"] {
+        let value = reply.field(field);
+        assert!(
+            !value.contains(['\r', '\n']) && !value.contains("evil.test"),
+            "{field} = {value:?}"
+        );
+    }
+    // Sent to bob (not back outside), with the threading fields exactly as the form holds them.
+    let mut fields = compose_fields(&reply, &email("bob"), "", &format!("Re: {subject}"));
+    fields.push(("in_reply_to", reply.field("in_reply_to")));
+    fields.push(("references", reply.field("references")));
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+
+    // A form posted with such an id (a page prefilled before this fix, or a hand-made post)
+    // is screened as well.
+    let form = browser.get("/compose").await;
+    let posted_subject = format!("{subject} posted");
+    let mut fields = compose_fields(&form, &email("bob"), "", &posted_subject);
+    fields.push(("in_reply_to", "a@b.test\rReply-To: x@evil.test".into()));
+    fields.push((
+        "references",
+        "<c@d.test>\rBcc:<x@evil.test> <e@f.test>".into(),
+    ));
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+
+    assert_count_settles("bob", "INBOX", &subject, 2).await;
+    assert_count_settles("alice", "Sent", &subject, 2).await;
+    let mut received = fetch_matching("bob", "INBOX", &subject).await;
+    received.extend(fetch_matching("alice", "Sent", &subject).await);
+    for raw in received {
+        let message = MessageParser::default().parse(&raw).unwrap();
+        assert!(
+            message.reply_to().is_none(),
+            "{:?}",
+            header_lines_with(&raw, "evil")
+        );
+        assert!(
+            header_lines_with(&raw, "evil.test").is_empty(),
+            "{:?}",
+            header_lines_with(&raw, "evil.test")
+        );
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        assert!(
+            !raw[..head_end]
+                .windows(2)
+                .any(|w| w[0] == b'\r' && w[1] != b'\n'),
+            "a bare CR in the header: {:?}",
+            String::from_utf8_lossy(&raw[..head_end])
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_send_id_outside_its_character_set_is_refused_and_nothing_is_sent() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("bad-send-id");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[1].1 = "abcdefghijklmnopqrstuvwx\rBcc: x@evil.test".into();
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("reload the page"), "{}", page.body);
+    let sealed = browser
+        .post_sealed(&as_refs(&fields), &openssl_enveloped_entity())
+        .await;
+    assert_eq!(sealed.status, StatusCode::BAD_REQUEST, "{}", sealed.body);
+    assert!(sealed.body.contains("reload the page"), "{}", sealed.body);
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+    assert_count_settles("alice", "Drafts", &subject, 0).await;
+}

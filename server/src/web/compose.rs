@@ -18,8 +18,8 @@ use super::{FolderRole, Shared};
 use crate::db::now;
 use crate::imap::{self, Folder};
 use crate::mail::compose::{self, Attachment, Composition, Copy, Draft, Recipient};
-use crate::mail::read;
 use crate::mail::secure::{self, Sealed};
+use crate::mail::{ids, read};
 use crate::outbox::Claim;
 use crate::pki::Usage;
 use crate::policy;
@@ -132,11 +132,13 @@ fn prefill(
         views::format_date(original.date),
         original.from.join(", ")
     );
+    // The original's ids are the sender's text: only well-formed ones are carried into the
+    // reply, where they become header fields.
     let threading = |page: &mut ComposePage| {
-        if let Some(id) = &original.message_id {
-            page.in_reply_to = id.clone();
-            let mut refs = original.references.clone();
+        if let Some(id) = original.message_id.as_deref().and_then(ids::message_id) {
+            let mut refs = ids::message_ids(original.references.iter().map(String::as_str));
             refs.push(id.clone());
+            page.in_reply_to = id;
             page.references = refs.join(" ");
         }
     };
@@ -192,9 +194,10 @@ fn prefill(
                 .trim_end_matches(['\r', '\n'])
                 .to_string();
             page.draft_uid = Some(uid);
-            if let Some(parent) = original.references.last() {
+            let refs = ids::message_ids(original.references.iter().map(String::as_str));
+            if let Some(parent) = refs.last() {
                 page.in_reply_to = parent.clone();
-                page.references = original.references.join(" ");
+                page.references = refs.join(" ");
             }
             keep_all(page);
         }
@@ -214,6 +217,10 @@ fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
         })
         .collect()
 }
+
+/// The send id becomes our Message-ID: one that is missing or not ours sends nothing.
+const BAD_SEND_ID: &str =
+    "The form's send id is missing or damaged, so nothing was sent; reload the page and try again.";
 
 /// The compose form as posted.
 #[derive(Default)]
@@ -253,10 +260,8 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
         }
         if name == "attachments" {
             let file_name = field.file_name().unwrap_or("").to_string();
-            let content_type = field
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_string();
+            let content_type =
+                crate::mail::media_type(field.content_type().unwrap_or("application/octet-stream"));
             let bytes = field.bytes().await.map_err(bad)?;
             if !file_name.is_empty() {
                 s.uploads.push(Attachment {
@@ -277,10 +282,8 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
             "bcc" => s.form.bcc = value,
             "subject" => s.form.subject = value,
             "body" => s.form.body = value,
-            "in_reply_to" => s.form.in_reply_to = Some(value).filter(|v| !v.trim().is_empty()),
-            "references" => {
-                s.form.references = value.split_whitespace().map(str::to_string).collect()
-            }
+            "in_reply_to" => s.form.in_reply_to = ids::message_id(&value),
+            "references" => s.form.references = ids::message_ids(value.split_whitespace()),
             "draft_uid" => s.draft_uid = value.parse().ok(),
             "source_folder" => s.source_folder = value,
             "source_uid" => s.source_uid = value.parse().ok(),
@@ -299,10 +302,8 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let mut submitted = read_form(multipart).await?;
     user.check_token(&submitted.csrf)?;
-    if submitted.send_id.len() < 16 {
-        return Err(PageError::BadRequest(
-            "The form is missing its send id; reload the page.".into(),
-        ));
+    if !ids::is_send_id(&submitted.send_id) {
+        return Err(PageError::BadRequest(BAD_SEND_ID.into()));
     }
     let kept = kept_attachments(&state, &user.0, &submitted).await?;
     submitted.form.attachments = kept
@@ -347,7 +348,7 @@ async fn kept_attachments(
             read::part_content(sealed.display(&raw), part)
                 .map(|p| Attachment {
                     name: p.name,
-                    content_type: p.content_type,
+                    content_type: crate::mail::media_type(&p.content_type),
                     bytes: p.bytes,
                 })
                 .ok_or(PageError::NotFound)
@@ -530,9 +531,8 @@ pub async fn submit_sealed(
     let s = read_form(multipart)
         .await
         .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string()))?;
-    if s.send_id.len() < 16 {
-        let why = "The form is missing its send id; reload the page.";
-        return Err(api_error(StatusCode::BAD_REQUEST, why.into()));
+    if !ids::is_send_id(&s.send_id) {
+        return Err(api_error(StatusCode::BAD_REQUEST, BAD_SEND_ID.into()));
     }
     let Some(entity) = s.entity.as_deref() else {
         return Err(not_sent_json(

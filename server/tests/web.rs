@@ -1125,6 +1125,16 @@ async fn bcc_to_oneself_and_a_repeated_bcc_address_do_not_stop_a_split_send() {
     assert_count_settles("carol", "INBOX", &subject, 1).await;
 }
 
+/// Opens the message in the signed-in user's Inbox whose subject contains `subject`, with
+/// `query` added to its address.
+async fn open_message(browser: &mut Browser, subject: &str, query: &str) -> Page {
+    let inbox = browser.get("/mail?folder=INBOX").await;
+    let uid = inbox.uid_of(subject);
+    browser
+        .get(&format!("/message?folder=INBOX&uid={uid}{query}"))
+        .await
+}
+
 /// Every header field of `raw` whose value mentions `needle`, for the failure message.
 fn header_lines_with(raw: &[u8], needle: &str) -> Vec<String> {
     let text = String::from_utf8_lossy(raw);
@@ -1240,4 +1250,51 @@ async fn a_send_id_outside_its_character_set_is_refused_and_nothing_is_sent() {
     assert!(sealed.body.contains("reload the page"), "{}", sealed.body);
     assert_count_settles("bob", "INBOX", &subject, 0).await;
     assert_count_settles("alice", "Drafts", &subject, 0).await;
+}
+
+#[tokio::test]
+async fn a_signature_by_one_of_several_senders_is_not_shown_as_valid() {
+    let ca = certs::Ca::new("Senders CA");
+    issue_to(&ca, "bob", "digitalSignature");
+    let (_anchors, trust) = trusting(&ca, "");
+    let entity = String::from_utf8(openssl_signed_entity(&ca, "bob", "sha256")).unwrap();
+    let subject = unique("senders");
+    let (alice, bob) = (email("alice"), email("bob"));
+    let cases = [
+        ("bob alone", bob.clone()),
+        ("alice and bob", format!("{alice}, {bob}")),
+        ("bob and alice", format!("Bob <{bob}>, Alice <{alice}>")),
+    ];
+    for (what, from) in &cases {
+        let message = format!(
+            "From: {from}\r\nTo: {carol}\r\nSubject: {subject} {what}\r\nMIME-Version: 1.0\r\n{entity}",
+            carol = email("carol")
+        );
+        deliver_from_outside(&bob, &email("carol"), message.as_bytes()).await;
+    }
+    assert_count_settles("carol", "INBOX", &subject, cases.len()).await;
+    let mut browser = Browser::new(&trust).await;
+    browser.sign_in("carol").await;
+
+    let alone = open_message(&mut browser, &format!("{subject} bob alone"), "").await;
+    assert!(
+        alone.body.contains("smime-banner valid"),
+        "the control case must be valid: {}",
+        alone.body
+    );
+    for (what, _) in &cases[1..] {
+        let page = open_message(&mut browser, &format!("{subject} {what}"), "").await;
+        assert!(
+            !page.body.contains("smime-banner valid"),
+            "{what}: {}",
+            page.body
+        );
+        assert!(page.body.contains("smime-banner invalid"), "{what}");
+        assert!(
+            page.body
+                .contains("This message names more than one sender"),
+            "{what}: {}",
+            page.body
+        );
+    }
 }

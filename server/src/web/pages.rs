@@ -128,7 +128,8 @@ pub async fn message(
     };
     let view = read::view(display, show_images, &part_url)
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
-    let from_address = view.from_addresses.first().cloned().unwrap_or_default();
+    // Every From address: a verdict on one of several senders must be able to say so.
+    let from_address = view.from_addresses.join(", ");
     let security = match &sealed {
         Sealed::Plain => Security::default(),
         Sealed::Signed(signed) => Security {

@@ -1298,3 +1298,48 @@ async fn a_signature_by_one_of_several_senders_is_not_shown_as_valid() {
         );
     }
 }
+
+#[tokio::test]
+async fn asking_for_remote_images_never_relaxes_the_policy_for_encrypted_mail() {
+    let subject = unique("efail");
+    let outside = "mallory@outside.test";
+    let plain = format!(
+        "From: {outside}\r\nTo: {carol}\r\nSubject: {subject} plain\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html\r\n\r\n<p>Hi<img src=\"https://tracker.outside.test/p.gif\"></p>\r\n",
+        carol = email("carol")
+    );
+    let entity = String::from_utf8(openssl_enveloped_entity()).unwrap();
+    let encrypted = format!(
+        "From: {outside}\r\nTo: {carol}\r\nSubject: {subject} encrypted\r\nMIME-Version: 1.0\r\n{entity}",
+        carol = email("carol")
+    );
+    deliver_from_outside(outside, &email("carol"), plain.as_bytes()).await;
+    deliver_from_outside(outside, &email("carol"), encrypted.as_bytes()).await;
+    assert_count_settles("carol", "INBOX", &subject, 2).await;
+    let mut browser = Browser::new("").await;
+    browser.sign_in("carol").await;
+    let csp = |page: &Page| {
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // The marker: for a plain message the reader's "Show images" widens img-src.
+    let shown = open_message(&mut browser, &format!("{subject} plain"), "&images=1").await;
+    assert!(
+        csp(&shown).contains("img-src 'self' https:"),
+        "{}",
+        csp(&shown)
+    );
+
+    let page = open_message(&mut browser, &format!("{subject} encrypted"), "&images=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"sealed-message\""), "{}", page.body);
+    let policy = csp(&page);
+    assert!(policy.contains("img-src 'self';"), "{policy}");
+    assert!(
+        !policy.contains("https:") && !policy.contains("http:"),
+        "{policy}"
+    );
+}

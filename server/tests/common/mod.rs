@@ -74,6 +74,7 @@ pub struct Browser {
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -155,12 +156,14 @@ impl Browser {
             .headers()
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap_or_default().to_string());
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
             .await
             .expect("body");
         Page {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }

@@ -1343,3 +1343,98 @@ async fn asking_for_remote_images_never_relaxes_the_policy_for_encrypted_mail() 
         "{policy}"
     );
 }
+
+#[tokio::test]
+async fn pages_that_show_mail_are_never_cached() {
+    let subject = unique("no-store");
+    let message = format!(
+        "From: mallory@outside.test\r\nTo: {alice}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"x.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n",
+        alice = email("alice")
+    );
+    deliver_from_outside("mallory@outside.test", &email("alice"), message.as_bytes()).await;
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
+    let mut browser = Browser::new("").await;
+    let login = browser.get("/login").await;
+    let inbox = browser.sign_in("alice").await;
+    let uid = inbox.uid_of(&subject);
+    let message = browser
+        .get(&format!("/message?folder=INBOX&uid={uid}"))
+        .await;
+    let link_start = message.body.find("/attachment?").expect("attachment link");
+    let link_end = message.body[link_start..].find('"').unwrap() + link_start;
+    let attachment = unescape(&message.body[link_start..link_end]);
+    let mut pages = vec![("sign-in", login), ("folder", inbox), ("message", message)];
+    for (what, path) in [
+        ("compose", "/compose".to_string()),
+        (
+            "reply",
+            format!("/compose?mode=reply&folder=INBOX&uid={uid}"),
+        ),
+        (
+            "raw message",
+            format!("/message/raw?folder=INBOX&uid={uid}"),
+        ),
+        ("attachment", attachment),
+        ("digital IDs", "/keys".to_string()),
+        ("options", "/options".to_string()),
+    ] {
+        pages.push((what, browser.get(&path).await));
+    }
+    let csrf = pages[1].1.field("csrf");
+    let api = axum::http::Request::post("/api/recipients")
+        .header(
+            "cookie",
+            browser
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf-token", csrf)
+        .body(axum::body::Body::from(format!(
+            "{{\"recipients\": [\"{}\"]}}",
+            email("bob")
+        )))
+        .unwrap();
+    pages.push(("JSON API", browser.send(api).await));
+    for (what, page) in &pages {
+        assert_eq!(page.status, StatusCode::OK, "{what}: {}", page.body);
+        let cache = page
+            .headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            cache.contains("no-store"),
+            "{what}: Cache-Control {cache:?}"
+        );
+        assert!(
+            page.headers.get("strict-transport-security").is_none(),
+            "{what}: HSTS on a plain-http deployment"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_https_deployment_tells_browsers_to_stay_on_https() {
+    let db = tempfile::tempdir().unwrap();
+    let text = config_text(&db, "").replace("secure_cookies = false", "secure_cookies = true");
+    let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
+    let (router, _state) = sealmail_server::build_app(config).await.unwrap();
+    let mut browser = Browser {
+        router,
+        cookies: Vec::new(),
+        _db: db,
+    };
+    let login = browser.get("/login").await;
+    assert_eq!(
+        login.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+}

@@ -35,6 +35,7 @@ pub mod api;
 mod auth;
 mod compose;
 mod errors;
+mod hardening;
 mod pages;
 mod settings;
 mod views;
@@ -249,6 +250,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn(hardening::no_store))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -264,6 +266,11 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             agree_to_cross_origin_isolation,
         ))
+    };
+    let router = if state.config.web.secure_cookies {
+        router.layer(hardening::strict_transport_security())
+    } else {
+        router
     };
     router.with_state(state)
 }

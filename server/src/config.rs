@@ -185,11 +185,21 @@ fn default_mail_timeout() -> u64 {
     20
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://path?mode=rwc` (the default, embedded) or `postgres://…` for several servers.
     pub url: String,
+}
+
+// By hand: a PostgreSQL URL may hold the database password, and `Config` is printed with
+// `{:?}` wherever someone debugs start-up.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &mask_password(&self.url))
+            .finish()
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -502,6 +512,19 @@ mod tests {
         port = 587
         security = "plain"
     "#;
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let env = [(
+            "SEALMAIL_DATABASE_URL".to_string(),
+            "postgres://sealmail:db-secret@db.example.test/mail?password=other-secret".to_string(),
+        )];
+        let config = Config::from_toml(MINIMAL, env).unwrap();
+        let shown = format!("{config:?}");
+        assert!(shown.contains("db.example.test"), "{shown}");
+        assert!(!shown.contains("db-secret"), "{shown}");
+        assert!(!shown.contains("other-secret"), "{shown}");
+    }
 
     #[test]
     fn a_kiosk_app_origin_must_be_an_origin_alone() {

@@ -23,13 +23,26 @@ pub enum SessionError {
 }
 
 /// A signed-in user, as handlers see them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SignedIn {
     pub email: String,
     pub password: String,
     pub csrf_token: String,
     /// Identifies the session without being its secret; keys the IMAP connection pool.
     pub pool_key: String,
+}
+
+// By hand, so a `{:?}` in a log line or an error can never print the user's mail password or
+// their form token.
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("email", &self.email)
+            .field("password", &"***")
+            .field("csrf_token", &"***")
+            .field("pool_key", &self.pool_key)
+            .finish()
+    }
 }
 
 /// What the cookie value resolves to.
@@ -312,6 +325,20 @@ mod tests {
             Throttle::Wait(Duration::from_millis(400))
         );
         assert_eq!(throttle_for(&rules, 6), Throttle::Locked);
+    }
+
+    #[test]
+    fn debug_output_hides_the_password_and_the_form_token() {
+        let user = SignedIn {
+            email: "alice@example.test".into(),
+            password: "alice-secret".into(),
+            csrf_token: "form-token-value".into(),
+            pool_key: "pool".into(),
+        };
+        let shown = format!("{user:?} {:?}", Lookup::Active(user.clone()));
+        assert!(shown.contains("alice@example.test"), "{shown}");
+        assert!(!shown.contains("alice-secret"), "{shown}");
+        assert!(!shown.contains("form-token-value"), "{shown}");
     }
 
     #[test]

@@ -1191,3 +1191,317 @@ async fn bcc_to_oneself_and_a_repeated_bcc_address_do_not_stop_a_split_send() {
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("carol", "INBOX", &subject, 1).await;
 }
+
+/// Opens the message in the signed-in user's Inbox whose subject contains `subject`, with
+/// `query` added to its address.
+async fn open_message(browser: &mut Browser, subject: &str, query: &str) -> Page {
+    let inbox = browser.get("/mail?folder=INBOX").await;
+    let uid = inbox.uid_of(subject);
+    browser
+        .get(&format!("/message?folder=INBOX&uid={uid}{query}"))
+        .await
+}
+
+/// Every header field of `raw` whose value mentions `needle`, for the failure message.
+fn header_lines_with(raw: &[u8], needle: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.split(['\r', '\n'])
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_id_with_a_bare_cr_cannot_add_header_fields_to_a_reply() {
+    let subject = unique("injected-id");
+    // Delivered over LMTP, which keeps a bare CR: this reaches the mailbox as one Message-ID
+    // field that a careless writer would split into two.
+    let message = format!(
+        "From: Mallory <mallory@outside.test>\r\nTo: {alice}\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@outside.test\rReply-To: x@evil.test>\r\n\
+         References: <first@outside.test>\rBcc: x@evil.test <second@outside.test\rBcc: x@evil.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nWrite back.\r\n",
+        alice = email("alice")
+    );
+    deliver_over_lmtp("mallory@outside.test", &email("alice"), message.as_bytes()).await;
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
+    let stored = fetch_matching("alice", "INBOX", &subject).await;
+    assert!(
+        stored[0].windows(10).any(|w| w == b"\rReply-To:"),
+        "the rig no longer keeps the bare CR, so this test proves nothing"
+    );
+
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let uid = browser.get("/mail?folder=INBOX").await.uid_of(&subject);
+    let reply = browser
+        .get(&format!("/compose?mode=reply&folder=INBOX&uid={uid}"))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    for field in ["in_reply_to", "references"] {
+        let value = reply.field(field);
+        assert!(
+            !value.contains(['\r', '\n']) && !value.contains("evil.test"),
+            "{field} = {value:?}"
+        );
+    }
+    // Sent to bob (not back outside), with the threading fields exactly as the form holds them.
+    let mut fields = compose_fields(&reply, &email("bob"), "", &format!("Re: {subject}"));
+    fields.push(("in_reply_to", reply.field("in_reply_to")));
+    fields.push(("references", reply.field("references")));
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+
+    // A form posted with such an id (a page prefilled before this fix, or a hand-made post)
+    // is screened as well.
+    let form = browser.get("/compose").await;
+    let posted_subject = format!("{subject} posted");
+    let mut fields = compose_fields(&form, &email("bob"), "", &posted_subject);
+    fields.push(("in_reply_to", "a@b.test\rReply-To: x@evil.test".into()));
+    fields.push((
+        "references",
+        "<c@d.test>\rBcc:<x@evil.test> <e@f.test>".into(),
+    ));
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+
+    assert_count_settles("bob", "INBOX", &subject, 2).await;
+    assert_count_settles("alice", "Sent", &subject, 2).await;
+    let mut received = fetch_matching("bob", "INBOX", &subject).await;
+    received.extend(fetch_matching("alice", "Sent", &subject).await);
+    for raw in received {
+        let message = MessageParser::default().parse(&raw).unwrap();
+        assert!(
+            message.reply_to().is_none(),
+            "{:?}",
+            header_lines_with(&raw, "evil")
+        );
+        assert!(
+            header_lines_with(&raw, "evil.test").is_empty(),
+            "{:?}",
+            header_lines_with(&raw, "evil.test")
+        );
+        let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        assert!(
+            !raw[..head_end]
+                .windows(2)
+                .any(|w| w[0] == b'\r' && w[1] != b'\n'),
+            "a bare CR in the header: {:?}",
+            String::from_utf8_lossy(&raw[..head_end])
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_send_id_outside_its_character_set_is_refused_and_nothing_is_sent() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("bad-send-id");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    fields[1].1 = "abcdefghijklmnopqrstuvwx\rBcc: x@evil.test".into();
+    let page = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("reload the page"), "{}", page.body);
+    let sealed = browser
+        .post_sealed(&as_refs(&fields), &openssl_enveloped_entity())
+        .await;
+    assert_eq!(sealed.status, StatusCode::BAD_REQUEST, "{}", sealed.body);
+    assert!(sealed.body.contains("reload the page"), "{}", sealed.body);
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+    assert_count_settles("alice", "Drafts", &subject, 0).await;
+}
+
+#[tokio::test]
+async fn a_signature_by_one_of_several_senders_is_not_shown_as_valid() {
+    let ca = certs::Ca::new("Senders CA");
+    issue_to(&ca, "bob", "digitalSignature");
+    let (_anchors, trust) = trusting(&ca, "");
+    let entity = String::from_utf8(openssl_signed_entity(&ca, "bob", "sha256")).unwrap();
+    let subject = unique("senders");
+    let (alice, bob) = (email("alice"), email("bob"));
+    let cases = [
+        ("bob alone", bob.clone()),
+        ("alice and bob", format!("{alice}, {bob}")),
+        ("bob and alice", format!("Bob <{bob}>, Alice <{alice}>")),
+    ];
+    for (what, from) in &cases {
+        let message = format!(
+            "From: {from}\r\nTo: {carol}\r\nSubject: {subject} {what}\r\nMIME-Version: 1.0\r\n{entity}",
+            carol = email("carol")
+        );
+        deliver_from_outside(&bob, &email("carol"), message.as_bytes()).await;
+    }
+    assert_count_settles("carol", "INBOX", &subject, cases.len()).await;
+    let mut browser = Browser::new(&trust).await;
+    browser.sign_in("carol").await;
+
+    let alone = open_message(&mut browser, &format!("{subject} bob alone"), "").await;
+    assert!(
+        alone.body.contains("smime-banner valid"),
+        "the control case must be valid: {}",
+        alone.body
+    );
+    for (what, _) in &cases[1..] {
+        let page = open_message(&mut browser, &format!("{subject} {what}"), "").await;
+        assert!(
+            !page.body.contains("smime-banner valid"),
+            "{what}: {}",
+            page.body
+        );
+        assert!(page.body.contains("smime-banner invalid"), "{what}");
+        assert!(
+            page.body
+                .contains("This message names more than one sender"),
+            "{what}: {}",
+            page.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn asking_for_remote_images_never_relaxes_the_policy_for_encrypted_mail() {
+    let subject = unique("efail");
+    let outside = "mallory@outside.test";
+    let plain = format!(
+        "From: {outside}\r\nTo: {carol}\r\nSubject: {subject} plain\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html\r\n\r\n<p>Hi<img src=\"https://tracker.outside.test/p.gif\"></p>\r\n",
+        carol = email("carol")
+    );
+    let entity = String::from_utf8(openssl_enveloped_entity()).unwrap();
+    let encrypted = format!(
+        "From: {outside}\r\nTo: {carol}\r\nSubject: {subject} encrypted\r\nMIME-Version: 1.0\r\n{entity}",
+        carol = email("carol")
+    );
+    deliver_from_outside(outside, &email("carol"), plain.as_bytes()).await;
+    deliver_from_outside(outside, &email("carol"), encrypted.as_bytes()).await;
+    assert_count_settles("carol", "INBOX", &subject, 2).await;
+    let mut browser = Browser::new("").await;
+    browser.sign_in("carol").await;
+    let csp = |page: &Page| {
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // The marker: for a plain message the reader's "Show images" widens img-src.
+    let shown = open_message(&mut browser, &format!("{subject} plain"), "&images=1").await;
+    assert!(
+        csp(&shown).contains("img-src 'self' https:"),
+        "{}",
+        csp(&shown)
+    );
+
+    let page = open_message(&mut browser, &format!("{subject} encrypted"), "&images=1").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"sealed-message\""), "{}", page.body);
+    let policy = csp(&page);
+    assert!(policy.contains("img-src 'self';"), "{policy}");
+    assert!(
+        !policy.contains("https:") && !policy.contains("http:"),
+        "{policy}"
+    );
+}
+
+#[tokio::test]
+async fn pages_that_show_mail_are_never_cached() {
+    let subject = unique("no-store");
+    let message = format!(
+        "From: mallory@outside.test\r\nTo: {alice}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"x.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n",
+        alice = email("alice")
+    );
+    deliver_from_outside("mallory@outside.test", &email("alice"), message.as_bytes()).await;
+    assert_count_settles("alice", "INBOX", &subject, 1).await;
+    let mut browser = Browser::new("").await;
+    let login = browser.get("/login").await;
+    let inbox = browser.sign_in("alice").await;
+    let uid = inbox.uid_of(&subject);
+    let message = browser
+        .get(&format!("/message?folder=INBOX&uid={uid}"))
+        .await;
+    let link_start = message.body.find("/attachment?").expect("attachment link");
+    let link_end = message.body[link_start..].find('"').unwrap() + link_start;
+    let attachment = unescape(&message.body[link_start..link_end]);
+    let mut pages = vec![("sign-in", login), ("folder", inbox), ("message", message)];
+    for (what, path) in [
+        ("compose", "/compose".to_string()),
+        (
+            "reply",
+            format!("/compose?mode=reply&folder=INBOX&uid={uid}"),
+        ),
+        (
+            "raw message",
+            format!("/message/raw?folder=INBOX&uid={uid}"),
+        ),
+        ("attachment", attachment),
+        ("digital IDs", "/keys".to_string()),
+        ("options", "/options".to_string()),
+    ] {
+        pages.push((what, browser.get(&path).await));
+    }
+    let csrf = pages[1].1.field("csrf");
+    let api = axum::http::Request::post("/api/recipients")
+        .header(
+            "cookie",
+            browser
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header("x-csrf-token", csrf)
+        .body(axum::body::Body::from(format!(
+            "{{\"recipients\": [\"{}\"]}}",
+            email("bob")
+        )))
+        .unwrap();
+    pages.push(("JSON API", browser.send(api).await));
+    for (what, page) in &pages {
+        assert_eq!(page.status, StatusCode::OK, "{what}: {}", page.body);
+        let cache = page
+            .headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            cache.contains("no-store"),
+            "{what}: Cache-Control {cache:?}"
+        );
+        assert!(
+            page.headers.get("strict-transport-security").is_none(),
+            "{what}: HSTS on a plain-http deployment"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_https_deployment_tells_browsers_to_stay_on_https() {
+    let db = tempfile::tempdir().unwrap();
+    let text = config_text(&db, "").replace("secure_cookies = false", "secure_cookies = true");
+    let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
+    let (router, _state) = sealmail_server::build_app(config).await.unwrap();
+    let mut browser = Browser {
+        router,
+        cookies: Vec::new(),
+        _db: db,
+    };
+    let login = browser.get("/login").await;
+    assert_eq!(
+        login.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+}

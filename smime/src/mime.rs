@@ -194,6 +194,15 @@ impl<'a> Entity<'a> {
         self.field(name).map(HeaderField::value)
     }
 
+    /// Every address of every From field, lower-cased; `None` when there is no From field.
+    /// All fields count, not the first: a reader may show another one, so a second From field
+    /// is a second sender.
+    pub fn from_addresses(&self) -> Option<Vec<String>> {
+        let mut fields = self.fields.iter().filter(|f| f.is("from")).peekable();
+        fields.peek()?;
+        Some(fields.flat_map(|f| addresses(&f.value())).collect())
+    }
+
     /// The Content-Type, defaulting to text/plain as RFC 2045 §5.2 says.
     pub fn content_type(&self) -> ContentType {
         self.header("content-type")

@@ -144,9 +144,7 @@ pub fn verify(message: &[u8]) -> Result<Verification> {
 
 /// [`verify`] with the content hashed by `bulk`.
 pub async fn verify_with<B: Bulk + ?Sized>(bulk: &B, message: &[u8]) -> Result<Verification> {
-    let from: Option<Vec<String>> = Entity::parse(message)?
-        .header("from")
-        .map(|v| mime::addresses(&v));
+    let from = Entity::parse(message)?.from_addresses();
     let mut verification = match mime::parse_smime(message)? {
         SmimeContent::ClearSigned {
             signed_content,
@@ -161,15 +159,21 @@ pub async fn verify_with<B: Bulk + ?Sized>(bulk: &B, message: &[u8]) -> Result<V
     Ok(verification)
 }
 
-/// Set `matches_from` on each signer: does an address of its certificate appear in `from`?
+/// Set `matches_from` on each signer: is the message's one From address an address of its
+/// certificate? A From naming several people never matches: a signature can vouch for one
+/// sender, and "signed by bob" beside "from alice and bob" would lend bob's word to alice.
 pub fn compare_with_from(signers: &mut [SignerResult], from: &[String]) {
+    let sender = match from {
+        [one] => Some(one),
+        _ => None,
+    };
     for signer in signers {
         let emails = signer
             .certificate
             .as_ref()
             .map(Certificate::email_addresses)
             .unwrap_or_default();
-        signer.matches_from = Some(emails.iter().any(|e| from.contains(e)));
+        signer.matches_from = Some(sender.is_some_and(|s| emails.contains(s)));
     }
 }
 

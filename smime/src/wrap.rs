@@ -270,9 +270,7 @@ pub async fn open_with<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
 }
 
 fn from_addresses(entity: &[u8]) -> Result<Option<Vec<String>>> {
-    Ok(Entity::parse(entity)?
-        .header("from")
-        .map(|v| mime::addresses(&v)))
+    Ok(Entity::parse(entity)?.from_addresses())
 }
 
 fn cms_content_type(cms: &[u8]) -> Result<ObjectIdentifier> {

@@ -388,6 +388,34 @@ fn from_mismatch_and_missing_certificate_are_reported() {
     assert!(!result.all_valid());
 }
 
+#[test]
+fn a_signer_among_several_senders_is_not_the_sender() {
+    let dir = scratch(pki(), "several_senders");
+    let signed = String::from_utf8(openssl_sign(&dir, &pki().rsa, &[])).unwrap();
+    let alone = "From: alice@example.test";
+    assert_eq!(
+        verify::verify(signed.as_bytes()).unwrap().signers[0].matches_from,
+        Some(true)
+    );
+    for from in [
+        "From: alice@example.test, bob@example.test",
+        "From: Bob <bob@example.test>, Alice <alice@example.test>",
+        // A second From field is a second sender too: a reader may show either.
+        "From: alice@example.test\r\nFrom: bob@example.test",
+    ] {
+        let forged = signed.replacen(alone, from, 1);
+        assert_ne!(forged, signed);
+        let result = verify::verify(forged.as_bytes()).unwrap();
+        assert_eq!(result.signers[0].matches_from, Some(false), "{from}");
+        // What the server and the browser use to open mail says the same.
+        let opened = smime::wrap::open(forged.as_bytes(), &[], &mut rng()).unwrap();
+        let smime::wrap::Layer::Signed { signers, .. } = &opened.layers[0] else {
+            panic!("a signed layer")
+        };
+        assert_eq!(signers[0].matches_from, Some(false), "{from}");
+    }
+}
+
 /// A nested multipart with an 8-bit text part and a binary attachment, LF line endings. (No NUL
 /// byte: openssl's text mode stops reading at one.)
 const NESTED_8BIT: &[u8] = b"From: alice@example.test\nSubject: nested\nContent-Type: multipart/mixed; boundary=\"outer\"\n\n\

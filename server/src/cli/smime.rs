@@ -47,7 +47,7 @@ pub enum SmimeCommand {
 }
 
 /// The PKCS#12 key file and its password.
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct KeyArgs {
     /// PKCS#12 (.p12/.pfx) file with the private key and its certificate.
     #[arg(long, value_name = "FILE")]
@@ -60,6 +60,16 @@ pub struct KeyArgs {
         hide_env_values = true
     )]
     pub pass: String,
+}
+
+// By hand, so the file's password never reaches a `{:?}` in a log line or a panic message.
+impl std::fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field("p12", &self.p12)
+            .field("pass", &"***")
+            .finish()
+    }
 }
 
 #[derive(Debug, clap::Args)]

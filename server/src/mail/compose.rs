@@ -146,8 +146,10 @@ impl Composition {
             subject: one_line(&self.subject),
             body: self.body.clone(),
             attachments: self.attachments.clone(),
-            in_reply_to: self.in_reply_to.clone(),
-            references: self.references.clone(),
+            // The form's ids were screened when it was read; screened again here because a
+            // bad one would be written into the header raw, whoever built the composition.
+            in_reply_to: self.in_reply_to.as_deref().and_then(super::ids::message_id),
+            references: super::ids::message_ids(self.references.iter().map(String::as_str)),
             message_id,
             date,
         }
@@ -300,7 +302,11 @@ fn build_with(
         }
     }
     for a in &draft.attachments {
-        builder = builder.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
+        builder = builder.attachment(
+            super::media_type(&a.content_type),
+            a.name.clone(),
+            a.bytes.clone(),
+        );
     }
     builder
         .write_to_vec()
@@ -459,6 +465,32 @@ Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
             view.typed_to.as_deref(),
             Some("bob@example.test, bob at home")
         );
+    }
+
+    #[test]
+    fn threading_ids_and_attachment_types_cannot_add_header_fields() {
+        let form = Composition {
+            to: "bob@example.test".into(),
+            subject: "s".into(),
+            in_reply_to: Some("a@b\rReply-To: x@evil.test".into()),
+            references: vec!["good@example.test".into(), "c@d\r\nBcc: x@evil.test".into()],
+            attachments: vec![Attachment {
+                name: "n.txt".into(),
+                content_type: "text/plain\r\nReply-To: x@evil.test".into(),
+                bytes: b"x".to_vec(),
+            }],
+            ..Default::default()
+        };
+        let from = Recipient {
+            name: None,
+            email: "alice@example.test".into(),
+        };
+        let draft = form.validate(from, "m@x.test".into(), 0).unwrap();
+        let raw = String::from_utf8(build(&draft, Copy::Delivered).unwrap()).unwrap();
+        assert!(!raw.contains("evil.test"), "{raw}");
+        assert!(!raw.contains("In-Reply-To"), "{raw}");
+        assert!(raw.contains("References: <good@example.test>"), "{raw}");
+        assert!(raw.contains("application/octet-stream"), "{raw}");
     }
 
     #[test]

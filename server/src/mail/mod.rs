@@ -2,6 +2,7 @@
 //! Pure functions: no IMAP or SMTP here.
 
 pub mod compose;
+pub mod ids;
 pub mod read;
 pub mod secure;
 
@@ -54,4 +55,49 @@ pub fn format_date(timestamp: Option<i64>) -> String {
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .and_then(|d| d.format(&format).ok())
         .unwrap_or_default()
+}
+
+/// A media type as `type/subtype` (RFC 2045 tokens), lower-cased; `application/octet-stream`
+/// for anything else. Types come from received mail and from the browser's upload, and are
+/// written as they are into the Content-Type of the mail we send, so parameters, quotes and
+/// line breaks must not get through.
+pub fn media_type(text: &str) -> String {
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    };
+    match text.split_once('/') {
+        Some((kind, sub)) if token(kind) && token(sub) => text.to_ascii_lowercase(),
+        _ => "application/octet-stream".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_type;
+
+    #[test]
+    fn media_types_are_bare_type_and_subtype_tokens() {
+        assert_eq!(media_type("Image/PNG"), "image/png");
+        assert_eq!(
+            media_type("application/vnd.oasis.opendocument.text"),
+            "application/vnd.oasis.opendocument.text"
+        );
+        for bad in [
+            "text/html; charset=utf-8",
+            "text/plain\r\nBcc: x@evil.test",
+            "text/plain\rX: y",
+            "text",
+            "text/",
+            "/plain",
+            "text/pl ain",
+            "text/plain/x",
+            "t\"ext/plain",
+            "",
+        ] {
+            assert_eq!(media_type(bad), "application/octet-stream", "{bad:?}");
+        }
+    }
 }

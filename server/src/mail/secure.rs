@@ -248,6 +248,11 @@ fn headline(
         Status::Invalid(_) => return invalid(&checked.reason()),
         Status::Valid => {}
     }
+    if facts.matches_from == Some(false) && smime::mime::addresses(from).len() > 1 {
+        return invalid(&format!(
+            "This message names more than one sender ({from}). A signature vouches for one sender only, so this one is not shown as valid."
+        ));
+    }
     if facts.matches_from == Some(false) {
         return invalid(&format!(
             "The message was signed by {email}, who is not the sender ({from})."

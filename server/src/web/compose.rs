@@ -19,8 +19,8 @@ use super::{FolderRole, Shared};
 use crate::db::now;
 use crate::imap::{self, Folder};
 use crate::mail::compose::{self, Attachment, Composition, Recipient};
-use crate::mail::read;
 use crate::mail::secure::{self, Sealed};
+use crate::mail::{ids, read};
 use crate::pki::Usage;
 use crate::policy;
 use crate::sessions::SignedIn;
@@ -133,11 +133,13 @@ fn prefill(
         views::format_date(original.date),
         original.from.join(", ")
     );
+    // The original's ids are the sender's text: only well-formed ones are carried into the
+    // reply, where they become header fields.
     let threading = |page: &mut ComposePage| {
-        if let Some(id) = &original.message_id {
-            page.in_reply_to = id.clone();
-            let mut refs = original.references.clone();
+        if let Some(id) = original.message_id.as_deref().and_then(ids::message_id) {
+            let mut refs = ids::message_ids(original.references.iter().map(String::as_str));
             refs.push(id.clone());
+            page.in_reply_to = id;
             page.references = refs.join(" ");
         }
     };
@@ -195,12 +197,13 @@ fn prefill(
             page.draft_uid = Some(uid);
             // The draft's own send id: if it was sent (or may have been) already, sending it
             // again is recognised as the same send.
-            if let Some(id) = original.send_id.as_deref().filter(|id| is_send_id(id)) {
+            if let Some(id) = original.send_id.as_deref().filter(|id| ids::is_send_id(id)) {
                 page.send_id = id.to_string();
             }
-            if let Some(parent) = original.references.last() {
+            let refs = ids::message_ids(original.references.iter().map(String::as_str));
+            if let Some(parent) = refs.last() {
                 page.in_reply_to = parent.clone();
-                page.references = original.references.join(" ");
+                page.references = refs.join(" ");
             }
             keep_all(page);
         }
@@ -220,6 +223,10 @@ fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
         })
         .collect()
 }
+
+/// The send id becomes our Message-ID: one that is missing or not ours sends nothing.
+const BAD_SEND_ID: &str =
+    "The form's send id is missing or damaged, so nothing was sent; reload the page and try again.";
 
 /// The compose form as posted.
 #[derive(Default)]
@@ -259,10 +266,8 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
         }
         if name == "attachments" {
             let file_name = field.file_name().unwrap_or("").to_string();
-            let content_type = field
-                .content_type()
-                .unwrap_or("application/octet-stream")
-                .to_string();
+            let content_type =
+                crate::mail::media_type(field.content_type().unwrap_or("application/octet-stream"));
             let bytes = field.bytes().await.map_err(bad)?;
             if !file_name.is_empty() {
                 s.uploads.push(Attachment {
@@ -283,10 +288,8 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
             "bcc" => s.form.bcc = value,
             "subject" => s.form.subject = value,
             "body" => s.form.body = value,
-            "in_reply_to" => s.form.in_reply_to = Some(value).filter(|v| !v.trim().is_empty()),
-            "references" => {
-                s.form.references = value.split_whitespace().map(str::to_string).collect()
-            }
+            "in_reply_to" => s.form.in_reply_to = ids::message_id(&value),
+            "references" => s.form.references = ids::message_ids(value.split_whitespace()),
             "draft_uid" => s.draft_uid = value.parse().ok(),
             "source_folder" => s.source_folder = value,
             "source_uid" => s.source_uid = value.parse().ok(),
@@ -305,10 +308,8 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let mut submitted = read_form(multipart).await?;
     user.check_token(&submitted.csrf)?;
-    if !is_send_id(&submitted.send_id) {
-        return Err(PageError::BadRequest(
-            "The form is missing its send id; reload the page.".into(),
-        ));
+    if !ids::is_send_id(&submitted.send_id) {
+        return Err(PageError::BadRequest(BAD_SEND_ID.into()));
     }
     let kept = kept_attachments(&state, &user.0, &submitted).await?;
     submitted.form.attachments = kept
@@ -358,7 +359,7 @@ async fn kept_attachments(
             read::part_content(sealed.display(&raw), part)
                 .map(|p| Attachment {
                     name: p.name,
-                    content_type: p.content_type,
+                    content_type: crate::mail::media_type(&p.content_type),
                     bytes: p.bytes,
                 })
                 .ok_or(PageError::NotFound)
@@ -419,15 +420,6 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
     }
 }
 
-/// A send id as the pages make them (see `auth::random_token`), possibly with the suffixes a
-/// send adds ("-again", "-bcc-…"). Anything else is refused before it reaches a header.
-fn is_send_id(id: &str) -> bool {
-    (16..=200).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// "Send again as a new message", after a send whose outcome was uncertain: a send id of its
 /// own, derived from the first so a double click still sends once.
 fn send_again_id(send_id: &str) -> String {
@@ -463,9 +455,8 @@ pub async fn submit_sealed(
     if s.action == "send-new" {
         s.send_id = send_again_id(&s.send_id);
     }
-    if !is_send_id(&s.send_id) {
-        let why = "The form is missing its send id; reload the page.";
-        return Err(api_error(StatusCode::BAD_REQUEST, why.into()));
+    if !ids::is_send_id(&s.send_id) {
+        return Err(api_error(StatusCode::BAD_REQUEST, BAD_SEND_ID.into()));
     }
     let Some(entity) = s.entity.as_deref() else {
         return Err(not_sent_json(

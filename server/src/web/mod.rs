@@ -43,6 +43,7 @@ mod auth;
 mod compose;
 mod deliver;
 mod errors;
+mod hardening;
 mod pages;
 mod settings;
 mod views;
@@ -280,6 +281,7 @@ pub fn router(state: Shared) -> Router {
             Duration::from_secs(state.config.web.request_timeout_seconds),
         ))
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn(hardening::no_store))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -295,6 +297,11 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             agree_to_cross_origin_isolation,
         ))
+    };
+    let router = if state.config.web.secure_cookies {
+        router.layer(hardening::strict_transport_security())
+    } else {
+        router
     };
     router.with_state(state)
 }

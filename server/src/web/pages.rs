@@ -118,7 +118,9 @@ pub async fn message(
     })?;
     let sealed = secure::classify(&raw);
     let display = sealed.display(&raw);
-    let show_images = q.images.is_some();
+    // Remote images in decrypted mail are an EFAIL channel: the page's policy also binds the
+    // frame the browser shows the plaintext in, so encrypted mail never gets the relaxed one.
+    let show_images = q.images.is_some() && !matches!(sealed, Sealed::Encrypted);
     let part_url = |part: usize| {
         format!(
             "/attachment?folder={}&uid={}&part={part}&inline=1",
@@ -128,7 +130,8 @@ pub async fn message(
     };
     let view = read::view(display, show_images, &part_url)
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
-    let from_address = view.from_addresses.first().cloned().unwrap_or_default();
+    // Every From address: a verdict on one of several senders must be able to say so.
+    let from_address = view.from_addresses.join(", ");
     let security = match &sealed {
         Sealed::Plain => Security::default(),
         Sealed::Signed(signed) => Security {

@@ -76,6 +76,7 @@ pub struct Browser {
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -164,12 +165,14 @@ impl Browser {
             .headers()
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap_or_default().to_string());
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
             .await
             .expect("body");
         Page {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -441,11 +444,20 @@ pub async fn fetch_matching(user: &str, folder: &str, needle: &str) -> Vec<Vec<u
 
 /// Delivers `message` to `to` through the rig's inbound SMTP port, as another mail system would.
 pub async fn deliver_from_outside(from: &str, to: &str, message: &[u8]) {
+    deliver_through("RIG_SMTP_PORT", "EHLO", from, to, message).await;
+}
+
+/// Delivers `message` straight to Dovecot over LMTP, bypassing Postfix (which would tidy up
+/// what a hostile message carries, such as a bare CR in a header field; LMTP keeps it).
+pub async fn deliver_over_lmtp(from: &str, to: &str, message: &[u8]) {
+    deliver_through("RIG_LMTP_PORT", "LHLO", from, to, message).await;
+}
+
+async fn deliver_through(port: &str, hello: &str, from: &str, to: &str, message: &[u8]) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let tcp =
-        tokio::net::TcpStream::connect(("127.0.0.1", rig("RIG_SMTP_PORT").parse::<u16>().unwrap()))
-            .await
-            .expect("inbound SMTP reachable");
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", rig(port).parse::<u16>().unwrap()))
+        .await
+        .expect("the rig's delivery port is reachable");
     let mut stream = BufReader::new(tcp);
     async fn reply(stream: &mut BufReader<tokio::net::TcpStream>, expect: char) {
         loop {
@@ -459,7 +471,7 @@ pub async fn deliver_from_outside(from: &str, to: &str, message: &[u8]) {
     }
     reply(&mut stream, '2').await;
     for (command, expect) in [
-        ("EHLO outside.test".to_string(), '2'),
+        (format!("{hello} outside.test"), '2'),
         (format!("MAIL FROM:<{from}>"), '2'),
         (format!("RCPT TO:<{to}>"), '2'),
         ("DATA".to_string(), '3'),

@@ -5,7 +5,7 @@ const owner = document.querySelector('.who strong')?.textContent.trim() || '';
 
 async function loadEngine() {
   try {
-    const { startEngine } = await import('/static/engine.js');
+    const { startEngine } = await import('./engine.js');
     const engine = await startEngine();
     if (status) status.textContent = `Browser security module ${engine.version} ready`;
     document.documentElement.dataset.engine = 'ready';
@@ -16,6 +16,24 @@ async function loadEngine() {
     console.warn('Sealmail browser module failed to load', err);
     return null;
   }
+}
+
+// Attachments over the server's limit are caught here, before anything is uploaded, so the
+// message stays on the page as typed (the server would refuse it too, with the same words).
+for (const form of document.querySelectorAll('form.compose[data-max-bytes]')) {
+  form.addEventListener('submit', (event) => {
+    const limit = Number(form.dataset.maxBytes);
+    const files = [...(form.elements.attachments?.files || [])];
+    const total = files.reduce((sum, file) => sum + file.size, 0);
+    if (!limit || total <= limit) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const note = document.getElementById('seal-status');
+    const mb = (bytes) => `${Math.round(bytes / (1024 * 1024))} MB`;
+    note.textContent = `Your message was not sent: its attachments come to ${mb(total)}, more than the ${mb(limit)} this server accepts. Remove an attachment, or send the files in several messages.`;
+    note.className = 'error';
+    note.setAttribute('role', 'alert');
+  }, { capture: true });
 }
 
 // Sending a large message takes a moment: say so, and stop a second click sending twice.
@@ -30,14 +48,14 @@ for (const form of document.querySelectorAll('form.compose')) {
 }
 
 // "Verify signature" and other disclosure buttons the server rendered.
-import('/static/ui.js').then(({ wireDisclosure, wireAddContact }) => {
+import('./ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);
   for (const button of document.querySelectorAll('button.add-contact')) wireAddContact(button);
 });
 
 // Kiosks: pulling the smart card out signs the user out (the admin's card_removal_signs_out).
 const kiosk = document.querySelector('form.signout[data-card-removal="sign-out"]');
-if (kiosk) import('/static/smartcard.js').then(({ signOutOnRemoval }) => signOutOnRemoval(kiosk));
+if (kiosk) import('./smartcard.js').then(({ signOutOnRemoval }) => signOutOnRemoval(kiosk));
 
 // Signing out locks every digital ID this session unlocked.
 for (const form of document.querySelectorAll('form.signout')) {
@@ -45,7 +63,7 @@ for (const form of document.querySelectorAll('form.signout')) {
     if (form.dataset.locked) return;
     event.preventDefault();
     try {
-      const keystore = await import('/static/keystore.js');
+      const keystore = await import('./keystore.js');
       await keystore.lockAll();
     } finally {
       form.dataset.locked = '1';
@@ -57,12 +75,12 @@ for (const form of document.querySelectorAll('form.signout')) {
 async function startSecurity() {
   const engine = await loadEngine();
   if (!owner) return;
-  const keystore = await import('/static/keystore.js');
+  const keystore = await import('./keystore.js');
   await keystore.forgetOtherSessions().catch(() => {});
   const pages = [
-    ['#import-id', '/static/keys-page.js'],
-    ['form.compose', '/static/compose-secure.js'],
-    ['#sealed-message', '/static/read-secure.js'],
+    ['#import-id', './keys-page.js'],
+    ['form.compose', './compose-secure.js'],
+    ['#sealed-message', './read-secure.js'],
   ];
   for (const [selector, module] of pages) {
     if (!document.querySelector(selector)) continue;

@@ -1,7 +1,7 @@
 // The browser module runs here, off the page's main thread, so signing, encrypting and opening a
 // large message never freezes the page. Requests: { id, op, args }; answers: { id, result } or
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
-import init, * as engine from '/static/pkg/sealmail_client.js';
+import init, * as engine from './pkg/sealmail_client.js';
 
 const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'certificate_info', 'seal', 'open']);
 const ready = init();

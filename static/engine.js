@@ -1,7 +1,7 @@
 // The page's handle on the browser module, which runs in a Web Worker (engine-worker.js). Every
 // operation is async; a failure rejects with the module's sentence for the user.
 export async function startEngine() {
-  const worker = new Worker('/static/engine-worker.js', { type: 'module' });
+  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' });
   const pending = new Map();
   let next = 0;
   let cardHandler = null;

@@ -5,7 +5,7 @@
 // this page's copy of the browser module; the engine in the worker asks it for each private-key
 // operation. Nothing read from the card is stored: certificates live in this page's memory and
 // are gone on sign-out, on navigation and when the card is removed.
-import init, { CardSession, certificate_info } from '/static/pkg/sealmail_client.js';
+import init, { CardSession, certificate_info } from './pkg/sealmail_client.js';
 import { askPin } from './ui.js';
 
 /** What the user is told when this browser cannot reach a card at all. */

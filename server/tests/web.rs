@@ -1505,3 +1505,52 @@ async fn an_https_deployment_tells_browsers_to_stay_on_https() {
         "max-age=31536000"
     );
 }
+
+/// Each route takes a body of its own size: a message up to `max_upload_bytes`, the sign-in form
+/// and the JSON endpoints far less. Over it, the user is told plainly and nothing is sent.
+#[tokio::test]
+async fn a_body_over_its_routes_limit_is_refused_plainly_and_nothing_is_sent() {
+    let mut browser = Browser::new("max_upload_bytes = 20000").await;
+    browser.sign_in("alice").await;
+    let subject = unique("too-large");
+    let form = browser.get("/compose").await;
+    assert!(
+        form.body.contains("data-max-bytes=\"20000\""),
+        "{}",
+        form.body
+    );
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    let big = vec![7u8; 50_000];
+    let refused = browser
+        .post_multipart("/compose", &as_refs(&fields), &[("big.bin", &big)])
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("larger than this server accepts"),
+        "{}",
+        refused.body
+    );
+    let small = browser
+        .post_multipart("/compose", &as_refs(&fields), &[("small.bin", &[1, 2, 3])])
+        .await;
+    assert_eq!(
+        small.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent")
+    );
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+
+    // The sign-in form takes kilobytes, not the message limit.
+    let padding = "x".repeat(40_000);
+    let login = browser
+        .post_form(
+            "/login",
+            &[("email", "alice@example.test"), ("pad", &padding)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::PAYLOAD_TOO_LARGE);
+}

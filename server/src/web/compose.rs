@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::{User, random_token};
 use super::deliver::{Outcome, Part, UNCERTAIN, deliver};
-use super::errors::PageError;
+use super::errors::{PageError, TOO_LARGE};
 use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
 use super::{FolderRole, Shared};
 use crate::db::now;
@@ -98,6 +98,7 @@ fn blank_page(
         body: String::new(),
         send_id: random_token(),
         uncertain: false,
+        max_upload_bytes: state.config.web.max_upload_bytes,
         draft_uid: None,
         source_folder: String::new(),
         source_uid: None,
@@ -251,7 +252,11 @@ struct Submitted {
 async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
     let mut s = Submitted::default();
     let bad = |e: axum::extract::multipart::MultipartError| {
-        PageError::BadRequest(format!("The form could not be read: {e}"))
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::TooLarge
+        } else {
+            PageError::BadRequest(format!("The form could not be read: {e}"))
+        }
     };
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or("").to_string();
@@ -449,9 +454,10 @@ pub async fn submit_sealed(
     ApiUser(user): ApiUser,
     multipart: Multipart,
 ) -> Result<Response, ApiError> {
-    let mut s = read_form(multipart)
-        .await
-        .map_err(|e| api_error(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let mut s = read_form(multipart).await.map_err(|e| match e {
+        PageError::TooLarge => api_error(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.into()),
+        other => api_error(StatusCode::BAD_REQUEST, other.to_string()),
+    })?;
     if s.action == "send-new" {
         s.send_id = send_again_id(&s.send_id);
     }

@@ -24,7 +24,14 @@ pub enum PageError {
     MailServer(ImapError),
     #[error("internal: {0}")]
     Internal(String),
+    /// A request body over its route's limit (a message with too many attachments).
+    #[error("too large")]
+    TooLarge,
 }
+
+/// What the user is told when a message with its attachments is over the upload limit.
+pub const TOO_LARGE: &str = "Your message was not sent: with its attachments it is larger than this server accepts. \
+     Go back: what you typed is still there. Remove an attachment, or send the files in several messages.";
 
 impl From<ImapError> for PageError {
     fn from(e: ImapError) -> Self {
@@ -94,6 +101,11 @@ impl IntoResponse for PageError {
                     "Your mailbox cannot be reached right now. Nothing was lost; try again in a minute.".into(),
                 )
             }
+            PageError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Message too large",
+                TOO_LARGE.into(),
+            ),
             PageError::Internal(e) => {
                 tracing::error!("internal error: {e}");
                 (

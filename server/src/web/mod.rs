@@ -39,6 +39,7 @@ macro_rules! with_imap {
 }
 
 pub mod api;
+pub mod assets;
 mod auth;
 mod compose;
 mod deliver;
@@ -55,7 +56,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
@@ -248,15 +248,21 @@ impl AppState {
 }
 
 pub fn router(state: Shared) -> Router {
-    let static_files = ServeDir::new(&state.config.web.static_dir);
     let body_limit = state.config.web.max_upload_bytes;
+    // Only the compose routes take a message's size; everything else is small, so a large body
+    // sent anywhere else is refused before it is read into memory.
+    let small = DefaultBodyLimit::max(16 * 1024);
+    let json = DefaultBodyLimit::max(1024 * 1024);
     let router = Router::new()
         .route("/", get(pages::home))
-        .route("/login", get(auth::login_page).post(auth::login))
-        .route("/logout", post(auth::logout))
+        .route(
+            "/login",
+            get(auth::login_page).post(auth::login).layer(small),
+        )
+        .route("/logout", post(auth::logout).layer(small))
         .route("/mail", get(pages::folder))
         .route("/message", get(pages::message))
-        .route("/message/action", post(pages::message_action))
+        .route("/message/action", post(pages::message_action).layer(small))
         .route("/message/raw", get(pages::raw_message))
         .route("/attachment", get(pages::attachment))
         .route("/compose", get(compose::compose_page).post(compose::submit))
@@ -264,14 +270,22 @@ pub fn router(state: Shared) -> Router {
         .route("/keys", get(settings::keys_page))
         .route(
             "/options",
-            get(settings::options_page).post(settings::save_options),
+            get(settings::options_page)
+                .post(settings::save_options)
+                .layer(small),
         )
-        .route("/api/recipients", post(api::recipients))
-        .route("/api/signature/report", post(api::signature_report))
-        .route("/api/chain", post(api::chain))
-        .route("/api/certificates/publish", post(api::publish))
-        .route("/api/contacts/certificates", post(api::add_to_contacts))
-        .nest_service("/static", static_files)
+        .route("/api/recipients", post(api::recipients).layer(json))
+        .route(
+            "/api/signature/report",
+            post(api::signature_report).layer(json),
+        )
+        .route("/api/chain", post(api::chain).layer(json))
+        .route("/api/certificates/publish", post(api::publish).layer(json))
+        .route(
+            "/api/contacts/certificates",
+            post(api::add_to_contacts).layer(json),
+        )
+        .merge(assets::routes(&state.config.web.static_dir))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         // No request hangs for ever: past the deadline the user gets "try again". (A send goes

@@ -224,6 +224,8 @@ pub struct ComposePage {
     /// An earlier attempt of this send may have gone out: "Send again as a new message" is
     /// offered (and plain "Send" is refused with the explanation).
     pub uncertain: bool,
+    /// The upload limit, so the page can refuse oversized attachments before sending them.
+    pub max_upload_bytes: usize,
     pub draft_uid: Option<u32>,
     pub source_folder: String,
     pub source_uid: Option<u32>,

@@ -231,29 +231,37 @@ impl LoginGuard {
         Self { pool, rules }
     }
 
-    pub async fn check(&self, email: &str) -> Result<Throttle, SessionError> {
-        let failures = self.recent_failures(email).await?;
-        Ok(throttle_for(&self.rules, failures))
+    /// Counts a sign-in attempt for `email` *before* its password is tried, in one statement,
+    /// and says what the attempts before it allow. Counting after the check let hundreds of
+    /// parallel guesses through while each still saw the old count.
+    pub async fn begin_attempt(&self, email: &str) -> Result<Throttle, SessionError> {
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO login_failures (email, failures, first_failure_at) VALUES ($1, 1, $2) \
+             ON CONFLICT (email) DO UPDATE SET \
+               failures = CASE WHEN login_failures.first_failure_at < $3 THEN 1 \
+                               ELSE login_failures.failures + 1 END, \
+               first_failure_at = CASE WHEN login_failures.first_failure_at < $3 THEN $2 \
+                                       ELSE login_failures.first_failure_at END \
+             RETURNING failures",
+        )
+        .bind(email)
+        .bind(t)
+        .bind(t - self.rules.window_seconds)
+        .fetch_one(&self.pool)
+        .await?;
+        let attempts: i64 = row.try_get("failures")?;
+        Ok(throttle_for(&self.rules, attempts - 1))
     }
 
-    pub async fn record_failure(&self, email: &str) -> Result<(), SessionError> {
-        let t = now();
-        let failures = self.recent_failures(email).await?;
-        if failures == 0 {
-            sqlx::query(
-                "INSERT INTO login_failures (email, failures, first_failure_at) VALUES ($1, 1, $2) \
-                 ON CONFLICT (email) DO UPDATE SET failures = 1, first_failure_at = $2",
-            )
-            .bind(email)
-            .bind(t)
-            .execute(&self.pool)
-            .await?;
-        } else {
-            sqlx::query("UPDATE login_failures SET failures = failures + 1 WHERE email = $1")
-                .bind(email)
-                .execute(&self.pool)
-                .await?;
-        }
+    /// The attempt could not be judged (the mail server was unreachable): it does not count.
+    pub async fn undo_attempt(&self, email: &str) -> Result<(), SessionError> {
+        sqlx::query(
+            "UPDATE login_failures SET failures = failures - 1 WHERE email = $1 AND failures > 0",
+        )
+        .bind(email)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -263,20 +271,6 @@ impl LoginGuard {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    async fn recent_failures(&self, email: &str) -> Result<i64, SessionError> {
-        let row =
-            sqlx::query("SELECT failures, first_failure_at FROM login_failures WHERE email = $1")
-                .bind(email)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some(row) = row else { return Ok(0) };
-        let first: i64 = row.try_get("first_failure_at")?;
-        if now() - first > self.rules.window_seconds {
-            return Ok(0);
-        }
-        Ok(row.try_get("failures")?)
     }
 }
 

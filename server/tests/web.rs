@@ -1554,3 +1554,44 @@ async fn a_body_over_its_routes_limit_is_refused_plainly_and_nothing_is_sent() {
         .await;
     assert_eq!(login.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Parallel guesses for one address: each attempt is counted before its password is tried, so
+/// no more than the lockout allows ever reach the mail server (the test config locks after 4).
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_lockout() {
+    use tower::ServiceExt;
+    let mut browser = Browser::new("").await;
+    let address = email(&unique("parallel-guess"));
+    let token = browser.get("/login").await.field("login_token");
+    let body = format!(
+        "email={}&password=guess&login_token={}",
+        urlencode(&address),
+        urlencode(&token)
+    );
+    let attempts = (0..40).map(|_| {
+        let request = axum::http::Request::post("/login")
+            .header(axum::http::header::COOKIE, browser.cookie_header())
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap();
+        browser.router.clone().oneshot(request)
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let checked = answers
+        .iter()
+        .filter(|a| a.as_ref().unwrap().status() == StatusCode::UNAUTHORIZED)
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|a| a.as_ref().unwrap().status() == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        checked <= 4,
+        "{checked} passwords were tried, the limit is 4"
+    );
+    assert_eq!(checked + locked, 40);
+}

@@ -236,7 +236,7 @@ pub async fn login(
             "Enter your email address and password.",
         );
     }
-    match state.login_guard.check(&throttle_key).await? {
+    match state.login_guard.begin_attempt(&throttle_key).await? {
         Throttle::Locked => {
             return refuse(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -248,8 +248,7 @@ pub async fn login(
     let session = match state.imap.login(&email, &form.password).await {
         Ok(session) => session,
         Err(ImapError::BadCredentials) => {
-            state.login_guard.record_failure(&throttle_key).await?;
-            // The same words whether or not the address exists.
+            // Already counted by begin_attempt. The same words whether or not the address exists.
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "The email address or password is incorrect.",
@@ -257,6 +256,7 @@ pub async fn login(
         }
         Err(e) => {
             tracing::warn!("sign-in for {email} failed: {e}");
+            state.login_guard.undo_attempt(&throttle_key).await?;
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The mail server cannot be reached right now. Try again in a few minutes.",

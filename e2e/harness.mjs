@@ -111,7 +111,7 @@ with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
 }
 
 /** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
-export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '', revocation = false } = {}) {
+export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '', revocation = false, smtpPort = rig.submissionPort, extraSmtp = '' } = {}) {
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
@@ -129,9 +129,10 @@ security = "starttls"
 ca_file = "${rig.tlsCa}"
 [smtp]
 host = "127.0.0.1"
-port = ${rig.submissionPort}
+port = ${smtpPort}
 security = "plain"
 timeout_seconds = 10
+${extraSmtp}
 [database]
 url = "sqlite://${dir}/sealmail.db?mode=rwc"
 ${pki ? `
@@ -142,20 +143,24 @@ disable_crl_check = true`}
 ` : ''}
 ${extra}`);
   const log = [];
-  const child = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d) => log.push(d.toString()));
-  child.stderr.on('data', (d) => log.push(d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sealmail exited early:\n${log.join('')}`);
-    try {
-      const res = await fetch(`${url}/login`);
-      if (res.ok) break;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`sealmail did not start:\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const launch = async () => {
+    const started = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.stdout.on('data', (d) => log.push(d.toString()));
+    started.stderr.on('data', (d) => log.push(d.toString()));
+    const deadline = Date.now() + 20000;
+    for (;;) {
+      if (started.exitCode !== null) throw new Error(`sealmail exited early:\n${log.join('')}`);
+      try {
+        const res = await fetch(`${url}/login`);
+        if (res.ok) break;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error(`sealmail did not start:\n${log.join('')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return started;
+  };
+  let child = await launch();
   if (pki) {
     // Each user's certificate (and the e-mail CA) in the directory, as an admin imports them.
     for (const user of ['alice', 'bob', 'carol']) {
@@ -168,10 +173,19 @@ ${extra}`);
     log,
     configFile: config,
     stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', resolve);
       child.kill('SIGTERM');
     }),
+    /** Kills the process at once (SIGKILL), as a crash or an OOM kill would. */
+    kill: () => child.kill('SIGKILL'),
+    /** Starts the server again on the same configuration and database. */
+    restart: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); });
+      }
+      child = await launch();
+    },
   };
 }
 

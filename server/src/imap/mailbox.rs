@@ -4,6 +4,7 @@
 use futures::TryStreamExt;
 use mail_parser::MessageParser;
 
+use super::search::{self, Criteria, Order};
 use super::{ImapError, Session};
 use async_imap::types::{Flag, NameAttribute};
 
@@ -32,9 +33,12 @@ pub struct MessageSummary {
     pub from: String,
     pub subject: String,
     pub date: Option<i64>,
+    /// When the server received it (what SORT falls back on without a Date header).
+    pub received: Option<i64>,
     pub size: u32,
     pub seen: bool,
     pub answered: bool,
+    pub flagged: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct MessagePage {
     pub page: u32,
     pub pages: u32,
     pub messages: Vec<MessageSummary>,
+    /// In the order asked for; false: in order of arrival (the server cannot SORT).
+    pub sorted: bool,
 }
 
 /// Every selectable folder with its counts, in the order a mail client shows them.
@@ -144,20 +150,35 @@ fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole) -> Option
         .map(|(n, _)| n.as_str())
 }
 
-/// One page of a folder, newest first (page 1 holds the most recently arrived messages).
+/// One page of a folder in `order` (page 1 holds the newest messages when by date).
 ///
-/// Arrival order is the sequence-number order, which needs no SORT extension and no full-folder
-/// fetch, so a page costs the same in a folder of ten messages or a hundred thousand.
+/// With SORT the server orders by the Date header (`SORT (REVERSE DATE)`), which is what people
+/// read in the list; a message that arrived late with an older date sits where its date says.
+/// Without SORT the order is arrival: sequence numbers, newest first, which needs no full-folder
+/// work, so a page costs the same in a folder of ten messages or a hundred thousand.
 pub async fn page(
     session: &mut Session,
     folder: &str,
     page: u32,
     page_size: u32,
+    order: Order,
 ) -> Result<MessagePage, ImapError> {
+    let abilities = search::abilities(session).await?;
     let mailbox = session
         .examine(folder)
         .await
         .map_err(not_found_if_refused)?;
+    if abilities.sort {
+        let uids = search::uids(session, abilities, &Criteria::default(), order).await?;
+        let (page, pages, slice) = slice_page(&uids, page, page_size);
+        return Ok(MessagePage {
+            total: u32::try_from(uids.len()).unwrap_or(u32::MAX),
+            page,
+            pages,
+            messages: summaries(session, slice).await?,
+            sorted: true,
+        });
+    }
     let total = mailbox.exists;
     let pages = total.div_ceil(page_size).max(1);
     let page = page.clamp(1, pages);
@@ -167,53 +188,97 @@ pub async fn page(
             page,
             pages,
             messages: Vec::new(),
+            sorted: false,
         });
     }
     let newest = total - (page - 1) * page_size;
     let oldest = newest.saturating_sub(page_size - 1).max(1);
     let fetches: Vec<_> = session
-        .fetch(
-            format!("{oldest}:{newest}"),
-            "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])",
-        )
+        .fetch(format!("{oldest}:{newest}"), SUMMARY_ITEMS)
         .await?
         .try_collect()
         .await?;
     let parser = MessageParser::default();
-    let mut messages: Vec<MessageSummary> = fetches
-        .iter()
-        .filter_map(|f| {
-            let uid = f.uid?;
-            let header = f.header().unwrap_or_default();
-            let parsed = parser.parse_headers(header);
-            let flags: Vec<Flag<'_>> = f.flags().collect();
-            Some(MessageSummary {
-                uid,
-                from: parsed
-                    .as_ref()
-                    .map(|m| crate::mail::sender_label(m.from()))
-                    .unwrap_or_default(),
-                subject: parsed
-                    .as_ref()
-                    .and_then(|m| m.subject())
-                    .unwrap_or("")
-                    .to_string(),
-                date: parsed
-                    .as_ref()
-                    .and_then(|m| m.date())
-                    .map(|d| d.to_timestamp()),
-                size: f.size.unwrap_or(0),
-                seen: flags.contains(&Flag::Seen),
-                answered: flags.contains(&Flag::Answered),
-            })
-        })
-        .collect();
+    let mut messages: Vec<MessageSummary> =
+        fetches.iter().filter_map(|f| summary(&parser, f)).collect();
     messages.sort_by_key(|m| std::cmp::Reverse(m.uid));
     Ok(MessagePage {
         total,
         page,
         pages,
         messages,
+        sorted: false,
+    })
+}
+
+/// Page `page` (from 1, clamped to the pages there are) of `items`: the page, the page count,
+/// and its items.
+pub fn slice_page<T>(items: &[T], page: u32, page_size: u32) -> (u32, u32, &[T]) {
+    let page_size = page_size.max(1);
+    let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    let pages = total.div_ceil(page_size).max(1);
+    let page = page.clamp(1, pages);
+    let start = ((page - 1) as usize).saturating_mul(page_size as usize);
+    let end = start.saturating_add(page_size as usize).min(items.len());
+    (page, pages, items.get(start..end).unwrap_or(&[]))
+}
+
+const SUMMARY_ITEMS: &str =
+    "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])";
+
+/// The list rows of these messages of the selected folder, in the order given. A message
+/// expunged meanwhile is left out.
+pub async fn summaries(
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<Vec<MessageSummary>, ImapError> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let fetches: Vec<_> = session
+        .uid_fetch(set, SUMMARY_ITEMS)
+        .await?
+        .try_collect()
+        .await?;
+    let parser = MessageParser::default();
+    let mut found: std::collections::HashMap<u32, MessageSummary> = fetches
+        .iter()
+        .filter_map(|f| summary(&parser, f))
+        .map(|m| (m.uid, m))
+        .collect();
+    Ok(uids.iter().filter_map(|uid| found.remove(uid)).collect())
+}
+
+fn summary(parser: &MessageParser, f: &async_imap::types::Fetch) -> Option<MessageSummary> {
+    let uid = f.uid?;
+    let header = f.header().unwrap_or_default();
+    let parsed = parser.parse_headers(header);
+    let flags: Vec<Flag<'_>> = f.flags().collect();
+    Some(MessageSummary {
+        uid,
+        from: parsed
+            .as_ref()
+            .map(|m| crate::mail::sender_label(m.from()))
+            .unwrap_or_default(),
+        subject: parsed
+            .as_ref()
+            .and_then(|m| m.subject())
+            .unwrap_or("")
+            .to_string(),
+        date: parsed
+            .as_ref()
+            .and_then(|m| m.date())
+            .map(|d| d.to_timestamp()),
+        received: f.internal_date().map(|d| d.timestamp()),
+        size: f.size.unwrap_or(0),
+        seen: flags.contains(&Flag::Seen),
+        answered: flags.contains(&Flag::Answered),
+        flagged: flags.contains(&Flag::Flagged),
     })
 }
 
@@ -224,19 +289,42 @@ pub async fn fetch(
     uid: u32,
     mark_seen: bool,
 ) -> Result<Vec<u8>, ImapError> {
-    session.select(folder).await.map_err(not_found_if_refused)?;
     let item = if mark_seen { "BODY[]" } else { "BODY.PEEK[]" };
+    Ok(fetch_item(session, folder, uid, item).await?.0)
+}
+
+/// The raw message for its page, marked seen, and whether it is flagged.
+pub async fn open(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+) -> Result<(Vec<u8>, bool), ImapError> {
+    fetch_item(session, folder, uid, "(FLAGS BODY[])").await
+}
+
+async fn fetch_item(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    item: &str,
+) -> Result<(Vec<u8>, bool), ImapError> {
+    session.select(folder).await.map_err(not_found_if_refused)?;
     let fetches: Vec<_> = session
         .uid_fetch(uid.to_string(), item)
         .await?
         .try_collect()
         .await?;
-    fetches
+    let flagged = fetches
         .iter()
-        .find(|f| f.uid == Some(uid))
+        .filter(|f| f.uid == Some(uid))
+        .any(|f| f.flags().any(|flag| flag == Flag::Flagged));
+    let raw = fetches
+        .iter()
+        .find(|f| f.uid == Some(uid) && f.body().is_some())
         .and_then(|f| f.body())
         .map(<[u8]>::to_vec)
-        .ok_or(ImapError::NotFound)
+        .ok_or(ImapError::NotFound)?;
+    Ok((raw, flagged))
 }
 
 pub async fn set_seen(
@@ -245,12 +333,27 @@ pub async fn set_seen(
     uid: u32,
     seen: bool,
 ) -> Result<(), ImapError> {
+    store_flag(session, folder, uid, "\\Seen", seen).await
+}
+
+pub async fn set_flagged(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    flagged: bool,
+) -> Result<(), ImapError> {
+    store_flag(session, folder, uid, "\\Flagged", flagged).await
+}
+
+async fn store_flag(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    flag: &str,
+    on: bool,
+) -> Result<(), ImapError> {
     session.select(folder).await.map_err(not_found_if_refused)?;
-    let change = if seen {
-        "+FLAGS.SILENT (\\Seen)"
-    } else {
-        "-FLAGS.SILENT (\\Seen)"
-    };
+    let change = format!("{}FLAGS.SILENT ({flag})", if on { "+" } else { "-" });
     let _: Vec<_> = session
         .uid_store(uid.to_string(), change)
         .await?
@@ -335,7 +438,7 @@ pub async fn find_by_header(
     Ok(uids.into_iter().collect())
 }
 
-fn not_found_if_refused(e: async_imap::error::Error) -> ImapError {
+pub(super) fn not_found_if_refused(e: async_imap::error::Error) -> ImapError {
     match e {
         async_imap::error::Error::No(_) => ImapError::NotFound,
         other => other.into(),

@@ -5,6 +5,7 @@
 
 pub mod mailbox;
 mod pool;
+pub mod search;
 mod stream;
 
 pub use mailbox::{Folder, FolderRole, MessagePage, MessageSummary};

@@ -46,6 +46,7 @@ mod deliver;
 mod errors;
 mod hardening;
 mod pages;
+mod search;
 mod settings;
 mod views;
 
@@ -265,6 +266,7 @@ pub fn router(state: Shared) -> Router {
         .route("/message/action", post(pages::message_action).layer(small))
         .route("/message/raw", get(pages::raw_message))
         .route("/attachment", get(pages::attachment))
+        .route("/search", get(search::search))
         .route("/compose", get(compose::compose_page).post(compose::submit))
         .route("/compose/sealed", post(compose::submit_sealed))
         .route("/keys", get(settings::keys_page))

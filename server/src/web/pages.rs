@@ -9,10 +9,11 @@ use serde::Deserialize;
 use super::auth::User;
 use super::errors::PageError;
 use super::views::{
-    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, Security, enc, folder_href,
-    message_href,
+    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, SearchBox, Security, enc,
+    folder_href, message_href,
 };
 use super::{FolderRole, Shared};
+use crate::imap::search::Order;
 use crate::imap::{self, Folder};
 use crate::mail::read::{self, Body};
 use crate::mail::secure::{self, Sealed, SignedMail, SignerFacts};
@@ -29,7 +30,9 @@ pub async fn not_found() -> PageError {
 #[derive(Deserialize)]
 pub struct FolderQuery {
     folder: Option<String>,
-    page: Option<u32>,
+    /// Text, not a number: a mangled link still shows the folder (from page 1).
+    page: Option<String>,
+    sort: Option<String>,
     notice: Option<String>,
 }
 
@@ -42,33 +45,27 @@ pub async fn folder(
     // A message SMTP accepted earlier but whose Sent copy could not be filed gets filed now.
     super::deliver::file_pending_sent_copies(&state, &user.0).await;
     let page_size = state.config.web.page_size;
-    let wanted = q.page.unwrap_or(1);
+    let wanted = q.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1);
+    let order = views::parse_order(q.sort.as_deref());
     let (folders, page) = with_imap!(state, &user.0, |s| {
         let folders = imap::mailbox::folders(s).await?;
-        let page = imap::mailbox::page(s, &folder, wanted, page_size).await?;
+        let page = imap::mailbox::page(s, &folder, wanted, page_size, order).await?;
         Ok((folders, page))
     })?;
     let title = label_of(&folders, &folder);
-    let page_href = |n: u32| format!("{}&page={n}", folder_href(&folder));
+    let sort = views::order_value(order);
+    let page_href = |n: u32| {
+        let sort = if order == Order::Date {
+            String::new()
+        } else {
+            format!("&sort={sort}")
+        };
+        format!("{}{sort}&page={n}", folder_href(&folder))
+    };
     let rows = page
         .messages
         .iter()
-        .map(|m| MessageRow {
-            href: message_href(&folder, m.uid),
-            from: if m.from.is_empty() {
-                "(unknown sender)".into()
-            } else {
-                m.from.clone()
-            },
-            subject: if m.subject.trim().is_empty() {
-                "(no subject)".into()
-            } else {
-                m.subject.clone()
-            },
-            date: views::format_date(m.date),
-            size: views::format_size(m.size as usize),
-            unread: !m.seen,
-        })
+        .map(|m| MessageRow::new(&folder, m))
         .collect();
     Ok(FolderPage {
         chrome: Chrome::new(
@@ -80,8 +77,17 @@ pub async fn folder(
         )
         .with_policy(&state.policy.current()),
         title,
+        search: SearchBox::for_folder(&folder),
+        sort,
+        caption: format!(
+            "{} messages, page {} of {}, {}",
+            page.total,
+            page.page,
+            page.pages,
+            views::order_words(order, page.sorted)
+        ),
+        show_folder: false,
         rows,
-        total: page.total,
         page: page.page,
         pages: page.pages,
         newer_href: (page.page > 1).then(|| page_href(page.page - 1)),
@@ -90,7 +96,7 @@ pub async fn folder(
     .into_response())
 }
 
-fn label_of(folders: &[Folder], name: &str) -> String {
+pub(super) fn label_of(folders: &[Folder], name: &str) -> String {
     folders
         .iter()
         .find(|f| f.name == name)
@@ -111,10 +117,10 @@ pub async fn message(
     user: User,
     Query(q): Query<MessageQuery>,
 ) -> Result<Response, PageError> {
-    let (folders, raw) = with_imap!(state, &user.0, |s| {
+    let (folders, (raw, flagged)) = with_imap!(state, &user.0, |s| {
         let folders = imap::mailbox::folders(s).await?;
-        let raw = imap::mailbox::fetch(s, &q.folder, q.uid, true).await?;
-        Ok((folders, raw))
+        let opened = imap::mailbox::open(s, &q.folder, q.uid).await?;
+        Ok((folders, opened))
     })?;
     let sealed = secure::classify(&raw);
     let display = sealed.display(&raw);
@@ -219,6 +225,7 @@ pub async fn message(
             })
             .collect(),
         is_draft: role == Some(FolderRole::Drafts),
+        flagged,
         security,
         folder: q.folder,
     };
@@ -340,6 +347,18 @@ pub async fn message_action(
             } else {
                 back("unread")
             })
+        }
+        "flag" | "unflag" => {
+            let flagged = form.action == "flag";
+            with_imap!(state, &user.0, |s| {
+                imap::mailbox::set_flagged(s, &form.folder, form.uid, flagged).await
+            })?;
+            let notice = if flagged { "flagged" } else { "unflagged" };
+            Ok(Redirect::to(&format!(
+                "{}&notice={notice}",
+                message_href(&form.folder, form.uid)
+            ))
+            .into_response())
         }
         "move" => {
             let target = form

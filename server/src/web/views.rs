@@ -4,7 +4,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::imap::{Folder, FolderRole};
+use crate::imap::search::{Field, Order};
+use crate::imap::{Folder, FolderRole, MessageSummary};
 use crate::policy::SmimePolicy;
 
 /// No inline script or style anywhere, so the policy can be strict. `wasm-unsafe-eval` lets the
@@ -54,6 +55,8 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "purged" => "The message was deleted permanently.",
         "moved" => "The message was moved.",
         "unread" => "The message was marked as unread.",
+        "flagged" => "The message was flagged.",
+        "unflagged" => "The flag was removed.",
         "saved" => "Draft saved.",
         "options" => "Your options were saved.",
         _ => return None,
@@ -127,6 +130,126 @@ pub struct MessageRow {
     pub date: String,
     pub size: String,
     pub unread: bool,
+    pub flagged: bool,
+    /// The folder's name for people, in results from every folder.
+    pub folder: Option<String>,
+}
+
+impl MessageRow {
+    pub fn new(folder: &str, m: &MessageSummary) -> Self {
+        Self {
+            href: message_href(folder, m.uid),
+            from: if m.from.is_empty() {
+                "(unknown sender)".into()
+            } else {
+                m.from.clone()
+            },
+            subject: if m.subject.trim().is_empty() {
+                "(no subject)".into()
+            } else {
+                m.subject.clone()
+            },
+            date: format_date(m.date.or(m.received)),
+            size: format_size(m.size as usize),
+            unread: !m.seen,
+            flagged: m.flagged,
+            folder: None,
+        }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match (self.unread, self.flagged) {
+            (true, true) => "unread flagged",
+            (true, false) => "unread",
+            (false, true) => "flagged",
+            (false, false) => "",
+        }
+    }
+}
+
+/// The search form as the person left it, shown on folder pages and above results.
+#[derive(Default)]
+pub struct SearchBox {
+    pub q: String,
+    /// `all`, `from`, `to`, `subject` or `body`.
+    pub field: &'static str,
+    /// The folder "This folder" means (the server's name).
+    pub folder: String,
+    pub all_folders: bool,
+    pub unread: bool,
+    pub flagged: bool,
+    pub attachments: bool,
+    /// Days as `YYYY-MM-DD`, as the date inputs send them.
+    pub since: String,
+    pub until: String,
+}
+
+impl SearchBox {
+    pub fn for_folder(folder: &str) -> Self {
+        Self {
+            field: field_value(Field::All),
+            folder: folder.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// Opens the filters when one is in use, so a person sees why results are few.
+    pub fn filtering(&self) -> bool {
+        self.unread
+            || self.flagged
+            || self.attachments
+            || !self.since.is_empty()
+            || !self.until.is_empty()
+    }
+}
+
+pub fn field_value(field: Field) -> &'static str {
+    match field {
+        Field::All => "all",
+        Field::From => "from",
+        Field::Recipients => "to",
+        Field::Subject => "subject",
+        Field::Body => "body",
+    }
+}
+
+pub fn parse_field(value: Option<&str>) -> Field {
+    match value.unwrap_or("") {
+        "from" => Field::From,
+        "to" => Field::Recipients,
+        "subject" => Field::Subject,
+        "body" => Field::Body,
+        _ => Field::All,
+    }
+}
+
+pub fn order_value(order: Order) -> &'static str {
+    match order {
+        Order::Date => "date",
+        Order::From => "from",
+        Order::Subject => "subject",
+        Order::Size => "size",
+    }
+}
+
+pub fn parse_order(value: Option<&str>) -> Order {
+    match value.unwrap_or("") {
+        "from" => Order::From,
+        "subject" => Order::Subject,
+        "size" => Order::Size,
+        _ => Order::Date,
+    }
+}
+
+/// How a list is ordered, in the words of its caption.
+pub fn order_words(order: Order, sorted: bool) -> &'static str {
+    match (order, sorted) {
+        (_, false) => "in order of arrival, newest first",
+        (Order::Date, true) => "newest first",
+        (Order::From, true) => "by sender",
+        (Order::Subject, true) => "by subject",
+        (Order::Size, true) => "largest first",
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -150,8 +273,39 @@ pub struct OptionsPage {
 pub struct FolderPage {
     pub chrome: Chrome,
     pub title: String,
+    pub search: SearchBox,
+    /// The sort selector's value (`date`, `from`, `subject`, `size`).
+    pub sort: &'static str,
+    /// "50 messages, page 1 of 2, newest first".
+    pub caption: String,
+    /// Folder pages list one folder: no Folder column.
+    pub show_folder: bool,
     pub rows: Vec<MessageRow>,
-    pub total: u32,
+    pub page: u32,
+    pub pages: u32,
+    pub newer_href: Option<String>,
+    pub older_href: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub chrome: Chrome,
+    pub search: SearchBox,
+    /// Why nothing was searched (an empty or too long query, a wrong date).
+    pub problem: Option<String>,
+    /// Whether a search ran (and so `rows` are its results).
+    pub searched: bool,
+    /// "Inbox" or "all folders".
+    pub scope_words: String,
+    pub caption: String,
+    /// Results from every folder say which folder each is in.
+    pub show_folder: bool,
+    pub rows: Vec<MessageRow>,
+    /// Every match, even beyond what is shown.
+    pub matches: usize,
+    /// Only the newest this many are listed.
+    pub shown_limit: Option<usize>,
     pub page: u32,
     pub pages: u32,
     pub newer_href: Option<String>,
@@ -185,6 +339,7 @@ pub struct MessagePage {
     pub attachments: Vec<AttachmentRow>,
     pub move_targets: Vec<FolderLink>,
     pub is_draft: bool,
+    pub flagged: bool,
     /// Where the browser fetches the stored message to decrypt it.
     pub raw_href: String,
     /// SmartCardOnly: the page must not decrypt with keys held in the browser.

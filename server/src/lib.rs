@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod imap;
+pub mod logging;
 pub mod mail;
 pub mod options;
 pub mod outbox;

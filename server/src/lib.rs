@@ -11,6 +11,7 @@ pub mod directory;
 pub mod imap;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod options;
 pub mod outbox;
 pub mod pki;

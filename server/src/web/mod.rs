@@ -83,6 +83,7 @@ pub struct AppState {
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
     /// the server started with.
     pub policy: Arc<crate::policy::Live>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -90,6 +91,7 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
         let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let checker =
             crate::pki::cache::Checker::from_config(&config.pki, db.clone()).map_err(|e| {
                 crate::config::ConfigError::Invalid {
@@ -97,7 +99,9 @@ impl AppState {
                     problem: e.to_string(),
                 }
             })?;
+        let checker = checker.observed_by(metrics.crl_observer());
         Ok(Self {
+            metrics,
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
@@ -142,7 +146,7 @@ impl AppState {
         // or not at all.
         let new_checker = if self.checker().settings != config.pki {
             match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
-                Ok(checker) => Some(checker),
+                Ok(checker) => Some(checker.observed_by(self.metrics.crl_observer())),
                 Err(e) => {
                     tracing::error!(
                         path = %path.display(),

@@ -38,12 +38,14 @@ macro_rules! with_imap {
     }};
 }
 
+mod access;
 pub mod api;
 mod auth;
 mod compose;
 mod deliver;
 mod errors;
 mod hardening;
+pub mod ops;
 mod pages;
 mod settings;
 mod views;

@@ -124,6 +124,18 @@ pub struct WebConfig {
     pub request_timeout_seconds: u64,
     /// On shutdown, requests in flight get this long to finish before the server stops.
     pub shutdown_grace_seconds: u64,
+    /// How log lines are written: `text` for people, `json` for a log collector. Read at start.
+    pub log_format: LogFormat,
+    /// Serve `/metrics`. It holds no user data, only counts; admins restrict it at the proxy
+    /// (or turn it off here) because request rates still say something about the site.
+    pub metrics: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for WebConfig {
@@ -139,6 +151,8 @@ impl Default for WebConfig {
             kiosk_app_origin: None,
             request_timeout_seconds: 120,
             shutdown_grace_seconds: 20,
+            log_format: LogFormat::Text,
+            metrics: true,
         }
     }
 }
@@ -697,6 +711,32 @@ mod tests {
             "postgres://db/x?user=u&password=***&ssl=1"
         );
         assert_eq!(mask_password("\"plain\""), "\"plain\"");
+    }
+
+    #[test]
+    fn log_format_and_metrics_switch() {
+        let config = Config::from_toml(MINIMAL, []).unwrap();
+        assert_eq!(config.web.log_format, LogFormat::Text);
+        assert!(config.web.metrics);
+        let with = |extra: &str| Config::from_toml(&format!("[web]\n{extra}\n{MINIMAL}"), []);
+        assert_eq!(
+            with("log_format = \"json\"").unwrap().web.log_format,
+            LogFormat::Json
+        );
+        assert!(!with("metrics = false").unwrap().web.metrics);
+        let env = [("SEALMAIL_WEB_LOG_FORMAT".to_string(), "json".to_string())];
+        assert_eq!(
+            Config::from_toml(MINIMAL, env).unwrap().web.log_format,
+            LogFormat::Json
+        );
+        for (bad, setting) in [
+            ("log_format = \"xml\"", "web.log_format"),
+            ("log_format = 1", "web.log_format"),
+            ("metrics = \"yes\"", "web.metrics"),
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains(setting), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -9,11 +9,14 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod imap;
+pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod options;
 pub mod outbox;
 pub mod pki;
 pub mod policy;
+pub mod probe;
 pub mod sessions;
 pub mod smtp;
 pub mod tls;
@@ -43,7 +46,7 @@ pub enum StartError {
 pub async fn build_app(config: config::Config) -> Result<(axum::Router, web::Shared), StartError> {
     let db = db::open(&config.database.url).await?;
     let state = Arc::new(web::AppState::new(config, db)?);
-    Ok((web::router(state.clone()), state))
+    Ok((web::ops::attach(web::router(state.clone()), &state), state))
 }
 
 /// Serves until Ctrl-C or SIGTERM. With `config_file`, edits to its `[smime]` policy take effect

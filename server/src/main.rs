@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sealmail_server::config::Config;
+use sealmail_server::config::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -49,13 +49,12 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    // The server logs in the format its configuration asks for, so it starts logging once
+    // that is read; the tools log as text.
+    if !matches!(cli.command, Command::Serve { .. }) {
+        sealmail_server::logging::init(LogFormat::Text);
+    }
     match cli.command {
         Command::Smime(args) => sealmail_server::cli::smime::run(args),
         Command::Cert(args) => sealmail_server::cli::cert::run(args),
@@ -80,6 +79,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            sealmail_server::logging::init(config.web.log_format);
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {

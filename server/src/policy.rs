@@ -419,6 +419,25 @@ pub enum Violation {
     NotForRecipient(String),
 }
 
+impl Violation {
+    /// A fixed word for the reason, for metrics and logs: never an address.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotSigned => "not_signed",
+            Self::NotEncrypted => "not_encrypted",
+            Self::BadSignature => "bad_signature",
+            Self::NotYourCertificate(_) => "not_your_certificate",
+            Self::EncryptionAlgorithm(_) => "encryption_algorithm",
+            Self::SigningAlgorithm(_) => "signing_algorithm",
+            Self::Malformed => "malformed",
+            Self::NotYourAddress(_) => "not_your_address",
+            Self::BccSplit => "bcc_split",
+            Self::BccRevealed(_) => "bcc_revealed",
+            Self::NotForRecipient(_) => "not_for_recipient",
+        }
+    }
+}
+
 /// What the server can see of a finished message without decrypting it.
 #[derive(Debug, Clone, Default)]
 pub struct Shape {

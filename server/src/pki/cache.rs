@@ -35,6 +35,22 @@ const MAX_ROUNDS: usize = 8;
 
 type Flight = Shared<BoxFuture<'static, Result<(), String>>>;
 
+/// What the cache did for a validation, for the operator's counters (`crate::metrics`); the
+/// cache itself keeps no statistics across a `[pki]` reload, the observer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrlEvent {
+    /// A validation found every CRL it needed already in memory.
+    MemoryHit,
+    /// A CRL was loaded from the shared database instead of fetched.
+    DatabaseHit,
+    /// A CRL was fetched over HTTP and kept.
+    Fetched,
+    /// An HTTP fetch failed, or what it brought was not a current CRL of the issuer.
+    FetchFailed,
+}
+
+pub type CrlObserver = Arc<dyn Fn(CrlEvent) + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     /// Every current, verified CRL this instance holds; `urls[i]` is where `crls[i]` came from.
@@ -75,6 +91,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct CrlCache {
     inner: Arc<Inner>,
+    observer: Option<CrlObserver>,
 }
 
 impl CrlCache {
@@ -86,6 +103,13 @@ impl CrlCache {
                 state: Mutex::new(State::default()),
                 fetches: Default::default(),
             }),
+            observer: None,
+        }
+    }
+
+    fn note(&self, event: CrlEvent) {
+        if let Some(observe) = &self.observer {
+            observe(event);
         }
     }
 
@@ -165,6 +189,7 @@ impl CrlCache {
             .await
             .ok_or_else(|| format!("no cached CRL from {url}, and fetching is off"))?;
         let crl = accept(url, &der, issuers, now)?;
+        self.note(CrlEvent::DatabaseHit);
         let mut st = self.state();
         st.insert(url, crl, now);
         Ok(())
@@ -241,27 +266,36 @@ async fn fly(
         if let Some(der) = cache.read_db(&url, now).await
             && let Ok(crl) = accept(&url, &der, &issuers, now)
         {
+            cache.note(CrlEvent::DatabaseHit);
             return Ok(crl);
         }
         cache
             .inner
             .fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let body = cache
-            .inner
-            .fetcher
-            .get(&url)
-            .await
-            .map_err(|e| e.to_string())?;
-        let der = if fetch::is_pem(&body) {
-            fetch::pem_blocks(&body, "X509 CRL")
-                .into_iter()
-                .next()
-                .ok_or_else(|| format!("{url} did not send a CRL"))?
-        } else {
-            body
-        };
-        let crl = accept(&url, &der, &issuers, now)?;
+        let fetched = async {
+            let body = cache
+                .inner
+                .fetcher
+                .get(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let der = if fetch::is_pem(&body) {
+                fetch::pem_blocks(&body, "X509 CRL")
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| format!("{url} did not send a CRL"))?
+            } else {
+                body
+            };
+            accept(&url, &der, &issuers, now)
+        }
+        .await;
+        cache.note(match fetched {
+            Ok(_) => CrlEvent::Fetched,
+            Err(_) => CrlEvent::FetchFailed,
+        });
+        let crl = fetched?;
         cache.write_db(&url, &crl).await;
         Ok(crl)
     }
@@ -484,6 +518,12 @@ impl Checker {
         Ok(())
     }
 
+    /// Reports what the CRL cache does to `observer` (the server's metrics).
+    pub fn observed_by(mut self, observer: CrlObserver) -> Self {
+        self.crls.observer = Some(observer);
+        self
+    }
+
     /// The trust anchors and untrusted list in force now.
     pub fn trust(&self) -> Arc<Trust> {
         self.trust.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -586,6 +626,9 @@ impl Checker {
                     check_revocation: !self.settings.disable_crl_check,
                 },
             );
+            if round == 1 && matches!(verdict.revocation, Revocation::Checked) {
+                self.crls.note(CrlEvent::MemoryHit);
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             let done = |problems| Checked {
                 verdict: verdict.clone(),

@@ -390,7 +390,7 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
     // A plain message is neither signed nor encrypted: refused outright when the policy forces
     // either (the browser never posts one then; a modified one might).
     if let Err(violation) = policy::check_plain(&state.policy.current()) {
-        let why = violation.to_string();
+        let why = policy_refusal(state, user, violation);
         return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
     }
     // The Message-ID is derived from the send id, so every retry of this send is the same message.
@@ -505,7 +505,8 @@ pub async fn submit_sealed(
     }
     let encrypted = shape.encryption.is_some();
     let mode = policy.bcc_mode();
-    policy::check_split(mode, encrypted, &bcc, &forks).map_err(|v| refused(v.to_string()))?;
+    policy::check_split(mode, encrypted, &bcc, &forks)
+        .map_err(|v| refused(policy_refusal(&state, user, v)))?;
     let mut fork_shapes = Vec::with_capacity(forks.len());
     for fork_entity in &s.fork_entities {
         fork_shapes.push(check_sealed(&state, user, &policy, fork_entity).await?);
@@ -522,9 +523,8 @@ pub async fn submit_sealed(
                     .zip(&fork_shapes)
                     .any(|(f, shape)| !in_fork(f) && policy::reveals(shape, &hidden));
             if leaks {
-                return Err(refused(
-                    policy::Violation::BccRevealed(address.clone()).to_string(),
-                ));
+                let violation = policy::Violation::BccRevealed(address.clone());
+                return Err(refused(policy_refusal(&state, user, violation)));
             }
         }
     }
@@ -551,9 +551,8 @@ pub async fn submit_sealed(
             for address in people {
                 let theirs = known_certificates(&state, user, &address).await;
                 if !policy::reveals(part, &theirs) {
-                    return Err(refused(
-                        policy::Violation::NotForRecipient(address).to_string(),
-                    ));
+                    let violation = policy::Violation::NotForRecipient(address);
+                    return Err(refused(policy_refusal(&state, user, violation)));
                 }
             }
         }
@@ -668,14 +667,16 @@ async fn check_sealed(
         Ok(smime::mime::SmimeContent::ClearSigned { .. }
             | smime::mime::SmimeContent::Opaque { .. })
     ) {
+        count_refusal(state, user, policy::Violation::Malformed.label());
         return Err(refused(
             "the browser did not produce a signed or encrypted message",
         ));
     }
     let shape = policy::check_submission(policy, &user.email, entity)
-        .map_err(|v| refused(&v.to_string()))?;
+        .map_err(|v| refused(&policy_refusal(state, user, v)))?;
     for signer in &shape.outer_signers {
         let Ok(cert) = crate::pki::Certificate::from_der(signer.der()) else {
+            count_refusal(state, user, "certificate_unusable");
             return Err(refused("the certificate you signed with cannot be read"));
         };
         let checker = state.checker();
@@ -683,6 +684,7 @@ async fn check_sealed(
             .check(&cert, &[], Usage::Sign, Some(&user.email), now())
             .await;
         if !checked.usable(checker.settings.check_crl) {
+            count_refusal(state, user, "certificate_unusable");
             return Err(refused(&format!(
                 "the digital ID you signed with cannot be used: {}",
                 checked.reason()
@@ -690,6 +692,18 @@ async fn check_sealed(
         }
     }
     Ok(shape)
+}
+
+/// Counts and logs a send refused by policy, and words the reason for the user. The log and
+/// the metric get a fixed word only: the user's words may name a Bcc recipient.
+fn policy_refusal(state: &Shared, user: &SignedIn, violation: policy::Violation) -> String {
+    count_refusal(state, user, violation.label());
+    violation.to_string()
+}
+
+fn count_refusal(state: &Shared, user: &SignedIn, reason: &'static str) {
+    state.metrics.policy_refusal(reason);
+    tracing::info!(user = %user.email, reason, "send refused by the S/MIME policy");
 }
 
 /// Every certificate the server knows for a recipient, as the engine's type.

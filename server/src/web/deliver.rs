@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use super::{FolderRole, Shared};
 use crate::imap;
 use crate::mail::compose::{self, Copy, Draft};
+use crate::metrics::SendOutcome;
 use crate::outbox::Claim;
 use crate::sessions::SignedIn;
 use crate::smtp::SmtpError;
@@ -96,9 +97,26 @@ pub async fn deliver(
         delivered,
         kept,
     };
-    tokio::spawn(job.run())
+    tokio::spawn(counted(state.clone(), job.run()))
         .await
         .map_err(|e| PageError::Internal(format!("the send task failed: {e}")))?
+}
+
+/// Counts what a submission came to, inside its task, so a send whose browser went away is
+/// counted too. (Answers from the outbox about an earlier attempt are not new sends.)
+async fn counted(
+    state: Shared,
+    run: impl Future<Output = Result<Outcome, PageError>>,
+) -> Result<Outcome, PageError> {
+    let outcome = run.await;
+    if let Ok(outcome) = &outcome {
+        state.metrics.send(match outcome {
+            Outcome::Sent => SendOutcome::Sent,
+            Outcome::NotSent(..) => SendOutcome::NotSent,
+            Outcome::Uncertain(_) => SendOutcome::Uncertain,
+        });
+    }
+    outcome
 }
 
 struct Submission {

@@ -38,6 +38,7 @@ macro_rules! with_imap {
     }};
 }
 
+mod access;
 pub mod api;
 pub mod assets;
 mod auth;
@@ -45,6 +46,7 @@ mod compose;
 mod deliver;
 mod errors;
 mod hardening;
+pub mod ops;
 mod pages;
 mod search;
 mod settings;
@@ -84,6 +86,7 @@ pub struct AppState {
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
     /// the server started with.
     pub policy: Arc<crate::policy::Live>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -91,6 +94,7 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
         let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let checker =
             crate::pki::cache::Checker::from_config(&config.pki, db.clone()).map_err(|e| {
                 crate::config::ConfigError::Invalid {
@@ -98,7 +102,9 @@ impl AppState {
                     problem: e.to_string(),
                 }
             })?;
+        let checker = checker.observed_by(metrics.crl_observer());
         Ok(Self {
+            metrics,
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
@@ -143,7 +149,7 @@ impl AppState {
         // or not at all.
         let new_checker = if self.checker().settings != config.pki {
             match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
-                Ok(checker) => Some(checker),
+                Ok(checker) => Some(checker.observed_by(self.metrics.crl_observer())),
                 Err(e) => {
                     tracing::error!(
                         path = %path.display(),

@@ -21,6 +21,9 @@ pub async fn open(url: &str) -> Result<Pool, DbError> {
     let pool = AnyPoolOptions::new()
         // SQLite serialises writers anyway; a few connections are enough for readers.
         .max_connections(if postgres { 16 } else { 4 })
+        // A database that does not answer costs a page a few seconds and a clear error, not
+        // sqlx's default half minute per query.
+        .acquire_timeout(std::time::Duration::from_secs(5))
         .connect(url)
         .await
         .map_err(DbError::Connect)?;

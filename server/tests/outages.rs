@@ -16,6 +16,7 @@ async fn outages_lose_nothing_and_send_nothing_twice() {
     a_send_cut_after_the_final_dot_is_never_doubled().await;
     a_stalled_mailbox_answers_within_its_deadline().await;
     a_stalled_submission_server_answers_within_its_deadline().await;
+    a_postgresql_restart_under_use_loses_no_session_and_no_send().await;
 }
 
 /// The fields the "Message not sent" (or "may have been sent") page posts back with `action`.
@@ -287,4 +288,66 @@ async fn imap_restart_mid_session_is_invisible() {
         sent.body
     );
     assert_count_settles("alice", "INBOX", &subject, 1).await;
+}
+
+/// PostgreSQL (sessions, outbox, throttle) restarts while a user works: during the outage pages
+/// say so and nothing is sent; afterwards the same session goes on, and a send goes out once.
+async fn a_postgresql_restart_under_use_loses_no_session_and_no_send() {
+    let database = rig("RIG_DATABASE_URL");
+    let mut browser = Browser::with_config(
+        |text| {
+            let start = text.find("url = ").expect("a database url");
+            let end = start + text[start..].find('\n').expect("end of line");
+            format!("{}url = \"{database}\"{}", &text[..start], &text[end..])
+        },
+        "",
+    )
+    .await;
+    browser.sign_in("alice").await;
+    let subject = unique("pg-restart");
+    let form = browser.get("/compose").await;
+    let bob = email("bob");
+    let fields = compose_fields(&form, &bob, "", &subject);
+
+    rig_command(&["pg-stop"]);
+    let started = Instant::now();
+    let during = browser.get("/mail?folder=INBOX").await;
+    let send_during = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    let waited = started.elapsed();
+    rig_command(&["pg-start"]);
+
+    // A deadline, not a speed: the two requests must not hang.
+    assert!(waited < Duration::from_secs(30), "they took {waited:?}");
+    assert!(during.status.is_server_error(), "{}", during.status);
+    assert!(during.body.contains("Nothing was lost"), "{}", during.body);
+    assert!(
+        send_during.status.is_server_error(),
+        "{}",
+        send_during.status
+    );
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+
+    // The session survived in the database; the pool reconnects by itself.
+    let after = browser.get("/mail?folder=INBOX").await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+    let sent = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(
+        sent.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent"),
+        "{}",
+        sent.body
+    );
+    let again = browser
+        .post_multipart("/compose", &as_refs(&fields), &[])
+        .await;
+    assert_eq!(
+        again.location.as_deref(),
+        Some("/mail?folder=INBOX&notice=sent")
+    );
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    assert_count_settles("alice", "Sent", &subject, 1).await;
 }

@@ -102,12 +102,7 @@ async fn a_send_counts_once_and_the_compose_route_is_timed_by_its_template() {
         let page = browser
             .post_multipart("/compose", &as_refs(&fields), &[])
             .await;
-        assert_eq!(
-            page.location.as_deref(),
-            Some("/mail?folder=INBOX&notice=sent"),
-            "{}",
-            page.body
-        );
+        page.assert_sent();
     }
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     let after = scrape(&mut browser).await;

@@ -116,20 +116,12 @@ async fn a_send_cut_after_the_final_dot_is_never_doubled() {
     let sent = browser
         .post_multipart("/compose", &as_refs(&new_fields), &[])
         .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     // A double click on it sends nothing more.
     let double = browser
         .post_multipart("/compose", &as_refs(&new_fields), &[])
         .await;
-    assert_eq!(
-        double.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent")
-    );
+    double.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 2).await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
     assert_count_settles("alice", "Drafts", &subject, 0).await;
@@ -204,12 +196,7 @@ async fn a_stalled_submission_server_answers_within_its_deadline() {
     let sent = browser
         .post_multipart("/compose", &as_refs(&retry), &[])
         .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
     assert_count_settles("alice", "Drafts", &subject, 0).await;
@@ -254,12 +241,7 @@ async fn smtp_outage_keeps_the_draft_and_the_retry_sends_once() {
     ];
     let refs: Vec<(&str, &str)> = retry.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let sent = browser.post_multipart("/compose", &refs, &[]).await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
     assert_count_settles("alice", "Drafts", &subject, 0).await;
@@ -281,12 +263,7 @@ async fn imap_restart_mid_session_is_invisible() {
     let fields = compose_fields(&form, &alice, "", &subject);
     let refs = as_refs(&fields);
     let sent = browser.post_multipart("/compose", &refs, &[]).await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     assert_count_settles("alice", "INBOX", &subject, 1).await;
 }
 
@@ -335,19 +312,11 @@ async fn a_postgresql_restart_under_use_loses_no_session_and_no_send() {
     let sent = browser
         .post_multipart("/compose", &as_refs(&fields), &[])
         .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     let again = browser
         .post_multipart("/compose", &as_refs(&fields), &[])
         .await;
-    assert_eq!(
-        again.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent")
-    );
+    again.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
 }

@@ -178,12 +178,7 @@ async fn a_send_retried_with_the_same_form_is_delivered_and_filed_once() {
                 &[("numbers.bin", &attachment)],
             )
             .await;
-        assert_eq!(
-            page.location.as_deref(),
-            Some("/mail?folder=INBOX&notice=sent"),
-            "{}",
-            page.body
-        );
+        page.assert_sent();
     }
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("carol", "INBOX", &subject, 1).await;
@@ -320,12 +315,7 @@ async fn a_send_left_by_a_dead_server_process_is_recovered_once_its_lease_runs_o
     let retried = browser
         .post_multipart("/compose", &as_refs(&fields), &[])
         .await;
-    assert_eq!(
-        retried.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        retried.body
-    );
+    retried.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
     browser.get("/mail?folder=INBOX").await;
@@ -449,12 +439,7 @@ async fn a_saved_draft_reopens_with_its_attachment_and_sending_it_removes_it() {
     let sent = browser
         .post_multipart("/compose", &as_refs(&send), &[])
         .await;
-    assert_eq!(
-        sent.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent"),
-        "{}",
-        sent.body
-    );
+    sent.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
     assert_count_settles("alice", "Drafts", &subject, 0).await;
     let delivered = fetch_matching("bob", "INBOX", &subject).await;
@@ -1538,10 +1523,7 @@ async fn a_body_over_its_routes_limit_is_refused_plainly_and_nothing_is_sent() {
     let small = browser
         .post_multipart("/compose", &as_refs(&fields), &[("small.bin", &[1, 2, 3])])
         .await;
-    assert_eq!(
-        small.location.as_deref(),
-        Some("/mail?folder=INBOX&notice=sent")
-    );
+    small.assert_sent();
     assert_count_settles("bob", "INBOX", &subject, 1).await;
 
     // The sign-in form takes kilobytes, not the message limit.

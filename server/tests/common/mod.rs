@@ -81,6 +81,17 @@ pub struct Page {
 }
 
 impl Page {
+    /// Asserts this is the answer to a message that was sent: back to the Inbox, saying so.
+    #[track_caller]
+    pub fn assert_sent(&self) {
+        assert_eq!(
+            self.location.as_deref(),
+            Some("/mail?folder=INBOX&notice=sent"),
+            "not sent: {}",
+            self.body
+        );
+    }
+
     /// The value of a hidden form field, e.g. the CSRF token.
     pub fn field(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\"");

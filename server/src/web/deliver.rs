@@ -3,6 +3,7 @@
 //! into) goes through [`deliver`], so the exactly-once rule lives here and in `outbox`.
 
 use axum::http::StatusCode;
+use tracing::Instrument;
 
 use super::{FolderRole, Shared};
 use crate::imap;
@@ -97,7 +98,8 @@ pub async fn deliver(
         delivered,
         kept,
     };
-    tokio::spawn(counted(state.clone(), job.run()))
+    // The request's span goes along, so the send's log lines carry the request id.
+    tokio::spawn(counted(state.clone(), job.run()).in_current_span())
         .await
         .map_err(|e| PageError::Internal(format!("the send task failed: {e}")))?
 }

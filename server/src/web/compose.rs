@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::{User, random_token};
-use super::deliver::{Outcome, Part, UNCERTAIN, deliver};
+use super::deliver::{Outcome, Part, deliver};
 use super::errors::{PageError, TOO_LARGE};
 use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
 use super::{FolderRole, Shared};
@@ -421,7 +421,7 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
             Ok(sent_redirect())
         }
         Outcome::NotSent(status, why) => not_sent(state, user, s, status, why).await,
-        Outcome::Uncertain(why) => not_sent(state, user, s, StatusCode::CONFLICT, why).await,
+        Outcome::Uncertain(why) => may_have_been_sent(state, user, s, why).await,
     }
 }
 
@@ -798,7 +798,28 @@ async fn not_sent(
     status: StatusCode,
     why: String,
 ) -> Result<Response, PageError> {
-    let uncertain = why == UNCERTAIN;
+    unsent_page(state, user, s, status, why, false).await
+}
+
+/// The mail server may have the message (see `deliver::UNCERTAIN`): the form comes back as for
+/// a send that failed, but worded so, and with "Send again as a new message".
+async fn may_have_been_sent(
+    state: &Shared,
+    user: &SignedIn,
+    s: Submitted,
+    why: String,
+) -> Result<Response, PageError> {
+    unsent_page(state, user, s, StatusCode::CONFLICT, why, true).await
+}
+
+async fn unsent_page(
+    state: &Shared,
+    user: &SignedIn,
+    s: Submitted,
+    status: StatusCode,
+    why: String,
+    uncertain: bool,
+) -> Result<Response, PageError> {
     let why = if why.ends_with('.') {
         why
     } else {

@@ -14,12 +14,12 @@ pub mod mail;
 pub mod metrics;
 pub mod options;
 pub mod outbox;
-pub mod pki;
 pub mod policy;
 pub mod probe;
 pub mod sessions;
 pub mod smtp;
 pub mod tls;
+pub mod trust;
 pub mod web;
 
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::pki::cache::{CrlEvent, CrlObserver};
+use crate::trust::{CrlEvent, CrlObserver};
 
 /// What `/metrics` answers with.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

@@ -7,7 +7,7 @@ mod certs;
 use std::time::{Duration, Instant};
 
 use certs::*;
-use sealmail_server::pki::{Reason, Revocation, Status, Usage};
+use pki::{Reason, Revocation, Status, Usage};
 use sqlx::Row;
 
 async fn cached_rows(db: &sealmail_server::db::Pool, url: &str) -> i64 {
@@ -317,7 +317,7 @@ async fn the_chain_is_completed_over_aia_and_the_untrusted_list_still_wins() {
     assert_eq!(server.count(), 1);
 
     // The administrator distrusts the intermediate: that wins over a chain that is fine.
-    let distrusting = sealmail_server::pki::cache::Checker::new(
+    let distrusting = sealmail_server::trust::Checker::new(
         no_crl.clone(),
         db.clone(),
         vec![root.certificate()],
@@ -346,7 +346,7 @@ async fn the_chain_is_completed_over_aia_and_the_untrusted_list_still_wins() {
 
 #[tokio::test]
 async fn bodies_and_redirects_are_capped() {
-    use sealmail_server::pki::fetch::{FetchError, Fetcher};
+    use sealmail_server::trust::fetch::{FetchError, Fetcher};
     let big = CrlServer::start(Behaviour::Serve(vec![0u8; 1000], Duration::ZERO)).await;
     let capped = Fetcher {
         timeout: Duration::from_secs(5),
@@ -436,7 +436,7 @@ async fn trust_anchors_and_the_untrusted_list_are_reloaded_without_a_restart() {
     std::fs::create_dir(anchors.path().join("ca")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = database(&dir).await;
-    let checker = sealmail_server::pki::cache::Checker::from_config(&config, db).unwrap();
+    let checker = sealmail_server::trust::Checker::from_config(&config, db).unwrap();
     let before = checker.check(&cert, &[], Usage::Encrypt, None, now()).await;
     assert_eq!(
         before.verdict.status,
@@ -478,7 +478,7 @@ async fn trust_anchors_and_the_untrusted_list_are_reloaded_without_a_restart() {
 
 #[tokio::test]
 async fn urls_leading_to_private_addresses_are_refused_unless_allowed() {
-    use sealmail_server::pki::fetch::{FetchError, Fetcher};
+    use sealmail_server::trust::fetch::{FetchError, Fetcher};
     let local = CrlServer::start(Behaviour::Serve(vec![1, 2, 3], Duration::ZERO)).await;
     let by_default = Fetcher::new(Duration::from_secs(5));
     let err = by_default.get(&local.url("x")).await.unwrap_err();

@@ -9,10 +9,10 @@ use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use certs::*;
+use pki::{Certificate, Usage, containers};
 use sealmail_server::cli::directory::{ImportArgs, import_command, import_ldif};
 use sealmail_server::directory::lookup::{self, Source};
 use sealmail_server::directory::{Directory, USER_CERTIFICATE, USER_SMIME_CERTIFICATE, UserSource};
-use sealmail_server::pki::{Certificate, Usage, fetch};
 
 fn der_of(path: &std::path::Path) -> Vec<u8> {
     pem_to_der(&std::fs::read(path).unwrap())
@@ -32,7 +32,7 @@ async fn consistent(dir: &Directory, person: &str) -> Vec<[u8; 32]> {
         .await
         .unwrap()
         .iter()
-        .flat_map(|v| fetch::pkcs7_certificates(v).unwrap())
+        .flat_map(|v| containers::pkcs7_certificates(v).unwrap())
         .map(|d| Certificate::from_der(&d).unwrap().fingerprint())
         .collect();
     plain.sort();
@@ -112,7 +112,7 @@ async fn pem_der_p7b_and_ldif_imports_fill_both_attributes_alike() {
     // certificate: both attributes end up with both.
     let c1 = ca.issue("c1", Some(&c), None, "keyAgreement", None, 365);
     let c2 = ca.issue("c2", Some(&c), None, "keyAgreement", None, 365);
-    let p7 = fetch::pkcs7_certs_only(&[&der_of(&c2)]);
+    let p7 = containers::pkcs7_certs_only(&[&der_of(&c2)]);
     let ldif = format!(
         "version: 1\n\ndn: CN=C,DC=x\nobjectClass: user\nmail: {c}\ndisplayName: Carol\n\
          userCertificate;binary:: {}\nuserSMIMECertificate;binary:: {}\n\n\

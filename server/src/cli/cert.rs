@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::pki::cache::{self, Checked, Checker};
-use crate::pki::{self, Certificate, Usage, fetch};
+use crate::trust::{self, Checked, Checker};
+use pki::{self, Certificate, Usage, containers};
 
 #[derive(Debug, clap::Args)]
 pub struct CertArgs {
@@ -112,7 +112,7 @@ fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CheckError> {
     let mut out = Vec::new();
     for path in paths {
         out.extend(
-            cache::load_certificates(path).map_err(|source| CheckError::Read {
+            trust::load_certificates(path).map_err(|source| CheckError::Read {
                 path: path.clone(),
                 source,
             })?,
@@ -128,7 +128,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked, CheckError> {
         path: args.cert.clone(),
         what,
     };
-    let der = fetch::certificates_in(&bytes)
+    let der = containers::certificates_in(&bytes)
         .map_err(|e| bad(format!("no certificate could be read: {e}")))?
         .into_iter()
         .next()
@@ -163,7 +163,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked, CheckError> {
     let anchors = certificates(&args.trust)?;
     let mut crls = Vec::new();
     for path in &args.crl {
-        crls.extend(cache::load_crls(path).map_err(|source| CheckError::Read {
+        crls.extend(trust::load_crls(path).map_err(|source| CheckError::Read {
             path: path.clone(),
             source,
         })?);

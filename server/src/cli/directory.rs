@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use crate::config::Config;
 use crate::directory::import::{self, CertificateSet};
 use crate::directory::{Directory, Person, USER_CERTIFICATE, lookup, normalize};
-use crate::pki::Certificate;
+use pki::Certificate;
 
 #[derive(Debug, clap::Args)]
 pub struct DirectoryArgs {

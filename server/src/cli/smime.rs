@@ -26,8 +26,6 @@ use smime::verify::{SignerProblem, SignerResult};
 use smime::wrap::Layer;
 use smime::{Certificate, Decryptor};
 
-use crate::pki;
-
 #[derive(Debug, clap::Args)]
 pub struct SmimeArgs {
     #[command(subcommand)]

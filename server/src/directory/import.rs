@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use base64::Engine;
 
 use super::{Person, normalize};
-use crate::pki::{Certificate, fetch};
+use pki::{Certificate, containers};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
@@ -44,7 +44,7 @@ impl CertificateSet {
 
     /// Adds every certificate of a PEM, DER or PKCS#7 file's bytes.
     pub fn add_file_bytes(&mut self, bytes: &[u8]) -> Result<(), ImportError> {
-        let ders = fetch::certificates_in(bytes)
+        let ders = containers::certificates_in(bytes)
             .map_err(|e| ImportError::Certificate(format!("no certificate could be read: {e}")))?;
         if ders.is_empty() {
             return Err(ImportError::Certificate(
@@ -250,7 +250,7 @@ pub fn from_ldif(records: &[LdifRecord]) -> Result<LdifImport, ImportError> {
         }
         let mut from_p7 = Vec::new();
         for v in r.values("usersmimecertificate") {
-            let ders = fetch::pkcs7_certificates(v).map_err(|e| {
+            let ders = containers::pkcs7_certificates(v).map_err(|e| {
                 ImportError::Certificate(format!(
                     "{}: userSMIMECertificate cannot be read: {e}",
                     r.dn

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{Directory, Person, USER_CERTIFICATE, USER_SMIME_CERTIFICATE, UserSource, normalize};
-use crate::pki::cache::{Checked, Checker};
-use crate::pki::{Certificate, UnixTime, Usage, fetch};
+use crate::trust::{Checked, Checker};
+use pki::{Certificate, UnixTime, Usage, containers};
 
 /// How a certificate matched the recipient's address, in order of preference.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -241,7 +241,7 @@ async fn candidates_from(
             .await
             .unwrap_or_default()
             .iter()
-            .flat_map(|v| fetch::pkcs7_certificates(v).unwrap_or_default())
+            .flat_map(|v| containers::pkcs7_certificates(v).unwrap_or_default())
             .collect(),
         (Source::Contacts | Source::Harvested, _) => {
             let mut addresses = vec![address.to_string()];

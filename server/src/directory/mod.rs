@@ -16,7 +16,7 @@ pub mod lookup;
 use sqlx::Row;
 
 use crate::db::Pool;
-use crate::pki::{Certificate, fetch};
+use pki::{Certificate, containers};
 
 pub const USER_CERTIFICATE: &str = "userCertificate";
 pub const USER_SMIME_CERTIFICATE: &str = "userSMIMECertificate";
@@ -146,7 +146,7 @@ impl Directory {
             )
             .bind(&person)
             .bind(USER_SMIME_CERTIFICATE)
-            .bind(fetch::pkcs7_certs_only(&unique))
+            .bind(containers::pkcs7_certs_only(&unique))
             .execute(&mut *tx)
             .await?;
         }

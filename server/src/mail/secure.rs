@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use smime::verify::SignerResult;
 use smime::wrap::{self, Layer};
 
-use crate::pki::cache::Checked;
-use crate::pki::{Certificate, Reason, Revocation, Status};
+use crate::trust::Checked;
+use pki::{Certificate, Reason, Revocation, Status};
 
 /// What kind of S/MIME a stored message is.
 #[derive(Debug)]

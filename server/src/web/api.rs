@@ -20,8 +20,8 @@ use super::auth::{SESSION_COOKIE, User, cookie};
 use crate::directory::lookup::{self, Found};
 use crate::directory::{UserSource, normalize};
 use crate::mail::secure::{self, SignatureReport, SignerFacts};
-use crate::pki::{Certificate, Usage, fetch};
 use crate::sessions::Lookup;
+use pki::{Certificate, Usage, containers};
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -85,14 +85,15 @@ impl FromRequestParts<Shared> for ApiUser {
 fn read_certificates(items: &[String]) -> Result<Vec<Certificate>, ApiError> {
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let ders = if fetch::is_pem(item.as_bytes()) {
-            fetch::certificates_in(item.as_bytes())
+        let ders = if containers::is_pem(item.as_bytes()) {
+            containers::certificates_in(item.as_bytes())
                 .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?
         } else {
             let der = B64
                 .decode(item.trim())
                 .map_err(|_| bad(format!("certificate {} is not base64", i + 1)))?;
-            fetch::certificates_in(&der).map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?
+            containers::certificates_in(&der)
+                .map_err(|e| bad(format!("certificate {}: {e}", i + 1)))?
         };
         for der in ders {
             out.push(
@@ -366,7 +367,7 @@ pub async fn learn_capabilities(
     state: &Shared,
     facts: &secure::SignerFacts,
     cert: &Certificate,
-    checked: &crate::pki::cache::Checked,
+    checked: &crate::trust::Checked,
 ) {
     let algorithms = facts.encryption_capabilities();
     if algorithms.is_empty() || !(facts.digest_ok && facts.signature_ok && checked.is_valid()) {

@@ -21,9 +21,9 @@ use crate::imap::{self, Folder};
 use crate::mail::compose::{self, Attachment, Composition, Recipient};
 use crate::mail::secure::{self, Sealed};
 use crate::mail::{ids, read};
-use crate::pki::Usage;
 use crate::policy;
 use crate::sessions::SignedIn;
+use pki::Usage;
 
 #[derive(Deserialize)]
 pub struct ComposeQuery {
@@ -675,7 +675,7 @@ async fn check_sealed(
     let shape = policy::check_submission(policy, &user.email, entity)
         .map_err(|v| refused(&policy_refusal(state, user, v)))?;
     for signer in &shape.outer_signers {
-        let Ok(cert) = crate::pki::Certificate::from_der(signer.der()) else {
+        let Ok(cert) = pki::Certificate::from_der(signer.der()) else {
             count_refusal(state, user, "certificate_unusable");
             return Err(refused("the certificate you signed with cannot be read"));
         };

@@ -82,7 +82,7 @@ pub struct AppState {
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
     /// The validator with the `[pki]` settings in force; replaced whole when they change.
-    checker: std::sync::RwLock<Arc<crate::pki::cache::Checker>>,
+    checker: std::sync::RwLock<Arc<crate::trust::Checker>>,
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
     /// the server started with.
     pub policy: Arc<crate::policy::Live>,
@@ -95,13 +95,12 @@ impl AppState {
     pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
         let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let checker =
-            crate::pki::cache::Checker::from_config(&config.pki, db.clone()).map_err(|e| {
-                crate::config::ConfigError::Invalid {
-                    setting: "pki",
-                    problem: e.to_string(),
-                }
-            })?;
+        let checker = crate::trust::Checker::from_config(&config.pki, db.clone()).map_err(|e| {
+            crate::config::ConfigError::Invalid {
+                setting: "pki",
+                problem: e.to_string(),
+            }
+        })?;
         let checker = checker.observed_by(metrics.crl_observer());
         Ok(Self {
             metrics,
@@ -124,7 +123,7 @@ impl AppState {
     }
 
     /// The validator in force (with its `[pki]` settings).
-    pub fn checker(&self) -> Arc<crate::pki::cache::Checker> {
+    pub fn checker(&self) -> Arc<crate::trust::Checker> {
         self.checker
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -148,7 +147,7 @@ impl AppState {
         // Both sections are made ready before either is put in force, so an edit is taken whole
         // or not at all.
         let new_checker = if self.checker().settings != config.pki {
-            match crate::pki::cache::Checker::from_config(&config.pki, self.db.clone()) {
+            match crate::trust::Checker::from_config(&config.pki, self.db.clone()) {
                 Ok(checker) => Some(checker.observed_by(self.metrics.crl_observer())),
                 Err(e) => {
                     tracing::error!(

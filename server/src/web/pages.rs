@@ -17,7 +17,7 @@ use crate::imap::search::Order;
 use crate::imap::{self, Folder};
 use crate::mail::read::{self, Body};
 use crate::mail::secure::{self, Sealed, SignedMail, SignerFacts};
-use crate::pki::{Certificate, Usage};
+use pki::{Certificate, Usage};
 
 pub async fn home(_user: User) -> Redirect {
     Redirect::to("/mail?folder=INBOX")

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use pki::Certificate;
 use sealmail_server::config::PkiConfig;
-use sealmail_server::pki::Certificate;
-use sealmail_server::pki::cache::Checker;
+use sealmail_server::trust::Checker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs `openssl` in `dir`; a failure fails the test with openssl's own words.
@@ -261,9 +261,7 @@ fn p(path: &Path) -> &str {
 }
 
 pub fn pem_to_der(pem: &[u8]) -> Vec<u8> {
-    sealmail_server::pki::fetch::certificates_in(pem)
-        .unwrap()
-        .remove(0)
+    pki::containers::certificates_in(pem).unwrap().remove(0)
 }
 
 pub fn read_cert(path: &Path) -> Certificate {

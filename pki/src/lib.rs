@@ -1,18 +1,19 @@
 //! Certificate validation for S/MIME: RFC 5280 §6 path validation with the RFC 8550 profile
 //! and CRL-based revocation checking, proven against NIST PKITS (`tests/pkits.rs`).
 //!
-//! Pure: no I/O and no clock. The caller supplies trust anchors, untrusted intermediates,
-//! CRLs and the time; when CRLs are missing the verdict names the distribution points that
-//! would have to be fetched ([`Revocation::Unknown`]), so a fetching layer can get them and
-//! call again.
+//! Pure: no I/O and no clock, and this crate depends on nothing that could do either. The
+//! caller supplies trust anchors, untrusted intermediates, CRLs and the time; when CRLs are
+//! missing the verdict names the distribution points that would have to be fetched
+//! ([`Revocation::Unknown`]), so a fetching layer (the server's `trust` module) can get them
+//! and call again.
 //!
 //! Certificates and CRLs are parsed once ([`Certificate::from_der`], [`crl::Crl::from_der`]) so
 //! a caller can cache them: validating a cached chain is a handful of map lookups plus the
 //! signature checks.
 //!
 //! Modules: [`path`] builds and validates paths; [`crl`] parses CRLs and decides revocation;
-//! the rest are the pieces they share (DER reading, names, policies, name constraints,
-//! signatures).
+//! [`containers`] reads the files and bundles certificates come in; the rest are the pieces
+//! they share (DER reading, names, policies, name constraints, signatures).
 //!
 //! Scope, deliberately: RFC 5280's default inputs (initial policy set anyPolicy, nothing
 //! inhibited at the start; constraints in the certificates are honoured); trust anchors are
@@ -20,11 +21,11 @@
 //! revocation by CRL only (no OCSP yet); signatures RSA PKCS#1 v1.5, RSA-PSS, ECDSA P-256/P-384
 //! and DSA at FIPS 186 sizes.
 
-pub mod cache;
+pub mod containers;
 pub mod crl;
-pub mod fetch;
 pub mod path;
 
+mod accessors;
 mod cert;
 mod constraints;
 mod der;
@@ -36,7 +37,7 @@ mod time;
 
 use std::sync::Arc;
 
-use sha2_11::Digest;
+use sha2::Digest;
 
 pub use time::UnixTime;
 
@@ -55,7 +56,7 @@ pub struct Certificate {
 impl Certificate {
     pub fn from_der(der: &[u8]) -> Result<Self, ParseError> {
         let inner = Arc::new(cert::Cert::parse(der)?);
-        let fingerprint = sha2_11::Sha256::digest(der).into();
+        let fingerprint = sha2::Sha256::digest(der).into();
         Ok(Certificate { inner, fingerprint })
     }
 

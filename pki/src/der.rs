@@ -1,4 +1,4 @@
-//! A minimal, strict DER reader.
+//! A minimal, strict DER reader (and the one small writer, [`element`]).
 //!
 //! Certificates and CRLs are hostile input, and PKITS contains encodings that the general
 //! `x509-cert` decoders reject (UTCTime years before 1970, unsorted multi-valued RDNs, negative
@@ -25,6 +25,23 @@ pub const fn ctx_cons(n: u8) -> u8 {
 /// Context-specific tag `[n]`, primitive.
 pub const fn ctx_prim(n: u8) -> u8 {
     0x80 | n
+}
+
+/// One DER element: `tag`, the definite length, `value`. The only writer in this crate; the
+/// few structures built here (a PKCS#7 bundle, a re-wrapped name) are small and definite.
+pub fn element(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value);
+    out
 }
 
 /// Why a DER structure could not be read.

@@ -7,7 +7,7 @@
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::signature::hazmat::PrehashVerifier;
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2_11::Digest;
+use sha2::Digest;
 
 use super::cert::{AlgorithmId, PublicKey};
 use super::der::{self, DerError, Tlv};
@@ -41,9 +41,9 @@ impl Hash {
     fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             Hash::Sha1 => sha1::Sha1::digest(data).to_vec(),
-            Hash::Sha256 => sha2_11::Sha256::digest(data).to_vec(),
-            Hash::Sha384 => sha2_11::Sha384::digest(data).to_vec(),
-            Hash::Sha512 => sha2_11::Sha512::digest(data).to_vec(),
+            Hash::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            Hash::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            Hash::Sha512 => sha2::Sha512::digest(data).to_vec(),
         }
     }
 
@@ -62,9 +62,9 @@ impl Hash {
     fn pkcs1v15(self) -> Pkcs1v15Sign {
         match self {
             Hash::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
-            Hash::Sha256 => Pkcs1v15Sign::new::<sha2_11::Sha256>(),
-            Hash::Sha384 => Pkcs1v15Sign::new::<sha2_11::Sha384>(),
-            Hash::Sha512 => Pkcs1v15Sign::new::<sha2_11::Sha512>(),
+            Hash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+            Hash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+            Hash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
         }
     }
 
@@ -72,9 +72,9 @@ impl Hash {
     fn verify_pss(self, pk: &RsaPublicKey, hashed: &[u8], sig: &[u8], salt: usize) -> bool {
         match self {
             Hash::Sha1 => pk.verify(Pss::<sha1::Sha1>::new_with_salt(salt), hashed, sig),
-            Hash::Sha256 => pk.verify(Pss::<sha2_11::Sha256>::new_with_salt(salt), hashed, sig),
-            Hash::Sha384 => pk.verify(Pss::<sha2_11::Sha384>::new_with_salt(salt), hashed, sig),
-            Hash::Sha512 => pk.verify(Pss::<sha2_11::Sha512>::new_with_salt(salt), hashed, sig),
+            Hash::Sha256 => pk.verify(Pss::<sha2::Sha256>::new_with_salt(salt), hashed, sig),
+            Hash::Sha384 => pk.verify(Pss::<sha2::Sha384>::new_with_salt(salt), hashed, sig),
+            Hash::Sha512 => pk.verify(Pss::<sha2::Sha512>::new_with_salt(salt), hashed, sig),
         }
         .is_ok()
     }

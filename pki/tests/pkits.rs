@@ -1,14 +1,14 @@
 //! NIST PKITS (2048-bit edition) run through `pki::validate`, scored as
-//! `server/tests/data/pkits/README.md` says: with RFC 5280's default inputs and revocation
+//! `tests/data/pkits/README.md` says: with RFC 5280's default inputs and revocation
 //! checking on, every `Valid*` end entity must validate and every `Invalid*` one must be
 //! rejected (203 end entities). Others depend on non-default inputs and are not scored.
 //!
-//! `cargo test -p sealmail-server --test pkits -- --nocapture` prints the agreement count;
+//! `cargo test -p sealmail-pki --test pkits -- --nocapture` prints the agreement count;
 //! `PKITS_VERBOSE=1` also prints every verdict with its reason.
 
 use std::path::{Path, PathBuf};
 
-use sealmail_server::pki::{self, Certificate, Inputs, Status, Usage, crl::Crl};
+use pki::{Certificate, Inputs, Status, Usage, crl::Crl};
 
 /// End entities on which we knowingly disagree with PKITS, and why. Empty: all 203 agree.
 /// The test fails on any disagreement not listed here and on any listed one that is fixed,

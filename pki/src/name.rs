@@ -127,24 +127,8 @@ impl Name {
     /// one-RDN name so it can be appended with [`Name::with_rdn`].
     pub fn parse_rdn_set(value: &[u8]) -> Result<Self, DerError> {
         // Re-wrap the SET contents as SEQUENCE { SET { ... } } and reuse the Name reader.
-        let mut set = vec![der::SET];
-        push_len(&mut set, value.len());
-        set.extend_from_slice(value);
-        let mut seq = vec![der::SEQUENCE];
-        push_len(&mut seq, set.len());
-        seq.extend_from_slice(&set);
+        let seq = der::element(der::SEQUENCE, &der::element(der::SET, value));
         Name::parse(&Tlv::parse_exact(&seq)?)
-    }
-}
-
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
     }
 }
 

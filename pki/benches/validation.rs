@@ -1,4 +1,4 @@
-//! Certificate validation figures: `cargo bench -p sealmail-server --bench pki`.
+//! Certificate validation figures: `cargo bench -p sealmail-pki --bench validation`.
 //!
 //! Builds root → intermediate → S/MIME leaf with `openssl`, plus a 100,000-entry CRL from the
 //! intermediate, then prints how long it takes to parse that CRL once and to validate the
@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sealmail_server::pki::{self, Certificate, Inputs, Status, Usage, crl::Crl};
+use pki::{Certificate, Inputs, Status, Usage, crl::Crl};
 
 const REVOKED: usize = 100_000;
 

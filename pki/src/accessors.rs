@@ -1,0 +1,114 @@
+//! What certificate lookup and fetching need from a certificate beyond what validation exposes:
+//! its addresses, what its key may be used for, and where its issuer can be fetched.
+
+use crate::cert;
+use crate::der::{self, Tlv};
+use crate::{Certificate, oid};
+
+const CA_ISSUERS: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
+
+impl Certificate {
+    /// Addresses in the subject's emailAddress attributes (matched before subjectAltName).
+    pub fn subject_email_addresses(&self) -> Vec<String> {
+        self.inner.subject.email_addresses()
+    }
+
+    /// rfc822Name entries of subjectAltName.
+    pub fn san_email_addresses(&self) -> Vec<String> {
+        self.inner
+            .ext
+            .subject_alt_names
+            .iter()
+            .filter_map(|n| match n {
+                crate::name::GeneralName::Rfc822(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True when the certificate may be used for `usage` and for nothing else, e.g. an
+    /// encryption-only key (keyEncipherment without digitalSignature). Such a certificate is
+    /// preferred for that operation.
+    pub fn key_usage_fits_alone(&self, usage: crate::Usage) -> bool {
+        use cert::key_usage as ku;
+        let Some(bits) = self.inner.ext.key_usage else {
+            return false;
+        };
+        let sign = ku::DIGITAL_SIGNATURE | ku::NON_REPUDIATION;
+        let encrypt = ku::KEY_ENCIPHERMENT | ku::KEY_AGREEMENT | (1 << 3);
+        match usage {
+            crate::Usage::Sign => bits & sign != 0 && bits & encrypt == 0,
+            crate::Usage::Encrypt => bits & encrypt != 0 && bits & sign == 0,
+            crate::Usage::Any => false,
+        }
+    }
+
+    pub fn is_ca(&self) -> bool {
+        self.inner.is_ca()
+    }
+
+    /// Whether this certificate's public key verifies `crl`'s signature and this certificate
+    /// is the CRL's issuer by name.
+    pub fn signed_crl(&self, crl: &crate::crl::Crl) -> bool {
+        self.inner.subject == crl.issuer && crl.signed_by(&self.inner.public_key)
+    }
+
+    /// Authority Information Access caIssuers URIs (where the issuer's certificate is).
+    pub fn ca_issuer_urls(&self) -> Vec<String> {
+        let Some(value) = extension_value(&self.inner.der, &oid::AUTHORITY_INFO_ACCESS) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let Ok(seq) = Tlv::parse_exact(value).and_then(|t| t.tagged(der::SEQUENCE)) else {
+            return out;
+        };
+        let mut r = seq.reader();
+        while let Ok(ad) = r.tagged(der::SEQUENCE) {
+            let mut a = ad.reader();
+            let (Ok(method), Ok(location)) = (a.tagged(der::OID), a.any()) else {
+                break;
+            };
+            // accessLocation uniformResourceIdentifier is [6] IA5String.
+            if oid::is(method.value, &CA_ISSUERS)
+                && location.tag == der::ctx_prim(6)
+                && let Ok(s) = std::str::from_utf8(location.value)
+            {
+                out.push(s.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// The extnValue contents of extension `want` in a DER certificate.
+fn extension_value<'a>(
+    certificate: &'a [u8],
+    want: &const_oid::ObjectIdentifier,
+) -> Option<&'a [u8]> {
+    let outer = Tlv::parse_exact(certificate)
+        .ok()?
+        .tagged(der::SEQUENCE)
+        .ok()?;
+    let mut r = outer.reader();
+    let tbs = r.tagged(der::SEQUENCE).ok()?;
+    let mut t = tbs.reader();
+    t.optional(der::ctx_cons(0)).ok()?;
+    // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    for _ in 0..6 {
+        t.any().ok()?;
+    }
+    t.optional(der::ctx_prim(1)).ok()?;
+    t.optional(der::ctx_prim(2)).ok()?;
+    let wrapper = t.optional(der::ctx_cons(3)).ok()??;
+    let list = Tlv::parse_exact(wrapper.value).ok()?;
+    let mut found = None;
+    cert::for_each_extension(&list, |id, _critical, value| {
+        if oid::is(id, want) {
+            found = Some(value);
+        }
+        Ok(())
+    })
+    .ok()?;
+    found
+}

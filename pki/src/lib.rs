@@ -27,11 +27,11 @@ pub mod path;
 
 mod accessors;
 mod cert;
+mod certificate_policies;
 mod constraints;
 mod der;
 mod name;
 mod oid;
-mod policy;
 mod signature;
 mod time;
 

@@ -11,7 +11,10 @@ use std::collections::HashMap;
 
 use super::cert::{Cert, PublicKey, key_usage};
 use super::crl;
-use super::{Certificate, Inputs, Reason, Revocation, Usage, constraints, oid, policy, signature};
+use super::{
+    Certificate, Inputs, Reason, Revocation, Usage, certificate_policies, constraints, oid,
+    signature,
+};
 
 /// Longest path accepted, trust anchor excluded (PKITS' longest is 6).
 const MAX_PATH_LEN: usize = 10;
@@ -384,7 +387,7 @@ fn check_structure(
     purpose: Purpose<'_>,
 ) -> Result<(), (Reason, String)> {
     let n = certs.len();
-    let mut policies = policy::State::new(n);
+    let mut policies = certificate_policies::State::new(n);
     let mut names = constraints::State::default();
     let mut max_path_length = n;
     for (idx, cert) in certs.iter().enumerate() {

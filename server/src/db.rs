@@ -82,6 +82,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_outbox_lease.sql"),
         include_str!("../../migrations/postgres/0005_outbox_lease.sql"),
     ),
+    (
+        6,
+        "harvest",
+        include_str!("../../migrations/sqlite/0006_harvest.sql"),
+        include_str!("../../migrations/postgres/0006_harvest.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -423,6 +423,60 @@ fn openssl_signed(dir: &Path, name: &str, leaf: &Leaf, from: &str, opaque: bool)
 }
 
 #[test]
+fn a_signature_without_certificates_verifies_with_the_signers_certificate_from_certs() {
+    let dir = scratch("nocerts");
+    let pki = pki();
+    let entity = write(&dir, "entity.txt", ENTITY.as_bytes());
+    let mut args = vec!["cms", "-sign", "-nocerts", "-in", s(&entity)];
+    args.extend_from_slice(&["-signer", s(&pki.alice.cert), "-inkey", s(&pki.alice.key)]);
+    args.extend_from_slice(&["-out", "nocerts-signed.eml"]);
+    run(&dir, "openssl", &args, &[]);
+    let mut signed = b"From: alice@example.test\nTo: bob@example.test\nSubject: test\n".to_vec();
+    signed.extend(std::fs::read(dir.join("nocerts-signed.eml")).unwrap());
+    let signed = write(&dir, "nocerts.eml", &signed);
+
+    let trust = ["--trust", s(&pki.root)];
+    let (line, code, _) = verify(&dir, &signed, &trust);
+    assert_eq!(
+        (line.as_str(), code),
+        ("invalid: signer-certificate-missing", 1)
+    );
+    // Someone else's certificate does not stand in for the signer's.
+    let wrong = ["--trust", s(&pki.root), "--certs", s(&pki.carol.cert)];
+    let (line, _, _) = verify(&dir, &signed, &wrong);
+    assert_eq!(line, "invalid: signer-certificate-missing");
+    // The signer's certificate and its issuer, as `openssl cms -verify -certfile` takes them.
+    let known = [
+        "--trust",
+        s(&pki.root),
+        "--certs",
+        s(&pki.alice.cert),
+        "--certs",
+        s(&pki.intermediate),
+    ];
+    let (line, code, stderr) = verify(&dir, &signed, &known);
+    assert_eq!((line.as_str(), code), ("valid", 0), "{stderr}");
+    // Without the issuer the path cannot be built: the certificate was found, not trusted.
+    let leaf_only = ["--trust", s(&pki.root), "--certs", s(&pki.alice.cert)];
+    let (line, _, _) = verify(&dir, &signed, &leaf_only);
+    assert_ne!(line, "valid");
+    // openssl agrees the message is good given the same certificate.
+    let args = [
+        "cms",
+        "-verify",
+        "-in",
+        s(&signed),
+        "-certfile",
+        s(&pki.alice.cert),
+        "-CAfile",
+        s(&pki.ca_bundle),
+        "-out",
+        "nocerts-content.out",
+    ];
+    run(&dir, "openssl", &args, &[]);
+}
+
+#[test]
 fn openssl_signs_and_we_verify() {
     let dir = scratch("verify");
     let pki = pki();

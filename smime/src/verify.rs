@@ -41,7 +41,8 @@ pub enum SignerId {
 /// What could not be checked for one signer, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignerProblem {
-    /// The signer's certificate is not among the certificates carried.
+    /// The signer's certificate is neither among the certificates carried nor among those the
+    /// caller offered.
     CertificateNotFound,
     UnsupportedDigest(String),
     UnsupportedSignatureAlgorithm(String),
@@ -81,6 +82,9 @@ impl core::fmt::Display for SignerProblem {
 pub struct SignerResult {
     pub signer_id: SignerId,
     pub certificate: Option<Certificate>,
+    /// The certificate came from the caller's candidates, not from the message: the caller
+    /// knew it already, so it is nothing new to remember.
+    pub certificate_supplied: bool,
     pub digest_algorithm: Option<DigestAlgorithm>,
     pub signature_algorithm: Option<SignatureAlgorithm>,
     /// The content hashes to the messageDigest the signer signed. False means the content was
@@ -139,18 +143,38 @@ impl Verification {
 
 /// Verify a clear-signed or opaque-signed message (or entity).
 pub fn verify(message: &[u8]) -> Result<Verification> {
-    run_ready(verify_with(&Software, message))
+    verify_with_candidates(message, &[])
+}
+
+/// [`verify`], offering `candidates` for signers whose certificate the message does not carry
+/// (a signature made without certificates, `openssl cms -sign -nocerts`). A candidate is used
+/// only when it is the certificate the SignerInfo names (issuer and serial, or key identifier);
+/// where the candidates come from — a directory, an address book, a file — is the caller's
+/// business, as is whether to trust them.
+pub fn verify_with_candidates(message: &[u8], candidates: &[Certificate]) -> Result<Verification> {
+    run_ready(verify_among(&Software, message, candidates))
 }
 
 /// [`verify`] with the content hashed by `bulk`.
 pub async fn verify_with<B: Bulk + ?Sized>(bulk: &B, message: &[u8]) -> Result<Verification> {
+    verify_among(bulk, message, &[]).await
+}
+
+/// [`verify_with_candidates`] with the content hashed by `bulk`.
+pub async fn verify_among<B: Bulk + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    candidates: &[Certificate],
+) -> Result<Verification> {
     let from = Entity::parse(message)?.from_addresses();
     let mut verification = match mime::parse_smime(message)? {
         SmimeContent::ClearSigned {
             signed_content,
             signature,
-        } => verify_signed_data_with(bulk, &signature, Some(signed_content)).await?,
-        SmimeContent::Opaque { cms } => verify_signed_data_with(bulk, &cms, None).await?,
+        } => verify_signed_data_among(bulk, &signature, Some(signed_content), candidates).await?,
+        SmimeContent::Opaque { cms } => {
+            verify_signed_data_among(bulk, &cms, None, candidates).await?
+        }
         SmimeContent::NotSmime => return Err(Error::NotSmime),
     };
     if let Some(from) = from {
@@ -194,6 +218,18 @@ pub async fn verify_signed_data_with<B: Bulk + ?Sized>(
     cms: &[u8],
     detached: Option<Vec<u8>>,
 ) -> Result<Verification> {
+    verify_signed_data_among(bulk, cms, detached, &[]).await
+}
+
+/// [`verify_signed_data_with`], offering `candidates` for signers whose certificate the
+/// SignedData does not carry (see [`verify_with_candidates`]). Carried certificates are tried
+/// first; [`Verification::certificates`] stays what the message carried.
+pub async fn verify_signed_data_among<B: Bulk + ?Sized>(
+    bulk: &B,
+    cms: &[u8],
+    detached: Option<Vec<u8>>,
+    candidates: &[Certificate],
+) -> Result<Verification> {
     let der = ber::normalize(cms)?;
     let signed_data = signed_data_element(&der)?;
     let parts = SignedDataParts::parse(&signed_data)?;
@@ -226,6 +262,7 @@ pub async fn verify_signed_data_with<B: Bulk + ?Sized>(
                 &content_digests,
                 &parts.econtent_type,
                 &parts.certificates,
+                candidates,
             )
         })
         .collect::<Result<Vec<_>>>()?;
@@ -328,11 +365,16 @@ fn verify_signer(
     content_digests: &[(DigestAlgorithm, Vec<u8>)],
     econtent_type: &ObjectIdentifier,
     certificates: &[Certificate],
+    candidates: &[Certificate],
 ) -> Result<SignerResult> {
     let info = SignerInfo::from_der(raw)?;
+    let carried = find_certificate(&info.sid, certificates);
+    let certificate_supplied = carried.is_none();
+    let certificate = carried.or_else(|| find_certificate(&info.sid, candidates));
     let mut result = SignerResult {
         signer_id: signer_id(&info.sid),
-        certificate: find_certificate(&info.sid, certificates),
+        certificate_supplied: certificate_supplied && certificate.is_some(),
+        certificate,
         digest_algorithm: DigestAlgorithm::from_oid(&info.digest_alg.oid),
         signature_algorithm: None,
         digest_ok: false,

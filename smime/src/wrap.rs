@@ -210,11 +210,33 @@ pub fn open(
     run_ready(open_with(&Software, message, keys, rng))
 }
 
+/// [`open`], offering `candidates` for signers whose certificate a signed layer does not carry
+/// (see [`verify::verify_with_candidates`]).
+pub fn open_with_candidates(
+    message: &[u8],
+    keys: &[(&Certificate, &dyn Decryptor)],
+    candidates: &[Certificate],
+    rng: &mut dyn CryptoRng,
+) -> Result<Opened> {
+    run_ready(open_among(&Software, message, keys, candidates, rng))
+}
+
 /// [`open`] with the bulk hashing and decryption done by `bulk`.
 pub async fn open_with<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
     bulk: &B,
     message: &[u8],
     keys: &[(&Certificate, &K)],
+    rng: &mut dyn CryptoRng,
+) -> Result<Opened> {
+    open_among(bulk, message, keys, &[], rng).await
+}
+
+/// [`open_with_candidates`] with the bulk hashing and decryption done by `bulk`.
+pub async fn open_among<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
+    bulk: &B,
+    message: &[u8],
+    keys: &[(&Certificate, &K)],
+    candidates: &[Certificate],
     rng: &mut dyn CryptoRng,
 ) -> Result<Opened> {
     let outer_from = from_addresses(message)?;
@@ -233,13 +255,19 @@ pub async fn open_with<B: Bulk + ?Sized, K: AsyncDecryptor + ?Sized>(
                 signed_content,
                 signature,
             } => {
-                let verification =
-                    verify::verify_signed_data_with(bulk, &signature, Some(signed_content)).await?;
+                let verification = verify::verify_signed_data_among(
+                    bulk,
+                    &signature,
+                    Some(signed_content),
+                    candidates,
+                )
+                .await?;
                 signed_layer(verification, &current, &outer_from, &mut layers)?
             }
             SmimeContent::Opaque { cms } => match cms_content_type(&cms)? {
                 t if t == oid::SIGNED_DATA => {
-                    let verification = verify::verify_signed_data_with(bulk, &cms, None).await?;
+                    let verification =
+                        verify::verify_signed_data_among(bulk, &cms, None, candidates).await?;
                     signed_layer(verification, &current, &outer_from, &mut layers)?
                 }
                 t if t == oid::ENVELOPED_DATA || t == oid::AUTH_ENVELOPED_DATA => {

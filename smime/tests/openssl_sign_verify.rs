@@ -389,6 +389,40 @@ fn from_mismatch_and_missing_certificate_are_reported() {
 }
 
 #[test]
+fn a_signature_without_certificates_verifies_with_the_signers_certificate_offered() {
+    let dir = scratch(pki(), "nocerts_candidates");
+    let no_certs = openssl_sign(&dir, &pki().rsa, &["-nocerts"]);
+    // Someone else's certificate is no help: only the one the SignerInfo names is used.
+    let other = verify::verify_with_candidates(&no_certs, &[pki().p256.cert.clone()]).unwrap();
+    assert_eq!(
+        other.signers[0].problem,
+        Some(SignerProblem::CertificateNotFound)
+    );
+    let result = verify::verify_with_candidates(
+        &no_certs,
+        &[pki().p256.cert.clone(), pki().rsa.cert.clone()],
+    )
+    .unwrap();
+    assert!(result.all_valid(), "{:?}", result.signers[0]);
+    let signer = &result.signers[0];
+    assert!(signer.certificate_supplied);
+    assert_eq!(signer.certificate.as_ref(), Some(&pki().rsa.cert));
+    assert_eq!(signer.matches_from, Some(true));
+    // Only what the message carried (the intermediate, from -certfile) is listed as carried.
+    assert!(!result.certificates.contains(&pki().rsa.cert));
+    let opened =
+        smime::wrap::open_with_candidates(&no_certs, &[], &[pki().rsa.cert.clone()], &mut rng())
+            .unwrap();
+    assert!(opened.all_signatures_valid());
+
+    // A carried certificate is not "supplied", even when offered too.
+    let with_certs = openssl_sign(&dir, &pki().rsa, &[]);
+    let result = verify::verify_with_candidates(&with_certs, &[pki().rsa.cert.clone()]).unwrap();
+    assert!(result.all_valid());
+    assert!(!result.signers[0].certificate_supplied);
+}
+
+#[test]
 fn a_signer_among_several_senders_is_not_the_sender() {
     let dir = scratch(pki(), "several_senders");
     let signed = String::from_utf8(openssl_sign(&dir, &pki().rsa, &[])).unwrap();

@@ -109,7 +109,8 @@ pub struct VerifyArgs {
     /// CRLs (PEM or DER; repeatable). Given any, revocation is checked for the whole path.
     #[arg(long, value_name = "FILE")]
     pub crl: Vec<PathBuf>,
-    /// Further untrusted certificates for path building (PEM or DER; repeatable).
+    /// Further untrusted certificates (PEM or DER; repeatable): the signer's own when the
+    /// message carries none (as `openssl cms -verify -certfile`), and path-building material.
     #[arg(long, value_name = "FILE")]
     pub certs: Vec<PathBuf>,
     /// Validate at this time (RFC 3339, e.g. 2030-01-01T00:00:00Z) instead of now.
@@ -304,16 +305,22 @@ fn verify(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     for path in &args.trust {
         trust.extend(load_certificates(path)?.into_iter().map(|(_, pki)| pki));
     }
+    // Like `openssl cms -verify -certfile`: the signer's certificate when the message carries
+    // none (`-nocerts`), and untrusted path-building material either way.
+    let mut candidates = Vec::new();
     let mut intermediates = Vec::new();
     for path in &args.certs {
-        intermediates.extend(load_certificates(path)?.into_iter().map(|(_, pki)| pki));
+        for (cert, pki) in load_certificates(path)? {
+            candidates.push(cert);
+            intermediates.push(pki);
+        }
     }
     let mut crls = Vec::new();
     for path in &args.crl {
         crls.extend(load_crls(path)?);
     }
 
-    let verification = match smime::verify(&message) {
+    let verification = match smime::verify::verify_with_candidates(&message, &candidates) {
         Ok(v) => v,
         Err(smime::Error::NotSmime | smime::Error::UnexpectedContentType { .. }) => {
             return Ok(invalid("not-signed"));

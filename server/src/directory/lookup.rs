@@ -95,6 +95,12 @@ pub fn order_candidates(
     candidates
 }
 
+/// Keeps the candidates valid at `now`, in the order given.
+pub fn valid_now_in_order(mut candidates: Vec<Candidate>, now: UnixTime) -> Vec<Candidate> {
+    candidates.retain(|c| c.cert.not_before() <= now && now <= c.cert.not_after());
+    candidates
+}
+
 /// A recipient after list expansion; `via` names the list it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {
@@ -251,14 +257,15 @@ async fn candidates_from(
             }
             addresses.sort();
             addresses.dedup();
-            let src = if source == Source::Contacts {
-                UserSource::Contact
+            if source == Source::Contacts {
+                dir.user_certificates(owner, UserSource::Contact, &addresses)
+                    .await
+                    .unwrap_or_default()
             } else {
-                UserSource::Harvested
-            };
-            dir.user_certificates(owner, src, &addresses)
-                .await
-                .unwrap_or_default()
+                dir.harvested_for(owner, &addresses)
+                    .await
+                    .unwrap_or_default()
+            }
         }
         _ => Vec::new(),
     };
@@ -316,7 +323,13 @@ pub async fn find_certificate(
                     .map(|matched| Candidate { cert, matched })
             })
             .collect();
-        for c in order_candidates(candidates, usage, now) {
+        let ordered = match source {
+            // Harvested certificates come newest signature first, and that order stands: the
+            // certificate a correspondent signed with last is the one they read mail with now.
+            Source::Harvested => valid_now_in_order(candidates, now),
+            _ => order_candidates(candidates, usage, now),
+        };
+        for c in ordered {
             let checked = checker
                 .check(&c.cert, &[], usage, Some(c.matched.address()), now)
                 .await;

@@ -8,8 +8,10 @@
 //! certificates — cannot arise from anything this server writes.
 //!
 //! [`import`] parses admin exports; [`lookup`] holds the pure matching, ordering and list
-//! expansion, and the recipient search that feeds them from here.
+//! expansion, and the recipient search that feeds them from here; [`harvest`] keeps the
+//! certificates signed mail brought and the user's address book.
 
+pub mod harvest;
 pub mod import;
 pub mod lookup;
 
@@ -58,10 +60,19 @@ pub enum UserSource {
 }
 
 impl UserSource {
-    fn as_str(self) -> &'static str {
+    /// The name stored in `user_certificates.source` and used in forms.
+    pub fn as_str(self) -> &'static str {
         match self {
             UserSource::Contact => "contact",
             UserSource::Harvested => "harvested",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "contact" => Some(UserSource::Contact),
+            "harvested" => Some(UserSource::Harvested),
+            _ => None,
         }
     }
 }

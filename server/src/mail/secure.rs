@@ -51,6 +51,12 @@ pub struct SignedMail {
 
 /// Sorts a raw message, verifying its signatures when it is signed only.
 pub fn classify(raw: &[u8]) -> Sealed {
+    classify_with(raw, &[])
+}
+
+/// [`classify`], offering `candidates` (certificates the server knows for the sender) for
+/// signers whose certificate the signature does not carry.
+pub fn classify_with(raw: &[u8], candidates: &[smime::Certificate]) -> Sealed {
     match smime::mime::parse_smime(raw) {
         Ok(smime::mime::SmimeContent::NotSmime) => return Sealed::Plain,
         Ok(_) => {}
@@ -58,7 +64,7 @@ pub fn classify(raw: &[u8]) -> Sealed {
         Err(_) => return Sealed::Plain,
     }
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    let opened = match wrap::open(raw, &[], &mut rng) {
+    let opened = match wrap::open_with_candidates(raw, &[], candidates, &mut rng) {
         Ok(opened) => opened,
         // No key was offered, so any encrypted layer ends here.
         Err(smime::Error::DecryptionFailed) => return Sealed::Encrypted,
@@ -90,6 +96,25 @@ pub fn classify(raw: &[u8]) -> Sealed {
         signers,
         carried,
     })
+}
+
+impl SignedMail {
+    /// Some signer's certificate was neither carried nor offered: worth looking for it among
+    /// the certificates the server knows.
+    pub fn lacks_a_certificate(&self) -> bool {
+        self.signers.iter().any(|s| {
+            s.problem == Some(smime::verify::SignerProblem::CertificateNotFound)
+                && s.certificate.is_none()
+        })
+    }
+}
+
+/// The From addresses of a raw message, as the engine compares signers with them.
+pub fn from_addresses(raw: &[u8]) -> Vec<String> {
+    smime::mime::Entity::parse(raw)
+        .ok()
+        .and_then(|e| e.from_addresses())
+        .unwrap_or_default()
 }
 
 /// What the signer's software established about one signature, before any chain checking.
@@ -125,6 +150,19 @@ impl SignerFacts {
             problem: r.problem.as_ref().map(ToString::to_string),
             capabilities: r.capabilities.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    /// A signature to believe without a second thought: the content and signature hold, with
+    /// nothing unsupported or weak, its signer is the message's one sender, and the signer's
+    /// certificate is valid and trusted with its revocation checked (or checking turned off).
+    /// Only such a signature may teach the server anything about its signer.
+    pub fn vouched_for(&self, checked: &Checked) -> bool {
+        self.digest_ok
+            && self.signature_ok
+            && self.problem.is_none()
+            && !self.weak
+            && self.matches_from == Some(true)
+            && checked.is_valid()
     }
 
     /// The announced content-encryption algorithms Sealmail knows, by their policy names;

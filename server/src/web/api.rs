@@ -144,14 +144,23 @@ impl RecipientAnswer {
         }
     }
 
-    /// Adds what the directory learnt of the certificate's capabilities.
+    /// Adds what the directory learnt of the certificate's capabilities: from signatures the
+    /// server verified, else from what `owner` harvested.
     async fn with_capabilities(
         mut self,
         directory: &crate::directory::Directory,
+        owner: &str,
         cert: Option<&Certificate>,
     ) -> Self {
         if let Some(cert) = cert {
-            self.capabilities = directory.capabilities(cert).await.ok().flatten();
+            self.capabilities = match directory.capabilities(cert).await.ok().flatten() {
+                Some(known) => Some(known),
+                None => directory
+                    .harvested_capabilities(owner, cert)
+                    .await
+                    .ok()
+                    .flatten(),
+            };
         }
         self
     }
@@ -215,7 +224,7 @@ pub async fn recipients(
                 .await;
                 let cert = found.certificate.clone();
                 RecipientAnswer::from_found(found, r.via)
-                    .with_capabilities(&state.directory, cert.as_ref())
+                    .with_capabilities(&state.directory, &owner, cert.as_ref())
                     .await
             }
         })
@@ -337,7 +346,7 @@ pub struct SignatureRequest {
 /// verdict exactly as it does for signed mail it verified itself.
 pub async fn signature_report(
     State(state): State<Shared>,
-    ApiUser(_user): ApiUser,
+    ApiUser(user): ApiUser,
     Json(request): Json<SignatureRequest>,
 ) -> Result<Json<SignatureReport>, ApiError> {
     let certs = read_certificates(&request.certificates)?;
@@ -352,7 +361,20 @@ pub async fn signature_report(
         None => None,
     };
     // The facts here are the page's word (the server cannot see inside the encryption), so
-    // nothing is learnt from them: anyone could claim what bob's program reads.
+    // nothing is learnt from them for everyone: anyone could claim what bob's program reads.
+    // The reader's own address book may take the certificate, though: it validated here, and
+    // the reader could have added it to contacts with one click anyway.
+    if let (Some(cert), Some(checked)) = (signer, &checked) {
+        harvest_signer(
+            &state,
+            &user.0.email,
+            &request.facts,
+            cert,
+            checked,
+            &request.from,
+        )
+        .await;
+    }
     Ok(Json(secure::report(
         &request.facts,
         signer,
@@ -382,6 +404,49 @@ pub async fn learn_capabilities(
         .await
     {
         tracing::warn!("remembering a signer's capabilities failed: {e}");
+    }
+}
+
+/// A signature that is valid and trusted files its signer's certificate, and what it announced
+/// it can decrypt, in the reader's address book (harvesting): writing back can then be
+/// encrypted without importing anything. Only for the message's one sender, whom the
+/// certificate must name; a failure to store is logged, the reader still gets the message.
+pub async fn harvest_signer(
+    state: &Shared,
+    owner: &str,
+    facts: &secure::SignerFacts,
+    cert: &Certificate,
+    checked: &crate::trust::Checked,
+    from: &str,
+) {
+    if !facts.vouched_for(checked) || cert.is_ca() {
+        return;
+    }
+    let senders = smime::mime::addresses(from);
+    let [sender] = senders.as_slice() else {
+        return;
+    };
+    let sender = normalize(sender);
+    if !cert
+        .email_addresses()
+        .iter()
+        .any(|a| normalize(a) == sender)
+    {
+        return;
+    }
+    // A signing time in the future would outrank every later signature.
+    let now = crate::db::now();
+    let signed_at = facts.signing_time.map_or(now, |t| t.min(now));
+    let capabilities = facts.encryption_capabilities();
+    let harvest = crate::directory::harvest::Harvest {
+        owner,
+        address: &sender,
+        certificate: cert,
+        signed_at,
+        capabilities: &capabilities,
+    };
+    if let Err(e) = state.directory.harvest(harvest).await {
+        tracing::warn!("keeping a signer's certificate failed: {e}");
     }
 }
 

@@ -43,6 +43,7 @@ pub mod api;
 pub mod assets;
 mod auth;
 mod compose;
+mod contacts;
 mod deliver;
 mod errors;
 mod hardening;
@@ -275,6 +276,8 @@ pub fn router(state: Shared) -> Router {
         .route("/compose", get(compose::compose_page).post(compose::submit))
         .route("/compose/sealed", post(compose::submit_sealed))
         .route("/keys", get(settings::keys_page))
+        .route("/contacts", get(contacts::address_book))
+        .route("/contacts/remove", post(contacts::remove).layer(small))
         .route(
             "/options",
             get(settings::options_page)

@@ -122,7 +122,19 @@ pub async fn message(
         let opened = imap::mailbox::open(s, &q.folder, q.uid).await?;
         Ok((folders, opened))
     })?;
-    let sealed = secure::classify(&raw);
+    let sealed = match secure::classify(&raw) {
+        // A signature made without certificates (`-nocerts`) still verifies when the server
+        // knows the sender's certificate: the engine is offered every one it has for them.
+        Sealed::Signed(signed) if signed.lacks_a_certificate() => {
+            let candidates = known_certificates(&state, &user.0.email, &raw).await;
+            if candidates.is_empty() {
+                Sealed::Signed(signed)
+            } else {
+                secure::classify_with(&raw, &candidates)
+            }
+        }
+        sealed => sealed,
+    };
     let display = sealed.display(&raw);
     // Remote images in decrypted mail are an EFAIL channel: the page's policy also binds the
     // frame the browser shows the plaintext in, so encrypted mail never gets the relaxed one.
@@ -141,7 +153,7 @@ pub async fn message(
     let security = match &sealed {
         Sealed::Plain => Security::default(),
         Sealed::Signed(signed) => Security {
-            signatures: signature_reports(&state, signed, &from_address).await,
+            signatures: signature_reports(&state, &user.0.email, signed, &from_address).await,
             ..Security::default()
         },
         Sealed::Encrypted => Security {
@@ -379,9 +391,28 @@ pub async fn message_action(
     }
 }
 
-/// Checks each signer's certificate (chain, revocation) and words the verdicts.
+/// Every certificate the directory, `owner`'s contacts and harvest hold for the message's
+/// senders, for the engine to pick a signer's from. Trust is decided afterwards, as for a
+/// carried certificate.
+async fn known_certificates(state: &Shared, owner: &str, raw: &[u8]) -> Vec<smime::Certificate> {
+    let mut out = Vec::new();
+    for address in secure::from_addresses(raw) {
+        let known =
+            crate::directory::lookup::known_certificates(&state.directory, owner, &address).await;
+        out.extend(
+            known
+                .iter()
+                .filter_map(|c| smime::Certificate::from_der(c.der()).ok()),
+        );
+    }
+    out
+}
+
+/// Checks each signer's certificate (chain, revocation) and words the verdicts; a valid,
+/// trusted signer's certificate goes into `owner`'s address book.
 async fn signature_reports(
     state: &Shared,
+    owner: &str,
     signed: &SignedMail,
     from: &str,
 ) -> Vec<secure::SignatureReport> {
@@ -404,6 +435,10 @@ async fn signature_reports(
         };
         if let (Some(cert), Some(checked)) = (&cert, &checked) {
             super::api::learn_capabilities(state, &facts, cert, checked).await;
+            // A certificate the server offered was known already: nothing to harvest.
+            if !signer.certificate_supplied {
+                super::api::harvest_signer(state, owner, &facts, cert, checked, from).await;
+            }
         }
         reports.push(secure::report(
             &facts,

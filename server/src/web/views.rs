@@ -59,6 +59,8 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "unflagged" => "The flag was removed.",
         "saved" => "Draft saved.",
         "options" => "Your options were saved.",
+        "removed" => "The certificate was removed from your address book.",
+        "gone" => "That certificate was no longer in your address book.",
         _ => return None,
     })
 }
@@ -256,6 +258,28 @@ pub fn order_words(order: Order, sorted: bool) -> &'static str {
 #[template(path = "keys.html")]
 pub struct KeysPage {
     pub chrome: Chrome,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contacts.html")]
+pub struct AddressBookPage {
+    pub chrome: Chrome,
+    pub contacts: Vec<AddressBookRow>,
+    /// From signed mail.
+    pub harvested: Vec<AddressBookRow>,
+}
+
+pub struct AddressBookRow {
+    pub address: String,
+    pub subject: String,
+    pub issuer: String,
+    pub expires: String,
+    pub expired: bool,
+    /// When it was added or first harvested.
+    pub added: String,
+    /// `contact` or `harvested`: what the remove form names.
+    pub source: &'static str,
+    pub fingerprint: String,
 }
 
 #[derive(Template, WebTemplate)]

@@ -107,29 +107,31 @@ export function choose(title, lines, choices) {
 
 let reportCounter = 0;
 
-/** The banner for one signature, the same markup the server renders for mail it verified. */
+/**
+ * The banner for one signature the browser found, from the page's <template> of the banner the
+ * server renders for mail it verified (templates/signature_banner.html): one markup for both.
+ */
 export function signatureBanner(report) {
+  const banner = document.getElementById('signature-banner').content.firstElementChild.cloneNode(true);
+  banner.classList.add(report.state);
+  for (const slot of banner.querySelectorAll('[data-field]')) {
+    const value = report[slot.dataset.field];
+    slot.textContent = Array.isArray(value) ? value.join(' → ') : (value || '');
+  }
   reportCounter += 1;
   const detailsId = `browser-signature-${reportCounter}`;
-  const row = (term, value) => [el('dt', { text: term }), el('dd', { text: value || '' })];
-  const details = el('dl', { class: 'signature-details', id: detailsId, hidden: true },
-    ...row('Signer', report.signer),
-    ...row('E-mail', report.email),
-    ...row('Issued by', report.issuer),
-    ...row('Certificate chain', (report.chain || []).join(' → ')),
-    ...row('Valid', `from ${report.validFrom} to ${report.validTo}`),
-    ...row('Revocation', report.revocation),
-    ...row('Signed at', report.signingTime),
-    ...row('Algorithms', report.algorithms));
-  const button = el('button', { type: 'button', class: 'disclose', 'aria-expanded': 'false', 'aria-controls': detailsId, text: 'Verify signature' });
-  wireDisclosure(button);
-  let add = null;
+  banner.querySelector('.signature-details').id = detailsId;
+  const disclose = banner.querySelector('button.disclose');
+  disclose.setAttribute('aria-controls', detailsId);
+  wireDisclosure(disclose);
+  const add = banner.querySelector('button.add-contact');
   if (report.state !== 'invalid' && report.certificates?.length) {
-    add = el('button', { type: 'button', class: 'add-contact', 'data-certificates': report.certificates.join(' '), text: 'Add sender\'s certificate to contacts' });
+    add.dataset.certificates = report.certificates.join(' ');
     wireAddContact(add);
+  } else {
+    add.remove();
   }
-  return el('div', { class: `smime-banner ${report.state}`, role: 'status' },
-    el('p', { class: 'headline', text: report.headline }), button, add, details);
+  return banner;
 }
 
 /**

@@ -178,7 +178,9 @@ impl SignerFacts {
 }
 
 /// A signature's verdict in words: the banner and the "Verify signature" details.
-#[derive(Debug, Clone, Serialize)]
+/// `templates/signature_banner.html` is its one markup, for the server's pages and (as a
+/// `<template>` filled in by `static/ui.js`) for signatures the browser found inside encryption.
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureReport {
     /// "valid", "warning" or "invalid".

@@ -381,6 +381,13 @@ pub struct Security {
     pub damaged: Option<String>,
 }
 
+impl Security {
+    /// An empty report: the page's `<template>` for banners the browser fills in.
+    pub fn blank_signature(&self) -> crate::mail::secure::SignatureReport {
+        Default::default()
+    }
+}
+
 pub struct KeptAttachment {
     pub part: usize,
     pub name: String,

@@ -47,6 +47,25 @@ for (const form of document.querySelectorAll('form.compose')) {
   });
 }
 
+// "Select all on this page" in a folder's list. Without script the form still works box by box,
+// and a link reloads the page with every box ticked.
+const selectAll = document.getElementById('select-all');
+if (selectAll) {
+  const boxes = [...document.querySelectorAll('input[type=checkbox][name=uid][form=selected]')];
+  const sync = () => {
+    const ticked = boxes.filter((box) => box.checked).length;
+    selectAll.checked = ticked > 0 && ticked === boxes.length;
+    selectAll.indeterminate = ticked > 0 && ticked < boxes.length;
+  };
+  selectAll.addEventListener('change', () => {
+    for (const box of boxes) box.checked = selectAll.checked;
+    sync();
+  });
+  for (const box of boxes) box.addEventListener('change', sync);
+  selectAll.hidden = false;
+  sync();
+}
+
 // "Verify signature" and other disclosure buttons the server rendered.
 import('./ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);

@@ -25,6 +25,8 @@ pub struct Folder {
     pub role: Option<FolderRole>,
     pub messages: u32,
     pub unseen: u32,
+    /// Listed in the folder sidebar (IMAP subscription); special folders always are.
+    pub subscribed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -54,11 +56,13 @@ pub struct MessagePage {
 /// Every selectable folder with its counts, in the order a mail client shows them.
 pub async fn folders(session: &mut Session) -> Result<Vec<Folder>, ImapError> {
     let names = selectable(session).await?;
+    let subscribed = subscriptions(session).await?;
     let mut folders = Vec::with_capacity(names.len());
     for (name, role) in names {
         let status = session.status(&name, "(MESSAGES UNSEEN)").await?;
         folders.push(Folder {
             display_name: display_name(&name, role),
+            subscribed: role.is_some() || subscribed.contains(&name),
             name,
             role,
             messages: status.exists,
@@ -67,6 +71,18 @@ pub async fn folders(session: &mut Session) -> Result<Vec<Folder>, ImapError> {
     }
     folders.sort_by_key(sort_key);
     Ok(folders)
+}
+
+/// The names of the folders the user subscribed to.
+pub(super) async fn subscriptions(
+    session: &mut Session,
+) -> Result<std::collections::HashSet<String>, ImapError> {
+    let names: Vec<_> = session
+        .lsub(Some(""), Some("*"))
+        .await?
+        .try_collect()
+        .await?;
+    Ok(names.iter().map(|n| n.name().to_string()).collect())
 }
 
 /// Selectable folder names with their roles: one LIST, no per-folder STATUS.
@@ -87,7 +103,7 @@ async fn selectable(session: &mut Session) -> Result<Vec<(String, Option<FolderR
         .collect())
 }
 
-fn role_of(name: &str, attributes: &[NameAttribute<'_>]) -> Option<FolderRole> {
+pub(super) fn role_of(name: &str, attributes: &[NameAttribute<'_>]) -> Option<FolderRole> {
     if name.eq_ignore_ascii_case("INBOX") {
         return Some(FolderRole::Inbox);
     }
@@ -101,7 +117,7 @@ fn role_of(name: &str, attributes: &[NameAttribute<'_>]) -> Option<FolderRole> {
     })
 }
 
-fn display_name(name: &str, role: Option<FolderRole>) -> String {
+pub(super) fn display_name(name: &str, role: Option<FolderRole>) -> String {
     if role == Some(FolderRole::Inbox) {
         return "Inbox".into();
     }
@@ -130,7 +146,7 @@ pub async fn special_folder(
     Ok(pick_role(&selectable(session).await?, role).map(str::to_string))
 }
 
-fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole) -> Option<&str> {
+pub(super) fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole) -> Option<&str> {
     let conventional = match role {
         FolderRole::Inbox => "INBOX",
         FolderRole::Drafts => "Drafts",
@@ -327,70 +343,136 @@ async fn fetch_item(
     Ok((raw, flagged))
 }
 
+/// Marks these messages of `folder` read or unread, in one command.
 pub async fn set_seen(
     session: &mut Session,
     folder: &str,
-    uid: u32,
+    uids: &[u32],
     seen: bool,
 ) -> Result<(), ImapError> {
-    store_flag(session, folder, uid, "\\Seen", seen).await
+    store_flag(session, folder, uids, "\\Seen", seen).await
 }
 
+/// Flags or unflags these messages of `folder`, in one command.
 pub async fn set_flagged(
     session: &mut Session,
     folder: &str,
-    uid: u32,
+    uids: &[u32],
     flagged: bool,
 ) -> Result<(), ImapError> {
-    store_flag(session, folder, uid, "\\Flagged", flagged).await
+    store_flag(session, folder, uids, "\\Flagged", flagged).await
 }
 
 async fn store_flag(
     session: &mut Session,
     folder: &str,
-    uid: u32,
+    uids: &[u32],
     flag: &str,
     on: bool,
 ) -> Result<(), ImapError> {
+    let Some(set) = uid_set(uids) else {
+        return Ok(());
+    };
     session.select(folder).await.map_err(not_found_if_refused)?;
     let change = format!("{}FLAGS.SILENT ({flag})", if on { "+" } else { "-" });
-    let _: Vec<_> = session
-        .uid_store(uid.to_string(), change)
-        .await?
-        .try_collect()
-        .await?;
+    let _: Vec<_> = session.uid_store(set, change).await?.try_collect().await?;
     Ok(())
 }
 
-pub async fn move_message(
+/// Moves these messages of `from` to `to`, in one `UID MOVE`.
+pub async fn move_messages(
     session: &mut Session,
     from: &str,
-    uid: u32,
+    uids: &[u32],
     to: &str,
 ) -> Result<(), ImapError> {
+    let Some(set) = uid_set(uids) else {
+        return Ok(());
+    };
     session.select(from).await.map_err(not_found_if_refused)?;
-    session.uid_mv(uid.to_string(), to).await?;
+    session.uid_mv(set, to).await?;
     Ok(())
 }
 
-/// Removes a message for good (used in Trash, and for a draft once it has been sent).
+/// Removes messages for good (used in Trash, and for a draft once it has been sent). Only these
+/// UIDs are expunged (`UID EXPUNGE`), not whatever else someone marked deleted.
 pub async fn delete_permanently(
     session: &mut Session,
     folder: &str,
-    uid: u32,
+    uids: &[u32],
 ) -> Result<(), ImapError> {
+    let Some(set) = uid_set(uids) else {
+        return Ok(());
+    };
     session.select(folder).await.map_err(not_found_if_refused)?;
     let _: Vec<_> = session
-        .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")
+        .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
         .await?
         .try_collect()
         .await?;
-    let _: Vec<_> = session
-        .uid_expunge(uid.to_string())
-        .await?
-        .try_collect()
-        .await?;
+    let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
     Ok(())
+}
+
+/// Where "Delete" put the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    ToTrash,
+    /// They were in Trash already (or there is no Trash).
+    ForGood,
+}
+
+/// "Delete" as people mean it: to Trash, and for good only from Trash itself.
+pub async fn delete(
+    session: &mut Session,
+    folder: &str,
+    uids: &[u32],
+) -> Result<Deleted, ImapError> {
+    match special_folder(session, FolderRole::Trash).await? {
+        Some(trash) if trash != folder => {
+            move_messages(session, folder, uids, &trash).await?;
+            Ok(Deleted::ToTrash)
+        }
+        _ => {
+            delete_permanently(session, folder, uids).await?;
+            Ok(Deleted::ForGood)
+        }
+    }
+}
+
+/// An IMAP UID set for `uids` (`3:5,9`), runs folded into ranges so a whole page stays one
+/// short command; `None` for no UIDs, which no command should be sent for.
+pub fn uid_set(uids: &[u32]) -> Option<String> {
+    let mut sorted: Vec<u32> = uids.iter().copied().filter(|&u| u > 0).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut run: Option<(u32, u32)> = None;
+    for uid in sorted {
+        run = match run {
+            Some((start, end)) if end.checked_add(1) == Some(uid) => Some((start, uid)),
+            Some(done) => {
+                parts.push(done);
+                Some((uid, uid))
+            }
+            None => Some((uid, uid)),
+        };
+    }
+    parts.extend(run);
+    if parts.is_empty() {
+        return None;
+    }
+    let text: Vec<String> = parts
+        .iter()
+        .map(|&(start, end)| {
+            if start == end {
+                start.to_string()
+            } else {
+                format!("{start}:{end}")
+            }
+        })
+        .collect();
+    Some(text.join(","))
 }
 
 pub async fn append(
@@ -442,5 +524,25 @@ pub(super) fn not_found_if_refused(e: async_imap::error::Error) -> ImapError {
     match e {
         async_imap::error::Error::No(_) => ImapError::NotFound,
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uid_set;
+
+    #[test]
+    fn uid_sets_fold_runs_and_ignore_order_duplicates_and_zero() {
+        assert_eq!(uid_set(&[]), None);
+        assert_eq!(uid_set(&[0]), None);
+        assert_eq!(uid_set(&[7]).as_deref(), Some("7"));
+        assert_eq!(
+            uid_set(&[9, 3, 4, 5, 5, 0, 11, 12]).as_deref(),
+            Some("3:5,9,11:12")
+        );
+        assert_eq!(
+            uid_set(&[u32::MAX, u32::MAX - 1, 1]).as_deref(),
+            Some("1,4294967294:4294967295")
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! Everything here speaks to the user's IMAP server with the user's own credentials; the web
 //! server holds no mail of its own.
 
+pub mod folders;
 pub mod mailbox;
 mod pool;
 pub mod search;

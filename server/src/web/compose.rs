@@ -436,7 +436,7 @@ async fn remove_draft(state: &Shared, user: &SignedIn, draft_uid: Option<u32>) {
     let Some(uid) = draft_uid else { return };
     let removed = with_imap!(state, user, |conn| {
         match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
-            Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, uid).await,
+            Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, &[uid]).await,
             None => Ok(()),
         }
     });
@@ -783,7 +783,7 @@ async fn save_draft(
         older.sort_unstable();
         older.dedup();
         for old in older.into_iter().filter(|old| *old != uid) {
-            imap::mailbox::delete_permanently(conn, &drafts, old).await?;
+            imap::mailbox::delete_permanently(conn, &drafts, &[old]).await?;
         }
         Ok((drafts, uid))
     })?;

@@ -46,10 +46,12 @@ mod compose;
 mod contacts;
 mod deliver;
 mod errors;
+mod folders;
 mod hardening;
 pub mod ops;
 mod pages;
 mod search;
+mod selection;
 mod settings;
 mod views;
 
@@ -268,6 +270,26 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/logout", post(auth::logout).layer(small))
         .route("/mail", get(pages::folder))
+        .route("/mail/selected", post(selection::act).layer(small))
+        .route("/folders", get(folders::page))
+        .route("/folders/create", post(folders::create).layer(small))
+        .route("/folders/rename", post(folders::rename).layer(small))
+        .route(
+            "/folders/subscription",
+            post(folders::subscription).layer(small),
+        )
+        .route(
+            "/folders/delete",
+            get(folders::confirm_delete)
+                .post(folders::delete)
+                .layer(small),
+        )
+        .route(
+            "/folders/empty",
+            get(folders::confirm_empty)
+                .post(folders::empty)
+                .layer(small),
+        )
         .route("/message", get(pages::message))
         .route("/message/action", post(pages::message_action).layer(small))
         .route("/message/raw", get(pages::raw_message))

@@ -34,6 +34,8 @@ pub struct FolderQuery {
     page: Option<String>,
     sort: Option<String>,
     notice: Option<String>,
+    /// `all`: every selection box on the page starts ticked.
+    select: Option<String>,
 }
 
 pub async fn folder(
@@ -62,10 +64,14 @@ pub async fn folder(
         };
         format!("{}{sort}&page={n}", folder_href(&folder))
     };
+    let all_selected = q.select.as_deref() == Some("all");
     let rows = page
         .messages
         .iter()
-        .map(|m| MessageRow::new(&folder, m))
+        .map(|m| MessageRow {
+            checked: all_selected,
+            ..MessageRow::new(&folder, m)
+        })
         .collect();
     Ok(FolderPage {
         chrome: Chrome::new(
@@ -87,6 +93,8 @@ pub async fn folder(
             views::order_words(order, page.sorted)
         ),
         show_folder: false,
+        select: true,
+        select_all_href: format!("{}&select=all", page_href(page.page)),
         rows,
         page: page.page,
         pages: page.pages,
@@ -335,24 +343,18 @@ pub async fn message_action(
     };
     match form.action.as_str() {
         "delete" => {
-            let notice = with_imap!(state, &user.0, |s| {
-                match imap::mailbox::special_folder(s, FolderRole::Trash).await? {
-                    Some(trash) if trash != form.folder => {
-                        imap::mailbox::move_message(s, &form.folder, form.uid, &trash).await?;
-                        Ok("deleted")
-                    }
-                    _ => {
-                        imap::mailbox::delete_permanently(s, &form.folder, form.uid).await?;
-                        Ok("purged")
-                    }
-                }
+            let deleted = with_imap!(state, &user.0, |s| {
+                imap::mailbox::delete(s, &form.folder, &[form.uid]).await
             })?;
-            Ok(back(notice))
+            Ok(back(match deleted {
+                imap::mailbox::Deleted::ToTrash => "deleted",
+                imap::mailbox::Deleted::ForGood => "purged",
+            }))
         }
         "unread" | "read" => {
             let seen = form.action == "read";
             with_imap!(state, &user.0, |s| {
-                imap::mailbox::set_seen(s, &form.folder, form.uid, seen).await
+                imap::mailbox::set_seen(s, &form.folder, &[form.uid], seen).await
             })?;
             Ok(if seen {
                 Redirect::to(&message_href(&form.folder, form.uid)).into_response()
@@ -363,7 +365,7 @@ pub async fn message_action(
         "flag" | "unflag" => {
             let flagged = form.action == "flag";
             with_imap!(state, &user.0, |s| {
-                imap::mailbox::set_flagged(s, &form.folder, form.uid, flagged).await
+                imap::mailbox::set_flagged(s, &form.folder, &[form.uid], flagged).await
             })?;
             let notice = if flagged { "flagged" } else { "unflagged" };
             Ok(Redirect::to(&format!(
@@ -381,7 +383,7 @@ pub async fn message_action(
                     PageError::BadRequest("Choose the folder to move the message to.".into())
                 })?;
             with_imap!(state, &user.0, |s| {
-                imap::mailbox::move_message(s, &form.folder, form.uid, target).await
+                imap::mailbox::move_messages(s, &form.folder, &[form.uid], target).await
             })?;
             Ok(back("moved"))
         }

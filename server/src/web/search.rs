@@ -82,6 +82,7 @@ pub async fn search(
             label_of(&folders, &form.folder)
         },
         show_folder: form.all_folders,
+        select: false,
         search: form,
         problem: None,
         searched: false,

@@ -61,6 +61,22 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "options" => "Your options were saved.",
         "removed" => "The certificate was removed from your address book.",
         "gone" => "That certificate was no longer in your address book.",
+        "none-selected" => "No message was selected: tick the box next to each message first.",
+        "selected-deleted" => "The selected messages were moved to Trash.",
+        "selected-purged" => "The selected messages were deleted permanently.",
+        "selected-moved" => "The selected messages were moved.",
+        "selected-read" => "The selected messages were marked as read.",
+        "selected-unread" => "The selected messages were marked as unread.",
+        "selected-flagged" => "The selected messages were flagged.",
+        "selected-unflagged" => "The flags were removed from the selected messages.",
+        "folder-created" => "The folder was created.",
+        "folder-renamed" => "The folder was renamed.",
+        "folder-deleted" => "The folder and its messages were deleted.",
+        "subscribed" => "The folder is listed again.",
+        "unsubscribed" => {
+            "The folder is no longer listed; its mail stays, and it can be listed again here."
+        }
+        "emptied" => "Trash was emptied.",
         _ => return None,
     })
 }
@@ -91,8 +107,11 @@ impl Chrome {
         current: &str,
         notice: Option<&'static str>,
     ) -> Self {
+        // The sidebar lists what the user subscribed to (special folders always); the folders
+        // page lists everything.
         let folders = folders
             .iter()
+            .filter(|f| f.subscribed)
             .map(|f| FolderLink {
                 name: f.name.clone(),
                 label: f.display_name.clone(),
@@ -126,6 +145,7 @@ impl Chrome {
 }
 
 pub struct MessageRow {
+    pub uid: u32,
     pub href: String,
     pub from: String,
     pub subject: String,
@@ -135,11 +155,14 @@ pub struct MessageRow {
     pub flagged: bool,
     /// The folder's name for people, in results from every folder.
     pub folder: Option<String>,
+    /// Its selection box starts ticked ("Select all on this page" without script).
+    pub checked: bool,
 }
 
 impl MessageRow {
     pub fn new(folder: &str, m: &MessageSummary) -> Self {
         Self {
+            uid: m.uid,
             href: message_href(folder, m.uid),
             from: if m.from.is_empty() {
                 "(unknown sender)".into()
@@ -156,6 +179,7 @@ impl MessageRow {
             unread: !m.seen,
             flagged: m.flagged,
             folder: None,
+            checked: false,
         }
     }
 
@@ -304,11 +328,59 @@ pub struct FolderPage {
     pub caption: String,
     /// Folder pages list one folder: no Folder column.
     pub show_folder: bool,
+    /// Rows have selection boxes for the actions on selected messages.
+    pub select: bool,
+    /// This page with every box ticked: "Select all on this page" without script.
+    pub select_all_href: String,
     pub rows: Vec<MessageRow>,
     pub page: u32,
     pub pages: u32,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
+}
+
+/// One folder on the folders page.
+pub struct ManagedFolder {
+    pub name: String,
+    pub label: String,
+    /// The name within its parent, what "Rename" starts from.
+    pub leaf: String,
+    pub href: String,
+    pub messages: String,
+    pub subscribed: bool,
+    /// Special folders: no rename, no delete, always listed.
+    pub protected: bool,
+    /// Trash with something in it: "Empty Trash" is offered.
+    pub emptiable: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "folders.html")]
+pub struct FoldersPage {
+    pub chrome: Chrome,
+    pub folders: Vec<ManagedFolder>,
+    /// Why the last change was refused (nothing was changed).
+    pub error: Option<String>,
+    /// What was typed in the create form, kept when it is refused.
+    pub typed: String,
+    pub typed_parent: String,
+    /// No hierarchy on this server: no "Inside" choice.
+    pub nested: bool,
+}
+
+/// "Are you sure?" before something that deletes mail, naming how much.
+#[derive(Template, WebTemplate)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub question: String,
+    pub action: &'static str,
+    pub folder: String,
+    pub messages: u32,
+    pub button: String,
+    /// Shown above the question when asking again (the folder changed meanwhile).
+    pub error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -325,6 +397,8 @@ pub struct SearchPage {
     pub caption: String,
     /// Results from every folder say which folder each is in.
     pub show_folder: bool,
+    /// Results have no selection boxes (they span folders).
+    pub select: bool,
     pub rows: Vec<MessageRow>,
     /// Every match, even beyond what is shown.
     pub matches: usize,

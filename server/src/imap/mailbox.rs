@@ -6,6 +6,8 @@ use mail_parser::MessageParser;
 
 use super::search::{self, Criteria, Order};
 use super::{ImapError, Session};
+use crate::mail::glance::{self, Protection};
+use async_imap::imap_proto::{BodyParams, BodyStructure};
 use async_imap::types::{Flag, NameAttribute};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub struct MessageSummary {
     pub seen: bool,
     pub answered: bool,
     pub flagged: bool,
+    /// Signed or encrypted, as its top-level type declares (not checked).
+    pub protection: Protection,
 }
 
 #[derive(Debug, Clone)]
@@ -239,8 +243,9 @@ pub fn slice_page<T>(items: &[T], page: u32, page_size: u32) -> (u32, u32, &[T])
     (page, pages, items.get(start..end).unwrap_or(&[]))
 }
 
-const SUMMARY_ITEMS: &str =
-    "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])";
+// BODYSTRUCTURE tells signed and encrypted mail apart without fetching any body.
+const SUMMARY_ITEMS: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE \
+     BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])";
 
 /// The list rows of these messages of the selected folder, in the order given. A message
 /// expunged meanwhile is left out.
@@ -295,7 +300,37 @@ fn summary(parser: &MessageParser, f: &async_imap::types::Fetch) -> Option<Messa
         seen: flags.contains(&Flag::Seen),
         answered: flags.contains(&Flag::Answered),
         flagged: flags.contains(&Flag::Flagged),
+        protection: f.bodystructure().map(protection_of).unwrap_or_default(),
     })
+}
+
+fn pairs<'a>(params: &'a BodyParams<'_>) -> Vec<(&'a str, &'a str)> {
+    params
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect()
+}
+
+/// What the message's top-level part declares; the parts inside do not matter.
+fn protection_of(structure: &BodyStructure<'_>) -> Protection {
+    let common = match structure {
+        BodyStructure::Basic { common, .. }
+        | BodyStructure::Text { common, .. }
+        | BodyStructure::Message { common, .. }
+        | BodyStructure::Multipart { common, .. } => common,
+    };
+    let params = pairs(&common.ty.params);
+    let disposition = common
+        .disposition
+        .as_ref()
+        .map(|d| pairs(&d.params))
+        .unwrap_or_default();
+    let filename = disposition
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("filename"))
+        .map(|(_, v)| *v);
+    glance::protection(&common.ty.ty, &common.ty.subtype, &params, filename)
 }
 
 /// The raw message; reading it marks it seen, as opening a message does in any mail client.

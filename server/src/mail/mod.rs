@@ -2,6 +2,7 @@
 //! Pure functions: no IMAP or SMTP here.
 
 pub mod compose;
+pub mod glance;
 pub mod ids;
 pub mod read;
 pub mod secure;

@@ -153,6 +153,9 @@ pub struct MessageRow {
     pub size: String,
     pub unread: bool,
     pub flagged: bool,
+    /// As the message's structure declares; the signature is only checked on opening.
+    pub signed: bool,
+    pub encrypted: bool,
     /// The folder's name for people, in results from every folder.
     pub folder: Option<String>,
     /// Its selection box starts ticked ("Select all on this page" without script).
@@ -178,6 +181,8 @@ impl MessageRow {
             size: format_size(m.size as usize),
             unread: !m.seen,
             flagged: m.flagged,
+            signed: m.protection.signed,
+            encrypted: m.protection.encrypted,
             folder: None,
             checked: false,
         }

@@ -99,7 +99,9 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   const bobRequests = recordRequests();
   assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
   await bob.goto(folderUrl('INBOX'));
-  await (await waitForMessage(bob, subject)).click();
+  const sealedLink = await waitForMessage(bob, subject);
+  assert.match(await bob.locator('tr', { has: sealedLink }).textContent(), /Encrypted\./, 'the list marks the encrypted message');
+  await sealedLink.click();
   await bob.getByText('Encrypted message').waitFor();
   await unlockIfAsked(bob);
   const banner = bob.locator('#sealed-message .smime-banner');
@@ -172,7 +174,11 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   assertNoneContains(requests.all, secretsOf(pki, 'alice'));
 
   const bob = await signedInPage(browser, front, 'bob');
-  await (await waitForMessage(bob, subject)).click();
+  const signedLink = await waitForMessage(bob, subject);
+  const signedRow = await bob.locator('tr', { has: signedLink }).textContent();
+  assert.match(signedRow, /Signed\./, 'the list marks the signed message');
+  assert.doesNotMatch(signedRow, /Encrypted\./, 'a signed-only message is not marked encrypted');
+  await signedLink.click();
   const banner = bob.locator('.smime-banner').first();
   assert.match(await banner.innerText(), /Signed by alice@.*The signature is valid and the digital ID is trusted\./);
   const details = banner.locator('.signature-details');

@@ -314,6 +314,28 @@ fn pairs<'a>(params: &'a BodyParams<'_>) -> Vec<(&'a str, &'a str)> {
 
 /// What the message's top-level part declares; the parts inside do not matter.
 fn protection_of(structure: &BodyStructure<'_>) -> Protection {
+    // A clear signature over an encrypted part (sign after encrypting, as Sealmail and Outlook
+    // can) is both: look inside signed wrappers, a few levels deep, as a reader would.
+    let mut seen = own_protection(structure);
+    let mut part = structure;
+    for _ in 0..4 {
+        let (BodyStructure::Multipart { bodies, .. }, true) = (part, seen.signed) else {
+            break;
+        };
+        let Some(first) = bodies.first() else {
+            break;
+        };
+        let inner = own_protection(first);
+        seen.encrypted |= inner.encrypted;
+        if !inner.signed {
+            break;
+        }
+        part = first;
+    }
+    seen
+}
+
+fn own_protection(structure: &BodyStructure<'_>) -> Protection {
     let common = match structure {
         BodyStructure::Basic { common, .. }
         | BodyStructure::Text { common, .. }

@@ -247,14 +247,10 @@ pub async fn rename(
     typed: &str,
 ) -> Result<Result<String, FolderError>, ImapError> {
     let listing = listing(session).await?;
-    let Some(found) = listing.find(folder) else {
-        return Ok(Err(FolderError::Missing(mailbox::display_name(
-            folder, None,
-        ))));
+    let found = match changeable(&listing, folder) {
+        Ok(found) => found,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if let Some(refusal) = protection(&listing, found) {
-        return Ok(Err(refusal));
-    }
     let leaf = match check_name(typed, listing.delimiter.as_deref()) {
         Ok(leaf) => leaf,
         Err(e) => return Ok(Err(e)),
@@ -290,14 +286,10 @@ pub async fn deletion(
     folder: &str,
 ) -> Result<Result<u32, FolderError>, ImapError> {
     let listing = listing(session).await?;
-    let Some(found) = listing.find(folder) else {
-        return Ok(Err(FolderError::Missing(mailbox::display_name(
-            folder, None,
-        ))));
+    let found = match changeable(&listing, folder) {
+        Ok(found) => found,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    if let Some(refusal) = protection(&listing, found) {
-        return Ok(Err(refusal));
-    }
     if listing.descendants(folder).next().is_some() {
         return Ok(Err(FolderError::HasChildren(mailbox::display_name(
             folder, None,
@@ -399,6 +391,17 @@ pub async fn empty_trash(
         .await?;
     let _: Vec<_> = session.expunge().await?.try_collect().await?;
     Ok(Ok(()))
+}
+
+/// `folder` from the listing, if it exists and may be renamed or deleted.
+fn changeable<'a>(listing: &'a Listing, folder: &str) -> Result<&'a Listed, FolderError> {
+    let found = listing
+        .find(folder)
+        .ok_or_else(|| FolderError::Missing(mailbox::display_name(folder, None)))?;
+    match protection(listing, found) {
+        Some(refusal) => Err(refusal),
+        None => Ok(found),
+    }
 }
 
 /// Why `folder` may not be renamed or deleted, if it may not: it is special, or a special

@@ -541,6 +541,27 @@ async fn delete_moves_to_trash_and_mark_unread_shows_it_unread() {
     let listed = browser.get("/mail?folder=INBOX").await;
     let row_at = listed.body.find(&subject).unwrap();
     assert!(listed.body[listed.body[..row_at].rfind("<tr").unwrap()..row_at].contains("unread"));
+    // A move the mail server refuses is answered in its words, not as an outage, and the
+    // message stays where it was.
+    let refused = browser
+        .post_form(
+            "/message/action",
+            &[
+                ("csrf", &token),
+                ("folder", "INBOX"),
+                ("uid", &uid),
+                ("action", "move"),
+                ("target", "No such folder"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains("The mail server refused this"),
+        "{}",
+        refused.body
+    );
+    assert_count_settles("carol", "INBOX", &subject, 1).await;
     let deleted = browser
         .post_form(
             "/message/action",

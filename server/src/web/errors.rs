@@ -44,6 +44,19 @@ impl From<ImapError> for PageError {
     }
 }
 
+impl PageError {
+    /// The mail server saying no to a change (moving into a folder that cannot take mail, say)
+    /// is an answer about this request, in the server's words, not an unreachable mailbox.
+    pub fn refusal_is_the_answer<T>(result: Result<T, PageError>) -> Result<T, PageError> {
+        match result {
+            Err(PageError::MailServer(ImapError::Refused(why))) => Err(PageError::BadRequest(
+                format!("The mail server refused this: {why}."),
+            )),
+            other => other,
+        }
+    }
+}
+
 impl From<SessionError> for PageError {
     fn from(e: SessionError) -> Self {
         PageError::Internal(e.to_string())

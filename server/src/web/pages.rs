@@ -382,9 +382,9 @@ pub async fn message_action(
                 .ok_or_else(|| {
                     PageError::BadRequest("Choose the folder to move the message to.".into())
                 })?;
-            with_imap!(state, &user.0, |s| {
+            PageError::refusal_is_the_answer(with_imap!(state, &user.0, |s| {
                 imap::mailbox::move_messages(s, &form.folder, &[form.uid], target).await
-            })?;
+            }))?;
             Ok(back("moved"))
         }
         other => Err(PageError::BadRequest(format!(

@@ -10,8 +10,8 @@ use super::Shared;
 use super::auth::User;
 use super::errors::PageError;
 use super::views::{self, folder_href};
+use crate::imap;
 use crate::imap::search::Order;
-use crate::imap::{self, ImapError};
 
 /// More than the largest page (`page_size` is at most 500): a form with more was not ours.
 const MAX_SELECTED: usize = 1000;
@@ -100,7 +100,7 @@ pub async fn act(
             let deleted = with_imap!(state, &user.0, |s| {
                 imap::mailbox::delete(s, folder, uids).await
             });
-            match refused_as_request(deleted)? {
+            match PageError::refusal_is_the_answer(deleted)? {
                 imap::mailbox::Deleted::ToTrash => "selected-deleted",
                 imap::mailbox::Deleted::ForGood => "selected-purged",
             }
@@ -117,14 +117,14 @@ pub async fn act(
                     "The selected messages are in that folder already.".into(),
                 ));
             }
-            refused_as_request(with_imap!(state, &user.0, |s| {
+            PageError::refusal_is_the_answer(with_imap!(state, &user.0, |s| {
                 imap::mailbox::move_messages(s, folder, uids, target).await
             }))?;
             "selected-moved"
         }
         "read" | "unread" => {
             let seen = form.action == "read";
-            refused_as_request(with_imap!(state, &user.0, |s| {
+            PageError::refusal_is_the_answer(with_imap!(state, &user.0, |s| {
                 imap::mailbox::set_seen(s, folder, uids, seen).await
             }))?;
             if seen {
@@ -135,7 +135,7 @@ pub async fn act(
         }
         "flag" | "unflag" => {
             let flagged = form.action == "flag";
-            refused_as_request(with_imap!(state, &user.0, |s| {
+            PageError::refusal_is_the_answer(with_imap!(state, &user.0, |s| {
                 imap::mailbox::set_flagged(s, folder, uids, flagged).await
             }))?;
             if flagged {
@@ -151,15 +151,4 @@ pub async fn act(
         }
     };
     Ok(form.back(notice))
-}
-
-/// The server saying no (a folder that cannot take mail, say) is an answer about this request,
-/// not an unreachable mailbox.
-fn refused_as_request<T>(result: Result<T, PageError>) -> Result<T, PageError> {
-    match result {
-        Err(PageError::MailServer(ImapError::Refused(why))) => Err(PageError::BadRequest(format!(
-            "The mail server refused this: {why}."
-        ))),
-        other => other,
-    }
 }

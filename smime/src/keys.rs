@@ -435,14 +435,18 @@ impl PublicKey {
         }
     }
 
-    /// Accept an ECDSA signature as DER or as WebCrypto's fixed-size `r || s`, return DER.
-    pub fn normalize_ecdsa_signature(&self, signature: &[u8]) -> Vec<u8> {
-        match self.ec_scalar_len() {
-            Some(n) if signature.len() == 2 * n && signature.first() != Some(&0x30) => {
-                ecdsa_raw_to_der(signature)
-            }
-            _ => signature.to_vec(),
+    /// The ways to read a signature made elsewhere, as DER: as given, and for an EC key whose
+    /// scalars it fits, as WebCrypto's fixed-size `r || s` too. Both are offered because the
+    /// bytes alone cannot tell: `r` begins with 0x30 (a DER SEQUENCE's tag) once in 256
+    /// signatures. The caller keeps the reading that verifies.
+    pub fn signature_readings(&self, signature: &[u8]) -> Vec<Vec<u8>> {
+        let mut readings = vec![signature.to_vec()];
+        if let Some(n) = self.ec_scalar_len()
+            && signature.len() == 2 * n
+        {
+            readings.push(ecdsa_raw_to_der(signature));
         }
+        readings
     }
 }
 

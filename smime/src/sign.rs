@@ -116,11 +116,16 @@ impl PreparedSignature {
     /// signer's certificate first, so a wrong key or a broken card cannot produce bad mail.
     pub fn finish(self, signature: &[u8]) -> Result<Vec<u8>> {
         let public_key = PublicKey::from_spki_der(&self.signer.public_key_info_der()?)?;
-        let signature = public_key.normalize_ecdsa_signature(signature);
         let salt_len = self.algorithm.digest.output_len();
-        public_key
-            .verify_digest(self.algorithm, &self.digest, &signature, salt_len)
-            .map_err(|_| Error::SignatureMismatch)?;
+        let signature = public_key
+            .signature_readings(signature)
+            .into_iter()
+            .find(|reading| {
+                public_key
+                    .verify_digest(self.algorithm, &self.digest, reading, salt_len)
+                    .is_ok()
+            })
+            .ok_or(Error::SignatureMismatch)?;
         let signed_data = self.signed_data(signature)?;
         let cms = ContentInfo {
             content_type: oid::SIGNED_DATA,

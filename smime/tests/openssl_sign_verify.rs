@@ -163,6 +163,29 @@ fn two_phase_signing_matches_a_detached_signer() {
     let signed = prepared.finish(&raw).unwrap();
     assert!(verify::verify(&signed).unwrap().all_valid());
 
+    // In one signature of 256, r begins with 0x30, a DER SEQUENCE's tag: still read as r || s.
+    // (Taking the first byte as the tell failed CI once.) The signer's nonce is deterministic,
+    // so the signed text varies, not the attempts.
+    let (prepared, raw) = (0..20_000)
+        .map(|i| {
+            let message = [MESSAGE, format!("Attempt {i}.\r\n").as_bytes()].concat();
+            let prepared =
+                sign::prepare(&message, &identity.cert, &SignOptions::default()).unwrap();
+            let der = identity
+                .key
+                .sign_digest(prepared.algorithm(), prepared.digest_to_sign(), &mut rng())
+                .unwrap();
+            let raw = p256::ecdsa::Signature::from_der(&der)
+                .unwrap()
+                .to_bytes()
+                .to_vec();
+            (prepared, raw)
+        })
+        .find(|(_, raw)| raw[0] == 0x30)
+        .expect("a signature whose r begins with 0x30");
+    let signed = prepared.finish(&raw).unwrap();
+    assert!(verify::verify(&signed).unwrap().all_valid());
+
     // SHA-1 is for reading old mail only.
     let sha1 = SignOptions {
         digest: Some(DigestAlgorithm::Sha1),

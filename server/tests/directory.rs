@@ -293,20 +293,7 @@ async fn post_json(
     token: &str,
     body: serde_json::Value,
 ) -> (StatusCode, serde_json::Value) {
-    let cookies = browser
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let request = Request::post(path)
-        .header(header::COOKIE, cookies)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("x-csrf-token", token)
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let page = browser.send(request).await;
+    let page = browser.post_json(path, token, &body).await;
     let json = serde_json::from_str(&page.body).unwrap_or(serde_json::Value::Null);
     (page.status, json)
 }

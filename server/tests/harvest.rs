@@ -6,8 +6,7 @@
 mod certs;
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use common::*;
 
 /// A fresh outside correspondent's address, so runs sharing a database never meet.
@@ -78,14 +77,7 @@ async fn post_json(
     token: &str,
     body: serde_json::Value,
 ) -> serde_json::Value {
-    let request = Request::post(path)
-        .header(header::COOKIE, browser.cookie_header())
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("x-csrf-token", token)
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let page = browser.send(request).await;
+    let page = browser.post_json(path, token, &body).await;
     assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
     serde_json::from_str(&page.body).unwrap()
 }

@@ -1457,25 +1457,14 @@ async fn pages_that_show_mail_are_never_cached() {
         pages.push((what, browser.get(&path).await));
     }
     let csrf = pages[1].1.field("csrf");
-    let api = axum::http::Request::post("/api/recipients")
-        .header(
-            "cookie",
-            browser
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
+    let api = browser
+        .post_json(
+            "/api/recipients",
+            &csrf,
+            &serde_json::json!({ "recipients": [email("bob")] }),
         )
-        .header("content-type", "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("x-csrf-token", csrf)
-        .body(axum::body::Body::from(format!(
-            "{{\"recipients\": [\"{}\"]}}",
-            email("bob")
-        )))
-        .unwrap();
-    pages.push(("JSON API", browser.send(api).await));
+        .await;
+    pages.push(("JSON API", api));
     for (what, page) in &pages {
         assert_eq!(page.status, StatusCode::OK, "{what}: {}", page.body);
         let cache = page

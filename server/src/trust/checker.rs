@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 use pki::{Certificate, Inputs, Reason, Revocation, Status, UnixTime, Usage, Verdict, containers};
 use sqlx::Row;
 
+use super::MAX_REMEMBERED;
 use super::crl_cache::{CrlCache, CrlEvent, CrlObserver};
 use super::fetch::Fetcher;
 use super::files::{SetupError, Trust};
 use crate::config::PkiConfig;
 use crate::db::Pool;
-
-/// Most fetched AIA URLs remembered in memory.
-const MAX_REMEMBERED: usize = 10_000;
 
 /// Most validation rounds (each may fetch CRLs or issuers) before the verdict stands.
 const MAX_ROUNDS: usize = 8;

@@ -18,14 +18,12 @@ use pki::crl::Crl;
 use pki::{Certificate, UnixTime, containers};
 use sqlx::Row;
 
+use super::MAX_REMEMBERED;
 use super::fetch::Fetcher;
 use crate::db::Pool;
 
 /// How long a URL that failed is answered from memory with its failure.
 pub const FAILURE_PAUSE: Duration = Duration::from_secs(60);
-
-/// Most failed CRL URLs and fetched AIA URLs remembered in memory.
-const MAX_REMEMBERED: usize = 10_000;
 
 type Flight = Shared<BoxFuture<'static, Result<(), String>>>;
 

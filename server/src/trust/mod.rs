@@ -11,3 +11,7 @@ mod files;
 pub use checker::{Checked, Checker};
 pub use crl_cache::{CrlCache, CrlEvent, CrlObserver, FAILURE_PAUSE};
 pub use files::{SetupError, Trust, load_certificates, load_crls, parse_untrusted};
+
+/// Most failed CRL URLs, and most fetched AIA URLs, remembered in memory (each map on its own):
+/// URLs come from certificates anyone can send.
+const MAX_REMEMBERED: usize = 10_000;

@@ -300,47 +300,19 @@ pub struct ClientPolicy {
     pub protect_headers: bool,
 }
 
-/// How an encrypted message reaches its Bcc recipients, so that no RecipientInfo a recipient
-/// can read reveals someone who was meant to stay hidden.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BccMode {
-    /// One message for To and Cc, and one for each Bcc recipient (OWA's default).
-    Separate,
-    /// One message for To and Cc, and one for all Bcc recipients together (0x040).
-    Together,
-    /// One message for everyone (0x080): Bcc recipients are visible in the RecipientInfos.
-    WithEveryone,
-}
+/// How an encrypted message reaches its Bcc recipients: one of the send rules the module
+/// follows and the server checks (`send_rules::bcc`).
+pub use send_rules::bcc::BccMode;
 
 /// Check that the page split an encrypted send as the policy says: `forks` are the recipient
-/// lists of the extra messages it posted, `bcc` the Bcc recipients. A message that is only
-/// signed names no recipient, so it is never split.
+/// lists of the extra messages it posted, `bcc` the Bcc recipients.
 pub fn check_split(
     mode: BccMode,
     encrypted: bool,
     bcc: &[String],
     forks: &[Vec<String>],
 ) -> Result<(), Violation> {
-    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    let needs_split = encrypted && !bcc.is_empty() && mode != BccMode::WithEveryone;
-    if !needs_split {
-        return if forks.is_empty() {
-            Ok(())
-        } else {
-            Err(Violation::BccSplit)
-        };
-    }
-    let covered: Vec<&String> = forks.iter().flatten().collect();
-    let exact = covered.len() == bcc.len()
-        && bcc.iter().all(|b| covered.iter().any(|c| same(b, c)))
-        && covered.iter().all(|c| bcc.iter().any(|b| same(b, c)));
-    let shaped = match mode {
-        BccMode::Separate => forks.iter().all(|f| f.len() == 1),
-        BccMode::Together => forks.len() == 1,
-        BccMode::WithEveryone => true,
-    };
-    if exact && shaped {
+    if send_rules::bcc::check_split(mode, encrypted, bcc, forks) {
         Ok(())
     } else {
         Err(Violation::BccSplit)

@@ -2,12 +2,13 @@
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
-use mail_parser::MessageParser;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ComposeError {
     #[error("\"{0}\" is not an email address")]
     BadAddress(String),
+    #[error("{0}")]
+    Unclosed(String),
     #[error("add at least one recipient in To, Cc or Bcc")]
     NoRecipients,
     #[error("the message could not be assembled: {0}")]
@@ -169,61 +170,20 @@ pub enum Copy {
     Kept,
 }
 
-/// Parses what a person types into To/Cc/Bcc: addresses separated by commas or semicolons,
-/// each bare or as `Name <address>`.
+/// Reads what a person types into To/Cc/Bcc as an RFC 5322 address list, by the rules the
+/// browser module uses too (`send_rules::addresses`).
 pub fn parse_recipients(input: &str) -> Result<Vec<Recipient>, ComposeError> {
-    let cleaned = input.replace(['\r', '\n'], " ").replace(';', ",");
-    if cleaned.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let header = format!("To: {cleaned}\r\n\r\n");
-    let parsed = MessageParser::default().parse_headers(header.as_bytes());
-    let addresses = parsed.as_ref().and_then(|m| m.to());
-    let mut recipients = Vec::new();
-    if let Some(addresses) = addresses {
-        for addr in addresses.iter() {
-            let email = addr.address.as_deref().unwrap_or("").trim().to_string();
-            if !is_plausible_address(&email) {
-                let shown = if email.is_empty() {
-                    addr.name.as_deref().unwrap_or("").to_string()
-                } else {
-                    email
-                };
-                return Err(ComposeError::BadAddress(shown));
-            }
-            let name = addr
-                .name
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(str::to_string);
-            recipients.push(Recipient { name, email });
-        }
-    }
-    // The parser drops what it cannot read; make sure every typed entry became an address.
-    let typed = cleaned.split(',').filter(|s| !s.trim().is_empty()).count();
-    if recipients.len() < typed {
-        let missing = cleaned
-            .split(',')
-            .map(str::trim)
-            .find(|s| !s.is_empty() && !recipients.iter().any(|r| s.contains(&r.email)))
-            .unwrap_or(cleaned.trim());
-        return Err(ComposeError::BadAddress(missing.to_string()));
-    }
-    Ok(recipients)
-}
-
-fn is_plausible_address(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
+    let mailboxes = send_rules::addresses::parse_list(input).map_err(|e| match e {
+        send_rules::AddressError::NotAnAddress(typed) => ComposeError::BadAddress(typed),
+        unclosed => ComposeError::Unclosed(unclosed.to_string()),
+    })?;
+    Ok(mailboxes
+        .into_iter()
+        .map(|m| Recipient {
+            name: m.name,
+            email: m.email,
+        })
+        .collect())
 }
 
 /// The RFC 5322 bytes of the draft, CRLF line ends, ready for SMTP or IMAP APPEND.
@@ -349,6 +309,7 @@ pub fn quote(attribution: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
 
     fn draft() -> Draft {
         Draft {
@@ -415,6 +376,13 @@ Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
             ComposeError::BadAddress("not an address".into())
         );
         assert!(parse_recipients("bob@localhost").is_err());
+    }
+
+    #[test]
+    fn a_quoted_name_with_a_comma_is_one_recipient() {
+        let r = parse_recipients("\"Doe, John\" <j@example.test>").unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].name.as_deref(), Some("Doe, John"));
     }
 
     #[test]

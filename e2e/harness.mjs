@@ -268,6 +268,31 @@ export async function engineReady(where) {
   await where.locator('html[data-engine="ready"]').waitFor();
 }
 
+/** The passphrase the tests protect imported digital IDs with in the browser. */
+export const PASSPHRASE = 'a passphrase for this browser';
+
+/** Imports a .p12 on the Digital IDs page; returns what the page says. */
+export async function importDigitalId(page, p12, password, { passphrase = PASSPHRASE } = {}) {
+  await page.getByRole('link', { name: 'Digital IDs' }).click();
+  await engineReady(page);
+  await page.getByLabel('Digital ID file (.p12 or .pfx)').setInputFiles({ name: 'id.p12', mimeType: 'application/x-pkcs12', buffer: p12 });
+  await page.getByLabel('Password of the file').fill(password);
+  await page.getByLabel('Passphrase to protect it in this browser').fill(passphrase);
+  await page.getByRole('button', { name: 'Import' }).click();
+  const status = page.locator('#import-status');
+  await status.filter({ hasText: /Imported|not imported/ }).waitFor();
+  return status.innerText();
+}
+
+/** Waits until the compose page says the message was sent; throws the page's words if not. */
+export async function sentNotice(page) {
+  const failed = page.locator('#seal-status.error');
+  await Promise.race([
+    page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 }),
+    failed.waitFor({ timeout: 60000 }).then(async () => { throw new Error(`not sent: ${await failed.innerText()}`); }),
+  ]);
+}
+
 /**
  * Opens New message in `where` (a page or a frame) and fills it in. `sign` and `encrypt` set
  * those toggles; one not given is left as the page set it.

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, startRecordingProxy,
-  secretsOf, assertNoneContains, engineReady, composeSecure, enterPin,
+  secretsOf, assertNoneContains, engineReady, composeSecure, enterPin, importDigitalId,
 } from './harness.mjs';
 import { startVirtualCard, plugInReader, insertIntoSmartCardReader } from './virtual-card.mjs';
 
@@ -80,13 +80,7 @@ test('alice signs and encrypts with her smart card after a wrong PIN; bob reads 
 
     // bob, with his own (soft) ID, opens it: the signature made on the card is valid.
     const bob = await signedInPage(browser, front(), 'bob');
-    await bob.getByRole('link', { name: 'Digital IDs' }).click();
-    await engineReady(bob);
-    await bob.getByLabel('Digital ID file (.p12 or .pfx)').setInputFiles({ name: 'id.p12', mimeType: 'application/x-pkcs12', buffer: pki.p12('bob') });
-    await bob.getByLabel('Password of the file').fill('bob');
-    await bob.getByLabel('Passphrase to protect it in this browser').fill('bob passphrase here');
-    await bob.getByRole('button', { name: 'Import' }).click();
-    await bob.locator('#import-status').filter({ hasText: 'Imported' }).waitFor();
+    assert.match(await importDigitalId(bob, pki.p12('bob'), 'bob', { passphrase: 'bob passphrase here' }), /Imported/);
     await bob.goto(`${front().url}/mail?folder=INBOX`);
     await (await waitForMessage(bob, subject)).click();
     const passphrase = bob.getByLabel('Passphrase', { exact: true });
@@ -120,10 +114,11 @@ test('alice decrypts with her smart card through a T=1 reader; unplugging it loc
     const start = proxy.requests.length;
     assert.match(await connectCard(page), /Smart card connected: 1 certificate/);
 
-    // bob encrypts to alice with his soft key.
+    // bob encrypts to alice with his soft key (his digital ID is what his browser trusts hers by).
     const subject = unique('For the card');
     const text = `Only the card opens this ${randomBytes(8).toString('hex')}.`;
     const bob = await signedInPage(browser, front(), 'bob');
+    assert.match(await importDigitalId(bob, pki.p12('bob'), 'bob'), /Imported/);
     await composeSecure(bob, { to: rig.email('alice'), subject, body: text, encrypt: true });
     await bob.getByRole('button', { name: 'Send' }).click();
     await bob.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
-  engineReady, composeSecure,
+  engineReady, composeSecure, importDigitalId, PASSPHRASE, sentNotice,
   deliverRaw, startRecordingProxy, settledCount, secretsOf, assertNoneContains,
 } from './harness.mjs';
 
@@ -32,7 +32,6 @@ after(async () => {
   await server?.stop();
 });
 
-const PASSPHRASE = 'a passphrase for this browser';
 const folderUrl = (name) => `${front.url}/mail?folder=${encodeURIComponent(name)}`;
 const work = () => mkdtempSync(join(tmpdir(), 'sealmail-smime-e2e-'));
 
@@ -40,19 +39,6 @@ const work = () => mkdtempSync(join(tmpdir(), 'sealmail-smime-e2e-'));
 function recordRequests() {
   const start = proxy.requests.length;
   return { get all() { return proxy.requests.slice(start); } };
-}
-
-/** Imports a .p12 on the Digital IDs page; returns what the page says. */
-async function importId(page, p12, password, { passphrase = PASSPHRASE } = {}) {
-  await page.getByRole('link', { name: 'Digital IDs' }).click();
-  await engineReady(page);
-  await page.getByLabel('Digital ID file (.p12 or .pfx)').setInputFiles({ name: 'id.p12', mimeType: 'application/x-pkcs12', buffer: p12 });
-  await page.getByLabel('Password of the file').fill(password);
-  await page.getByLabel('Passphrase to protect it in this browser').fill(passphrase);
-  await page.getByRole('button', { name: 'Import' }).click();
-  const status = page.locator('#import-status');
-  await status.filter({ hasText: /Imported|not imported/ }).waitFor();
-  return status.innerText();
 }
 
 async function storedIds(page) {
@@ -67,14 +53,6 @@ async function unlockIfAsked(page, passphrase = PASSPHRASE) {
 }
 
 /** Waits for "Your message was sent."; fails at once with the page's words if it says it was not. */
-async function sentNotice(page) {
-  const failed = page.locator('#seal-status.error');
-  await Promise.race([
-    page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 }),
-    failed.waitFor({ timeout: 60000 }).then(async () => { throw new Error(`not sent: ${await failed.innerText()}`); }),
-  ]);
-}
-
 function openssl(args, input) {
   return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
 }
@@ -86,7 +64,7 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
 
   const alice = await signedInPage(browser, front, 'alice');
   const aliceRequests = recordRequests();
-  assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+  assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
   await composeSecure(alice, {
     to: rig.email('bob'), subject, body: text, sign: true, encrypt: true,
     files: [{ name: 'budget.bin', mimeType: 'application/octet-stream', buffer: attachment }],
@@ -97,7 +75,7 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
 
   const bob = await signedInPage(browser, front, 'bob');
   const bobRequests = recordRequests();
-  assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+  assert.match(await importDigitalId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
   await bob.goto(folderUrl('INBOX'));
   const sealedLink = await waitForMessage(bob, subject);
   assert.match(await bob.locator('tr', { has: sealedLink }).textContent(), /Encrypted\./, 'the list marks the encrypted message');
@@ -163,7 +141,7 @@ test('clear-signed only: bob sees the valid signature the server checked, and op
   const attachment = randomBytes(300 * 1024);
   const alice = await signedInPage(browser, front, 'alice');
   const requests = recordRequests();
-  await importId(alice, pki.p12('alice'), 'alice');
+  await importDigitalId(alice, pki.p12('alice'), 'alice');
   await composeSecure(alice, {
     to: rig.email('bob'), subject, body: text, sign: true, encrypt: false,
     files: [{ name: 'notes.bin', mimeType: 'application/octet-stream', buffer: attachment }],
@@ -213,7 +191,7 @@ test('opaque-signed when ClearSign is off: bob sees the valid signature, and ope
     const subject = unique('Opaque note');
     const text = `Signed inside the envelope ${randomBytes(6).toString('hex')}.`;
     const alice = await signedInPage(browser, opaqueServer, 'alice');
-    await importId(alice, pki.p12('alice'), 'alice');
+    await importDigitalId(alice, pki.p12('alice'), 'alice');
     await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: false });
     await alice.getByRole('button', { name: 'Send' }).click();
     await unlockIfAsked(alice);
@@ -284,7 +262,7 @@ test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an o
 
   const bob = await signedInPage(browser, front, 'bob');
   const requests = recordRequests();
-  await importId(bob, pki.p12('bob'), 'bob');
+  await importDigitalId(bob, pki.p12('bob'), 'bob');
   await bob.goto(folderUrl('INBOX'));
   await (await waitForMessage(bob, encSubject)).click();
   await unlockIfAsked(bob);
@@ -301,11 +279,11 @@ test('mail from openssl: AES-256-GCM with RSA-OAEP opens in bob\'s browser; an o
 
 test('a wrong file password, a damaged file and an expired certificate are refused with a reason; nothing is stored', async () => {
   const carol = await signedInPage(browser, front, 'carol');
-  assert.match(await importId(carol, pki.p12('carol'), 'not-the-password'), /not imported: The password for this digital ID file is wrong\./);
+  assert.match(await importDigitalId(carol, pki.p12('carol'), 'not-the-password'), /not imported: The password for this digital ID file is wrong\./);
   const damaged = Buffer.from(pki.p12('carol'));
   damaged.fill(0x41, 200, 260);
-  assert.match(await importId(carol, damaged.subarray(0, damaged.length - 100), 'carol'), /not imported: This file is not a digital ID file \(PKCS#12\), or it is damaged\./);
-  assert.match(await importId(carol, issueIdentity(pki, { email: rig.email('carol'), name: 'Carol (expired)', password: 'carol', start: '20200101000000Z', end: '20210101000000Z' }).p12, 'carol'), /not imported: its certificate expired on 2021-01-01\./);
+  assert.match(await importDigitalId(carol, damaged.subarray(0, damaged.length - 100), 'carol'), /not imported: This file is not a digital ID file \(PKCS#12\), or it is damaged\./);
+  assert.match(await importDigitalId(carol, issueIdentity(pki, { email: rig.email('carol'), name: 'Carol (expired)', password: 'carol', start: '20200101000000Z', end: '20210101000000Z' }).p12, 'carol'), /not imported: its certificate expired on 2021-01-01\./);
   assert.equal(await storedIds(carol), 0);
   await carol.context().close();
 });
@@ -313,7 +291,7 @@ test('a wrong file password, a damaged file and an expired certificate are refus
 test('without a digital ID: signing is refused with the seeds\' words, and encrypted mail cannot be opened', async () => {
   const subject = unique('No key here');
   const alice = await signedInPage(browser, front, 'alice');
-  await importId(alice, pki.p12('alice'), 'alice');
+  await importDigitalId(alice, pki.p12('alice'), 'alice');
   await composeSecure(alice, { to: rig.email('carol'), subject, body: 'For carol only.', sign: false, encrypt: true });
   await alice.getByRole('button', { name: 'Send' }).click();
   await sentNotice(alice);
@@ -331,6 +309,8 @@ test('without a digital ID: signing is refused with the seeds\' words, and encry
 
 test('Options set the compose toggles; a signer from outside is added to contacts in one click and can then get encrypted mail', async () => {
   const carol = await signedInPage(browser, front, 'carol');
+  // Her own digital ID is what tells this browser which authority to trust for others.
+  await importDigitalId(carol, pki.p12('carol'), 'carol');
   const toggles = async () => {
     await carol.getByRole('button', { name: 'New message' }).click();
     await engineReady(carol);
@@ -418,7 +398,7 @@ test('admin policy: an edit to [smime] locks signing and encryption within a min
     await alice.getByText('Your organization requires every message to be signed and encrypted.').waitFor();
 
     // A recipient without a certificate blocks sending, named, with no way to send it plain.
-    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
     await alice.goto(`${policyServer.url}/compose`);
     await engineReady(alice);
     const subject = unique('Forced encryption');
@@ -490,7 +470,7 @@ test('a Bcc recipient of encrypted mail gets a message of her own: bob\'s does n
   const subject = unique('Bcc split');
   const text = 'Carol is copied without bob knowing.';
   const alice = await signedInPage(browser, front, 'alice');
-  assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+  assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
   await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: true });
   await alice.getByLabel('Bcc', { exact: true }).fill(rig.email('carol'));
   await alice.getByRole('button', { name: 'Send' }).click();
@@ -521,7 +501,7 @@ test('a Bcc recipient of encrypted mail gets a message of her own: bob\'s does n
   assert.ok(decrypts(toCarol.encrypted, 'carol'), 'carol cannot open her message');
 
   // Carol reads hers in the browser.
-  assert.match(await importId(toCarol.page, pki.p12('carol'), 'carol'), /Imported .*Carol/);
+  assert.match(await importDigitalId(toCarol.page, pki.p12('carol'), 'carol'), /Imported .*Carol/);
   await toCarol.page.goto(folderUrl('INBOX'));
   await (await waitForMessage(toCarol.page, subject)).click();
   await unlockIfAsked(toCarol.page);
@@ -544,14 +524,14 @@ test('the policy shapes what is sent: no triple wrap, SHA-384, only the signing 
     const subject = unique('Shaped');
     const text = 'Built the way the admin said.';
     const alice = await signedInPage(browser, shaped, 'alice');
-    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
     await composeSecure(alice, { to: rig.email('bob'), subject, body: text, sign: true, encrypt: true });
     await alice.getByRole('button', { name: 'Send' }).click();
     await unlockIfAsked(alice);
     await sentNotice(alice);
 
     const bob = await signedInPage(browser, shaped, 'bob');
-    assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+    assert.match(await importDigitalId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
     await bob.goto(`${shaped.url}/mail?folder=INBOX`);
     await (await waitForMessage(bob, subject)).click();
     const href = await bob.locator('#sealed-message').getAttribute('data-raw-href');
@@ -595,9 +575,9 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
   const fresh = await startServer({ pki, port: rig.portBase + 87 }); // nothing learnt yet
   try {
     const alice = await signedInPage(browser, fresh, 'alice');
-    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
     const bob = await signedInPage(browser, fresh, 'bob');
-    assert.match(await importId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
+    assert.match(await importDigitalId(bob, pki.p12('bob'), 'bob'), /Imported .*Bob/);
     const inbox = () => `${fresh.url}/mail?folder=INBOX`;
 
     /** Alice sends bob an encrypted message; returns how its content is encrypted. */
@@ -674,7 +654,7 @@ test('CheckCRL: a recipient whose revocation status is unknown gets mail while i
   const crlServer = await startServer({ pki, port: rig.portBase + 88, revocation: true });
   try {
     const alice = await signedInPage(browser, crlServer, 'alice');
-    assert.match(await importId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
+    assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
     const subject = unique('Revocation unknown');
     await composeSecure(alice, { to: rig.email('bob'), subject, body: 'Sent with a warning.', sign: false, encrypt: true });
     await alice.getByRole('button', { name: 'Send' }).click();

@@ -3,6 +3,7 @@
 // fields and submits it (POST /compose/sealed). Plain messages keep the ordinary form post.
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
+import * as correspondents from './correspondents.js';
 import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
@@ -69,18 +70,11 @@ function say(status, text, alert = false) {
   status.setAttribute('role', alert ? 'alert' : 'status');
 }
 
-/** The addr-specs typed into a recipient field. */
-function addresses(text) {
-  return text.split(/[,;]/).map((part) => {
-    const angle = part.match(/<([^>]+)>/);
-    return (angle ? angle[1] : part).trim();
-  }).filter(Boolean);
-}
-
 async function sealAndSend(engine, owner, form, policy, wanted, status) {
   const field = (name) => form.elements[name]?.value ?? '';
-  const recipients = [...new Set(['to', 'cc', 'bcc'].flatMap((f) => addresses(field(f))))];
-  if (recipients.length === 0) throw new Error('Your message was not sent: add at least one recipient in To, Cc or Bcc.');
+  // Read by the same rules the server checks with (send_rules): a quoted name may hold a comma.
+  const typed = await engine.read_recipients(field('to'), field('cc'), field('bcc'));
+  if (typed.all.length === 0) throw new Error('Your message was not sent: add at least one recipient in To, Cc or Bcc.');
   let { sign, encrypt } = wanted;
 
   let signer = null;
@@ -91,19 +85,14 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   }
 
   let senderCerts = [];
-  let answer = null;
+  let messages = [{ to: null, certificates: [], algorithm: undefined }];
+  let used = [];
   if (encrypt) {
     say(status, 'Finding the recipients\' certificates…');
-    answer = await postJson('/api/recipients', { recipients });
-    // A recipient whose software reads none of the ciphers the admin allows counts as having no
-    // certificate (the policy's EncryptionAlgorithms).
-    for (const r of answer.recipients) {
-      if (r.certificate && readable(r, policy).length === 0) {
-        r.certificate = null;
-        r.reason = 'their e-mail program reads none of the encryption algorithms your organization allows';
-      }
-    }
-    const missing = answer.recipients.filter((r) => !r.certificate);
+    const answer = await postJson('/api/recipients', { recipients: typed.all });
+    const plan = await planEncryption(engine, owner, policy, field('bcc'), answer.recipients);
+    if (!plan) throw new Error('Your message was not sent. It is still here.');
+    const missing = plan.missing;
     if (missing.length) {
       const lines = missing.map((r) => `${r.address}: ${r.reason}`);
       if (policy.alwaysEncrypt) {
@@ -121,13 +110,12 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
       else if (choice !== 'anyway') throw new Error('Your message was not sent. It is still here.');
     }
     if (encrypt) {
-      // Encrypt to the sender too, so Sent stays readable: the directory's certificate and the
-      // one this browser holds a key for (they differ right after a renewal).
-      if (answer.sender?.certificate) senderCerts.push(fromBase64(answer.sender.certificate));
-      const own = smartcard.identities(keystore.fits, 'encrypt', owner)[0]
-        || (policy.smartCardOnly ? null : (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner)));
+      // Encrypt to the sender too, so Sent stays readable: the certificate of a key this
+      // browser holds, never one the server supplies.
+      const own = await ownEncryptionIdentity(owner, policy);
       if (own) senderCerts.push(own.certificate);
-      if (!answer.recipients.some((r) => r.certificate) && senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
+      if (plan.used.length === 0 && senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
+      ({ messages, used } = plan);
     }
   }
   if (!sign && !encrypt) {
@@ -139,17 +127,6 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     return;
   }
 
-  // Encrypted mail names its recipients in RecipientInfos, so Bcc recipients get their own
-  // message (SecurityFlags): one for To and Cc, and one per Bcc recipient or one for all of them.
-  const bcc = new Set(addresses(field('bcc')).map((a) => a.toLowerCase()));
-  const groups = encrypt ? splitForBcc(answer.recipients, bcc, policy.bcc) : [{ to: null, certs: [], answers: [] }];
-  for (const group of groups) {
-    group.algorithm = encrypt ? commonAlgorithm(group.answers, policy) : undefined;
-    if (encrypt && !group.algorithm) {
-      throw new Error('Your message was not sent: its recipients\' e-mail programs have no encryption algorithm in common that your organization allows.');
-    }
-  }
-
   say(status, 'Reading attachments…');
   const attachments = await collectAttachments(form);
   let pkcs8 = null;
@@ -157,7 +134,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   try {
     if (sign && signer.cardSlot === undefined) pkcs8 = await keystore.unlock(signer);
     say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
-    for (const group of groups) {
+    for (const message of messages) {
       const entity = await engine.seal({
         text: field('body'),
         attachments,
@@ -173,17 +150,17 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         capabilities: policy.capabilities !== false,
         keyIdentifier: Boolean(policy.keyIdentifier),
         digest: policy.digest,
-        contentEncryption: group.algorithm,
+        contentEncryption: encrypt ? message.algorithm : undefined,
         protectedHeaders: sign && policy.protectHeaders ? {
           from: owner,
-          to: addresses(field('to')),
-          cc: addresses(field('cc')),
+          to: typed.to.map((m) => m.email),
+          cc: typed.cc.map((m) => m.email),
           subject: field('subject'),
         } : undefined,
-        recipients: [...group.certs, ...senderCerts],
+        recipients: encrypt ? [...message.certificates.map(fromBase64), ...senderCerts] : [],
         time: Math.floor(Date.now() / 1000),
       });
-      sealed.push({ to: group.to, entity });
+      sealed.push({ to: message.to, entity });
     }
   } finally {
     pkcs8?.fill(0);
@@ -205,54 +182,83 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   const reply = await response.json().catch(() => ({}));
   if (reply.uncertain) form.querySelector('#send-new')?.removeAttribute('hidden');
   if (!response.ok) throw new Error(reply.error || `Your message was not sent: the server answered ${response.status}.`);
+  await correspondents.remember(owner, used).catch(() => {});
   window.location.assign(reply.location);
 }
 
 /**
- * The messages an encrypted send becomes: first the one for To and Cc (`to: null`: the server
- * knows them), then per the policy's Bcc mode one per Bcc recipient, one for all of them, or
- * none (everyone in the first). `answers` are /api/recipients' entries; a distribution list's
- * members belong with the list they came through.
+ * The module's plan for an encrypted send (send_rules::plan): it encrypts only to certificates
+ * that chain to an anchor this browser holds and have not changed issuer since the user last
+ * wrote to that person. Any it doubts are shown, with who, why and the fingerprint, and used
+ * only if the user says so. `null` when the user cancels.
  */
-function splitForBcc(answers, bcc, mode) {
-  const usable = answers.filter((r) => r.certificate);
-  const certOf = (r) => [fromBase64(r.certificate)];
-  const bccOf = (r) => [r.address, r.via].find((a) => a && bcc.has(a.toLowerCase()));
-  if (mode === 'with-everyone' || bcc.size === 0) {
-    return [{ to: null, certs: usable.flatMap(certOf), answers: usable }];
+async function planEncryption(engine, owner, policy, bcc, offers) {
+  const request = {
+    bcc,
+    offers,
+    own: await ownIdentities(owner, policy),
+    // Where the browser keeps nothing (the kiosk app's frame has no IndexedDB), every send
+    // checks against the anchors alone and asks again.
+    remembered: await correspondents.remembered(owner).catch(() => []),
+    accepted: await correspondents.accepted(owner).catch(() => []),
+    encryptionAlgorithms: policy.encryptionAlgorithms || [],
+    bccMode: policy.bcc || 'separate',
+    time: Math.floor(Date.now() / 1000),
+  };
+  let plan = await engine.plan_send(request);
+  if (plan.doubts.length === 0) return plan;
+  const lines = plan.doubts.map((d) => `${d.address}: ${d.reasons.join(' ')} Issued to ${d.subject} by ${d.issuer}. Fingerprint (SHA-256): ${grouped(d.fingerprint)}.`);
+  const choice = await choose('Check these digital IDs before encrypting to them', [
+    ...lines,
+    'Encrypt to them only if you have checked the fingerprint with the person, for example by phone.',
+  ], [
+    { value: 'trust', label: 'Trust and encrypt to them' },
+    { value: 'leave', label: 'Don\'t encrypt to them' },
+    { value: 'cancel', label: 'Cancel', primary: true },
+  ]);
+  if (choice === 'trust') {
+    const fingerprints = plan.doubts.map((d) => d.fingerprint);
+    await correspondents.accept(owner, fingerprints).catch(() => {});
+    request.accepted = [...request.accepted, ...fingerprints];
+    return engine.plan_send(request);
   }
-  const shown = usable.filter((r) => !bccOf(r));
-  const visible = { to: null, certs: shown.flatMap(certOf), answers: shown };
-  const hidden = new Map();
-  for (const r of answers) {
-    const address = bccOf(r);
-    if (!address) continue;
-    const key = mode === 'together' ? '*' : address.toLowerCase();
-    const group = hidden.get(key) || { to: [], certs: [], answers: [] };
-    if (!group.to.includes(address)) group.to.push(address);
-    if (r.certificate) {
-      group.certs.push(...certOf(r));
-      group.answers.push(r);
-    }
-    hidden.set(key, group);
-  }
-  if (mode === 'together' && hidden.has('*')) hidden.get('*').to = [...bcc];
-  return [visible, ...hidden.values()];
+  if (choice !== 'leave') return null;
+  plan = { ...plan };
+  plan.missing = [...plan.missing, ...plan.doubts.map((d) => ({ address: d.address, reason: 'you chose not to use the digital ID offered for them' }))];
+  return plan;
 }
 
 /**
- * The admin's algorithms a recipient's software reads: what its signatures announced, or, when
- * none was ever seen, the CBC modes every S/MIME client reads (RFC 8551 §2.7.1).
+ * The user's own digital IDs, whose issuers the module trusts. A card holds no chain, so the
+ * server is asked for the path of each card certificate; the module keeps only issuers that
+ * really issued it.
  */
-const SAFE_DEFAULT = ['aes256-cbc', 'aes128-cbc'];
-function readable(answer, policy) {
-  const known = answer.capabilities || SAFE_DEFAULT;
-  return (policy.encryptionAlgorithms || []).filter((a) => known.includes(a));
+async function ownIdentities(owner, policy) {
+  const out = [];
+  for (const id of smartcard.identities(() => true, 'any', owner)) {
+    const chain = await postJson('/api/chain', { certificates: [toBase64(id.certificate)] })
+      .then((answer) => answer.chain, () => []);
+    out.push({ certificate: toBase64(id.certificate), chain });
+  }
+  if (!policy.smartCardOnly) {
+    for (const r of await keystore.list(owner)) {
+      out.push({ certificate: toBase64(r.certificate), chain: (r.chain || []).map(toBase64) });
+    }
+  }
+  return out;
 }
 
-/** The first of the admin's algorithms every recipient in the group reads (we read them all). */
-function commonAlgorithm(answers, policy) {
-  return (policy.encryptionAlgorithms || []).find((a) => answers.every((r) => readable(r, policy).includes(a)));
+/** A digital ID of the sender's that this browser (or the card in it) can decrypt with. */
+async function ownEncryptionIdentity(owner, policy) {
+  const onCard = smartcard.identities(keystore.fits, 'encrypt', owner)[0];
+  if (onCard) return onCard;
+  if (policy.smartCardOnly) return null;
+  return (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner)) || null;
+}
+
+/** A fingerprint as people read it aloud: pairs of hex digits in groups. */
+function grouped(hex) {
+  return hex.toUpperCase().match(/.{1,2}/g).join(':');
 }
 
 /**

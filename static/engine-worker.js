@@ -3,7 +3,7 @@
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
 import init, * as engine from './pkg/sealmail_client.js';
 
-const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'certificate_info', 'seal', 'open']);
+const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'certificate_info', 'read_recipients', 'plan_send', 'seal', 'open']);
 const ready = init();
 
 /** The buffers of every Uint8Array in `value`, so answers move instead of being copied. */

@@ -43,6 +43,8 @@ export async function startEngine() {
   const engine = {
     inspect_p12: (file, password) => call('inspect_p12', file, password),
     certificate_info: (der) => call('certificate_info', der),
+    read_recipients: (to, cc, bcc) => call('read_recipients', to, cc, bcc),
+    plan_send: (request) => call('plan_send', request),
     seal: (request) => call('seal', request),
     open: (raw, keys) => call('open', raw, keys),
     /** Who carries out smart-card operations: `(request) => Promise<Uint8Array>`. */

@@ -228,6 +228,9 @@ pub struct Found {
     pub warning: bool,
     /// Why there is no certificate, or the warning; empty when all is well.
     pub reason: String,
+    /// The certificate's issuers up to the trust anchor, as validated; the browser builds its
+    /// own path with them (it trusts none of them for that).
+    pub issuers: Vec<Certificate>,
 }
 
 async fn candidates_from(
@@ -340,6 +343,7 @@ pub async fn find_certificate(
                     source: Some(source),
                     warning: false,
                     reason: String::new(),
+                    issuers: issuers_of(&checked),
                 };
             }
             if fallback.is_none() && checked.usable(checker.settings.check_crl) {
@@ -356,6 +360,7 @@ pub async fn find_certificate(
             source: Some(source),
             warning: true,
             reason: checked.reason(),
+            issuers: issuers_of(&checked),
         };
     }
     let reason = match first_failure {
@@ -369,7 +374,13 @@ pub async fn find_certificate(
         source: None,
         warning: false,
         reason,
+        issuers: Vec::new(),
     }
+}
+
+/// The validated path without its end entity.
+fn issuers_of(checked: &Checked) -> Vec<Certificate> {
+    checked.verdict.path.iter().skip(1).cloned().collect()
 }
 
 #[cfg(test)]

@@ -117,6 +117,9 @@ pub struct RecipientAnswer {
     pub status: &'static str,
     /// Base64 DER of the certificate to encrypt to.
     pub certificate: Option<String>,
+    /// Base64 DER of its issuers, anchor last, so the browser can check the certificate
+    /// against the anchors it holds itself.
+    pub chain: Vec<String>,
     pub source: Option<&'static str>,
     pub reason: String,
     /// The distribution list the address came from.
@@ -137,6 +140,7 @@ impl RecipientAnswer {
             address: found.address,
             status,
             certificate: found.certificate.map(|c| B64.encode(c.der())),
+            chain: found.issuers.iter().map(|c| B64.encode(c.der())).collect(),
             source: found.source.map(|s| s.label()),
             reason: found.reason,
             via,

@@ -1,0 +1,23 @@
+//! Planning a send in the browser with the shared send rules (`send_rules`): reading the typed
+//! recipients, and deciding which of the certificates the server offered the message may be
+//! encrypted to. The page asks before using any certificate this plan doubts.
+
+use wasm_bindgen::prelude::*;
+
+use crate::js::{from_js, js_error, to_js};
+
+/// To, Cc and Bcc as typed → `{to, cc, bcc, all}` (`send_rules::Recipients`), or the sentence
+/// naming what is not an address.
+#[wasm_bindgen]
+pub fn read_recipients(to: &str, cc: &str, bcc: &str) -> Result<JsValue, JsError> {
+    let read = send_rules::recipients(to, cc, bcc)
+        .map_err(|e| js_error(format!("Your message was not sent: {e}.")))?;
+    to_js(&read)
+}
+
+/// A `send_rules::plan::Request` → its `Plan`.
+#[wasm_bindgen]
+pub fn plan_send(request: JsValue) -> Result<JsValue, JsError> {
+    let request: send_rules::plan::Request = from_js(request, "send plan")?;
+    to_js(&send_rules::plan::plan(&request).map_err(js_error)?)
+}

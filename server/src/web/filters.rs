@@ -170,7 +170,7 @@ pub struct RemoveForm {
     csrf: String,
     index: usize,
     /// The rule's text as listed: a rule changed elsewhere meanwhile is not removed by mistake.
-    contains: String,
+    matching: String,
     replace: Option<String>,
 }
 
@@ -294,7 +294,7 @@ pub async fn remove(
             if settings
                 .filters
                 .get(form.index)
-                .is_none_or(|f| f.contains != form.contains)
+                .is_none_or(|f| f.contains != form.matching)
             {
                 return Err("that filter was changed meanwhile; look at the list again.".into());
             }

@@ -639,6 +639,24 @@ mod tests {
     }
 
     #[test]
+    fn sieve_is_optional_and_only_on_this_machine() {
+        assert_eq!(Config::from_toml(MINIMAL, []).unwrap().sieve, None);
+        let local = Config::from_toml(
+            &format!("{MINIMAL}\n[sieve]\nhost = \"localhost\"\nport = 4190\n"),
+            [],
+        )
+        .unwrap();
+        let sieve = local.sieve.expect("configured");
+        assert_eq!((sieve.port, sieve.timeout_seconds), (4190, 20));
+        let err = Config::from_toml(
+            &format!("{MINIMAL}\n[sieve]\nhost = \"mail.example.com\"\nport = 4190\n"),
+            [],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("sieve.host:"), "{err}");
+    }
+
+    #[test]
     fn pki_defaults_and_ranges() {
         let config = Config::from_toml(MINIMAL, []).unwrap();
         assert_eq!(config.pki.revocation_url_retrieval_timeout_seconds, 60);

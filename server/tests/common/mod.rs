@@ -42,6 +42,10 @@ pub fn config_text(db_dir: &tempfile::TempDir, extra: &str) -> String {
         [web]
         secure_cookies = false
         {extra}
+        [sieve]
+        host = "127.0.0.1"
+        port = {sieve}
+        timeout_seconds = 5
         [imap]
         host = "127.0.0.1"
         port = {imap}
@@ -52,10 +56,6 @@ pub fn config_text(db_dir: &tempfile::TempDir, extra: &str) -> String {
         host = "127.0.0.1"
         port = {smtp}
         security = "plain"
-        timeout_seconds = 5
-        [sieve]
-        host = "127.0.0.1"
-        port = {sieve}
         timeout_seconds = 5
         [database]
         url = "{db_url}"

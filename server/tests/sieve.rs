@@ -17,6 +17,7 @@ async fn sieve_scripts_are_stored_refused_and_reported() {
     a_refused_script_gives_the_reason_and_changes_nothing().await;
     a_hand_written_script_is_replaced_only_when_the_user_agrees().await;
     the_out_of_office_page_saves_and_keeps_bad_input().await;
+    the_page_asks_before_replacing_a_hand_written_script().await;
     the_filters_page_adds_and_removes().await;
     a_stopped_or_silent_filter_server_is_reported_with_the_input_kept().await;
     a_stalled_filter_server_answers_within_its_deadline().await;
@@ -311,6 +312,72 @@ async fn the_out_of_office_page_saves_and_keeps_bad_input() {
             .expect("read"),
         before
     );
+}
+
+/// The Out of office page names an active script Sealmail did not write; saving stops and asks,
+/// keeping what was typed, and goes ahead only once "Replace it" is ticked.
+async fn the_page_asks_before_replacing_a_hand_written_script() {
+    use sealmail_server::sieve::client::Client;
+    let (address, password) = new_user().await;
+    let port = rig("RIG_MANAGESIEVE_PORT").parse().expect("port");
+    let mut client = Client::connect("127.0.0.1", port, Duration::from_secs(3))
+        .await
+        .expect("connects");
+    client
+        .authenticate(&address, &password)
+        .await
+        .expect("signs in");
+    client
+        .put_script("by-hand", "keep;\r\n")
+        .await
+        .expect("stored");
+    client.set_active("by-hand").await.expect("activated");
+    client.logout().await;
+
+    let mut browser = Browser::new("").await;
+    browser.sign_in_as(&address, &password).await;
+    let page = browser.get("/vacation").await;
+    assert!(
+        page.body.contains("Sealmail did not write") && page.body.contains("by-hand"),
+        "{}",
+        page.body
+    );
+    let csrf = page.field("csrf");
+    let end = days_from_today(4);
+    let asked = browser
+        .post_form(
+            "/vacation",
+            &vacation_fields(&csrf, "Typed first", "", &end),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::CONFLICT, "{}", asked.body);
+    assert!(asked.body.contains("Replace it"), "{}", asked.body);
+    assert_eq!(asked.field("subject"), "Typed first");
+    let (name, _) = server()
+        .active_script(&address, &password)
+        .await
+        .expect("read")
+        .expect("active");
+    assert_eq!(
+        name, "by-hand",
+        "nothing was replaced before the user agreed"
+    );
+
+    let mut agreed = vacation_fields(&csrf, "Typed first", "", &end);
+    agreed.push(("replace", "on"));
+    let saved = browser.post_form("/vacation", &agreed).await;
+    assert_eq!(
+        saved.location.as_deref(),
+        Some("/vacation?notice=vacation"),
+        "{}",
+        saved.body
+    );
+    let (name, _) = server()
+        .active_script(&address, &password)
+        .await
+        .expect("read")
+        .expect("active");
+    assert_eq!(name, "sealmail");
 }
 
 async fn the_filters_page_adds_and_removes() {

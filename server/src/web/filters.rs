@@ -171,7 +171,6 @@ pub struct RemoveForm {
     index: usize,
     /// The rule's text as listed: a rule changed elsewhere meanwhile is not removed by mistake.
     matching: String,
-    replace: Option<String>,
 }
 
 /// Re-reads what is stored, applies `change`, and saves; answers with the page and the error,
@@ -283,12 +282,12 @@ pub async fn remove(
     Form(form): Form<RemoveForm>,
 ) -> Result<Response, PageError> {
     user.check_token(&form.csrf)?;
-    let replace = form.replace.is_some();
+    // Only Sealmail's own filters are listed, so there is nothing foreign to agree to replace.
     change(
         &state,
         &user,
         FilterFields::default(),
-        replace,
+        false,
         "filter-removed",
         |settings, _| {
             if settings

@@ -52,7 +52,16 @@ pub async fn page(
         Ok(stored) => {
             let vacation = &stored.settings().vacation;
             VacationPage {
-                status: Some(vacation.status(today())),
+                // What a hand-written script does is not ours to describe.
+                status: match stored {
+                    Stored::Ours { active: false, .. } if vacation.enabled => Some(
+                        "Your out-of-office reply is saved, but switched off on the mail server: \
+                         save it here to switch it on again."
+                            .into(),
+                    ),
+                    Stored::Ours { .. } => Some(vacation.status(today())),
+                    Stored::Foreign { .. } => None,
+                },
                 fields: fields_of(vacation),
                 foreign: foreign_name(&stored),
                 chrome,

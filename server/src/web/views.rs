@@ -550,7 +550,7 @@ pub struct VacationFields {
 #[template(path = "vacation.html")]
 pub struct VacationPage {
     pub chrome: Chrome,
-    /// None: no ManageSieve server is configured; the page says so and shows no form.
+    /// False when no ManageSieve server is configured: the page says so and shows no form.
     pub available: bool,
     /// "Your out-of-office reply is on until 12 December."
     pub status: Option<String>,

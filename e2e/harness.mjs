@@ -22,6 +22,8 @@ export const rig = {
   imapPort: need('RIG_IMAP_PORT'),
   smtpPort: need('RIG_SMTP_PORT'),
   submissionPort: need('RIG_SUBMISSION_PORT'),
+  managesievePort: need('RIG_MANAGESIEVE_PORT'),
+  outsideDomain: need('RIG_OUTSIDE_DOMAIN'),
   tlsCa: need('RIG_TLS_CA'),
   domain: need('RIG_DOMAIN'),
   portBase: Number(need('RIG_PORT_BASE')),
@@ -133,6 +135,10 @@ port = ${smtpPort}
 security = "plain"
 timeout_seconds = 10
 ${extraSmtp}
+[sieve]
+host = "127.0.0.1"
+port = ${rig.managesievePort}
+timeout_seconds = 10
 [database]
 url = "sqlite://${dir}/sealmail.db?mode=rwc"
 ${pki ? `

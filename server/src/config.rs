@@ -41,6 +41,29 @@ pub struct Config {
     /// The admin's S/MIME policy (see [`crate::policy`]); reloaded while the server runs.
     #[serde(default)]
     pub smime: SmimePolicy,
+    /// The ManageSieve server that keeps users' out-of-office replies and filters. Unset, those
+    /// pages say the feature is not available.
+    #[serde(default)]
+    pub sieve: Option<SieveServer>,
+}
+
+/// A ManageSieve server (RFC 5804), normally Dovecot Pigeonhole beside the IMAP server. Users sign
+/// in to it with their mail password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SieveServer {
+    pub host: String,
+    /// 4190 is the registered port.
+    pub port: u16,
+    /// Seconds to wait for each answer before telling the user the server is not answering.
+    #[serde(default = "default_mail_timeout")]
+    pub timeout_seconds: u64,
+}
+
+impl SieveServer {
+    pub fn reply_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.max(1))
+    }
 }
 
 /// Certificate validation, CRL retrieval and recipient lookup; names follow the OWA settings
@@ -291,6 +314,20 @@ impl Config {
                 });
             }
         }
+        // The client speaks ManageSieve without STARTTLS, so passwords would cross the network
+        // in the clear to anything but this machine.
+        if let Some(sieve) = &self.sieve
+            && !is_loopback_host(&sieve.host)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "sieve.host",
+                problem: format!(
+                    "Sealmail talks to ManageSieve without encryption, so the server must be on this \
+                     machine (localhost or 127.0.0.1), not {}",
+                    sieve.host
+                ),
+            });
+        }
         if self.web.session_idle_seconds <= 0 || self.web.session_max_seconds <= 0 {
             return Err(ConfigError::Invalid {
                 setting: "web.session_idle_seconds",
@@ -377,7 +414,9 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 7] = ["web", "imap", "smtp", "database", "login", "pki", "smime"];
+const SECTIONS: [&str; 8] = [
+    "web", "imap", "smtp", "database", "login", "pki", "smime", "sieve",
+];
 
 /// `SEALMAIL_IMAP_PORT=993` sets `[imap] port = 993`. A value is read as TOML when it parses
 /// (numbers, booleans) and as a string otherwise.
@@ -597,6 +636,24 @@ mod tests {
         let text = MINIMAL.replacen("127.0.0.1", "mail.example.com", 1);
         let err = Config::from_toml(&text, []).unwrap_err();
         assert!(err.to_string().starts_with("imap.security:"), "{err}");
+    }
+
+    #[test]
+    fn sieve_is_optional_and_only_on_this_machine() {
+        assert_eq!(Config::from_toml(MINIMAL, []).unwrap().sieve, None);
+        let local = Config::from_toml(
+            &format!("{MINIMAL}\n[sieve]\nhost = \"localhost\"\nport = 4190\n"),
+            [],
+        )
+        .unwrap();
+        let sieve = local.sieve.expect("configured");
+        assert_eq!((sieve.port, sieve.timeout_seconds), (4190, 20));
+        let err = Config::from_toml(
+            &format!("{MINIMAL}\n[sieve]\nhost = \"mail.example.com\"\nport = 4190\n"),
+            [],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("sieve.host:"), "{err}");
     }
 
     #[test]

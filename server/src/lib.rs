@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod policy;
 pub mod probe;
 pub mod sessions;
+pub mod sieve;
 pub mod smtp;
 pub mod tls;
 pub mod trust;

@@ -46,9 +46,11 @@ mod compose;
 mod contacts;
 mod deliver;
 mod errors;
+mod filters;
 mod folders;
 mod hardening;
 pub mod ops;
+mod out_of_office;
 mod pages;
 mod search;
 mod selection;
@@ -90,6 +92,8 @@ pub struct AppState {
     /// the server started with.
     pub policy: Arc<crate::policy::Live>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Out-of-office replies and filters, when a ManageSieve server is configured.
+    pub sieve: Option<crate::sieve::ManageSieve>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -107,6 +111,7 @@ impl AppState {
         let checker = checker.observed_by(metrics.crl_observer());
         Ok(Self {
             metrics,
+            sieve: config.sieve.clone().map(crate::sieve::ManageSieve::new),
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
@@ -306,6 +311,16 @@ pub fn router(state: Shared) -> Router {
                 .post(settings::save_options)
                 .layer(small),
         )
+        .route(
+            "/vacation",
+            get(out_of_office::page)
+                .post(out_of_office::save)
+                // The reply's text may be 10,000 characters, percent-encoded.
+                .layer(DefaultBodyLimit::max(128 * 1024)),
+        )
+        .route("/filters", get(filters::page))
+        .route("/filters/add", post(filters::add).layer(small))
+        .route("/filters/remove", post(filters::remove).layer(small))
         .route("/api/recipients", post(api::recipients).layer(json))
         .route(
             "/api/signature/report",

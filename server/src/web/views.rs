@@ -59,6 +59,9 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "unflagged" => "The flag was removed.",
         "saved" => "Draft saved.",
         "options" => "Your options were saved.",
+        "vacation" => "Your out-of-office settings were saved.",
+        "filter-added" => "The filter was added.",
+        "filter-removed" => "The filter was removed.",
         "removed" => "The certificate was removed from your address book.",
         "gone" => "That certificate was no longer in your address book.",
         "none-selected" => "No message was selected: tick the box next to each message first.",
@@ -529,4 +532,61 @@ mod tests {
         assert_eq!(notice_text(Some("<script>")), None);
         assert!(notice_text(Some("sent")).is_some());
     }
+}
+
+/// What the out-of-office form holds: the stored reply, or what the user typed when saving it
+/// failed.
+#[derive(Debug, Clone, Default)]
+pub struct VacationFields {
+    pub enabled: bool,
+    pub start: String,
+    pub end: String,
+    pub subject: String,
+    pub text: String,
+    pub days: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "vacation.html")]
+pub struct VacationPage {
+    pub chrome: Chrome,
+    /// False when no ManageSieve server is configured: the page says so and shows no form.
+    pub available: bool,
+    /// "Your out-of-office reply is on until 12 December."
+    pub status: Option<String>,
+    pub fields: VacationFields,
+    /// Why the reply could not be read or saved (nothing was changed).
+    pub error: Option<String>,
+    /// The name of an active script Sealmail did not write: saving asks before replacing it.
+    pub foreign: Option<String>,
+}
+
+/// One filter as listed: "If Sender contains x: move to Work".
+pub struct FilterRow {
+    pub index: usize,
+    pub field: &'static str,
+    pub contains: String,
+    pub action: String,
+}
+
+/// What the "Add a filter" form holds, kept when saving fails.
+#[derive(Debug, Clone, Default)]
+pub struct FilterFields {
+    pub field: String,
+    pub contains: String,
+    pub action: String,
+    pub folder: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "filters.html")]
+pub struct FiltersPage {
+    pub chrome: Chrome,
+    pub available: bool,
+    pub filters: Vec<FilterRow>,
+    /// Folders a filter may move mail into, as Sieve names them (hierarchy with '/').
+    pub folders: Vec<String>,
+    pub fields: FilterFields,
+    pub error: Option<String>,
+    pub foreign: Option<String>,
 }

@@ -42,6 +42,10 @@ pub fn config_text(db_dir: &tempfile::TempDir, extra: &str) -> String {
         [web]
         secure_cookies = false
         {extra}
+        [sieve]
+        host = "127.0.0.1"
+        port = {sieve}
+        timeout_seconds = 5
         [imap]
         host = "127.0.0.1"
         port = {imap}
@@ -62,6 +66,7 @@ pub fn config_text(db_dir: &tempfile::TempDir, extra: &str) -> String {
         imap = rig("RIG_IMAP_PORT"),
         ca = rig("RIG_TLS_CA"),
         smtp = rig("RIG_SUBMISSION_PORT"),
+        sieve = rig("RIG_MANAGESIEVE_PORT"),
     );
     text
 }
@@ -327,14 +332,19 @@ impl Browser {
     }
 
     pub async fn sign_in(&mut self, user: &str) -> Page {
+        self.sign_in_as(&email(user), &password(user)).await
+    }
+
+    /// Signs in with any account, e.g. one a test made with `scripts/rig add-user`.
+    pub async fn sign_in_as(&mut self, email: &str, password: &str) -> Page {
         let login = self.get("/login").await;
         let token = login.field("login_token");
         let page = self
             .post_form(
                 "/login",
                 &[
-                    ("email", &email(user)),
-                    ("password", &password(user)),
+                    ("email", email),
+                    ("password", password),
                     ("login_token", &token),
                 ],
             )

@@ -332,39 +332,39 @@ test('Options set the compose toggles; a signer from outside is added to contact
   await setOptions(false, false);
 
   // Dave, outside the directory, sends carol signed mail from another program.
-  const dave = issueIdentity(pki, { email: 'dave@outside.test', name: 'Dave Outside', password: 'dave' });
+  const dave = issueIdentity(pki, { email: 'dave@elsewhere.test', name: 'Dave Outside', password: 'dave' });
   const dir = work();
   writeFileSync(join(dir, 'body.txt'), 'Content-Type: text/plain\r\n\r\nHello from Dave.\r\n');
   const subject = unique('From Dave');
   deliverRaw({
-    from: 'dave@outside.test', to: rig.email('carol'),
+    from: 'dave@elsewhere.test', to: rig.email('carol'),
     bytes: openssl(['cms', '-sign', '-in', join(dir, 'body.txt'), '-signer', dave.cert, '-inkey', dave.key,
-      '-certfile', pki.file('ca.crt'), '-from', 'dave@outside.test', '-to', rig.email('carol'), '-subject', subject]),
+      '-certfile', pki.file('ca.crt'), '-from', 'dave@elsewhere.test', '-to', rig.email('carol'), '-subject', subject]),
   });
   // Before: no certificate for dave, and the sender is told so by name.
-  await composeSecure(carol, { to: 'dave@outside.test', subject: unique('To Dave'), body: 'Secret.', sign: false, encrypt: true });
+  await composeSecure(carol, { to: 'dave@elsewhere.test', subject: unique('To Dave'), body: 'Secret.', sign: false, encrypt: true });
   await carol.getByRole('button', { name: 'Send' }).click();
   const dialog = carol.getByRole('dialog', { name: 'Some recipients cannot receive encrypted mail' });
   await dialog.waitFor();
-  assert.match(await dialog.innerText(), /dave@outside\.test/);
+  assert.match(await dialog.innerText(), /dave@elsewhere\.test/);
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await carol.getByRole('alert').filter({ hasText: 'Your message was not sent. It is still here.' }).waitFor();
 
   await carol.goto(folderUrl('INBOX'));
   await (await waitForMessage(carol, subject)).click();
-  assert.match(await carol.locator('.smime-banner').first().innerText(), /Signed by dave@outside\.test/);
+  assert.match(await carol.locator('.smime-banner').first().innerText(), /Signed by dave@elsewhere\.test/);
   await carol.getByRole('button', { name: 'Add sender\'s certificate to contacts' }).click();
-  await carol.getByText('Added to your contacts: dave@outside.test.').waitFor();
+  await carol.getByText('Added to your contacts: dave@elsewhere.test.').waitFor();
 
   // After: the message is encrypted without a question and handed to the server. (This rig's
   // Postfix delivers nothing outside its domain, so the refusal that follows proves the sealed
   // message got that far; the user is told and the message stays on the page.)
   const again = unique('To Dave again');
-  await composeSecure(carol, { to: 'dave@outside.test', subject: again, body: 'Secret.', sign: false, encrypt: true });
+  await composeSecure(carol, { to: 'dave@elsewhere.test', subject: again, body: 'Secret.', sign: false, encrypt: true });
   await carol.getByRole('button', { name: 'Send' }).click();
   const refusal = carol.getByRole('alert').filter({ hasText: 'Your message was not sent' });
   await refusal.waitFor();
-  assert.match(await refusal.innerText(), /dave@outside\.test.*not delivered by this rig.*still on this page/s);
+  assert.match(await refusal.innerText(), /dave@elsewhere\.test.*not delivered by this rig.*still on this page/s);
   assert.equal(await dialog.count(), 0, 'the sender was asked about dave again');
   assert.equal(await carol.getByLabel('Subject', { exact: true }).inputValue(), again);
   await carol.context().close();

@@ -20,7 +20,7 @@ let alice;
 before(async () => {
   pki = makePki();
   other = makePki();
-  server = await startServer({ pki, port: rig.portBase + 92 });
+  server = await startServer({ pki, port: rig.portBase + 93 });
   browser = await launchBrowser();
   alice = await signedInPage(browser, server, 'alice');
   assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported/);

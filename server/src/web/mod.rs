@@ -84,6 +84,7 @@ pub struct AppState {
     pub smtp: Submitter,
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
+    pub contacts: crate::contacts::Contacts,
     /// The validator with the `[pki]` settings in force; replaced whole when they change.
     checker: std::sync::RwLock<Arc<crate::trust::Checker>>,
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
@@ -109,6 +110,7 @@ impl AppState {
             metrics,
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
+            contacts: crate::contacts::Contacts::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
             sessions: Sessions::new(
                 db.clone(),

@@ -302,6 +302,23 @@ pub fn router(state: Shared) -> Router {
         .route("/keys", get(settings::keys_page))
         .route("/contacts", get(contacts::address_book))
         .route("/contacts/remove", post(contacts::remove).layer(small))
+        .route("/contacts/edit", get(contacts::edit))
+        .route("/contacts/save", post(contacts::save).layer(small))
+        .route("/contacts/delete", post(contacts::delete).layer(small))
+        .route(
+            "/contacts/from-message",
+            post(contacts::from_message).layer(small),
+        )
+        // Room for the largest file taken and the form around it; past that the upload is
+        // refused unread, with the same words.
+        .route(
+            "/contacts/import",
+            post(contacts::import).layer(DefaultBodyLimit::max(
+                crate::contacts::vcard::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/contacts/export", get(contacts::export))
+        .route("/api/suggest", get(api::suggest))
         .route(
             "/options",
             get(settings::options_page)

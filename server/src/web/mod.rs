@@ -303,7 +303,11 @@ pub fn router(state: Shared) -> Router {
         .route("/contacts", get(contacts::address_book))
         .route("/contacts/remove", post(contacts::remove).layer(small))
         .route("/contacts/edit", get(contacts::edit))
-        .route("/contacts/save", post(contacts::save).layer(small))
+        // A contact's notes may be 10,000 characters of any script.
+        .route(
+            "/contacts/save",
+            post(contacts::save).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
         .route("/contacts/delete", post(contacts::delete).layer(small))
         .route(
             "/contacts/from-message",

@@ -76,6 +76,10 @@ test('alice keeps an address book, is offered its people while writing, exports 
   assert.equal(await alice.locator('#import-report').innerText(), '100 contacts added, 0 updated, 0 skipped.');
   assert.equal(await people.getByRole('row').filter({ hasText: `${label} Person` }).count(), 100);
   assert.match(await people.getByRole('row').filter({ hasText: `${label} Person42` }).innerText(), /From the import, card 42/);
+  // A hundred to a page, by name: Zofia comes after them.
+  assert.equal(await alice.locator('#people-shown').innerText(), 'Contacts 1–100 of 101.');
+  await alice.getByRole('navigation', { name: 'Pages of contacts' }).getByRole('link', { name: 'Next' }).click();
+  assert.equal(await people.getByRole('row').filter({ hasText: `Zofia ${label}` }).count(), 1);
 
   // Writing: part of a name brings the contact; the directory's Bob says "can encrypt".
   await alice.getByRole('button', { name: 'New message' }).click();
@@ -118,8 +122,13 @@ test('alice keeps an address book, is offered its people while writing, exports 
   await importFile(alice, 'damaged.vcf', `${good}BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cut off\r\nEMAIL:cut`);
   assert.match(await alice.getByRole('alert').innerText(),
     /Nothing was imported\. The file is damaged near contact 2: the card is cut off/);
-  assert.equal(await people.getByRole('row').filter({ hasText: `Never ${label}` }).count(), 0);
+  assert.equal(await alice.locator('#people-shown').innerText(), 'Contacts 1–100 of 101.');
   assert.equal(await people.getByRole('row').filter({ hasText: `${label} Person` }).count(), 100);
+  await alice.getByLabel('Find a contact').fill('never');
+  await alice.getByRole('button', { name: 'Find', exact: true }).click();
+  assert.match(await alice.locator('#people-empty').innerText(), /No contact matches "never"/);
+  await alice.getByLabel('Find a contact').fill('zofia');
+  await alice.getByRole('button', { name: 'Find', exact: true }).click();
   assert.equal(await people.getByRole('row').filter({ hasText: `Zofia ${label}` }).count(), 1);
   await alice.context().close();
 });

@@ -101,6 +101,55 @@ impl Contacts {
             .collect()
     }
 
+    /// One page of `owner`'s contacts whose name or an address contains `filter` (all when it
+    /// is empty), by name, and how many match in all.
+    pub async fn page(
+        &self,
+        owner: &str,
+        filter: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Contact>, usize), sqlx::Error> {
+        // The two queries share their WHERE clause; keep them in step.
+        let owner = normalize(owner);
+        let pattern = crate::db::contains_pattern(filter);
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM contacts c WHERE c.owner = $1 AND \
+             (LOWER(c.display_name) LIKE $2 ESCAPE '\\' OR EXISTS (SELECT 1 FROM contact_addresses a \
+             WHERE a.owner = c.owner AND a.uid = c.uid AND a.address LIKE $2 ESCAPE '\\'))",
+        )
+        .bind(&owner)
+        .bind(&pattern)
+        .fetch_one(&self.db)
+        .await?
+        .try_get("n")?;
+        let rows = sqlx::query(
+            "SELECT c.uid, c.display_name, c.phone, c.notes FROM contacts c WHERE c.owner = $1 AND \
+             (LOWER(c.display_name) LIKE $2 ESCAPE '\\' OR EXISTS (SELECT 1 FROM contact_addresses a \
+             WHERE a.owner = c.owner AND a.uid = c.uid AND a.address LIKE $2 ESCAPE '\\')) \
+             ORDER BY LOWER(c.display_name), c.uid LIMIT $3 OFFSET $4",
+        )
+        .bind(&owner)
+        .bind(&pattern)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(&self.db)
+        .await?;
+        let mut conn = self.db.acquire().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let uid: String = row.try_get("uid")?;
+            out.push(Contact {
+                addresses: addresses_of(&mut conn, &owner, &uid).await?,
+                uid,
+                display_name: row.try_get("display_name")?,
+                phone: row.try_get("phone")?,
+                notes: row.try_get("notes")?,
+            });
+        }
+        Ok((out, usize::try_from(total).unwrap_or(0)))
+    }
+
     /// One contact of `owner`'s.
     pub async fn get(&self, owner: &str, uid: &str) -> Result<Option<Contact>, sqlx::Error> {
         let owner = normalize(owner);

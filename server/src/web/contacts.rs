@@ -27,20 +27,57 @@ use pki::{Certificate, Usage};
 /// Address lookups in flight at once while the address book is drawn.
 const LOOKUP_CONCURRENCY: usize = 16;
 
+/// People listed on one page: each address is looked up as it is drawn, so a book of 10,000
+/// is shown a page at a time.
+const PAGE_SIZE: usize = 100;
+
 #[derive(Deserialize)]
-pub struct NoticeQuery {
+pub struct BookQuery {
     notice: Option<String>,
+    /// Only people whose name or an address contains this.
+    #[serde(default)]
+    q: String,
+    /// Text, not a number: a mangled link still shows page 1.
+    page: Option<String>,
 }
 
 pub async fn address_book(
     State(state): State<Shared>,
     user: User,
-    Query(q): Query<NoticeQuery>,
+    Query(q): Query<BookQuery>,
 ) -> Result<Response, PageError> {
     let notice = views::notice_text(q.notice.as_deref());
-    Ok(page(&state, &user, notice, None, None)
+    let number = q
+        .page
+        .and_then(|p| p.parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1);
+    let listing = Listing {
+        filter: q.q.trim().to_string(),
+        number,
+    };
+    Ok(page(&state, &user, notice, &listing, None, None)
         .await?
         .into_response())
+}
+
+/// Which people the page lists.
+#[derive(Default)]
+struct Listing {
+    filter: String,
+    /// From 1.
+    number: usize,
+}
+
+impl Listing {
+    fn href(&self, number: usize) -> String {
+        let mut href = format!("/contacts?page={number}");
+        if !self.filter.is_empty() {
+            href.push_str("&q=");
+            href.push_str(&views::enc(&self.filter));
+        }
+        href
+    }
 }
 
 async fn chrome(
@@ -60,6 +97,7 @@ async fn page(
     state: &Shared,
     user: &User,
     notice: Option<&'static str>,
+    listing: &Listing,
     report: Option<String>,
     error: Option<String>,
 ) -> Result<AddressBookPage, PageError> {
@@ -75,7 +113,19 @@ async fn page(
         .iter()
         .filter_map(|k| row(k, now))
         .partition(|r| r.source == UserSource::Harvested.as_str());
-    let people = state.contacts.list(owner).await?;
+    let number = listing.number.max(1);
+    let offset = (number - 1).saturating_mul(PAGE_SIZE);
+    let (people, total) = state
+        .contacts
+        .page(owner, &listing.filter, offset, PAGE_SIZE)
+        .await?;
+    let shown = if people.is_empty() {
+        String::new()
+    } else {
+        format!("{}–{} of {total}", offset + 1, offset + people.len())
+    };
+    let previous_href = (number > 1).then(|| listing.href(number - 1));
+    let next_href = (offset + people.len() < total).then(|| listing.href(number + 1));
     let people = futures::stream::iter(people)
         .map(|c| person_row(state, owner, c, now))
         .buffered(LOOKUP_CONCURRENCY)
@@ -84,6 +134,10 @@ async fn page(
     Ok(AddressBookPage {
         chrome,
         people,
+        filter: listing.filter.clone(),
+        shown,
+        previous_href,
+        next_href,
         contacts,
         harvested,
         report,
@@ -365,7 +419,7 @@ pub async fn import(
         }
         Err((status, why)) => (status, None, Some(format!("Nothing was imported. {why}"))),
     };
-    let page = page(&state, &user, None, report, error).await?;
+    let page = page(&state, &user, None, &Listing::default(), report, error).await?;
     Ok((status, page).into_response())
 }
 

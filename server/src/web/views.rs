@@ -298,8 +298,14 @@ pub struct KeysPage {
 #[template(path = "contacts.html")]
 pub struct AddressBookPage {
     pub chrome: Chrome,
-    /// The user's personal contacts, by name.
+    /// One page of the user's personal contacts, by name.
     pub people: Vec<PersonRow>,
+    /// What the list is narrowed to ("Find a contact"), empty for everyone.
+    pub filter: String,
+    /// "1–100 of 250", empty when none is listed.
+    pub shown: String,
+    pub previous_href: Option<String>,
+    pub next_href: Option<String>,
     pub contacts: Vec<AddressBookRow>,
     /// From signed mail.
     pub harvested: Vec<AddressBookRow>,

@@ -208,6 +208,24 @@ async fn a_contact_is_added_edited_and_deleted_and_a_bad_address_is_named() {
     );
     let book = find(&mut browser, &address).await;
     assert!(!listed(&book, &address) && !listed(&find(&mut browser, &second).await, &second));
+    // Saving it from a form left open in another tab does not bring it back.
+    let page = browser
+        .post_form(
+            "/contacts/save",
+            &[
+                ("csrf", &token),
+                ("uid", &uid),
+                ("name", &name),
+                ("addresses", &address),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.body
+            .contains("That contact is no longer in your address book")
+    );
+    assert!(!listed(&find(&mut browser, &address).await, &address));
     // Without the page's token nothing changes.
     let page = browser
         .post_form(

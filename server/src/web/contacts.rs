@@ -196,6 +196,15 @@ fn row(kept: &Kept, now: i64) -> Option<AddressBookRow> {
     })
 }
 
+/// A contact that is no longer there (deleted in another tab, a stale link).
+fn gone() -> PageError {
+    PageError::BadRequest(
+        "That contact is no longer in your address book; it may have been deleted in another tab. \
+         Nothing was changed."
+            .into(),
+    )
+}
+
 #[derive(Deserialize)]
 pub struct EditQuery {
     uid: Option<String>,
@@ -213,7 +222,7 @@ pub async fn edit(
                 .contacts
                 .get(&user.0.email, uid)
                 .await?
-                .ok_or(PageError::NotFound)?,
+                .ok_or_else(gone)?,
         ),
         None => None,
     };
@@ -269,7 +278,7 @@ pub async fn save(
     if let Some(uid) = &uid
         && state.contacts.get(&user.0.email, uid).await?.is_none()
     {
-        return Err(PageError::NotFound);
+        return Err(gone());
     }
     let draft = Draft {
         uid: uid.clone(),

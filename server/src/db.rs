@@ -88,6 +88,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0006_harvest.sql"),
         include_str!("../../migrations/postgres/0006_harvest.sql"),
     ),
+    (
+        7,
+        "contacts",
+        include_str!("../../migrations/sqlite/0007_contacts.sql"),
+        include_str!("../../migrations/postgres/0007_contacts.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
@@ -111,6 +117,20 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
             })
             .collect(),
     )
+}
+
+/// A `LIKE $n ESCAPE '\'` pattern matching any text that contains `text`, lower-cased (compare
+/// it with `LOWER(column)`: PostgreSQL's LIKE minds case, SQLite's does not).
+pub fn contains_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// Seconds since the Unix epoch; the schema stores every time this way so both dialects agree.

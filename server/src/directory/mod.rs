@@ -232,6 +232,28 @@ impl Directory {
         }))
     }
 
+    /// People whose name or primary address contains `query` (case-insensitive), by name:
+    /// (address, display name) pairs, for recipient suggestions.
+    pub async fn people_matching(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, DirectoryError> {
+        let rows = sqlx::query(
+            "SELECT address, display_name FROM directory_people \
+             WHERE LOWER(display_name) LIKE $1 ESCAPE '\\' OR address LIKE $1 ESCAPE '\\' \
+             ORDER BY LOWER(display_name), address LIMIT $2",
+        )
+        .bind(crate::db::contains_pattern(query))
+        .bind(limit as i64)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("address")?, r.try_get("display_name")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
     /// Creates or replaces a distribution list and its members.
     pub async fn upsert_list(
         &self,

@@ -19,6 +19,8 @@ pub struct MessageView {
     pub subject: String,
     pub from: Vec<String>,
     pub from_addresses: Vec<String>,
+    /// The first sender's display name, empty when it has none.
+    pub sender_name: String,
     pub to: Vec<String>,
     pub to_addresses: Vec<String>,
     pub cc: Vec<String>,
@@ -139,6 +141,12 @@ pub fn view(
         subject: message.subject().unwrap_or("").to_string(),
         from: address_list(message.from()),
         from_addresses: bare_addresses(message.from()),
+        sender_name: message
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.name.as_deref())
+            .map(|n| n.trim().to_string())
+            .unwrap_or_default(),
         to: address_list(message.to()),
         to_addresses: bare_addresses(message.to()),
         cc: address_list(message.cc()),

@@ -252,6 +252,80 @@ pub async fn recipients(
 }
 
 #[derive(Deserialize)]
+pub struct SuggestQuery {
+    #[serde(default)]
+    pub q: String,
+}
+
+#[derive(Serialize)]
+pub struct Suggestion {
+    pub name: String,
+    pub address: String,
+    /// "contacts", "directory" or "recent".
+    pub source: &'static str,
+    /// A usable certificate was found for the address (the recipients lookup's answer).
+    pub can_encrypt: bool,
+}
+
+#[derive(Serialize)]
+pub struct SuggestResponse {
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// Most suggestions for one query.
+const SUGGESTIONS: usize = 8;
+/// Longest query looked up; a longer one is no search but a pasted list.
+const MAX_QUERY: usize = 100;
+
+/// `GET /api/suggest?q=ann` → who the user may mean: personal contacts, then addresses
+/// recently sent to, then the directory; each says whether mail to it can be encrypted.
+pub async fn suggest(
+    State(state): State<Shared>,
+    ApiUser(user): ApiUser,
+    axum::extract::Query(query): axum::extract::Query<SuggestQuery>,
+) -> Json<SuggestResponse> {
+    use crate::contacts::suggest::{self, OrganisationDirectory, PersonalContacts, RecentlyUsed};
+    let q = query.q.trim();
+    if q.is_empty() || q.chars().count() > MAX_QUERY {
+        return Json(SuggestResponse {
+            suggestions: Vec::new(),
+        });
+    }
+    let owner = user.0.email.clone();
+    let contacts = PersonalContacts(state.contacts.clone());
+    let directory = OrganisationDirectory(state.directory.clone());
+    let recent = RecentlyUsed(state.contacts.clone());
+    let found = suggest::suggest(&[&contacts, &recent, &directory], &owner, q, SUGGESTIONS).await;
+    let checker = state.checker();
+    let now = crate::db::now();
+    let suggestions = futures::stream::iter(found)
+        .map(|c| {
+            let (state, checker, owner) = (state.clone(), checker.clone(), owner.clone());
+            async move {
+                let found = lookup::find_certificate(
+                    &state.directory,
+                    &checker,
+                    &owner,
+                    &c.address,
+                    Usage::Encrypt,
+                    now,
+                )
+                .await;
+                Suggestion {
+                    can_encrypt: found.certificate.is_some(),
+                    name: c.name,
+                    address: c.address,
+                    source: c.origin.as_str(),
+                }
+            }
+        })
+        .buffered(SUGGESTIONS)
+        .collect()
+        .await;
+    Json(SuggestResponse { suggestions })
+}
+
+#[derive(Deserialize)]
 pub struct CertificatesRequest {
     /// Base64 DER (certificate or PKCS#7) or PEM text, one certificate set per item.
     pub certificates: Vec<String>,

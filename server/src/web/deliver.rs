@@ -164,6 +164,14 @@ impl Submission {
         if let Err(e) = state.outbox.mark_submitted(send_id).await {
             tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
         }
+        // For recipient suggestions; losing this loses a convenience, not the send.
+        if let Err(e) = state
+            .contacts
+            .remember_recipients(&user.email, &self.recipients)
+            .await
+        {
+            tracing::warn!(user = %user.email, "sent, but remembering its recipients failed: {e}");
+        }
         if self.file_in_sent {
             file_in_sent(state, user, send_id, &self.message_id, &self.kept).await;
         } else if let Err(e) = state.outbox.mark_filed(send_id).await {

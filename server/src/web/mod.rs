@@ -86,6 +86,7 @@ pub struct AppState {
     pub smtp: Submitter,
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
+    pub contacts: crate::contacts::Contacts,
     /// The validator with the `[pki]` settings in force; replaced whole when they change.
     checker: std::sync::RwLock<Arc<crate::trust::Checker>>,
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
@@ -114,6 +115,7 @@ impl AppState {
             sieve: config.sieve.clone().map(crate::sieve::ManageSieve::new),
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: crate::directory::Directory::new(db.clone()),
+            contacts: crate::contacts::Contacts::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
             sessions: Sessions::new(
                 db.clone(),
@@ -305,6 +307,27 @@ pub fn router(state: Shared) -> Router {
         .route("/keys", get(settings::keys_page))
         .route("/contacts", get(contacts::address_book))
         .route("/contacts/remove", post(contacts::remove).layer(small))
+        .route("/contacts/edit", get(contacts::edit))
+        // A contact's notes may be 10,000 characters of any script.
+        .route(
+            "/contacts/save",
+            post(contacts::save).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route("/contacts/delete", post(contacts::delete).layer(small))
+        .route(
+            "/contacts/from-message",
+            post(contacts::from_message).layer(small),
+        )
+        // Room for the largest file taken and the form around it; past that the upload is
+        // refused unread, with the same words.
+        .route(
+            "/contacts/import",
+            post(contacts::import).layer(DefaultBodyLimit::max(
+                crate::contacts::vcard::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/contacts/export", get(contacts::export))
+        .route("/api/suggest", get(api::suggest))
         .route(
             "/options",
             get(settings::options_page)

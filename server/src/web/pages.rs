@@ -218,6 +218,8 @@ pub async fn message(
             view.subject
         },
         from: view.from.join(", "),
+        sender_address: view.from_addresses.first().cloned().unwrap_or_default(),
+        sender_name: view.sender_name.clone(),
         to: view.to.join(", "),
         cc: view.cc.join(", "),
         bcc: view.bcc.join(", "),

@@ -64,6 +64,11 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "filter-removed" => "The filter was removed.",
         "removed" => "The certificate was removed from your address book.",
         "gone" => "That certificate was no longer in your address book.",
+        "contact-saved" => "The contact was saved.",
+        "contact-added" => "The sender was added to your contacts.",
+        "contact-known" => "The sender is already in your contacts.",
+        "contact-deleted" => "The contact was deleted.",
+        "contact-gone" => "That contact was no longer in your address book.",
         "none-selected" => "No message was selected: tick the box next to each message first.",
         "selected-deleted" => "The selected messages were moved to Trash.",
         "selected-purged" => "The selected messages were deleted permanently.",
@@ -296,9 +301,61 @@ pub struct KeysPage {
 #[template(path = "contacts.html")]
 pub struct AddressBookPage {
     pub chrome: Chrome,
+    /// One page of the user's personal contacts, by name.
+    pub people: Vec<PersonRow>,
+    /// What the list is narrowed to ("Find a contact"), empty for everyone.
+    pub filter: String,
+    /// "1–100 of 250", empty when none is listed.
+    pub shown: String,
+    pub previous_href: Option<String>,
+    pub next_href: Option<String>,
     pub contacts: Vec<AddressBookRow>,
     /// From signed mail.
     pub harvested: Vec<AddressBookRow>,
+    /// What an import came to.
+    pub report: Option<String>,
+    /// Why an import was refused.
+    pub error: Option<String>,
+}
+
+/// A personal contact as the address book lists it.
+pub struct PersonRow {
+    pub uid: String,
+    pub name: String,
+    pub phone: String,
+    pub notes: String,
+    pub addresses: Vec<ContactAddressRow>,
+}
+
+/// One of a contact's addresses and whether mail to it can be encrypted.
+pub struct ContactAddressRow {
+    pub address: String,
+    /// The certificate mail to it would be encrypted to, when there is one.
+    pub certificate: Option<CertificateFacts>,
+    /// Why it cannot receive encrypted mail, or a warning about the certificate.
+    pub reason: String,
+}
+
+pub struct CertificateFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub expires: String,
+    /// Where it was found: "directory userCertificate", "contacts", "signed mail", …
+    pub source: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contact_form.html")]
+pub struct ContactFormPage {
+    pub chrome: Chrome,
+    /// None for a new contact.
+    pub uid: Option<String>,
+    pub name: String,
+    /// One address per line, as typed.
+    pub addresses: String,
+    pub phone: String,
+    pub notes: String,
+    pub error: Option<String>,
 }
 
 pub struct AddressBookRow {
@@ -435,6 +492,9 @@ pub struct MessagePage {
     pub uid: u32,
     pub subject: String,
     pub from: String,
+    /// The first sender, for "Add to contacts": display name (may be empty) and address.
+    pub sender_name: String,
+    pub sender_address: String,
     pub to: String,
     pub cc: String,
     pub bcc: String,

@@ -16,7 +16,7 @@ let server;
 let browser;
 before(async () => {
   pki = makePki();
-  server = await startServer({ pki, port: rig.portBase + 92 });
+  server = await startServer({ pki, port: rig.portBase + 94 });
   // Bob is in the directory with his certificate (startServer imported it); an admin gave him a name.
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   execFileSync(bin, ['directory', 'import', '--config', server.configFile, '--email', rig.email('bob'),

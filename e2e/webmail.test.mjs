@@ -218,7 +218,7 @@ test('a message can be written and sent with the keyboard alone', async () => {
   await alice.keyboard.press('Tab');
   assert.equal(await focused(), 'Attach files');
   // The security toggles come next (shown once the browser module is ready), then Send.
-  await alice.waitForFunction(() => document.documentElement.dataset.engine === 'ready');
+  await alice.getByRole('button', { name: 'Add digital signature to this message' }).waitFor();
   for (const label of ['Add digital signature to this message', 'Encrypt message contents and attachments', 'Send']) {
     await alice.keyboard.press('Tab');
     assert.equal(await focused(), label);

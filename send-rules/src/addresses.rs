@@ -129,6 +129,35 @@ pub fn is_plausible(email: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | '"'))
 }
 
+/// A plain `local@domain` address as people type it into an address book (no display name,
+/// no comments, no quoted local part): what a recipient field can take back unchanged.
+pub fn is_plain_address(text: &str) -> bool {
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(|c| {
+            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii()
+        });
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+        });
+    local_ok && domain_ok && !text.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +224,15 @@ mod tests {
     fn line_breaks_never_reach_an_address() {
         let got = parse_list("Eve\r\nBcc: x@evil.test <e@x.test>");
         assert!(got.is_err() || got.unwrap().iter().all(|m| !m.email.contains('\n')));
+    }
+
+    #[test]
+    fn an_address_book_address_is_a_plain_dot_atom() {
+        assert!(is_plain_address("ann.lee+x@mail.example.org"));
+        assert!(!is_plain_address("\"ann lee\"@example.org"));
+        assert!(!is_plain_address("ann..lee@example.org"));
+        assert!(!is_plain_address("ann@-example.org"));
+        assert!(!is_plain_address("ann@localhost"));
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Draft {
             if typed.is_empty() {
                 continue;
             }
-            if !is_address(typed) {
+            if !send_rules::addresses::is_plain_address(typed) {
                 return Err(Invalid::Address(typed.to_string()));
             }
             let address = typed.to_ascii_lowercase();
@@ -107,35 +107,6 @@ impl Draft {
             notes,
         })
     }
-}
-
-/// A plain `local@domain` address as people type it into an address book (no display name,
-/// no comments, no quoted local part): what a recipient field can take back unchanged.
-pub fn is_address(text: &str) -> bool {
-    let Some((local, domain)) = text.rsplit_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii()
-        });
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = domain.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
-        });
-    local_ok && domain_ok && !text.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 /// A fresh contact UID: random, so two servers sharing a database never make the same one.

@@ -36,6 +36,42 @@ test('the browser module loads on every page', async () => {
   await page.context().close();
 });
 
+/** Serves `pattern` (a static file) changed by one byte on its way to the page. */
+async function tampered(page, pattern) {
+  await page.route(pattern, async (route) => {
+    const response = await route.fetch();
+    const body = Buffer.from(await response.body());
+    body[body.length - 1] ^= 1;
+    await route.fulfill({ response, body });
+  });
+}
+
+test('a browser module changed on its way to the page is never run', async () => {
+  const page = await signedInPage(browser, server, 'carol');
+  await tampered(page, '**/pkg/sealmail_client_bg.wasm');
+  await page.reload();
+  await page.locator('html[data-engine="unavailable"]').waitFor();
+  assert.equal(await page.locator('#engine-status').innerText(), 'Browser security module unavailable');
+  await page.context().close();
+});
+
+test('a page script changed on its way to the page is refused, so nothing is sealed with it', async () => {
+  const page = await signedInPage(browser, server, 'carol');
+  await tampered(page, '**/compose-secure.js');
+  const refused = page.waitForEvent('console', (m) => /integrity/i.test(m.text()));
+  await page.getByRole('button', { name: 'New message' }).click();
+  await page.locator('html[data-engine="ready"]').waitFor();
+  await refused;
+  assert.equal(await page.getByRole('button', { name: 'Encrypt message contents and attachments' }).isVisible(), false);
+  await page.context().close();
+  // The untouched script in a fresh browser gets them: the refusal was the change, not the page.
+  // (The same browser keeps refusing: the changed file sits in its cache, still failing the check.)
+  const fresh = await signedInPage(browser, server, 'carol');
+  await fresh.getByRole('button', { name: 'New message' }).click();
+  await fresh.getByRole('button', { name: 'Encrypt message contents and attachments' }).waitFor();
+  await fresh.context().close();
+});
+
 test('a forged CSRF token is refused and the user stays signed in', async () => {
   const page = await signedInPage(browser, server, 'alice');
   await page.locator('form.signout input[name="csrf"]').evaluate((input) => { input.value = 'forged'; });

@@ -1,10 +1,19 @@
 // The browser module runs here, off the page's main thread, so signing, encrypting and opening a
 // large message never freezes the page. Requests: { id, op, args }; answers: { id, result } or
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
-import init, * as engine from './pkg/sealmail_client.js';
-
 const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'certificate_info', 'read_recipients', 'plan_send', 'seal', 'open']);
-const ready = init();
+// The module is instantiated only from bytes that match the integrity the page gave (its import
+// map, engine.js); the glue is checked the same way before it is imported.
+let engine;
+const ready = (async () => {
+  const expected = new URLSearchParams(self.location.hash.slice(1));
+  if (!expected.get('glue') || !expected.get('module')) throw new Error('the page does not say which security module to trust');
+  const glue = new URL('./pkg/sealmail_client.js', import.meta.url);
+  await fetch(glue, { integrity: expected.get('glue') });
+  engine = await import(glue.href);
+  const module = await fetch(new URL('./pkg/sealmail_client_bg.wasm', import.meta.url), { integrity: expected.get('module') });
+  await engine.default({ module_or_path: module });
+})();
 
 /** The buffers of every Uint8Array in `value`, so answers move instead of being copied. */
 function buffers(value, out = []) {

@@ -1,7 +1,37 @@
 // The page's handle on the browser module, which runs in a Web Worker (engine-worker.js). Every
 // operation is async; a failure rejects with the module's sentence for the user.
+/** The integrity the page's import map gives for a file next to this one (assets.rs). */
+function integrityOf(relative) {
+  const map = JSON.parse(document.querySelector('script[type="importmap"]')?.textContent || '{}');
+  return map.integrity?.[new URL(relative, import.meta.url).pathname] || '';
+}
+
+/** The WebAssembly module's bytes, refused by the browser unless they match the page's integrity. */
+export function checkedModule() {
+  const integrity = integrityOf('./pkg/sealmail_client_bg.wasm');
+  if (!integrity) return Promise.reject(new Error('the page does not say which security module to trust'));
+  return fetch(new URL('./pkg/sealmail_client_bg.wasm', import.meta.url), { integrity });
+}
+
+/**
+ * Starts the worker. Workers take no import map, so the worker script is first fetched with its
+ * integrity (the worker then loads the same, now cached, file), and the worker is told the
+ * integrity of what it loads itself.
+ */
+async function startWorker() {
+  const url = new URL('./engine-worker.js', import.meta.url);
+  const integrity = integrityOf('./engine-worker.js');
+  if (!integrity) throw new Error('the page does not say which security module to trust');
+  await fetch(url, { integrity });
+  url.hash = new URLSearchParams({
+    glue: integrityOf('./pkg/sealmail_client.js'),
+    module: integrityOf('./pkg/sealmail_client_bg.wasm'),
+  }).toString();
+  return new Worker(url, { type: 'module' });
+}
+
 export async function startEngine() {
-  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { type: 'module' });
+  const worker = await startWorker();
   const pending = new Map();
   let next = 0;
   let cardHandler = null;

@@ -6,6 +6,7 @@
 // operation. Nothing read from the card is stored: certificates live in this page's memory and
 // are gone on sign-out, on navigation and when the card is removed.
 import init, { CardSession, certificate_info } from './pkg/sealmail_client.js';
+import { checkedModule } from './engine.js';
 import { askPin } from './ui.js';
 
 /** What the user is told when this browser cannot reach a card at all. */
@@ -14,7 +15,7 @@ export const NO_SMART_CARDS = 'Smart cards cannot be used in this browser. Chrom
 // The module's copy for this page is loaded only when there is a card to talk to: most pages
 // never need it.
 let loaded = null;
-const load = () => { loaded ??= init(); return loaded; };
+const load = () => { loaded ??= init({ module_or_path: checkedModule() }); return loaded; };
 let card = null;
 // The USB reader the card session uses: its leaving locks the card's IDs.
 let cardDevice = null;

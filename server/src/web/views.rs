@@ -8,8 +8,9 @@ use crate::imap::search::{Field, Order};
 use crate::imap::{Folder, FolderRole, MessageSummary};
 use crate::policy::SmimePolicy;
 
-/// No inline script or style anywhere, so the policy can be strict. `wasm-unsafe-eval` lets the
-/// page compile our own WebAssembly module and nothing else. `remote_images` is for a message
+/// No inline script or style anywhere but the import map (allowed by its hash), so the policy
+/// can be strict. `wasm-unsafe-eval` lets the page compile our own WebAssembly module and
+/// nothing else. `remote_images` is for a message
 /// whose reader clicked "Show images". Only the kiosk app, when there is one, may frame a page.
 pub fn content_security_policy(remote_images: bool, kiosk_app_origin: Option<&str>) -> String {
     let images = if remote_images {
@@ -18,8 +19,9 @@ pub fn content_security_policy(remote_images: bool, kiosk_app_origin: Option<&st
         "'self'"
     };
     let framers = kiosk_app_origin.unwrap_or("'none'");
+    let import_map = crate::web::assets::import_map_source();
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+        "default-src 'self'; script-src 'self' {import_map} 'wasm-unsafe-eval'; style-src 'self'; \
          img-src {images}; connect-src 'self'; frame-ancestors {framers}; form-action 'self'; \
          base-uri 'none'; object-src 'none'"
     )

@@ -61,7 +61,12 @@ impl Gpgsm {
             pki.root_path.to_str().unwrap(),
             pki.intermediate_path.to_str().unwrap(),
         ]);
-        gpgsm.run_with_passphrase(&["--import", p12.to_str().unwrap()]);
+        // A failed import would only show later as a puzzling DECRYPTION_FAILED: say it here.
+        let imported = gpgsm.run_with_passphrase(&["--import", p12.to_str().unwrap()]);
+        assert!(
+            imported.contains("[GNUPG:] IMPORT_OK") && !imported.contains("IMPORT_PROBLEM"),
+            "gpgsm did not import alice's key: {imported}"
+        );
         let fingerprint = run(
             &pki.dir,
             "openssl",

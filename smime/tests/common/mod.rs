@@ -266,7 +266,10 @@ fn generate(dir: PathBuf) -> Pki {
 pub fn pki(binary: &str) -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        generate(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{binary}-pki")))
+        // One folder per process: two runs sharing a target directory (CI and a developer, or
+        // two worktrees) must not rebuild each other's keys under their feet.
+        let name = format!("{binary}-pki-{}", std::process::id());
+        generate(Path::new(env!("CARGO_TARGET_TMPDIR")).join(name))
     })
 }
 

@@ -1501,6 +1501,34 @@ async fn an_https_deployment_tells_browsers_to_stay_on_https() {
     );
 }
 
+/// Over https the session cookie is a `__Host-` cookie, which no sibling subdomain and no one on
+/// plain http can plant; a bare-named cookie someone else set is not taken for a session.
+#[tokio::test]
+async fn an_https_deployment_keeps_its_session_cookie_to_this_host() {
+    let db = tempfile::tempdir().unwrap();
+    let text = config_text(&db, "").replace("secure_cookies = false", "secure_cookies = true");
+    let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
+    let (router, _state) = sealmail_server::build_app(config).await.unwrap();
+    let mut browser = Browser {
+        router,
+        cookies: Vec::new(),
+        _db: db,
+    };
+    browser.sign_in("alice").await;
+    let session = browser
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "__Host-sealmail_session")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no __Host- session cookie: {:?}", browser.cookies));
+    assert!(browser.get("/mail?folder=INBOX").await.status.is_success());
+
+    // The same value planted under the bare name is not a session.
+    browser.cookies = vec![("sealmail_session".into(), session)];
+    let page = browser.get("/mail?folder=INBOX").await;
+    assert!(page.status.is_redirection(), "{}", page.status);
+}
+
 /// Each route takes a body of its own size: a message up to `max_upload_bytes`, the sign-in form
 /// and the JSON endpoints far less. Over it, the user is told plainly and nothing is sent.
 #[tokio::test]

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
-use super::auth::{SESSION_COOKIE, User, cookie};
+use super::auth::{SESSION_COOKIE, User, our_cookie};
 use crate::directory::lookup::{self, Found};
 use crate::directory::{UserSource, normalize};
 use crate::mail::secure::{self, SignatureReport, SignerFacts};
@@ -61,7 +61,7 @@ impl FromRequestParts<Shared> for ApiUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, "Please sign in again.".into());
-        let value = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
+        let value = our_cookie(state, &parts.headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
         let user = match state.sessions.lookup(&value).await.map_err(internal)? {
             Some(Lookup::Active(user)) => User(user),
             _ => return Err(unauthorized()),

@@ -32,7 +32,7 @@ impl FromRequestParts<Shared> for User {
         parts: &mut Parts,
         state: &Shared,
     ) -> Result<Self, Self::Rejection> {
-        let Some(value) = cookie(&parts.headers, SESSION_COOKIE) else {
+        let Some(value) = our_cookie(state, &parts.headers, SESSION_COOKIE) else {
             return Err(PageError::SignIn { expired: false });
         };
         match state.sessions.lookup(&value).await? {
@@ -84,14 +84,32 @@ fn set_cookie(
     // In the kiosk app the pages are framed by another site, where a SameSite cookie is never
     // sent. `Partitioned` keeps that cookie to the app. Both need `Secure`. Only a request
     // from a frame gets it: an ordinary tab keeps SameSite=Strict.
-    let scope = if framed_by_kiosk_app(state, request) {
-        "; SameSite=None; Secure; Partitioned"
+    let (scope, secure) = if framed_by_kiosk_app(state, request) {
+        ("; SameSite=None; Secure; Partitioned", true)
     } else if state.config.web.secure_cookies {
-        "; SameSite=Strict; Secure"
+        ("; SameSite=Strict; Secure", true)
     } else {
-        "; SameSite=Strict"
+        ("; SameSite=Strict", false)
     };
-    format!("{name}={value}; Path=/; HttpOnly{scope}{age}")
+    let prefix = if secure { HOST_PREFIX } else { "" };
+    format!("{prefix}{name}={value}; Path=/; HttpOnly{scope}{age}")
+}
+
+/// `__Host-` binds a cookie to this host and to secure connections: a sibling subdomain or
+/// someone on a plain-http connection cannot plant or overwrite it (session fixation).
+/// Browsers take the prefix only on a `Secure` cookie, so a plain-http setup uses bare names.
+const HOST_PREFIX: &str = "__Host-";
+
+/// One of our cookies: the `__Host-` one, or, only where the server itself speaks plain http,
+/// the bare name (which anyone who can reach a sibling host could set).
+pub fn our_cookie(state: &Shared, headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie(headers, &format!("{HOST_PREFIX}{name}")).or_else(|| {
+        if state.config.web.secure_cookies {
+            None
+        } else {
+            cookie(headers, name)
+        }
+    })
 }
 
 /// A request from a page in a frame, on a server that lets the kiosk app frame its pages
@@ -176,7 +194,7 @@ fn login_form(
     error: Option<String>,
     notice: Option<&'static str>,
 ) -> Response {
-    let token = cookie(headers, LOGIN_COOKIE)
+    let token = our_cookie(state, headers, LOGIN_COOKIE)
         .filter(|t| t.len() >= 32)
         .unwrap_or_else(random_token);
     let page = LoginPage {
@@ -212,7 +230,7 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let expected = our_cookie(&state, &headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), form.login_token.as_bytes()) {
         return Err(PageError::Forbidden(
             "the sign-in form expired or came from another page",

@@ -1,4 +1,8 @@
 //! Object identifiers this module recognises, compared as DER contents octets.
+//!
+//! Those the S/MIME engine speaks too (algorithms, keys, curves, digests, the e-mail attribute)
+//! are const-oid's, named after their RFC module, so the two crates share one definition; the
+//! rest are spelled out, each under the RFC section that defines it.
 
 use const_oid::ObjectIdentifier as Oid;
 
@@ -35,33 +39,33 @@ pub const ISSUING_DISTRIBUTION_POINT: Oid = Oid::new_unwrap("2.5.29.28");
 pub const CERTIFICATE_ISSUER: Oid = Oid::new_unwrap("2.5.29.29");
 
 // Name attributes.
-pub const EMAIL_ADDRESS_ATTR: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");
+pub const EMAIL_ADDRESS_ATTR: Oid = const_oid::db::rfc2985::PKCS_9_AT_EMAIL_ADDRESS;
 
 // Public keys.
-pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
-pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
-pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
-pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+pub const RSA_ENCRYPTION: Oid = const_oid::db::rfc5912::RSA_ENCRYPTION;
+pub const EC_PUBLIC_KEY: Oid = const_oid::db::rfc5912::ID_EC_PUBLIC_KEY;
+pub const SECP256R1: Oid = const_oid::db::rfc5912::SECP_256_R_1;
+pub const SECP384R1: Oid = const_oid::db::rfc5912::SECP_384_R_1;
 pub const DSA: Oid = Oid::new_unwrap("1.2.840.10040.4.1");
 
 // Signature algorithms.
-pub const SHA1_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.5");
-pub const SHA256_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
-pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
-pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
-pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
-pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
-pub const ECDSA_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
-pub const ECDSA_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
-pub const ECDSA_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
+pub const SHA1_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_1_WITH_RSA_ENCRYPTION;
+pub const SHA256_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
+pub const SHA384_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_384_WITH_RSA_ENCRYPTION;
+pub const SHA512_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_512_WITH_RSA_ENCRYPTION;
+pub const RSASSA_PSS: Oid = const_oid::db::rfc5912::ID_RSASSA_PSS;
+pub const MGF1: Oid = const_oid::db::rfc5912::ID_MGF_1;
+pub const ECDSA_SHA256: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_256;
+pub const ECDSA_SHA384: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_384;
+pub const ECDSA_SHA512: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_512;
 pub const DSA_SHA1: Oid = Oid::new_unwrap("1.2.840.10040.4.3");
 pub const DSA_SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.3.2");
 
 // Digests (inside RSASSA-PSS parameters).
-pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
-pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
-pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+pub const SHA1: Oid = const_oid::db::rfc5912::ID_SHA_1;
+pub const SHA256: Oid = const_oid::db::rfc5912::ID_SHA_256;
+pub const SHA384: Oid = const_oid::db::rfc5912::ID_SHA_384;
+pub const SHA512: Oid = const_oid::db::rfc5912::ID_SHA_512;
 
 /// True when the contents octets `bytes` encode `oid`.
 pub fn is(bytes: &[u8], oid: &Oid) -> bool {

@@ -1,7 +1,8 @@
 //! Algorithm identifiers: the OIDs this crate speaks, and what each may be used for.
 //!
-//! Object identifiers are spelled out here rather than taken from a generated database so that a
-//! reader can check each one against its RFC in one place.
+//! Object identifiers are spelled out here, grouped by the RFC that defines them, except those the
+//! `pki` crate speaks too (digests, signature and key algorithms, curves, the e-mail attribute):
+//! those are const-oid's, named after their RFC module (`db::rfc5912`), one definition for both.
 
 pub use der::asn1::ObjectIdentifier as Oid;
 use sha1::Sha1;
@@ -25,33 +26,33 @@ pub mod oid {
     /// RFC 8551 §2.5.3 (id-aa-encrypKeyPref).
     pub const ENCRYPTION_KEY_PREFERENCE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.11");
     /// PKCS #9 emailAddress, still found in certificate subjects.
-    pub const EMAIL_ADDRESS: Oid = Oid::new_unwrap("1.2.840.113549.1.9.1");
+    pub const EMAIL_ADDRESS: Oid = const_oid::db::rfc2985::PKCS_9_AT_EMAIL_ADDRESS;
 
     // Digests (RFC 3370, RFC 5754).
-    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
-    pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
-    pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
-    pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+    pub const SHA1: Oid = const_oid::db::rfc5912::ID_SHA_1;
+    pub const SHA256: Oid = const_oid::db::rfc5912::ID_SHA_256;
+    pub const SHA384: Oid = const_oid::db::rfc5912::ID_SHA_384;
+    pub const SHA512: Oid = const_oid::db::rfc5912::ID_SHA_512;
 
     // RSA (RFC 8017, RFC 4055).
-    pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
-    pub const SHA1_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.5");
-    pub const SHA256_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
-    pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
-    pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
-    pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
+    pub const RSA_ENCRYPTION: Oid = const_oid::db::rfc5912::RSA_ENCRYPTION;
+    pub const SHA1_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_1_WITH_RSA_ENCRYPTION;
+    pub const SHA256_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION;
+    pub const SHA384_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_384_WITH_RSA_ENCRYPTION;
+    pub const SHA512_WITH_RSA: Oid = const_oid::db::rfc5912::SHA_512_WITH_RSA_ENCRYPTION;
+    pub const RSASSA_PSS: Oid = const_oid::db::rfc5912::ID_RSASSA_PSS;
     pub const RSAES_OAEP: Oid = Oid::new_unwrap("1.2.840.113549.1.1.7");
-    pub const MGF1: Oid = Oid::new_unwrap("1.2.840.113549.1.1.8");
+    pub const MGF1: Oid = const_oid::db::rfc5912::ID_MGF_1;
     pub const P_SPECIFIED: Oid = Oid::new_unwrap("1.2.840.113549.1.1.9");
 
     // Elliptic curves (RFC 5480, RFC 5758).
-    pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
-    pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
-    pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+    pub const EC_PUBLIC_KEY: Oid = const_oid::db::rfc5912::ID_EC_PUBLIC_KEY;
+    pub const SECP256R1: Oid = const_oid::db::rfc5912::SECP_256_R_1;
+    pub const SECP384R1: Oid = const_oid::db::rfc5912::SECP_384_R_1;
     pub const ECDSA_WITH_SHA1: Oid = Oid::new_unwrap("1.2.840.10045.4.1");
-    pub const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
-    pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
-    pub const ECDSA_WITH_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
+    pub const ECDSA_WITH_SHA256: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_256;
+    pub const ECDSA_WITH_SHA384: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_384;
+    pub const ECDSA_WITH_SHA512: Oid = const_oid::db::rfc5912::ECDSA_WITH_SHA_512;
 
     // Content encryption (RFC 3565, RFC 5084, RFC 3370).
     pub const AES128_CBC: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.1.2");

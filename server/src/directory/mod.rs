@@ -327,6 +327,25 @@ impl Directory {
         Ok(())
     }
 
+    /// The CA certificates remembered from imports, for the chain builder. A failure to read
+    /// them only means fewer paths can be built, so it is logged, not raised.
+    pub async fn intermediates(&self) -> Vec<Certificate> {
+        match sqlx::query("SELECT der FROM directory_intermediates")
+            .fetch_all(&self.db)
+            .await
+        {
+            Ok(rows) => rows
+                .iter()
+                .filter_map(|r| r.try_get::<Vec<u8>, _>("der").ok())
+                .filter_map(|d| Certificate::from_der(&d).ok())
+                .collect(),
+            Err(e) => {
+                tracing::warn!("reading directory intermediates failed: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     /// Adds a certificate to `owner`'s contacts or harvested certificates, under `address`.
     pub async fn add_user_certificate(
         &self,

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pki::{Certificate, Inputs, Reason, Revocation, Status, UnixTime, Usage, Verdict, containers};
-use sqlx::Row;
 
 use super::MAX_REMEMBERED;
 use super::crl_cache::{CrlCache, CrlEvent, CrlObserver};
@@ -14,6 +13,7 @@ use super::fetch::Fetcher;
 use super::files::{SetupError, Trust};
 use crate::config::PkiConfig;
 use crate::db::Pool;
+use crate::directory::Directory;
 
 /// Most validation rounds (each may fetch CRLs or issuers) before the verdict stands.
 const MAX_ROUNDS: usize = 8;
@@ -65,7 +65,8 @@ pub struct Checker {
     trust: std::sync::RwLock<Arc<Trust>>,
     pub crls: CrlCache,
     pub settings: PkiConfig,
-    db: Pool,
+    /// The directory's imported CA certificates join every chain search.
+    directory: Directory,
     aia: Fetcher,
     aia_cache: Mutex<HashMap<String, Vec<Certificate>>>,
 }
@@ -116,25 +117,7 @@ impl Checker {
             aia: Fetcher::new(per_url).allowing_private(settings.fetch_from_private_addresses),
             aia_cache: Mutex::new(HashMap::new()),
             settings,
-            db,
-        }
-    }
-
-    /// CA certificates from directory imports, offered to the chain builder.
-    async fn directory_intermediates(&self) -> Vec<Certificate> {
-        match sqlx::query("SELECT der FROM directory_intermediates")
-            .fetch_all(&self.db)
-            .await
-        {
-            Ok(rows) => rows
-                .iter()
-                .filter_map(|r| r.try_get::<Vec<u8>, _>("der").ok())
-                .filter_map(|d| Certificate::from_der(&d).ok())
-                .collect(),
-            Err(e) => {
-                tracing::warn!("reading directory intermediates failed: {e}");
-                Vec::new()
-            }
+            directory: Directory::new(db),
         }
     }
 
@@ -177,7 +160,7 @@ impl Checker {
         let deadline = Instant::now() + overall;
         let trust = self.trust();
         let mut intermediates = carried.to_vec();
-        intermediates.extend(self.directory_intermediates().await);
+        intermediates.extend(self.directory.intermediates().await);
         let mut tried: HashSet<String> = HashSet::new();
         let mut problems = Vec::new();
         let mut round = 0;

@@ -9,8 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, issueIdentity,
-  composeSecure, importDigitalId, sentNotice, settledCount,
+  composeSecure, importDigitalId, sentNotice, settledCount, deliverRaw,
 } from './harness.mjs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let pki;
 let other; // another authority, trusted by nobody here
@@ -130,3 +133,22 @@ test('bob\'s certificate replaced by one from another authority is flagged befor
   await bob.context().close();
   await alice.unroute('**/api/recipients');
 });
+
+test('signed mail from bob with a substitute digital ID is flagged when alice reads it', async () => {
+  // alice has written to bob (the first test): his genuine certificate is remembered.
+  const substitute = issueIdentity(other, { email: rig.email('bob'), name: 'Bob', password: 'bob' });
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-trust-'));
+  writeFileSync(join(dir, 'body.txt'), 'Content-Type: text/plain\r\n\r\nPlease use my new key.\r\n');
+  const subject = unique('New key, trust me');
+  deliverRaw({
+    from: rig.email('bob'), to: rig.email('alice'),
+    bytes: openssl(['cms', '-sign', '-in', join(dir, 'body.txt'), '-signer', substitute.cert, '-inkey', substitute.key,
+      '-certfile', other.file('ca.crt'), '-from', rig.email('bob'), '-to', rig.email('alice'), '-subject', subject]),
+  });
+  await alice.goto(`${server.url}/mail?folder=INBOX`);
+  await (await waitForMessage(alice, subject)).click();
+  const warning = alice.locator('.smime-banner .continuity');
+  await warning.waitFor();
+  assert.match(await warning.innerText(), new RegExp(`The digital ID of ${rig.email('bob').replace(/\./g, '\\.')} is not the one you last used with them`));
+});
+

@@ -75,6 +75,7 @@ export async function startEngine() {
     certificate_info: (der) => call('certificate_info', der),
     read_recipients: (to, cc, bcc) => call('read_recipients', to, cc, bcc),
     plan_send: (request) => call('plan_send', request),
+    read_signer: (request) => call('read_signer', request),
     seal: (request) => call('seal', request),
     open: (raw, keys) => call('open', raw, keys),
     /** Who carries out smart-card operations: `(request) => Promise<Uint8Array>`. */

@@ -4,6 +4,7 @@
 // page: it is not stored and not sent anywhere.
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
+import * as continuity from './signer-continuity.js';
 import { INSERT_CARD, SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
 
 const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
@@ -54,6 +55,9 @@ export async function start(engine, owner) {
       await smartcard.finish();
     }
     region.replaceChildren(...await render(opened, from));
+    for (const banner of region.querySelectorAll('.smime-banner[data-signer]')) {
+      await continuity.checkBanner(engine, owner, banner).catch(() => {});
+    }
     region.dataset.state = 'opened';
   } catch (err) {
     const message = err.message || String(err);

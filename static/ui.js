@@ -114,6 +114,7 @@ let reportCounter = 0;
 export function signatureBanner(report) {
   const banner = document.getElementById('signature-banner').content.firstElementChild.cloneNode(true);
   banner.classList.add(report.state);
+  if (report.certificates?.[0]) banner.dataset.signer = report.certificates[0];
   for (const slot of banner.querySelectorAll('[data-field]')) {
     const value = report[slot.dataset.field];
     slot.textContent = Array.isArray(value) ? value.join(' → ') : (value || '');

@@ -8,7 +8,8 @@
 //! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
 //! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
 //! * [`plan`](mod@plan): `read_recipients` and `plan_send` (which offered certificates a send
-//!   may be encrypted to, and the messages it becomes), by the shared send rules.
+//!   may be encrypted to, and the messages it becomes), and `read_signer` (key continuity on
+//!   reading), by the shared send rules.
 //! * [`user_key`]: a key in memory or on the smart card, as signing and decryption take it.
 //! * [`card`]: smart cards — the engine's card keys and the page's card session.
 //! * [`webcrypto`]: the engine's bulk hashing and AES handed to the browser's WebCrypto.

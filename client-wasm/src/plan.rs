@@ -21,3 +21,22 @@ pub fn plan_send(request: JsValue) -> Result<JsValue, JsError> {
     let request: send_rules::plan::Request = from_js(request, "send plan")?;
     to_js(&send_rules::plan::plan(&request).map_err(js_error)?)
 }
+
+#[derive(serde::Deserialize)]
+struct ReadingRequest {
+    remembered: Vec<send_rules::continuity::Remembered>,
+    address: String,
+    #[serde(with = "serde_bytes")]
+    certificate: Vec<u8>,
+    trusted: bool,
+}
+
+/// A signature read from a correspondent → `{changed, remember}` (key continuity on reading).
+#[wasm_bindgen]
+pub fn read_signer(request: JsValue) -> Result<JsValue, JsError> {
+    let r: ReadingRequest = from_js(request, "signer")?;
+    let reading =
+        send_rules::continuity::on_reading(&r.remembered, &r.address, &r.certificate, r.trusted)
+            .map_err(js_error)?;
+    to_js(&reading)
+}

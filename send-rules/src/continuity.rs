@@ -35,6 +35,44 @@ pub fn changed_from<'a>(
     (last.fingerprint != fingerprint && !renewal).then_some(last.issuer.as_str())
 }
 
+/// What reading a signature from `address` means for continuity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reading {
+    /// The sentence to show when the signer's certificate is a surprising change.
+    pub changed: Option<String>,
+    /// What to remember of it: set only for a trusted signature that is no surprise.
+    pub remember: Option<Remembered>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("The signer's certificate is damaged and cannot be read.")]
+pub struct Unreadable;
+
+/// A signature from `address` by `certificate` (DER), `trusted` when its chain reached a trust
+/// anchor: flagged when it changes key and issuer, remembered when it is trusted and no surprise.
+pub fn on_reading(
+    remembered: &[Remembered],
+    address: &str,
+    certificate: &[u8],
+    trusted: bool,
+) -> Result<Reading, Unreadable> {
+    let cert = pki::Certificate::from_der(certificate).map_err(|_| Unreadable)?;
+    let fingerprint = crate::plan::hex(&cert.fingerprint());
+    let issuer = cert.issuer();
+    let changed = changed_from(remembered, address, &fingerprint, &issuer, trusted).map(|was| {
+        format!(
+            "The digital ID of {address} is not the one you last used with them: it used to be issued by {was}, this one is issued by {issuer}."
+        )
+    });
+    let remember = (trusted && changed.is_none()).then(|| Remembered {
+        address: address.to_ascii_lowercase(),
+        fingerprint,
+        issuer,
+    });
+    Ok(Reading { changed, remember })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +97,24 @@ mod tests {
             ),
             Some("CN=Mail CA")
         );
+    }
+
+    #[test]
+    fn reading_flags_a_substitute_and_remembers_only_trusted_signers() {
+        let carol = include_bytes!("../../pki/src/testdata/carol.der");
+        let known = seen("aa", "CN=Somebody Else");
+        let flagged = on_reading(&known, "bob@x.test", carol, false).unwrap();
+        assert!(
+            flagged
+                .changed
+                .unwrap()
+                .contains("is not the one you last used")
+        );
+        assert_eq!(flagged.remember, None);
+        let first = on_reading(&[], "carol@example.test", carol, true).unwrap();
+        assert_eq!(first.changed, None);
+        assert_eq!(first.remember.unwrap().address, "carol@example.test");
+        assert_eq!(on_reading(&[], "c@x", b"junk", true), Err(Unreadable));
     }
 
     #[test]

@@ -407,7 +407,10 @@ Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
         assert!(!text.contains("secret"), "plaintext kept: {text}");
         assert!(!text.contains("plan.txt"), "attachment name kept: {text}");
         assert!(text.contains("Subject: Plans\r\n"));
-        assert!(text.contains("X-Sealmail-Typed-To: bob at example"), "{text}");
+        assert!(
+            text.contains("X-Sealmail-Typed-To: bob at example"),
+            "{text}"
+        );
         assert!(text.contains("dave@example.test"), "Bcc kept in the draft");
         assert!(text.contains("X-Sealmail-Send-Id: s1"));
     }

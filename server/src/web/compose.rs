@@ -83,11 +83,8 @@ pub async fn compose_page(
             // fill, once it has decrypted the draft with the user's key. It stays encrypted.
             page.body.clear();
             page.encrypt = true;
-            page.sealed_draft_href = Some(format!(
-                "/message/raw?folder={}&uid={}",
-                enc(&folder),
-                uid
-            ));
+            page.sealed_draft_href =
+                Some(format!("/message/raw?folder={}&uid={}", enc(&folder), uid));
         }
     }
     Ok(page.into_response())

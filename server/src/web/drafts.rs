@@ -134,10 +134,7 @@ pub async fn save(
             Content::Encrypted(entity)
         }
         None if s.sealed_draft => {
-            return Err(api_error(
-                StatusCode::CONFLICT,
-                UNOPENED_ENCRYPTED.into(),
-            ));
+            return Err(api_error(StatusCode::CONFLICT, UNOPENED_ENCRYPTED.into()));
         }
         None => {
             let kept = kept_attachments(&state, user, &s)

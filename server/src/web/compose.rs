@@ -359,6 +359,7 @@ pub async fn submit(
         }
         "send" => send(&state, &user.0, submitted).await,
         "send-new" => {
+            submitted.form.send_id = Some(submitted.send_id.clone());
             submitted.send_id = send_again_id(&submitted.send_id);
             send(&state, &user.0, submitted).await
         }
@@ -442,7 +443,7 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
     .await?
     {
         Outcome::Sent => {
-            remove_draft(state, user, s.draft_uid).await;
+            remove_draft(state, user, &s).await;
             Ok(sent_redirect())
         }
         Outcome::NotSent(status, why) => not_sent(state, user, s, status, why).await,
@@ -456,14 +457,17 @@ fn send_again_id(send_id: &str) -> String {
     format!("{send_id}-again")
 }
 
-/// After a send, the draft it came from goes (a failure only costs a stale draft).
-async fn remove_draft(state: &Shared, user: &SignedIn, draft_uid: Option<u32>) {
-    let Some(uid) = draft_uid else { return };
+/// After a send, the draft it came from goes, with any copy the page's autosave wrote of the
+/// same form meanwhile (they carry its send id). A failure only costs a stale draft.
+async fn remove_draft(state: &Shared, user: &SignedIn, s: &Submitted) {
+    let send_id = s.form.send_id.as_deref().unwrap_or(&s.send_id);
     let removed = with_imap!(state, user, |conn| {
-        match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
-            Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, &[uid]).await,
-            None => Ok(()),
-        }
+        let Some(drafts) = imap::mailbox::special_folder(conn, FolderRole::Drafts).await? else {
+            return Ok(());
+        };
+        let mut uids: Vec<u32> = s.draft_uid.into_iter().collect();
+        uids.extend(imap::mailbox::find_by_header(conn, &drafts, compose::SEND_ID, send_id).await?);
+        imap::mailbox::delete_permanently(conn, &drafts, &uids).await
     });
     if let Err(e) = removed {
         tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
@@ -484,6 +488,7 @@ pub async fn submit_sealed(
         other => api_error(StatusCode::BAD_REQUEST, other.to_string()),
     })?;
     if s.action == "send-new" {
+        s.form.send_id = Some(s.send_id.clone());
         s.send_id = send_again_id(&s.send_id);
     }
     if !ids::is_send_id(&s.send_id) {
@@ -636,7 +641,7 @@ pub async fn submit_sealed(
             return Err(not_sent_json(status, &why));
         }
     }
-    remove_draft(&state, user, s.draft_uid).await;
+    remove_draft(&state, user, &s).await;
     Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
 }
 

@@ -40,8 +40,8 @@ pub(super) struct SavedDraft {
     pub raw: Vec<u8>,
 }
 
-/// A plain save that would replace an encrypted draft the page never opened: the form's body
-/// is empty then, not what the user wrote.
+/// A save from a page that never decrypted the encrypted draft it was opened from: its form's
+/// body is empty, not what the user wrote, and would replace the draft.
 pub(super) const UNOPENED_ENCRYPTED: &str = "This draft is encrypted and was not opened in this browser, so saving now would \
      replace it with an empty one. Nothing was saved: open it where your digital ID is.";
 
@@ -119,6 +119,9 @@ pub async fn save(
     if !ids::is_send_id(&s.send_id) {
         return Err(api_error(StatusCode::BAD_REQUEST, BAD_SEND_ID.into()));
     }
+    if s.sealed_draft {
+        return Err(api_error(StatusCode::CONFLICT, UNOPENED_ENCRYPTED.into()));
+    }
     let user = &user.0;
     s.form.send_id = Some(s.send_id.clone());
     let content = match s.entity.as_deref() {
@@ -132,9 +135,6 @@ pub async fn save(
                 ));
             }
             Content::Encrypted(entity)
-        }
-        None if s.sealed_draft => {
-            return Err(api_error(StatusCode::CONFLICT, UNOPENED_ENCRYPTED.into()));
         }
         None => {
             let kept = kept_attachments(&state, user, &s)

@@ -19,18 +19,19 @@ let timer = null;
 let saving = null;
 let dirty = false;
 // Nothing is saved while the page's encrypted draft is not decrypted yet (that would replace it
-// with an empty one) nor while a send is under way; an encrypted draft is not saved after the
-// user said "Don't save it".
+// with an empty one), nor once Send was pressed until the user changes something again (the
+// send failed, or never started). A draft that cannot be encrypted waits for the user's answer
+// (`unencrypted`: 'asking', 'no', 'yes').
 let unopened = Boolean(form?.dataset.sealedDraft);
 let sending = false;
-let declined = false;
-let plainAllowed = false;
-const blocked = () => unopened || sending || (declined && encrypting() && !plainAllowed);
+let unencrypted = null;
+const blocked = () => unopened || sending || (encrypting() && (unencrypted === 'asking' || unencrypted === 'no'));
 
 if (form && status) {
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
-  for (const toggle of form.querySelectorAll('.security button.toggle')) toggle.addEventListener('click', changed);
+  // After the toggle's own handler, so the change sees its new state.
+  for (const toggle of form.querySelectorAll('.security button.toggle')) toggle.addEventListener('click', () => setTimeout(changed));
   form.addEventListener('submit', (event) => {
     const action = event.submitter?.value;
     if (action === 'send' || action === 'send-new') {
@@ -72,6 +73,7 @@ function changed() {
   // "Saved at" no longer describes the page; the next save says it again.
   if (!dirty && !status.classList.contains('error')) status.textContent = '';
   dirty = true;
+  sending = false;
   if (!blocked()) schedule();
 }
 
@@ -102,7 +104,7 @@ export async function save({ closing = false, asked = false } = {}) {
     return saving;
   }
   dirty = false;
-  saving = saveOnce(closing, asked).catch((err) => {
+  saving = saveOnce(closing).catch((err) => {
     dirty = true;
     say(err.message || String(err), true);
   }).finally(() => {
@@ -112,7 +114,7 @@ export async function save({ closing = false, asked = false } = {}) {
   return saving;
 }
 
-async function saveOnce(closing, asked) {
+async function saveOnce(closing) {
   const body = new FormData();
   const field = (name) => form.elements[name]?.value ?? '';
   for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid', 'source_folder', 'source_uid', 'sealed_draft']) {
@@ -120,7 +122,7 @@ async function saveOnce(closing, asked) {
   }
   let size = 0;
   let sentFiles = null;
-  const encrypted = encrypting() && !plainAllowed;
+  const encrypted = encrypting() && unencrypted !== 'yes';
   if (encrypted) {
     if (!sealer) {
       if (document.documentElement.dataset.engine === 'unavailable') return noEncryptionId('this browser could not load its security module');
@@ -199,21 +201,21 @@ function setHidden(name, value) {
  */
 function noEncryptionId(why) {
   dirty = true;
-  const unencrypted = el('button', { type: 'button', text: 'Save it unencrypted' });
-  const dont = el('button', { type: 'button', text: 'Don\'t save it' });
-  unencrypted.addEventListener('click', () => {
-    plainAllowed = true;
-    declined = false;
+  unencrypted = 'asking';
+  const yes = el('button', { type: 'button', text: 'Save it unencrypted' });
+  const no = el('button', { type: 'button', text: 'Don\'t save it' });
+  yes.addEventListener('click', () => {
+    unencrypted = 'yes';
     save({ asked: true });
   });
-  dont.addEventListener('click', () => {
-    declined = true;
+  no.addEventListener('click', () => {
+    unencrypted = 'no';
     clearTimeout(timer);
     say('This draft is not being saved. It stays on this page until you close it.');
   });
   status.replaceChildren(
     el('span', { text: `This draft can't be saved encrypted: ${why.replace(/\.$/, '')}. It has not been saved. ` }),
-    unencrypted, ' ', dont);
+    yes, ' ', no);
   status.className = 'error';
 }
 

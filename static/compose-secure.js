@@ -276,6 +276,7 @@ async function sealDraft(engine, owner, form, policy) {
       ? 'no smart card with your digital ID for encryption is connected'
       : 'there is no digital ID for encryption in this browser (import yours on the Digital IDs page)');
   }
+  const chosen = form.elements.attachments?.files;
   const attachments = await collectAttachments(form);
   const entity = await engine.seal({
     text: form.elements.body.value,
@@ -287,7 +288,8 @@ async function sealDraft(engine, owner, form, policy) {
     recipients: [own.certificate],
     time: Math.floor(Date.now() / 1000),
   });
-  keepInFileField(form, attachments);
+  // Unless the user picked other files meanwhile (the next save takes those, and the kept ones).
+  if (form.elements.attachments?.files === chosen) keepInFileField(form, attachments);
   return entity;
 }
 

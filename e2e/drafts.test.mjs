@@ -68,25 +68,40 @@ async function editDraft(page, subject) {
   await page.getByRole('heading', { name: 'Edit draft', level: 1 }).waitFor();
 }
 
-test('a typed message is saved a few seconds after the last change and is back after the page is closed', async () => {
+test('a typed message is saved a few seconds after the last change, and on leaving the page, and is back when reopened', async () => {
   const subject = unique('Autosaved');
   const words = `Notes that must not be lost ${randomBytes(6).toString('hex')}`;
   const alice = await signedInPage(browser, front, 'alice');
   await newMessage(alice, { to: rig.email('bob'), subject, body: words, encrypt: false });
+  await alice.getByLabel('Attach files').setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('attached notes') }]);
   assert.match(await draftStatus(alice, 'Draft saved at'), /^Draft saved at \d{1,2}:\d{2}/);
-  // Typing on replaces the saved copy; it does not add one.
+  // The file is in the saved draft now: the page offers it as a kept attachment of the draft.
+  assert.ok(await alice.getByLabel(/^notes\.txt/).isChecked());
+  assert.equal(await alice.getByLabel('Attach files').evaluate((input) => input.files.length), 0);
+
+  // Typing on and leaving the page before the next save is due: it is saved as the page goes,
+  // replacing the copy saved before.
   await alice.getByLabel('Message', { exact: true }).press('End');
   await alice.getByLabel('Message', { exact: true }).pressSequentially(' and more');
   assert.equal(await alice.locator('#draft-status').innerText(), '', 'a change is not saved yet');
-  await draftStatus(alice, 'Draft saved at');
+  await alice.goto(`${front.url}/mail?folder=INBOX`);
+  const deadline = Date.now() + 15000;
+  let stored = drafts(subject);
+  while (!(stored.length === 1 && stored[0].includes('and more')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 300));
+    stored = drafts(subject);
+  }
+  assert.equal(stored.length, 1, 'one copy in Drafts');
+  assert.ok(stored[0].includes('and more'), 'the last words are in it');
+  assert.ok(stored[0].includes('notes.txt'), 'with the attachment');
   const context = alice.context();
   await alice.close();
 
   const again = await context.newPage();
   await again.goto(`${front.url}/mail?folder=INBOX`);
   await editDraft(again, subject);
-  assert.match(await again.getByLabel('Message', { exact: true }).inputValue(), new RegExp(`^${words}`));
-  assert.equal(drafts(subject).length, 1, 'one copy in Drafts');
+  assert.equal(await again.getByLabel('Message', { exact: true }).inputValue(), `${words} and more`);
+  assert.ok(await again.getByLabel(/^notes\.txt/).isChecked());
   await context.close();
 });
 
@@ -103,6 +118,13 @@ test('an encrypted draft is stored as application/pkcs7-mime, reopens decrypted,
   assert.match(refused, /no digital ID for encryption in this browser/);
   await alice.getByRole('button', { name: 'Don\'t save it' }).click();
   assert.equal(drafts(subject).length, 0, 'nothing saved');
+  // Or the user says it may be kept unencrypted.
+  const plainSubject = unique('Plain by choice');
+  await newMessage(alice, { to: rig.email('bob'), subject: plainSubject, body: 'kept in the clear, as asked', encrypt: true });
+  await draftStatus(alice, 'can\'t be saved encrypted');
+  await alice.getByRole('button', { name: 'Save it unencrypted' }).click();
+  await draftStatus(alice, 'Draft saved at');
+  assert.ok(drafts(plainSubject)[0].includes('kept in the clear'));
 
   assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
   const start = proxy.requests.length;

@@ -237,7 +237,7 @@ pub(super) fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachm
 }
 
 /// The send id becomes our Message-ID: one that is missing or not ours sends nothing.
-pub(super) const BAD_SEND_ID: &str =
+const BAD_SEND_ID: &str =
     "The form's send id is missing or damaged, so nothing was sent; reload the page and try again.";
 
 /// The compose form as posted.

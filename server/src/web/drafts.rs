@@ -16,7 +16,7 @@ use super::FolderRole;
 use super::Shared;
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::random_token;
-use super::compose::{BAD_SEND_ID, domain_of, kept_attachments, kept_list, me, read_form};
+use super::compose::{domain_of, kept_attachments, kept_list, me, read_form};
 use super::errors::{PageError, TOO_LARGE};
 use crate::db::now;
 use crate::imap;
@@ -95,9 +95,9 @@ pub(super) async fn save_draft(
 
 /// `POST /compose/draft`: the page's own save (autosave, and "Save draft" for an encrypted
 /// draft). Takes the compose form's fields; with an `entity` field, that encrypted entity
-/// replaces the body and attachments. Answers `{draft_uid, folder, saved_at, kept}` — `kept`
-/// the attachments now in the draft, which the page offers as kept parts of it from then on —
-/// or `{error}` saying the earlier copy is still in Drafts.
+/// replaces the body and attachments. Answers `{draft_uid, folder, saved_at, encrypted, kept}`
+/// — `kept` the attachments now in a plain draft, which the page offers as kept parts of it from
+/// then on — or `{error}` saying the earlier copy is still in Drafts.
 pub async fn save(
     State(state): State<Shared>,
     ApiUser(user): ApiUser,
@@ -117,7 +117,10 @@ pub async fn save(
         other => not_saved(StatusCode::BAD_REQUEST, &other.to_string()),
     })?;
     if !ids::is_send_id(&s.send_id) {
-        return Err(api_error(StatusCode::BAD_REQUEST, BAD_SEND_ID.into()));
+        return Err(not_saved(
+            StatusCode::BAD_REQUEST,
+            "the form's send id is missing or damaged",
+        ));
     }
     if s.sealed_draft {
         return Err(api_error(StatusCode::CONFLICT, UNOPENED_ENCRYPTED.into()));

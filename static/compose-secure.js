@@ -4,6 +4,8 @@
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
 import * as correspondents from './correspondents.js';
+import * as autosave from './autosave.js';
+import { openWithOwnKeys } from './read-secure.js';
 import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
@@ -19,16 +21,28 @@ export function start(engine, owner) {
   group.hidden = false;
   // The admin's policy (server policy::ClientPolicy); the server checks the result again.
   const policy = JSON.parse(form.dataset.policy || '{}');
+  const subjectNote = document.getElementById('subject-note');
   for (const toggle of [signToggle, encryptToggle]) {
     toggle.addEventListener('click', () => {
       if (toggle.getAttribute('aria-disabled') === 'true') return; // forced by policy
       toggle.setAttribute('aria-pressed', String(toggle.getAttribute('aria-pressed') !== 'true'));
+      // S/MIME encrypts the body and attachments; the subject travels (and is kept) in the clear.
+      if (subjectNote) subjectNote.hidden = !pressed(encryptToggle);
     });
   }
   const pressed = (toggle) => toggle.getAttribute('aria-pressed') === 'true';
+  autosave.setSealer(() => sealDraft(engine, owner, form, policy));
+  if (form.dataset.sealedDraft) openDraft(engine, owner, form, policy);
 
   form.addEventListener('submit', async (event) => {
     const action = event.submitter?.value;
+    if (action === 'save' && pressed(encryptToggle)) {
+      // A draft of an encrypted message is saved encrypted to the user alone, never posted plain.
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      await autosave.save({ asked: true });
+      return;
+    }
     if (action !== 'send' && action !== 'send-new') return;
     if (!pressed(signToggle) && !pressed(encryptToggle)) return;
     event.preventDefault();
@@ -43,6 +57,7 @@ export function start(engine, owner) {
       await sealAndSend(engine, owner, form, policy, { sign: pressed(signToggle), encrypt: pressed(encryptToggle), action }, status);
     } catch (err) {
       say(status, err.message || String(err), true);
+      autosave.resume();
     } finally {
       delete form.dataset.busy;
       button.textContent = label;
@@ -246,6 +261,79 @@ async function ownIdentities(owner, policy) {
     }
   }
   return out;
+}
+
+/**
+ * The draft's body and attachments as an entity encrypted to the user's own certificate only: not
+ * signed (nothing to unlock while typing), no recipient can read it, and the server never holds
+ * its text. Attachments kept from a message (forwarded, or the draft this replaces) are taken
+ * into the page's file field, since the message they came from may be gone after the save.
+ */
+async function sealDraft(engine, owner, form, policy) {
+  const own = await ownEncryptionIdentity(owner, policy);
+  if (!own) {
+    throw new autosave.NoEncryptionId(policy.smartCardOnly
+      ? 'no smart card with your digital ID for encryption is connected'
+      : 'there is no digital ID for encryption in this browser (import yours on the Digital IDs page)');
+  }
+  const chosen = form.elements.attachments?.files;
+  const attachments = await collectAttachments(form);
+  const entity = await engine.seal({
+    text: form.elements.body.value,
+    attachments,
+    sign: false,
+    encrypt: true,
+    contentEncryption: (policy.encryptionAlgorithms || [])[0],
+    keyIdentifier: Boolean(policy.keyIdentifier),
+    recipients: [own.certificate],
+    time: Math.floor(Date.now() / 1000),
+  });
+  // Unless the user picked other files meanwhile (the next save takes those, and the kept ones).
+  if (form.elements.attachments?.files === chosen) keepInFileField(form, attachments);
+  return entity;
+}
+
+/** Puts `attachments` ({name, contentType, data}) in the form's file field, in place of what it held. */
+function keepInFileField(form, attachments) {
+  const input = form.elements.attachments;
+  if (!input) return;
+  const files = new DataTransfer();
+  for (const a of attachments) files.items.add(new File([a.data], a.name, { type: a.contentType }));
+  input.files = files.files;
+  form.querySelector('fieldset.kept')?.remove();
+}
+
+/**
+ * Opens the encrypted draft this page was opened from: the server filled the header fields, and
+ * the body and attachments come from decrypting the draft here. Until then nothing is saved.
+ */
+async function openDraft(engine, owner, form, policy) {
+  const note = document.getElementById('sealed-draft-status');
+  const tell = (text, alert = false) => {
+    note.textContent = text;
+    note.className = alert ? 'error' : '';
+  };
+  try {
+    const response = await fetch(form.dataset.sealedDraft);
+    if (!response.ok) throw new Error(`the draft could not be fetched (the server answered ${response.status})`);
+    const raw = new Uint8Array(await response.arrayBuffer());
+    tell('Opening the encrypted draft…');
+    const { opened, missing } = await openWithOwnKeys(engine, owner, raw, Boolean(policy.smartCardOnly));
+    if (missing) {
+      throw new Error(missing === 'card'
+        ? 'insert the smart card with your digital ID and open the draft again'
+        : 'there is no digital ID in this browser to decrypt it with (import yours on the Digital IDs page)');
+    }
+    const message = opened.message;
+    form.elements.body.value = message.text || '';
+    keepInFileField(form, message.attachments || []);
+    form.elements.body.readOnly = false;
+    autosave.opened();
+    tell(`Encrypted draft opened${message.attachments?.length ? `, with ${message.attachments.length} attachment(s)` : ''}. It is saved encrypted.`);
+  } catch (err) {
+    const why = (err.message || String(err)).replace(/\.$/, '');
+    tell(`This encrypted draft could not be opened: ${why}. It is not changed, and nothing typed here is saved over it.`, true);
+  }
 }
 
 /** A digital ID of the sender's that this browser (or the card in it) can decrypt with. */

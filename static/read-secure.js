@@ -19,17 +19,10 @@ export async function start(engine, owner) {
     if (!response.ok) throw new Error(`The message could not be fetched (the server answered ${response.status}).`);
     const raw = new Uint8Array(await response.arrayBuffer());
     const smartCardOnly = region.dataset.smartCardOnly === 'true';
-    // Keys on a smart card come first (hardware keys are preferred); SmartCardOnly allows
-    // nothing else.
-    smartcard.attach(engine);
-    await smartcard.connect().catch(() => null);
-    // Every certificate on the card, expired ones too: old decryption keys (the retired slots)
-    // are there to read old mail, and the engine tries only keys the message names.
-    const onCard = smartcard.current()?.identities || [];
-    // A browser that keeps no key store here (a kiosk's framed page may get none) simply has
-    // no stored IDs: the card can still open the message.
-    const identities = smartCardOnly ? [] : await keystore.list(owner).catch(() => []);
-    if (onCard.length === 0 && smartCardOnly) {
+    const { opened, missing } = await openWithOwnKeys(engine, owner, raw, smartCardOnly, () => {
+      opening.textContent = 'Opening the message…';
+    });
+    if (missing === 'card') {
       // The seeds' sentence says what to do; the second line says why the browser's own IDs
       // are not tried.
       region.replaceChildren(el('div', { class: 'smime-banner invalid', role: 'alert' },
@@ -37,22 +30,10 @@ export async function start(engine, owner) {
       region.dataset.state = 'failed';
       return;
     }
-    if (identities.length === 0 && onCard.length === 0) {
+    if (missing) {
       region.replaceChildren(cannotDecrypt(true));
       region.dataset.state = 'failed';
       return;
-    }
-    const keys = onCard.map((i) => ({ cardSlot: i.cardSlot, certificate: i.certificate }));
-    let opened;
-    try {
-      for (const identity of identities) {
-        keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
-      }
-      opening.textContent = 'Opening the message…';
-      opened = await engine.open(raw, keys);
-    } finally {
-      for (const k of keys) k.pkcs8?.fill(0);
-      await smartcard.finish();
     }
     region.replaceChildren(...await render(opened, from));
     for (const banner of region.querySelectorAll('.smime-banner[data-signer]')) {
@@ -63,6 +44,36 @@ export async function start(engine, owner) {
     const message = err.message || String(err);
     region.replaceChildren(message === CANNOT_DECRYPT ? cannotDecrypt(false) : el('p', { class: 'smime-banner invalid', role: 'alert', text: message }));
     region.dataset.state = 'failed';
+  }
+}
+
+/**
+ * Decrypts `raw` with the user's own keys: a smart card's first (hardware keys are preferred),
+ * then the IDs stored in this browser unless SmartCardOnly. `{ opened }` (the module's answer),
+ * or `{ missing: 'card' | 'ids' }` when there is no key to try. `onOpening` is called once the
+ * keys are unlocked. (The compose page opens encrypted drafts with it too.)
+ */
+export async function openWithOwnKeys(engine, owner, raw, smartCardOnly, onOpening = () => {}) {
+  smartcard.attach(engine);
+  await smartcard.connect().catch(() => null);
+  // Every certificate on the card, expired ones too: old decryption keys (the retired slots)
+  // are there to read old mail, and the engine tries only keys the message names.
+  const onCard = smartcard.current()?.identities || [];
+  // A browser that keeps no key store here (a kiosk's framed page may get none) simply has
+  // no stored IDs: the card can still open the message.
+  const identities = smartCardOnly ? [] : await keystore.list(owner).catch(() => []);
+  if (onCard.length === 0 && smartCardOnly) return { missing: 'card' };
+  if (identities.length === 0 && onCard.length === 0) return { missing: 'ids' };
+  const keys = onCard.map((i) => ({ cardSlot: i.cardSlot, certificate: i.certificate }));
+  try {
+    for (const identity of identities) {
+      keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
+    }
+    onOpening();
+    return { opened: await engine.open(raw, keys) };
+  } finally {
+    for (const k of keys) k.pkcs8?.fill(0);
+    await smartcard.finish();
   }
 }
 

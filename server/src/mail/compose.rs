@@ -132,6 +132,26 @@ impl Composition {
         build_with(&draft, Copy::Kept, &headers)
     }
 
+    /// A draft whose body and attachments the browser encrypted to the user's own certificate
+    /// (`entity`): the header fields as in [`Composition::build_unsent`] (the subject stays
+    /// readable, as in Outlook's encrypted drafts), then the entity. The form's body and
+    /// attachments are left out: the server must not keep them in the clear.
+    pub fn build_unsent_sealed(
+        &self,
+        from: Recipient,
+        message_id: String,
+        date: i64,
+        entity: &[u8],
+    ) -> Result<Vec<u8>, ComposeError> {
+        let headers_only = Composition {
+            body: String::new(),
+            attachments: Vec::new(),
+            ..self.clone()
+        };
+        let built = headers_only.build_unsent(from, message_id, date)?;
+        splice(&built, entity)
+    }
+
     fn draft(
         &self,
         from: Recipient,
@@ -202,6 +222,12 @@ pub fn build_sealed(draft: &Draft, copy: Copy, entity: &[u8]) -> Result<Vec<u8>,
         ..draft.clone()
     };
     let built = build_with(&headers_only, copy, &[])?;
+    splice(&built, entity)
+}
+
+/// The header section of `built` without its Content-* fields, then `entity`, which brings its
+/// own.
+fn splice(built: &[u8], entity: &[u8]) -> Result<Vec<u8>, ComposeError> {
     let end = built
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -349,6 +375,44 @@ Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
         assert!(kept.contains("dave@example.test"));
         let parsed = MessageParser::default().parse(&delivered).unwrap();
         assert_eq!(parsed.subject(), Some("Quarterly numbers"));
+    }
+
+    #[test]
+    fn an_encrypted_draft_keeps_the_typed_fields_and_never_the_body() {
+        let entity = b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHA6CAMIACAQAx\r\n";
+        let form = Composition {
+            to: "bob at example".into(),
+            bcc: "dave@example.test".into(),
+            subject: "Plans".into(),
+            body: "the secret plan".into(),
+            attachments: vec![Attachment {
+                name: "plan.txt".into(),
+                content_type: "text/plain".into(),
+                bytes: b"secret attachment".to_vec(),
+            }],
+            send_id: Some("s1".into()),
+            ..Composition::default()
+        };
+        let me = Recipient {
+            name: None,
+            email: "alice@example.test".into(),
+        };
+        let raw = form
+            .build_unsent_sealed(me, "d@example.test".into(), 1_700_000_000, entity)
+            .unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        assert!(text.ends_with(std::str::from_utf8(entity).unwrap()));
+        assert_eq!(text.matches("Content-Type:").count(), 1, "{text}");
+        assert!(!text.contains("secret"), "plaintext kept: {text}");
+        assert!(!text.contains("plan.txt"), "attachment name kept: {text}");
+        assert!(text.contains("Subject: Plans\r\n"));
+        assert!(
+            text.contains("X-Sealmail-Typed-To: bob at example"),
+            "{text}"
+        );
+        assert!(text.contains("dave@example.test"), "Bcc kept in the draft");
+        assert!(text.contains("X-Sealmail-Send-Id: s1"));
     }
 
     #[test]

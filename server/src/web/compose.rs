@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::{User, random_token};
 use super::deliver::{Outcome, Part, deliver};
+use super::drafts::{self, Content, save_draft};
 use super::errors::{PageError, TOO_LARGE};
 use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
 use super::{FolderRole, Shared};
@@ -71,11 +72,20 @@ pub async fn compose_page(
         let sealed = secure::classify(&raw);
         let mut original = read::view(sealed.display(&raw), false, &|_| String::new())
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
-        if matches!(sealed, Sealed::Encrypted) {
+        let encrypted = matches!(sealed, Sealed::Encrypted);
+        if encrypted {
             original.plain_text = "[The original message is encrypted and is not quoted.]".into();
             original.attachments.clear();
         }
         prefill(&mut page, &user.0.email, mode, &original, &folder, uid);
+        if encrypted && mode == "draft" {
+            // The header fields are filled here; the body and attachments only the browser can
+            // fill, once it has decrypted the draft with the user's key. It stays encrypted.
+            page.body.clear();
+            page.encrypt = true;
+            page.sealed_draft_href =
+                Some(format!("/message/raw?folder={}&uid={}", enc(&folder), uid));
+        }
     }
     Ok(page.into_response())
 }
@@ -110,6 +120,7 @@ fn blank_page(
         sign_locked: false,
         encrypt_locked: false,
         policy: "{}".into(),
+        sealed_draft_href: None,
     }
 }
 
@@ -213,7 +224,7 @@ fn prefill(
 }
 
 /// The attachments of a source message, offered as checked boxes on the form.
-fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
+pub(super) fn kept_list(attachments: &[read::AttachmentInfo]) -> Vec<KeptAttachment> {
     attachments
         .iter()
         .map(|a| KeptAttachment {
@@ -231,25 +242,28 @@ const BAD_SEND_ID: &str =
 
 /// The compose form as posted.
 #[derive(Default)]
-struct Submitted {
-    csrf: String,
-    action: String,
-    send_id: String,
-    form: Composition,
-    draft_uid: Option<u32>,
-    source_folder: String,
-    source_uid: Option<u32>,
-    keep_parts: Vec<usize>,
-    uploads: Vec<Attachment>,
+pub(super) struct Submitted {
+    pub(super) csrf: String,
+    pub(super) action: String,
+    pub(super) send_id: String,
+    pub(super) form: Composition,
+    pub(super) draft_uid: Option<u32>,
+    pub(super) source_folder: String,
+    pub(super) source_uid: Option<u32>,
+    pub(super) keep_parts: Vec<usize>,
+    pub(super) uploads: Vec<Attachment>,
     /// The signed and/or encrypted MIME entity the browser built (sealed sends only).
-    entity: Option<Vec<u8>>,
+    pub(super) entity: Option<Vec<u8>>,
     /// Extra sealed messages for Bcc recipients (`fork_to` addresses, `fork_entity` bytes, in
     /// pairs), when encrypted mail is split so no RecipientInfo reveals a Bcc recipient.
-    fork_to: Vec<String>,
-    fork_entities: Vec<Vec<u8>>,
+    pub(super) fork_to: Vec<String>,
+    pub(super) fork_entities: Vec<Vec<u8>>,
+    /// The page was opened from an encrypted draft (its script clears this once it has
+    /// decrypted it): a plain save would replace the draft with an empty one.
+    pub(super) sealed_draft: bool,
 }
 
-async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
+pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
     let mut s = Submitted::default();
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -300,6 +314,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
             "source_uid" => s.source_uid = value.parse().ok(),
             "keep_part" => s.keep_parts.extend(value.parse::<usize>().ok()),
             "fork_to" => s.fork_to.push(value),
+            "sealed_draft" => s.sealed_draft = !value.is_empty(),
             _ => {}
         }
     }
@@ -322,9 +337,19 @@ pub async fn submit(
         .chain(std::mem::take(&mut submitted.uploads))
         .collect();
     match submitted.action.as_str() {
+        "save" if submitted.sealed_draft => {
+            Err(PageError::BadRequest(drafts::UNOPENED_ENCRYPTED.into()))
+        }
         "save" => {
             submitted.form.send_id = Some(submitted.send_id.clone());
-            let saved = save_draft(&state, &user.0, &submitted.form, submitted.draft_uid).await?;
+            let saved = save_draft(
+                &state,
+                &user.0,
+                &submitted.form,
+                submitted.draft_uid,
+                Content::Plain,
+            )
+            .await?;
             let to = format!(
                 "/compose?mode=draft&folder={}&uid={}&notice=saved",
                 enc(&saved.folder),
@@ -334,6 +359,7 @@ pub async fn submit(
         }
         "send" => send(&state, &user.0, submitted).await,
         "send-new" => {
+            submitted.form.send_id = Some(submitted.send_id.clone());
             submitted.send_id = send_again_id(&submitted.send_id);
             send(&state, &user.0, submitted).await
         }
@@ -343,7 +369,7 @@ pub async fn submit(
     }
 }
 
-async fn kept_attachments(
+pub(super) async fn kept_attachments(
     state: &Shared,
     user: &SignedIn,
     s: &Submitted,
@@ -372,14 +398,14 @@ async fn kept_attachments(
         .collect()
 }
 
-fn me(user: &SignedIn) -> Recipient {
+pub(super) fn me(user: &SignedIn) -> Recipient {
     Recipient {
         name: None,
         email: user.email.clone(),
     }
 }
 
-fn domain_of(email: &str) -> &str {
+pub(super) fn domain_of(email: &str) -> &str {
     email
         .rsplit_once('@')
         .map(|(_, d)| d)
@@ -417,7 +443,7 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
     .await?
     {
         Outcome::Sent => {
-            remove_draft(state, user, s.draft_uid).await;
+            remove_draft(state, user, &s).await;
             Ok(sent_redirect())
         }
         Outcome::NotSent(status, why) => not_sent(state, user, s, status, why).await,
@@ -431,14 +457,17 @@ fn send_again_id(send_id: &str) -> String {
     format!("{send_id}-again")
 }
 
-/// After a send, the draft it came from goes (a failure only costs a stale draft).
-async fn remove_draft(state: &Shared, user: &SignedIn, draft_uid: Option<u32>) {
-    let Some(uid) = draft_uid else { return };
+/// After a send, the draft it came from goes, with any copy the page's autosave wrote of the
+/// same form meanwhile (they carry its send id). A failure only costs a stale draft.
+async fn remove_draft(state: &Shared, user: &SignedIn, s: &Submitted) {
+    let send_id = s.form.send_id.as_deref().unwrap_or(&s.send_id);
     let removed = with_imap!(state, user, |conn| {
-        match imap::mailbox::special_folder(conn, FolderRole::Drafts).await? {
-            Some(drafts) => imap::mailbox::delete_permanently(conn, &drafts, &[uid]).await,
-            None => Ok(()),
-        }
+        let Some(drafts) = imap::mailbox::special_folder(conn, FolderRole::Drafts).await? else {
+            return Ok(());
+        };
+        let mut uids: Vec<u32> = s.draft_uid.into_iter().collect();
+        uids.extend(imap::mailbox::find_by_header(conn, &drafts, compose::SEND_ID, send_id).await?);
+        imap::mailbox::delete_permanently(conn, &drafts, &uids).await
     });
     if let Err(e) = removed {
         tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
@@ -459,6 +488,7 @@ pub async fn submit_sealed(
         other => api_error(StatusCode::BAD_REQUEST, other.to_string()),
     })?;
     if s.action == "send-new" {
+        s.form.send_id = Some(s.send_id.clone());
         s.send_id = send_again_id(&s.send_id);
     }
     if !ids::is_send_id(&s.send_id) {
@@ -611,7 +641,7 @@ pub async fn submit_sealed(
             return Err(not_sent_json(status, &why));
         }
     }
-    remove_draft(&state, user, s.draft_uid).await;
+    remove_draft(&state, user, &s).await;
     Ok(Json(serde_json::json!({ "location": SENT_LOCATION })).into_response())
 }
 
@@ -742,54 +772,6 @@ fn sent_redirect() -> Response {
     Redirect::to(SENT_LOCATION).into_response()
 }
 
-struct SavedDraft {
-    folder: String,
-    uid: u32,
-    raw: Vec<u8>,
-}
-
-/// Saves the form in Drafts (replacing the draft it was opened from) and says where it is.
-async fn save_draft(
-    state: &Shared,
-    user: &SignedIn,
-    form: &Composition,
-    replaces: Option<u32>,
-) -> Result<SavedDraft, PageError> {
-    let message_id = format!("{}@{}", random_token(), domain_of(&user.email));
-    let raw = form
-        .build_unsent(me(user), message_id.clone(), now())
-        .map_err(|e| PageError::BadRequest(e.to_string()))?;
-    let (folder, uid) = with_imap!(state, user, |conn| {
-        let drafts = imap::mailbox::special_folder(conn, FolderRole::Drafts)
-            .await?
-            .unwrap_or_else(|| "Drafts".into());
-        if imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
-            .await?
-            .is_none()
-        {
-            imap::mailbox::append(conn, &drafts, "(\\Draft \\Seen)", &raw).await?;
-        }
-        let uid = imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
-            .await?
-            .ok_or(imap::ImapError::NotFound)?;
-        // One draft per send: the one it was opened from, and any saved by an earlier attempt
-        // of the same send (a browser retry must not leave a second copy in Drafts).
-        let mut older: Vec<u32> = replaces.into_iter().collect();
-        if let Some(send_id) = &form.send_id {
-            older.extend(
-                imap::mailbox::find_by_header(conn, &drafts, compose::SEND_ID, send_id).await?,
-            );
-        }
-        older.sort_unstable();
-        older.dedup();
-        for old in older.into_iter().filter(|old| *old != uid) {
-            imap::mailbox::delete_permanently(conn, &drafts, &[old]).await?;
-        }
-        Ok((drafts, uid))
-    })?;
-    Ok(SavedDraft { folder, uid, raw })
-}
-
 /// The message was not sent: keep it as a draft and show the form again with the reason.
 async fn not_sent(
     state: &Shared,
@@ -828,7 +810,11 @@ async fn unsent_page(
     // The draft keeps this send's id, so sending it from Drafts cannot send it twice.
     let mut form = s.form.clone();
     form.send_id = Some(s.send_id.clone());
-    let saved = save_draft(state, user, &form, s.draft_uid).await;
+    let saved = if s.sealed_draft {
+        Err(PageError::BadRequest(drafts::UNOPENED_ENCRYPTED.into()))
+    } else {
+        save_draft(state, user, &form, s.draft_uid, Content::Plain).await
+    };
     let folders =
         with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
     let mut page = blank_page(state, user, &folders, None);

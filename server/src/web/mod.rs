@@ -45,6 +45,7 @@ mod auth;
 mod compose;
 mod contacts;
 mod deliver;
+mod drafts;
 mod errors;
 mod filters;
 mod folders;
@@ -304,6 +305,7 @@ pub fn router(state: Shared) -> Router {
         .route("/search", get(search::search))
         .route("/compose", get(compose::compose_page).post(compose::submit))
         .route("/compose/sealed", post(compose::submit_sealed))
+        .route("/compose/draft", post(drafts::save))
         .route("/keys", get(settings::keys_page))
         .route("/contacts", get(contacts::address_book))
         .route("/contacts/remove", post(contacts::remove).layer(small))

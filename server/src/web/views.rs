@@ -570,6 +570,9 @@ pub struct ComposePage {
     pub encrypt_locked: bool,
     /// The policy the page's script follows (`policy::ClientPolicy` as JSON).
     pub policy: String,
+    /// Opened from an encrypted draft: where the browser fetches it to decrypt the body and
+    /// attachments into the form.
+    pub sealed_draft_href: Option<String>,
 }
 
 #[cfg(test)]

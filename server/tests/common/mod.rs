@@ -331,6 +331,58 @@ impl Browser {
         self.send(request).await
     }
 
+    /// What the compose page's script posts to save a draft (`POST /compose/draft`): the form's
+    /// fields, files to attach, and for an encrypted draft the entity; the CSRF token in its
+    /// header.
+    pub async fn post_draft(
+        &mut self,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+        entity: Option<&[u8]>,
+    ) -> Page {
+        let boundary = "sealmail-draft-boundary-93e1";
+        let mut body = Vec::new();
+        let mut token = "";
+        let mut part = |name: &str, file: Option<&str>, bytes: &[u8]| {
+            let file = file
+                .map(|f| format!("; filename=\"{f}\"\r\nContent-Type: application/octet-stream"))
+                .unwrap_or_default();
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend(bytes);
+            body.extend(b"\r\n");
+        };
+        for (name, value) in fields {
+            if *name == "csrf" {
+                token = value;
+                continue;
+            }
+            part(name, None, value.as_bytes());
+        }
+        for (file_name, bytes) in files {
+            part("attachments", Some(file_name), bytes);
+        }
+        if let Some(entity) = entity {
+            part("entity", Some("entity"), entity);
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        let request = Request::post("/compose/draft")
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("sec-fetch-site", "same-origin")
+            .header("x-csrf-token", token)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
     pub async fn sign_in(&mut self, user: &str) -> Page {
         self.sign_in_as(&email(user), &password(user)).await
     }

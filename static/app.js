@@ -66,6 +66,9 @@ if (selectAll) {
   sync();
 }
 
+// Keyboard shortcuts (j/k, r, # …, ? lists them) on the pages of a signed-in user.
+if (owner) import('./shortcuts.js');
+
 // "Verify signature" and other disclosure buttons the server rendered.
 import('./ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);

@@ -191,7 +191,11 @@ async fn all_folders_finds_mail_in_another_folder_and_says_where() {
         "the row names the folder: {}",
         &everywhere.body[row_start..row_end]
     );
-    assert!(everywhere.body.contains("<th scope=\"col\" class=\"folder\">Folder</th>"));
+    assert!(
+        everywhere
+            .body
+            .contains("<th scope=\"col\" class=\"folder\">Folder</th>")
+    );
     let opened = browser.get(&link_to(&everywhere, &subject)).await;
     assert_eq!(opened.status, StatusCode::OK);
     assert!(opened.body.contains("Filed away."));
@@ -515,6 +519,7 @@ async fn every_way_of_sending_a_search_finds_the_same_message() {
                 sort,
                 sort_display: false,
                 literal_plus,
+                thread: false,
             };
             let found = search::find(&mut session, "INBOX", abilities, &criteria)
                 .await

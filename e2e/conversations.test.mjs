@@ -44,9 +44,11 @@ test('alice reads her Inbox as conversations and goes back to the list', async (
   const noon = alice.getByRole('link', { name: `Re: ${topic} – at noon`, exact: true });
   assert.equal(await noon.isVisible(), false, 'a conversation starts closed');
 
-  // Opened (by keyboard, as a disclosure), its replies are in order, indented under what they answer.
-  await closed.focus();
-  await alice.keyboard.press('Enter');
+  // j selects the newest conversation, o opens it; its replies are in order, indented under what
+  // they answer.
+  await alice.keyboard.press('j');
+  assert.equal(await closed.evaluate((summary) => summary === document.activeElement), true, 'j selects the conversation');
+  await alice.keyboard.press('o');
   await noon.waitFor();
   const indents = await alice.locator('details[open] ol.thread > li').evaluateAll((items) => items.map((li) => [li.querySelector('a').textContent, li.getBoundingClientRect().left]));
   assert.deepEqual(indents.map(([subject]) => subject), [topic, `Re: ${topic} – yes`, `Re: ${topic} – at noon`]);

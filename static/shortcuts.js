@@ -21,8 +21,9 @@ const KEYS = [
 const TYPING = 'input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]):not([type=reset]), textarea, select, [contenteditable]:not([contenteditable="false"])';
 const CONTROL = 'a[href], button, input, select, textarea, summary, [contenteditable]:not([contenteditable="false"])';
 
-const rows = () => [...document.querySelectorAll('table.messages tbody tr')];
-const rowLink = (row) => row.querySelector('td a[href]');
+// A row is a message in the list, or a conversation (its summary opens it, as Enter does).
+const rows = () => [...document.querySelectorAll('table.messages tbody tr, ul.conversations > li')];
+const rowLink = (row) => row.querySelector('summary, a[href]');
 let current = -1;
 
 function currentRow() {
@@ -51,11 +52,11 @@ function press(key) {
     control.select?.();
     return true;
   }
-  // Delete in a folder's list acts on the ticked messages; with none ticked, on the selected row.
+  // Delete in a folder's list acts on the ticked messages; with none ticked, on the selected row
+  // (every message of a conversation).
   const boxes = control.form ? [...control.form.elements].filter((e) => e.name === 'uid' && e.type === 'checkbox') : [];
   if (boxes.length && !boxes.some((box) => box.checked)) {
-    const box = currentRow()?.querySelector('input[type=checkbox][name=uid]');
-    if (box) box.checked = true;
+    for (const box of currentRow()?.querySelectorAll('input[type=checkbox][name=uid]') || []) box.checked = true;
   }
   control.click();
   return true;

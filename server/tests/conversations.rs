@@ -137,6 +137,14 @@ async fn a_folder_shows_as_conversations_when_the_user_asks_and_remembers_it() {
     // The conversation with the latest arrival comes first.
     assert!(threads.body.find(&topic) < threads.body.find(&other));
 
+    // "Select all on this page" (the link without script) ticks every message of every conversation.
+    let ticked = browser.get("/mail?folder=INBOX&select=all").await;
+    let talk = conversation(
+        &ticked,
+        &format!("<span class=\"c-subject\">{topic}</span>"),
+    );
+    assert_eq!(talk.matches(" checked>").count(), 3, "{talk}");
+
     // Remembered for the user: a new session shows conversations too.
     browser.cookies.clear();
     browser.sign_in("alice").await;

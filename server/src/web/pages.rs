@@ -108,7 +108,13 @@ pub async fn folder(
             Some(
                 page.conversations
                     .iter()
-                    .map(|c| ConversationView::new(&folder, c))
+                    .map(|c| {
+                        let mut view = ConversationView::new(&folder, c);
+                        for (_, row) in &mut view.messages {
+                            row.checked = all_selected;
+                        }
+                        view
+                    })
                     .collect(),
             ),
             true,

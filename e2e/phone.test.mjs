@@ -117,6 +117,14 @@ test('alice uses the folder list, message list, a message, compose and Digital I
   await tappable(alice.getByLabel('Passphrase to protect it in this browser'), 'the passphrase field');
   await tappable(alice.getByRole('button', { name: 'Import' }), 'Import');
 
+  // The folder as conversations fits too, its closed lines big enough to tap.
+  await alice.goto(`${server.url}/mail?folder=INBOX`);
+  await alice.getByRole('button', { name: 'Show as conversations' }).tap();
+  await tappable(alice.locator('ul.conversations summary').first().or(alice.locator('ul.conversations a[href]').first()).first(), 'a conversation');
+  await fits(alice, 'conversations');
+  await alice.getByRole('button', { name: 'Show as a list' }).tap();
+  await alice.locator('table.messages').waitFor();
+
   // The other pages fit too.
   for (const [path, name] of [['/folders', 'manage-folders'], ['/contacts', 'address-book'], ['/options', 'options'],
     ['/filters', 'filters'], [`/search?folder=INBOX&q=${encodeURIComponent(subject)}`, 'search']]) {

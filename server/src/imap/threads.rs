@@ -93,14 +93,18 @@ pub async fn threads(session: &mut Session) -> Result<Vec<Thread>, ImapError> {
     Ok(threads)
 }
 
-/// The tagged line that ends the answer, once it has arrived whole.
+/// The tagged line that ends the answer, once it has arrived whole. Only the last line is
+/// looked at (the tagged line is the last the server sends), so a large answer read in many
+/// chunks is not scanned again for each.
 fn tagged_line(answer: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(answer);
-    let complete = &text[..text.rfind("\r\n")?];
-    complete
-        .split("\r\n")
-        .find(|line| line.starts_with(&format!("{TAG} ")))
-        .map(str::to_string)
+    let complete = answer.strip_suffix(b"\r\n")?;
+    let start = complete
+        .windows(2)
+        .rposition(|pair| pair == b"\r\n")
+        .map_or(0, |at| at + 2);
+    let line = &complete[start..];
+    line.starts_with(format!("{TAG} ").as_bytes())
+        .then(|| String::from_utf8_lossy(line).into_owned())
 }
 
 /// A message and the replies to it.

@@ -66,6 +66,21 @@ if (selectAll) {
   sync();
 }
 
+// On a phone the folder list folds away behind a "Folders" button (style.css hides it only when
+// script runs, so without script the list simply stays open).
+const menuToggle = document.querySelector('button.menu-toggle');
+const menu = menuToggle && document.getElementById(menuToggle.getAttribute('aria-controls'));
+if (menu) {
+  menuToggle.addEventListener('click', () => {
+    const open = menuToggle.getAttribute('aria-expanded') !== 'true';
+    menuToggle.setAttribute('aria-expanded', String(open));
+    menu.classList.toggle('open', open);
+  });
+}
+
+// Keyboard shortcuts (j/k, r, # …, ? lists them) on the pages of a signed-in user.
+if (owner) import('./shortcuts.js');
+
 // "Verify signature" and other disclosure buttons the server rendered.
 import('./ui.js').then(({ wireDisclosure, wireAddContact }) => {
   for (const button of document.querySelectorAll('button.disclose')) wireDisclosure(button);

@@ -94,6 +94,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_contacts.sql"),
         include_str!("../../migrations/postgres/0007_contacts.sql"),
     ),
+    (
+        8,
+        "conversations",
+        include_str!("../../migrations/sqlite/0008_conversations.sql"),
+        include_str!("../../migrations/postgres/0008_conversations.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -1,5 +1,6 @@
 //! A user's own settings: whether new messages are signed and encrypted by default (the
-//! Options page). Admin policy, when it forces either, overrides these.
+//! Options page; admin policy, when it forces either, overrides these), and whether folders
+//! are shown as conversations (the folder page's own switch).
 
 use sqlx::Row;
 
@@ -11,11 +12,14 @@ pub struct UserOptions {
     pub sign_by_default: bool,
     /// "Encrypt contents and attachments for outgoing messages".
     pub encrypt_by_default: bool,
+    /// "Show as conversations": folders grouped into threads.
+    pub conversations: bool,
 }
 
 pub async fn load(db: &Pool, email: &str) -> Result<UserOptions, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT sign_by_default, encrypt_by_default FROM user_options WHERE email = $1",
+        "SELECT sign_by_default, encrypt_by_default, conversations FROM user_options \
+         WHERE email = $1",
     )
     .bind(email.to_ascii_lowercase())
     .fetch_optional(db)
@@ -26,19 +30,23 @@ pub async fn load(db: &Pool, email: &str) -> Result<UserOptions, sqlx::Error> {
     Ok(UserOptions {
         sign_by_default: row.try_get::<i64, _>("sign_by_default")? != 0,
         encrypt_by_default: row.try_get::<i64, _>("encrypt_by_default")? != 0,
+        conversations: row.try_get::<i64, _>("conversations")? != 0,
     })
 }
 
 pub async fn save(db: &Pool, email: &str, options: UserOptions) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO user_options (email, sign_by_default, encrypt_by_default, updated_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO UPDATE SET \
+        "INSERT INTO user_options \
+         (email, sign_by_default, encrypt_by_default, conversations, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO UPDATE SET \
          sign_by_default = excluded.sign_by_default, \
-         encrypt_by_default = excluded.encrypt_by_default, updated_at = excluded.updated_at",
+         encrypt_by_default = excluded.encrypt_by_default, \
+         conversations = excluded.conversations, updated_at = excluded.updated_at",
     )
     .bind(email.to_ascii_lowercase())
     .bind(i64::from(options.sign_by_default))
     .bind(i64::from(options.encrypt_by_default))
+    .bind(i64::from(options.conversations))
     .bind(now())
     .execute(db)
     .await?;

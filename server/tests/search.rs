@@ -187,11 +187,15 @@ async fn all_folders_finds_mail_in_another_folder_and_says_where() {
     let row_start = everywhere.body[table..].find(&subject).unwrap() + table;
     let row_end = everywhere.body[row_start..].find("</tr>").unwrap() + row_start;
     assert!(
-        everywhere.body[row_start..row_end].contains("<td>Junk</td>"),
+        everywhere.body[row_start..row_end].contains("<td class=\"folder\">Junk</td>"),
         "the row names the folder: {}",
         &everywhere.body[row_start..row_end]
     );
-    assert!(everywhere.body.contains("<th scope=\"col\">Folder</th>"));
+    assert!(
+        everywhere
+            .body
+            .contains("<th scope=\"col\" class=\"folder\">Folder</th>")
+    );
     let opened = browser.get(&link_to(&everywhere, &subject)).await;
     assert_eq!(opened.status, StatusCode::OK);
     assert!(opened.body.contains("Filed away."));
@@ -515,6 +519,7 @@ async fn every_way_of_sending_a_search_finds_the_same_message() {
                 sort,
                 sort_display: false,
                 literal_plus,
+                thread: false,
             };
             let found = search::find(&mut session, "INBOX", abilities, &criteria)
                 .await

@@ -5,6 +5,7 @@ use futures::TryStreamExt;
 use mail_parser::MessageParser;
 
 use super::search::{self, Criteria, Order};
+use super::threads;
 use super::{ImapError, Session};
 use crate::mail::glance::{self, Protection};
 use async_imap::imap_proto::{BodyParams, BodyStructure};
@@ -55,6 +56,24 @@ pub struct MessagePage {
     pub messages: Vec<MessageSummary>,
     /// In the order asked for; false: in order of arrival (the server cannot SORT).
     pub sorted: bool,
+    /// The server can group the folder into conversations (`THREAD=REFERENCES`).
+    pub can_thread: bool,
+}
+
+/// A conversation: its messages in reading order, each with how deep in the replies it is.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub messages: Vec<(u32, MessageSummary)>,
+}
+
+/// A page of a folder's conversations (a page holds `page_size` conversations).
+#[derive(Debug, Clone)]
+pub struct ConversationPage {
+    /// How many conversations the folder has.
+    pub total: u32,
+    pub page: u32,
+    pub pages: u32,
+    pub conversations: Vec<Conversation>,
 }
 
 /// Every selectable folder with its counts, in the order a mail client shows them.
@@ -197,6 +216,7 @@ pub async fn page(
             pages,
             messages: summaries(session, slice).await?,
             sorted: true,
+            can_thread: abilities.thread,
         });
     }
     let total = mailbox.exists;
@@ -209,6 +229,7 @@ pub async fn page(
             pages,
             messages: Vec::new(),
             sorted: false,
+            can_thread: abilities.thread,
         });
     }
     let newest = total - (page - 1) * page_size;
@@ -228,7 +249,53 @@ pub async fn page(
         pages,
         messages,
         sorted: false,
+        can_thread: abilities.thread,
     })
+}
+
+/// Page `page` of `folder` as conversations, latest activity first; None when the server
+/// cannot thread (the caller shows the plain list instead).
+pub async fn conversation_page(
+    session: &mut Session,
+    folder: &str,
+    page: u32,
+    page_size: u32,
+) -> Result<Option<ConversationPage>, ImapError> {
+    if !search::abilities(session).await?.thread {
+        return Ok(None);
+    }
+    session
+        .examine(folder)
+        .await
+        .map_err(not_found_if_refused)?;
+    let all = threads::threads(session).await?;
+    let (page, pages, slice) = slice_page(&all, page, page_size);
+    let uids: Vec<u32> = slice
+        .iter()
+        .flat_map(|t| t.messages.iter().map(|m| m.uid))
+        .collect();
+    let mut found: std::collections::HashMap<u32, MessageSummary> = summaries(session, &uids)
+        .await?
+        .into_iter()
+        .map(|m| (m.uid, m))
+        .collect();
+    let conversations = slice
+        .iter()
+        .map(|t| Conversation {
+            messages: t
+                .messages
+                .iter()
+                .filter_map(|m| found.remove(&m.uid).map(|s| (m.depth, s)))
+                .collect(),
+        })
+        .filter(|c| !c.messages.is_empty())
+        .collect();
+    Ok(Some(ConversationPage {
+        total: u32::try_from(all.len()).unwrap_or(u32::MAX),
+        page,
+        pages,
+        conversations,
+    }))
 }
 
 /// Page `page` (from 1, clamped to the pages there are) of `items`: the page, the page count,

@@ -8,6 +8,7 @@ pub mod mailbox;
 mod pool;
 pub mod search;
 mod stream;
+pub mod threads;
 
 pub use mailbox::{Folder, FolderRole, MessagePage, MessageSummary};
 pub use pool::SessionPool;

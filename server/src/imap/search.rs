@@ -106,6 +106,8 @@ pub struct Abilities {
     /// `SORT=DISPLAY`: sort by the sender's display name rather than the address.
     pub sort_display: bool,
     pub literal_plus: bool,
+    /// `THREAD=REFERENCES`: the folder can be shown as conversations.
+    pub thread: bool,
 }
 
 pub async fn abilities(session: &mut Session) -> Result<Abilities, ImapError> {
@@ -114,6 +116,7 @@ pub async fn abilities(session: &mut Session) -> Result<Abilities, ImapError> {
         sort: caps.has_str("SORT"),
         sort_display: caps.has_str("SORT=DISPLAY"),
         literal_plus: caps.has_str("LITERAL+"),
+        thread: caps.has_str("THREAD=REFERENCES"),
     })
 }
 

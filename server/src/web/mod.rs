@@ -279,6 +279,7 @@ pub fn router(state: Shared) -> Router {
         .route("/logout", post(auth::logout).layer(small))
         .route("/mail", get(pages::folder))
         .route("/mail/selected", post(selection::act).layer(small))
+        .route("/mail/view", post(pages::list_view).layer(small))
         .route("/folders", get(folders::page))
         .route("/folders/create", post(folders::create).layer(small))
         .route("/folders/rename", post(folders::rename).layer(small))

@@ -9,14 +9,15 @@ use serde::Deserialize;
 use super::auth::User;
 use super::errors::PageError;
 use super::views::{
-    self, AttachmentRow, Chrome, FolderPage, MessagePage, MessageRow, SearchBox, Security, enc,
-    folder_href, message_href,
+    self, AttachmentRow, Chrome, ConversationView, FolderPage, MessagePage, MessageRow, SearchBox,
+    Security, enc, folder_href, message_href,
 };
 use super::{FolderRole, Shared};
 use crate::imap::search::Order;
 use crate::imap::{self, Folder};
 use crate::mail::read::{self, Body};
 use crate::mail::secure::{self, Sealed, SignedMail, SignerFacts};
+use crate::options;
 use pki::{Certificate, Usage};
 
 pub async fn home(_user: User) -> Redirect {
@@ -49,10 +50,22 @@ pub async fn folder(
     let page_size = state.config.web.page_size;
     let wanted = q.page.as_deref().and_then(|p| p.parse().ok()).unwrap_or(1);
     let order = views::parse_order(q.sort.as_deref());
-    let (folders, page) = with_imap!(state, &user.0, |s| {
+    let threaded = options::load(&state.db, &user.0.email).await?.conversations;
+    let (folders, listing) = with_imap!(state, &user.0, |s| {
         let folders = imap::mailbox::folders(s).await?;
-        let page = imap::mailbox::page(s, &folder, wanted, page_size, order).await?;
-        Ok((folders, page))
+        // Without THREAD on the server the preference falls back to the plain list.
+        let threads = if threaded {
+            imap::mailbox::conversation_page(s, &folder, wanted, page_size).await?
+        } else {
+            None
+        };
+        let listing = match threads {
+            Some(threads) => Listing::Conversations(threads),
+            None => {
+                Listing::Messages(imap::mailbox::page(s, &folder, wanted, page_size, order).await?)
+            }
+        };
+        Ok((folders, listing))
     })?;
     let title = label_of(&folders, &folder);
     let sort = views::order_value(order);
@@ -65,14 +78,50 @@ pub async fn folder(
         format!("{}{sort}&page={n}", folder_href(&folder))
     };
     let all_selected = q.select.as_deref() == Some("all");
-    let rows = page
-        .messages
-        .iter()
-        .map(|m| MessageRow {
-            checked: all_selected,
-            ..MessageRow::new(&folder, m)
-        })
-        .collect();
+    let (caption, rows, conversations, can_thread, page, pages) = match listing {
+        Listing::Messages(page) => (
+            format!(
+                "{} messages, page {} of {}, {}",
+                page.total,
+                page.page,
+                page.pages,
+                views::order_words(order, page.sorted)
+            ),
+            page.messages
+                .iter()
+                .map(|m| MessageRow {
+                    checked: all_selected,
+                    ..MessageRow::new(&folder, m)
+                })
+                .collect(),
+            None,
+            page.can_thread,
+            page.page,
+            page.pages,
+        ),
+        Listing::Conversations(page) => (
+            format!(
+                "{} conversations, page {} of {}, latest first",
+                page.total, page.page, page.pages
+            ),
+            Vec::new(),
+            Some(
+                page.conversations
+                    .iter()
+                    .map(|c| {
+                        let mut view = ConversationView::new(&folder, c);
+                        for (_, row) in &mut view.messages {
+                            row.checked = all_selected;
+                        }
+                        view
+                    })
+                    .collect(),
+            ),
+            true,
+            page.page,
+            page.pages,
+        ),
+    };
     Ok(FolderPage {
         chrome: Chrome::new(
             &user.0.email,
@@ -85,23 +134,60 @@ pub async fn folder(
         title,
         search: SearchBox::for_folder(&folder),
         sort,
-        caption: format!(
-            "{} messages, page {} of {}, {}",
-            page.total,
-            page.page,
-            page.pages,
-            views::order_words(order, page.sorted)
-        ),
+        caption,
         show_folder: false,
         select: true,
-        select_all_href: format!("{}&select=all", page_href(page.page)),
+        select_all_href: format!("{}&select=all", page_href(page)),
         rows,
-        page: page.page,
-        pages: page.pages,
-        newer_href: (page.page > 1).then(|| page_href(page.page - 1)),
-        older_href: (page.page < page.pages).then(|| page_href(page.page + 1)),
+        conversations,
+        can_thread,
+        page,
+        pages,
+        newer_href: (page > 1).then(|| page_href(page - 1)),
+        older_href: (page < pages).then(|| page_href(page + 1)),
     }
     .into_response())
+}
+
+/// What a folder page lists: messages, or conversations when the user asked for them.
+enum Listing {
+    Messages(imap::mailbox::MessagePage),
+    Conversations(imap::mailbox::ConversationPage),
+}
+
+#[derive(Deserialize)]
+pub struct ListViewForm {
+    csrf: String,
+    folder: String,
+    /// `conversations` or `messages`.
+    show: String,
+}
+
+/// "Show as conversations" / "Show as a list": remembered for the user, for every folder.
+pub async fn list_view(
+    State(state): State<Shared>,
+    user: User,
+    Form(form): Form<ListViewForm>,
+) -> Result<Response, PageError> {
+    user.check_token(&form.csrf)?;
+    let conversations = match form.show.as_str() {
+        "conversations" => true,
+        "messages" => false,
+        _ => {
+            return Err(PageError::BadRequest(
+                "Choose to show the folder as conversations or as a list.".into(),
+            ));
+        }
+    };
+    let mut chosen = options::load(&state.db, &user.0.email).await?;
+    chosen.conversations = conversations;
+    options::save(&state.db, &user.0.email, chosen).await?;
+    let folder = if form.folder.is_empty() {
+        "INBOX"
+    } else {
+        form.folder.as_str()
+    };
+    Ok(Redirect::to(&folder_href(folder)).into_response())
 }
 
 pub(super) fn label_of(folders: &[Folder], name: &str) -> String {

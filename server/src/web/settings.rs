@@ -85,6 +85,7 @@ pub async fn save_options(
         } else {
             form.encrypt.is_some()
         },
+        conversations: before.conversations,
     };
     options::save(&state.db, &user.0.email, chosen).await?;
     Ok(Redirect::to("/options?notice=options").into_response())

@@ -4,6 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::imap::mailbox::Conversation;
 use crate::imap::search::{Field, Order};
 use crate::imap::{Folder, FolderRole, MessageSummary};
 use crate::policy::SmimePolicy;
@@ -208,6 +209,48 @@ impl MessageRow {
     }
 }
 
+/// One conversation in a folder shown as conversations: what its closed line says, and its
+/// messages in reading order with how deep in the replies each is.
+pub struct ConversationView {
+    /// The subject of the message that starts it.
+    pub subject: String,
+    /// Who wrote its latest message, and when.
+    pub from: String,
+    pub date: String,
+    pub unread: bool,
+    pub messages: Vec<(u32, MessageRow)>,
+}
+
+impl ConversationView {
+    pub fn new(folder: &str, conversation: &Conversation) -> Self {
+        let messages: Vec<(u32, MessageRow)> = conversation
+            .messages
+            .iter()
+            .map(|(depth, m)| (*depth, MessageRow::new(folder, m)))
+            .collect();
+        let latest = conversation.messages.iter().max_by_key(|(_, m)| m.uid);
+        let latest_row = latest.map(|(_, m)| MessageRow::new(folder, m));
+        Self {
+            subject: messages
+                .first()
+                .map(|(_, r)| r.subject.clone())
+                .unwrap_or_default(),
+            from: latest_row
+                .as_ref()
+                .map(|r| r.from.clone())
+                .unwrap_or_default(),
+            date: latest_row.map(|r| r.date).unwrap_or_default(),
+            unread: messages.iter().any(|(_, r)| r.unread),
+            messages,
+        }
+    }
+
+    /// Replies are indented, up to a depth a phone can still show.
+    pub fn indent(depth: &u32) -> u32 {
+        (*depth).min(5)
+    }
+}
+
 /// The search form as the person left it, shown on folder pages and above results.
 #[derive(Default)]
 pub struct SearchBox {
@@ -400,10 +443,21 @@ pub struct FolderPage {
     /// This page with every box ticked: "Select all on this page" without script.
     pub select_all_href: String,
     pub rows: Vec<MessageRow>,
+    /// Shown as conversations (then `rows` is empty).
+    pub conversations: Option<Vec<ConversationView>>,
+    /// The server can thread: the page offers "Show as conversations" / "Show as a list".
+    pub can_thread: bool,
     pub page: u32,
     pub pages: u32,
     pub newer_href: Option<String>,
     pub older_href: Option<String>,
+}
+
+impl FolderPage {
+    /// Neither messages nor conversations to list.
+    pub fn lists_nothing(&self) -> bool {
+        self.rows.is_empty() && self.conversations.as_ref().is_none_or(Vec::is_empty)
+    }
 }
 
 /// One folder on the folders page.

@@ -311,6 +311,40 @@ async fn filter_syntax_in_an_address_or_a_search_matches_nothing() {
     );
 }
 
+#[tokio::test]
+async fn a_malformed_certificate_in_the_directory_is_named_as_such() {
+    let _shared = GATE.read().await;
+    let ca = Ca::new("LDAP malformed CA");
+    let anchors = tempfile::tempdir().unwrap();
+    let tag = unique("lm");
+    let sam = format!("sam-{tag}@{}", rig("RIG_DOMAIN"));
+    // userSMIMECertificate has binary syntax: slapd stores whatever it is given.
+    ldap_add(&person_ldif(
+        &format!("sam-{tag}"),
+        "Sam",
+        &sam,
+        &[],
+        &format!(
+            "userSMIMECertificate:: {}\n",
+            B64.encode(b"not a PKCS#7 certificate set")
+        ),
+    ));
+    let mut browser = Browser::new(&config(&ca, &anchors, "", "")).await;
+    let inbox = browser.sign_in("alice").await;
+    let token = inbox.field("csrf");
+    let (status, json) = recipients(&mut browser, &token, &[&sam]).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let a = &json["recipients"][0];
+    assert_eq!(a["status"], "none", "{json}");
+    assert_eq!(
+        a["reason"],
+        format!(
+            "The directory entry for {sam} holds a certificate that could not be read (it is \
+             malformed); ask your administrator to replace it."
+        )
+    );
+}
+
 /// Brings the rig's slapd back however the test ends (stopping resumes a paused one first).
 struct Restore;
 

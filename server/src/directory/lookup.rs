@@ -361,6 +361,15 @@ pub async fn find_certificate(
     }
     let reason = match first_failure {
         Some(checked) => checked.reason(),
+        None if entry
+            .as_ref()
+            .is_some_and(Entry::has_unreadable_certificates) =>
+        {
+            format!(
+                "The directory entry for {address} holds a certificate that could not be read \
+                 (it is malformed); ask your administrator to replace it."
+            )
+        }
         None if seen_any => format!("No certificate valid now was found for {address}."),
         None => format!("No certificate was found for {address}."),
     };

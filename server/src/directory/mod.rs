@@ -94,6 +94,21 @@ pub struct Entry {
     pub smime_certificates: Vec<Vec<u8>>,
 }
 
+impl Entry {
+    /// Whether a value in either certificate attribute is not a certificate (or certificate
+    /// set) at all: a damaged entry the user should hear about, not "no certificate".
+    pub fn has_unreadable_certificates(&self) -> bool {
+        self.user_certificates
+            .iter()
+            .any(|der| Certificate::from_der(der).is_err())
+            || self.smime_certificates.iter().any(|p7| {
+                containers::pkcs7_certificates(p7).map_or(true, |ders| {
+                    ders.iter().any(|der| Certificate::from_der(der).is_err())
+                })
+            })
+    }
+}
+
 #[derive(Clone)]
 pub struct Directory {
     db: Pool,

@@ -62,6 +62,8 @@ pub struct DirectoryServer {
     /// With an `ldap://` URL: upgrade with StartTLS before binding.
     #[serde(default)]
     pub starttls: bool,
+    /// An extra certificate authority (PEM) to trust, for a directory with a private certificate.
+    pub ca_file: Option<PathBuf>,
     /// Unset: an anonymous bind.
     pub bind_dn: Option<String>,
     pub bind_password: Option<String>,
@@ -90,6 +92,7 @@ impl std::fmt::Debug for DirectoryServer {
         f.debug_struct("DirectoryServer")
             .field("ldap_url", &self.ldap_url)
             .field("starttls", &self.starttls)
+            .field("ca_file", &self.ca_file)
             .field("bind_dn", &self.bind_dn)
             .field("bind_password", &self.bind_password.as_ref().map(|_| "***"))
             .field("bind_password_file", &self.bind_password_file)

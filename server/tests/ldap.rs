@@ -22,13 +22,29 @@ fn der_of(path: &std::path::Path) -> Vec<u8> {
 
 /// `[directory]` for the rig's slapd, and `[pki]` trusting `ca`.
 fn config(ca: &Ca, anchors: &tempfile::TempDir, directory_extra: &str, pki_extra: &str) -> String {
+    config_for(
+        &rig("RIG_LDAP_URL"),
+        ca,
+        anchors,
+        directory_extra,
+        pki_extra,
+    )
+}
+
+/// [`config`] reaching slapd at `url`.
+fn config_for(
+    url: &str,
+    ca: &Ca,
+    anchors: &tempfile::TempDir,
+    directory_extra: &str,
+    pki_extra: &str,
+) -> String {
     std::fs::copy(ca.path("ca.pem"), anchors.path().join("ca.pem")).unwrap();
     format!(
         "\n[pki]\ntrust_anchors = \"{anchors}\"\ndisable_crl_check = true\n{pki_extra}\n\
          [directory]\nldap_url = \"{url}\"\nbind_dn = \"{dn}\"\nbind_password = \"{pw}\"\n\
          base_dn = \"{base}\"\n{directory_extra}\n",
         anchors = anchors.path().display(),
-        url = rig("RIG_LDAP_URL"),
         dn = rig("RIG_LDAP_BIND_DN"),
         pw = rig("RIG_LDAP_BIND_PASSWORD"),
         base = rig("RIG_LDAP_BASE_DN"),
@@ -309,6 +325,50 @@ async fn filter_syntax_in_an_address_or_a_search_matches_nothing() {
             .any(|s| s["source"] == "directory" && s["address"] == email("carol")),
         "{found:?}"
     );
+}
+
+#[tokio::test]
+async fn ldaps_and_starttls_reach_the_directory_only_with_its_certificate_trusted() {
+    let _shared = GATE.read().await;
+    let ca = Ca::new("LDAP TLS CA");
+    let trust_rig = format!("ca_file = \"{}\"\n", rig("RIG_TLS_CA"));
+    let cases = [
+        (rig("RIG_LDAPS_URL"), trust_rig.clone(), true),
+        (
+            rig("RIG_LDAP_URL"),
+            format!("starttls = true\n{trust_rig}"),
+            true,
+        ),
+        // The rig's certificate is self-signed: without ca_file it is not trusted.
+        (rig("RIG_LDAPS_URL"), String::new(), false),
+        (rig("RIG_LDAP_URL"), "starttls = true\n".to_string(), false),
+    ];
+    for (url, directory, trusted) in cases {
+        let anchors = tempfile::tempdir().unwrap();
+        let mut browser = Browser::new(&config_for(&url, &ca, &anchors, &directory, "")).await;
+        let inbox = browser.sign_in("alice").await;
+        let token = inbox.field("csrf");
+        let (status, json) = recipients(&mut browser, &token, &[&email("carol")]).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        let problems = json["problems"].as_array().unwrap();
+        let found = suggest(&mut browser, &token, "Carol Exa").await;
+        let from_ldap = found
+            .iter()
+            .any(|s| s["source"] == "directory" && s["address"] == email("carol"));
+        if trusted {
+            assert!(problems.is_empty(), "{url} {directory}: {json}");
+            assert!(from_ldap, "{url} {directory}: {found:?}");
+        } else {
+            assert!(
+                problems[0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("The directory could not be reached"),
+                "{url} {directory}: {json}"
+            );
+            assert!(!from_ldap, "{url} {directory}: {found:?}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -106,6 +106,7 @@ fn directory(config: &Config, db: Pool) -> Result<crate::directory::Directory, c
         Some(server) => directory.with_ldap(crate::directory::ldap::LdapDirectory::new(
             server.clone(),
             server.password()?,
+            crate::tls::client_config(server.ca_file.as_deref())?,
         )),
         None => directory,
     })

@@ -14,7 +14,7 @@ pub mod entry;
 use std::collections::HashSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions};
@@ -64,6 +64,8 @@ impl LdapError {
 pub struct LdapDirectory {
     config: DirectoryServer,
     password: Option<String>,
+    /// For ldaps:// and StartTLS: the same roots (and `ca_file`) as the mail connections.
+    tls: Arc<tokio_rustls::rustls::ClientConfig>,
     people: Mutex<Cache<Option<LdapPerson>>>,
     groups: Mutex<Cache<Option<Vec<String>>>>,
     searches: Mutex<Cache<Vec<(String, String)>>>,
@@ -79,7 +81,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl LdapDirectory {
     /// `password` is the bind password, read from the config or its file by the caller.
-    pub fn new(config: DirectoryServer, password: Option<String>) -> Self {
+    pub fn new(
+        config: DirectoryServer,
+        password: Option<String>,
+        tls: Arc<tokio_rustls::rustls::ClientConfig>,
+    ) -> Self {
         let ttl = Duration::from_secs(config.cache_seconds);
         Self {
             people: Mutex::new(Cache::new(ttl, CACHE_CAPACITY)),
@@ -88,6 +94,7 @@ impl LdapDirectory {
             outage: Mutex::new(None),
             config,
             password,
+            tls,
         }
     }
 
@@ -301,7 +308,8 @@ impl LdapDirectory {
     async fn connect(&self) -> Result<Ldap, LdapError> {
         let settings = LdapConnSettings::new()
             .set_conn_timeout(self.config.timeout())
-            .set_starttls(self.config.starttls);
+            .set_starttls(self.config.starttls)
+            .set_config(self.tls.clone());
         let (conn, mut ldap) = self
             .step(LdapConnAsync::with_settings(
                 settings,

@@ -188,6 +188,25 @@ async fn people_are_found_by_mail_and_by_alias_with_their_directory_certificates
     assert_eq!(q["certificate"], B64.encode(&quinn_cert), "{json}");
     assert!(json["problems"].as_array().unwrap().is_empty(), "{json}");
 
+    // alice is in LDAP without a certificate; the one she publishes through Sealmail counts.
+    let me = email("alice");
+    let mine = der_of(&ca.issue("alice", Some(&me), None, "keyEncipherment", None, 365));
+    let page = browser
+        .post_json(
+            "/api/certificates/publish",
+            &token,
+            &serde_json::json!({ "certificates": [B64.encode(&mine)] }),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (_, json) = recipients(&mut browser, &token, &[&me]).await;
+    assert_eq!(json["recipients"][0]["status"], "ok", "{json}");
+    assert_eq!(
+        json["recipients"][0]["certificate"],
+        B64.encode(&mine),
+        "{json}"
+    );
+
     // The address book search finds them by name, and says they can receive encrypted mail.
     let found = suggest(&mut browser, &token, &format!("piaf {tag}")).await;
     let pia_found = found

@@ -146,10 +146,24 @@ impl Directory {
         if let Some(ldap) = &self.ldap {
             // An unreachable directory was logged and is reported by live_directory_trouble.
             if let Ok(Some(p)) = ldap.person(address).await {
+                // What the person published through Sealmail, or an admin imported, is kept in
+                // the tables under the same address: it counts too, after LDAP's.
+                let mut user_certificates = p.user_certificates;
+                user_certificates.extend(
+                    self.attribute(&p.person.address, USER_CERTIFICATE)
+                        .await
+                        .unwrap_or_default(),
+                );
+                let mut smime_certificates = p.smime_certificates;
+                smime_certificates.extend(
+                    self.attribute(&p.person.address, USER_SMIME_CERTIFICATE)
+                        .await
+                        .unwrap_or_default(),
+                );
                 return Some(Entry {
                     person: p.person,
-                    user_certificates: p.user_certificates,
-                    smime_certificates: p.smime_certificates,
+                    user_certificates,
+                    smime_certificates,
                 });
             }
         }

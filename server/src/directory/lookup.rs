@@ -288,9 +288,9 @@ pub async fn known_certificates(dir: &Directory, owner: &str, address: &str) -> 
 }
 
 /// Finds the certificate to use for `address` on behalf of `owner`: directory userCertificate,
-/// directory userSMIMECertificate (the live directory's entry when it has one, else the
-/// imported one), the owner's contacts, then certificates harvested from signed mail; the first
-/// valid one wins.
+/// directory userSMIMECertificate (the live directory's values first, then those imported or
+/// published for the same person), the owner's contacts, then certificates harvested from
+/// signed mail; the first valid one wins.
 pub async fn find_certificate(
     dir: &Directory,
     checker: &Checker,

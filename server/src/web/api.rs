@@ -280,7 +280,8 @@ const SUGGESTIONS: usize = 8;
 const MAX_QUERY: usize = 100;
 
 /// `GET /api/suggest?q=ann` → who the user may mean: personal contacts, then addresses
-/// recently sent to, then the live directory and the imported one; each says whether mail to it can be encrypted.
+/// recently sent to, then the live directory and the imported one; each says whether mail to it
+/// can be encrypted.
 pub async fn suggest(
     State(state): State<Shared>,
     ApiUser(user): ApiUser,

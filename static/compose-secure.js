@@ -108,14 +108,18 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     const plan = await planEncryption(engine, owner, policy, field('bcc'), answer.recipients);
     if (!plan) throw new Error('Your message was not sent. It is still here.');
     const missing = plan.missing;
+    // A directory that could not be reached, a list that could not be expanded: the user
+    // decides knowing it.
+    const problems = answer.problems ?? [];
     if (missing.length) {
       const lines = missing.map((r) => `${r.address}: ${r.reason}`);
       if (policy.alwaysEncrypt) {
-        throw new Error(`Your message was not sent: your organization requires encryption, and ${lines.join('; ')}.`);
+        throw new Error(`Your message was not sent: your organization requires encryption, and ${[...lines, ...problems].join('; ')}.`);
       }
       const choice = await choose('Some recipients cannot receive encrypted mail', [
         ...lines,
         'They would not be able to read an encrypted message.',
+        ...problems,
       ], [
         { value: 'plain', label: 'Send unencrypted' },
         { value: 'anyway', label: 'Encrypt anyway' },
@@ -123,6 +127,12 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
       ]);
       if (choice === 'plain') encrypt = false;
       else if (choice !== 'anyway') throw new Error('Your message was not sent. It is still here.');
+    } else if (problems.length) {
+      const choice = await choose('Not every recipient could be looked up', problems, [
+        { value: 'send', label: 'Send' },
+        { value: 'cancel', label: 'Cancel', primary: true },
+      ]);
+      if (choice !== 'send') throw new Error('Your message was not sent. It is still here.');
     }
     if (encrypt) {
       // Encrypt to the sender too, so Sent stays readable: the certificate of a key this

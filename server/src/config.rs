@@ -45,6 +45,182 @@ pub struct Config {
     /// pages say the feature is not available.
     #[serde(default)]
     pub sieve: Option<SieveServer>,
+    /// A live LDAP directory (Active Directory, OpenLDAP) recipients and their certificates are
+    /// looked up in. Unset, only the directory imported from LDIF files is used.
+    #[serde(default)]
+    pub directory: Option<DirectoryServer>,
+}
+
+/// The organisation's LDAP directory, with the attribute names an Active Directory admin knows:
+/// people by `mail` or `proxyAddresses` (`smtp:alias`), certificates in `userCertificate;binary`
+/// and `userSMIMECertificate`, groups by `member`.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryServer {
+    /// `ldaps://dc.example.com` (TLS from the first byte) or `ldap://host:389`.
+    pub ldap_url: String,
+    /// With an `ldap://` URL: upgrade with StartTLS before binding.
+    #[serde(default)]
+    pub starttls: bool,
+    /// An extra certificate authority (PEM) to trust, for a directory with a private certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Unset: an anonymous bind.
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<String>,
+    /// A file holding the password (its first line), so it need not sit in this file.
+    pub bind_password_file: Option<PathBuf>,
+    /// Where people and groups are searched, e.g. `dc=example,dc=com`.
+    pub base_dn: String,
+    /// Which entries are people; ANDed with the address match.
+    #[serde(default = "default_user_filter")]
+    pub user_filter: String,
+    /// Which entries are distribution lists (groups with `member`).
+    #[serde(default = "default_group_filter")]
+    pub group_filter: String,
+    /// Each connection, bind and search must answer within this; a directory that does not is
+    /// treated as unreachable.
+    #[serde(default = "default_directory_timeout")]
+    pub timeout_seconds: u64,
+    /// How long an answer is reused before the directory is asked again.
+    #[serde(default = "default_directory_cache")]
+    pub cache_seconds: u64,
+}
+
+// By hand: `Config` is printed with `{:?}` wherever someone debugs start-up.
+impl std::fmt::Debug for DirectoryServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryServer")
+            .field("ldap_url", &self.ldap_url)
+            .field("starttls", &self.starttls)
+            .field("ca_file", &self.ca_file)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &self.bind_password.as_ref().map(|_| "***"))
+            .field("bind_password_file", &self.bind_password_file)
+            .field("base_dn", &self.base_dn)
+            .field("user_filter", &self.user_filter)
+            .field("group_filter", &self.group_filter)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("cache_seconds", &self.cache_seconds)
+            .finish()
+    }
+}
+
+fn default_user_filter() -> String {
+    // AD's users are objectClass=user, which is also person; OpenLDAP's are inetOrgPerson.
+    "(objectClass=person)".into()
+}
+
+fn default_group_filter() -> String {
+    "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))".into()
+}
+
+fn default_directory_timeout() -> u64 {
+    5
+}
+
+fn default_directory_cache() -> u64 {
+    60
+}
+
+impl DirectoryServer {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    /// The bind password: given inline, or the first line of `bind_password_file`.
+    pub fn password(&self) -> Result<Option<String>, ConfigError> {
+        match (&self.bind_password, &self.bind_password_file) {
+            (Some(p), _) => Ok(Some(p.clone())),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Some(text.lines().next().unwrap_or_default().to_string()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, problem: String| ConfigError::Invalid { setting, problem };
+        let (scheme, rest) = self.ldap_url.split_once("://").ok_or_else(|| {
+            invalid(
+                "directory.ldap_url",
+                format!(
+                    "{:?} is not an LDAP URL; write ldaps://host or ldap://host:389",
+                    self.ldap_url
+                ),
+            )
+        })?;
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "ldaps" if self.starttls => {
+                return Err(invalid(
+                    "directory.starttls",
+                    "ldaps:// is TLS already; StartTLS goes with ldap:// URLs".into(),
+                ));
+            }
+            "ldaps" => {}
+            "ldap" if self.starttls || is_loopback_host(host) => {}
+            "ldap" => {
+                return Err(invalid(
+                    "directory.ldap_url",
+                    format!(
+                        "ldap:// without StartTLS sends the bind password and the directory unencrypted, \
+                         so it is allowed only for a server on this machine, not for {host}; use \
+                         ldaps:// or set starttls = true"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "directory.ldap_url",
+                    format!(
+                        "{:?} is not an LDAP URL; write ldaps://host or ldap://host:389",
+                        self.ldap_url
+                    ),
+                ));
+            }
+        }
+        if self.bind_password.is_some() && self.bind_password_file.is_some() {
+            return Err(invalid(
+                "directory.bind_password",
+                "give bind_password or bind_password_file, not both".into(),
+            ));
+        }
+        if self.base_dn.trim().is_empty() {
+            return Err(invalid("directory.base_dn", "must not be empty".into()));
+        }
+        for (setting, filter) in [
+            ("directory.user_filter", &self.user_filter),
+            ("directory.group_filter", &self.group_filter),
+        ] {
+            if !(filter.starts_with('(') && filter.ends_with(')')) {
+                return Err(invalid(
+                    setting,
+                    format!("{filter:?} is not an LDAP filter; it must be in parentheses"),
+                ));
+            }
+        }
+        if !(1..=60).contains(&self.timeout_seconds) {
+            return Err(invalid(
+                "directory.timeout_seconds",
+                "must be 1 to 60 (seconds)".into(),
+            ));
+        }
+        if self.cache_seconds > 3600 {
+            return Err(invalid(
+                "directory.cache_seconds",
+                "must be 0 to 3600 (seconds)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A ManageSieve server (RFC 5804), normally Dovecot Pigeonhole beside the IMAP server. Users sign
@@ -407,6 +583,9 @@ impl Config {
                 problem: "must be 1 to 600 (seconds)".into(),
             });
         }
+        if let Some(directory) = &self.directory {
+            directory.validate()?;
+        }
         self.smime.validate().map_err(|e| ConfigError::Invalid {
             setting: e.setting,
             problem: e.problem,
@@ -414,8 +593,16 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 8] = [
-    "web", "imap", "smtp", "database", "login", "pki", "smime", "sieve",
+const SECTIONS: [&str; 9] = [
+    "web",
+    "imap",
+    "smtp",
+    "database",
+    "login",
+    "pki",
+    "smime",
+    "sieve",
+    "directory",
 ];
 
 /// `SEALMAIL_IMAP_PORT=993` sets `[imap] port = 993`. A value is read as TOML when it parses
@@ -486,6 +673,7 @@ pub fn show(
             // Flags read as OWA documents them: a sum of hex values.
             let shown = match (key.as_str(), value) {
                 ("security_flags", toml::Value::Integer(flags)) => format!("0x{flags:03x}"),
+                ("bind_password", _) => "***".to_string(),
                 _ => mask_password(&value.to_string()),
             };
             out.push_str(&format!("{section}.{key} = {shown}    # {source}\n"));
@@ -654,6 +842,48 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("sieve.host:"), "{err}");
+    }
+
+    #[test]
+    fn the_directory_needs_tls_unless_on_this_machine_and_hides_its_password() {
+        let with = |body: &str| {
+            Config::from_toml(
+                &format!("{MINIMAL}\n[directory]\nbase_dn = \"dc=example,dc=com\"\n{body}"),
+                [],
+            )
+        };
+        assert!(Config::from_toml(MINIMAL, []).unwrap().directory.is_none());
+        let remote_plain = with("ldap_url = \"ldap://dc.example.com\"\n").unwrap_err();
+        assert!(
+            remote_plain.to_string().starts_with("directory.ldap_url:"),
+            "{remote_plain}"
+        );
+        for ok in [
+            "ldap_url = \"ldaps://dc.example.com\"\n",
+            "ldap_url = \"ldap://dc.example.com:389\"\nstarttls = true\n",
+            "ldap_url = \"ldap://127.0.0.1:26389\"\n",
+            "ldap_url = \"ldap://[::1]:389\"\n",
+        ] {
+            with(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let both =
+            with("ldap_url = \"ldaps://dc\"\nbind_password = \"x\"\nbind_password_file = \"/p\"\n")
+                .unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let bad_filter =
+            with("ldap_url = \"ldaps://dc\"\nuser_filter = \"objectClass=person\"\n").unwrap_err();
+        assert!(
+            bad_filter.to_string().starts_with("directory.user_filter:"),
+            "{bad_filter}"
+        );
+        let config = with("ldap_url = \"ldaps://dc\"\nbind_password = \"hunter2\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let directory = config.directory.unwrap();
+        assert_eq!(
+            (directory.timeout_seconds, directory.cache_seconds),
+            (5, 60)
+        );
+        assert_eq!(directory.password().unwrap().as_deref(), Some("hunter2"));
     }
 
     #[test]

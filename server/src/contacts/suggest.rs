@@ -1,8 +1,8 @@
 //! Recipient suggestions: who the user may mean by what they have typed so far.
 //!
 //! Each place a recipient can come from is a [`Source`]; the sources are asked in order of
-//! preference and [`merge`] (pure) combines their answers. A new place — a live LDAP directory,
-//! say — is one more `Source`, nothing else changes.
+//! preference and [`merge`] (pure) combines their answers. A new place is one more `Source`,
+//! nothing else changes: the live LDAP directory came that way.
 
 use futures::future::BoxFuture;
 
@@ -50,6 +50,9 @@ pub trait Source: Send + Sync {
 pub struct PersonalContacts(pub Contacts);
 /// The organisation's directory (the directory tables the admin imports into).
 pub struct OrganisationDirectory(pub Directory);
+/// The organisation's live LDAP directory, when one is configured: people whose name or
+/// address begins with what was typed.
+pub struct LiveDirectory(pub Directory);
 /// Addresses the user recently sent mail to.
 pub struct RecentlyUsed(pub Contacts);
 
@@ -84,6 +87,31 @@ impl Source for OrganisationDirectory {
     ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
         Box::pin(async move {
             let found = self.0.people_matching(query, limit).await;
+            let found = found.map_err(|e| e.to_string())?;
+            Ok(found
+                .into_iter()
+                .map(|(address, name)| Candidate {
+                    name,
+                    address,
+                    origin: Origin::Directory,
+                })
+                .collect())
+        })
+    }
+}
+
+impl Source for LiveDirectory {
+    fn find<'a>(
+        &'a self,
+        _owner: &'a str,
+        query: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
+        Box::pin(async move {
+            let Some(ldap) = self.0.ldap() else {
+                return Ok(Vec::new());
+            };
+            let found = ldap.people_starting_with(query, limit).await;
             let found = found.map_err(|e| e.to_string())?;
             Ok(found
                 .into_iter()

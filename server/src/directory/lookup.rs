@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use super::{Directory, Person, USER_CERTIFICATE, USER_SMIME_CERTIFICATE, UserSource, normalize};
+use super::{Directory, Entry, UserSource, normalize};
 use crate::trust::{Checked, Checker};
 use pki::{Certificate, UnixTime, Usage, containers};
 
@@ -238,23 +238,18 @@ async fn candidates_from(
     owner: &str,
     source: Source,
     address: &str,
-    person: Option<&Person>,
+    entry: Option<&Entry>,
 ) -> Vec<Certificate> {
-    let ders: Vec<Vec<u8>> = match (source, person) {
-        (Source::DirectoryUserCertificate, Some(p)) => dir
-            .attribute(&p.address, USER_CERTIFICATE)
-            .await
-            .unwrap_or_default(),
-        (Source::DirectoryUserSmimeCertificate, Some(p)) => dir
-            .attribute(&p.address, USER_SMIME_CERTIFICATE)
-            .await
-            .unwrap_or_default()
+    let ders: Vec<Vec<u8>> = match (source, entry) {
+        (Source::DirectoryUserCertificate, Some(e)) => e.user_certificates.clone(),
+        (Source::DirectoryUserSmimeCertificate, Some(e)) => e
+            .smime_certificates
             .iter()
             .flat_map(|v| containers::pkcs7_certificates(v).unwrap_or_default())
             .collect(),
         (Source::Contacts | Source::Harvested, _) => {
             let mut addresses = vec![address.to_string()];
-            if let Some(p) = person {
+            if let Some(p) = entry.map(|e| &e.person) {
                 addresses.push(p.address.clone());
                 addresses.extend(p.aliases.iter().cloned());
             }
@@ -280,10 +275,10 @@ async fn candidates_from(
 /// Every certificate known for `address` from any source, valid or not: what a message must not
 /// name in its RecipientInfos when `address` is to stay hidden (a Bcc recipient).
 pub async fn known_certificates(dir: &Directory, owner: &str, address: &str) -> Vec<Certificate> {
-    let person = dir.person(address).await.ok().flatten();
+    let entry = dir.entry(address).await;
     let mut out: Vec<Certificate> = Vec::new();
     for source in Source::ORDER {
-        for cert in candidates_from(dir, owner, source, address, person.as_ref()).await {
+        for cert in candidates_from(dir, owner, source, address, entry.as_ref()).await {
             if !out.iter().any(|c| c.der() == cert.der()) {
                 out.push(cert);
             }
@@ -293,7 +288,8 @@ pub async fn known_certificates(dir: &Directory, owner: &str, address: &str) -> 
 }
 
 /// Finds the certificate to use for `address` on behalf of `owner`: directory userCertificate,
-/// directory userSMIMECertificate, the owner's contacts, then certificates harvested from
+/// directory userSMIMECertificate (the live directory's values first, then those imported or
+/// published for the same person), the owner's contacts, then certificates harvested from
 /// signed mail; the first valid one wins.
 pub async fn find_certificate(
     dir: &Directory,
@@ -303,12 +299,12 @@ pub async fn find_certificate(
     usage: Usage,
     now: UnixTime,
 ) -> Found {
-    let person = dir.person(address).await.ok().flatten();
-    let aliases: Vec<String> = person
+    let entry = dir.entry(address).await;
+    let aliases: Vec<String> = entry
         .as_ref()
-        .map(|p| {
-            let mut v = p.aliases.clone();
-            v.push(p.address.clone());
+        .map(|e| {
+            let mut v = e.person.aliases.clone();
+            v.push(e.person.address.clone());
             v
         })
         .unwrap_or_default();
@@ -317,7 +313,7 @@ pub async fn find_certificate(
     let mut first_failure: Option<Checked> = None;
     let mut seen_any = false;
     for source in Source::ORDER {
-        let certs = candidates_from(dir, owner, source, address, person.as_ref()).await;
+        let certs = candidates_from(dir, owner, source, address, entry.as_ref()).await;
         seen_any |= !certs.is_empty();
         let candidates: Vec<Candidate> = certs
             .into_iter()
@@ -365,6 +361,15 @@ pub async fn find_certificate(
     }
     let reason = match first_failure {
         Some(checked) => checked.reason(),
+        None if entry
+            .as_ref()
+            .is_some_and(Entry::has_unreadable_certificates) =>
+        {
+            format!(
+                "The directory entry for {address} holds a certificate that could not be read \
+                 (it is malformed); ask your administrator to replace it."
+            )
+        }
         None if seen_any => format!("No certificate valid now was found for {address}."),
         None => format!("No certificate was found for {address}."),
     };

@@ -7,13 +7,20 @@
 //! S/MIME guide — Outlook reading one attribute, OWA the other, and using different
 //! certificates — cannot arise from anything this server writes.
 //!
+//! When a live LDAP directory is configured ([`ldap`]), it is asked first: people, their
+//! certificates and groups come from it, and the tables imported from LDIF files answer what it
+//! does not know, or everything while it cannot be reached.
+//!
 //! [`import`] parses admin exports; [`lookup`] holds the pure matching, ordering and list
 //! expansion, and the recipient search that feeds them from here; [`harvest`] keeps the
 //! certificates signed mail brought and the user's address book.
 
 pub mod harvest;
 pub mod import;
+pub mod ldap;
 pub mod lookup;
+
+use std::sync::Arc;
 
 use sqlx::Row;
 
@@ -77,14 +84,117 @@ impl UserSource {
     }
 }
 
+/// A person with the certificates their directory entry holds.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub person: Person,
+    /// DER certificates (`userCertificate`).
+    pub user_certificates: Vec<Vec<u8>>,
+    /// PKCS#7 certificate sets (`userSMIMECertificate`).
+    pub smime_certificates: Vec<Vec<u8>>,
+}
+
+impl Entry {
+    /// Whether a value in either certificate attribute is not a certificate (or certificate
+    /// set) at all: a damaged entry the user should hear about, not "no certificate".
+    pub fn has_unreadable_certificates(&self) -> bool {
+        self.user_certificates
+            .iter()
+            .any(|der| Certificate::from_der(der).is_err())
+            || self.smime_certificates.iter().any(|p7| {
+                containers::pkcs7_certificates(p7).map_or(true, |ders| {
+                    ders.iter().any(|der| Certificate::from_der(der).is_err())
+                })
+            })
+    }
+}
+
 #[derive(Clone)]
 pub struct Directory {
     db: Pool,
+    ldap: Option<Arc<ldap::LdapDirectory>>,
 }
 
 impl Directory {
     pub fn new(db: Pool) -> Self {
-        Self { db }
+        Self { db, ldap: None }
+    }
+
+    /// Asks `ldap` first from now on.
+    pub fn with_ldap(mut self, ldap: ldap::LdapDirectory) -> Self {
+        self.ldap = Some(Arc::new(ldap));
+        self
+    }
+
+    pub fn ldap(&self) -> Option<&ldap::LdapDirectory> {
+        self.ldap.as_deref()
+    }
+
+    /// Why the live directory is not being used right now, as a sentence for the user; None
+    /// when it answers (or none is configured).
+    pub fn live_directory_trouble(&self) -> Option<String> {
+        let e = self.ldap.as_ref()?.outage()?;
+        Some(format!(
+            "The directory could not be reached ({e}); certificates from your contacts and from \
+             signed mail were used, and distribution lists only as imported."
+        ))
+    }
+
+    /// The directory entry of `address` (primary or alias): the live directory's when it knows
+    /// the address, else the imported one.
+    pub async fn entry(&self, address: &str) -> Option<Entry> {
+        if let Some(ldap) = &self.ldap {
+            // An unreachable directory was logged and is reported by live_directory_trouble.
+            if let Ok(Some(p)) = ldap.person(address).await {
+                // What the person published through Sealmail, or an admin imported, is kept in
+                // the tables under the same address: it counts too, after LDAP's.
+                let mut user_certificates = p.user_certificates;
+                user_certificates.extend(
+                    self.attribute(&p.person.address, USER_CERTIFICATE)
+                        .await
+                        .unwrap_or_default(),
+                );
+                let mut smime_certificates = p.smime_certificates;
+                smime_certificates.extend(
+                    self.attribute(&p.person.address, USER_SMIME_CERTIFICATE)
+                        .await
+                        .unwrap_or_default(),
+                );
+                return Some(Entry {
+                    person: p.person,
+                    user_certificates,
+                    smime_certificates,
+                });
+            }
+        }
+        let person = self.person(address).await.ok().flatten()?;
+        Some(Entry {
+            user_certificates: self
+                .attribute(&person.address, USER_CERTIFICATE)
+                .await
+                .unwrap_or_default(),
+            smime_certificates: self
+                .attribute(&person.address, USER_SMIME_CERTIFICATE)
+                .await
+                .unwrap_or_default(),
+            person,
+        })
+    }
+
+    /// The members of the group or distribution list `address` (the live directory's, else an
+    /// imported list), or None when it is neither. `limit`: more members than that need not be
+    /// listed (the caller refuses that many).
+    pub async fn members(
+        &self,
+        address: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        if let Some(ldap) = &self.ldap
+            && let Ok(Some(members)) = ldap.group_members(address, limit).await
+        {
+            return Ok(Some(members));
+        }
+        self.list_members(address).await
     }
 
     /// Creates or replaces a person (their aliases are replaced; certificates are kept).

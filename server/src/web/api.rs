@@ -175,7 +175,7 @@ pub struct RecipientsResponse {
     /// The sender's own encryption certificate (so Sent Items stays readable).
     pub sender: RecipientAnswer,
     pub recipients: Vec<RecipientAnswer>,
-    /// Lists that could not be expanded, loops.
+    /// Lists that could not be expanded, loops, a live directory that could not be reached.
     pub problems: Vec<String>,
 }
 
@@ -199,7 +199,7 @@ pub async fn recipients(
         &request.recipients,
         |address| {
             let directory = directory.clone();
-            async move { directory.list_members(&address).await }
+            async move { directory.members(&address, limit).await }
         },
         limit,
         std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
@@ -244,10 +244,12 @@ pub async fn recipients(
         now,
     )
     .await;
+    let mut problems = expanded.problems;
+    problems.extend(state.directory.live_directory_trouble());
     Ok(Json(RecipientsResponse {
         sender: RecipientAnswer::from_found(sender, None),
         recipients: answers,
-        problems: expanded.problems,
+        problems,
     }))
 }
 
@@ -278,13 +280,16 @@ const SUGGESTIONS: usize = 8;
 const MAX_QUERY: usize = 100;
 
 /// `GET /api/suggest?q=ann` → who the user may mean: personal contacts, then addresses
-/// recently sent to, then the directory; each says whether mail to it can be encrypted.
+/// recently sent to, then the live directory and the imported one; each says whether mail to it
+/// can be encrypted.
 pub async fn suggest(
     State(state): State<Shared>,
     ApiUser(user): ApiUser,
     axum::extract::Query(query): axum::extract::Query<SuggestQuery>,
 ) -> Json<SuggestResponse> {
-    use crate::contacts::suggest::{self, OrganisationDirectory, PersonalContacts, RecentlyUsed};
+    use crate::contacts::suggest::{
+        self, LiveDirectory, OrganisationDirectory, PersonalContacts, RecentlyUsed,
+    };
     let q = query.q.trim();
     if q.is_empty() || q.chars().count() > MAX_QUERY {
         return Json(SuggestResponse {
@@ -293,9 +298,16 @@ pub async fn suggest(
     }
     let owner = user.0.email.clone();
     let contacts = PersonalContacts(state.contacts.clone());
+    let live = LiveDirectory(state.directory.clone());
     let directory = OrganisationDirectory(state.directory.clone());
     let recent = RecentlyUsed(state.contacts.clone());
-    let found = suggest::suggest(&[&contacts, &recent, &directory], &owner, q, SUGGESTIONS).await;
+    let found = suggest::suggest(
+        &[&contacts, &recent, &live, &directory],
+        &owner,
+        q,
+        SUGGESTIONS,
+    )
+    .await;
     let checker = state.checker();
     let now = crate::db::now();
     let suggestions = futures::stream::iter(found)

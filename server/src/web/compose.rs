@@ -656,13 +656,14 @@ async fn expand_lists(
     let checker = state.checker();
     let settings = &checker.settings;
     let directory = state.directory.clone();
+    let limit = settings.recipient_limit_for(&user.email);
     let expanded = crate::directory::lookup::expand(
         addresses,
         |address| {
             let directory = directory.clone();
-            async move { directory.list_members(&address).await }
+            async move { directory.members(&address, limit).await }
         },
-        settings.recipient_limit_for(&user.email),
+        limit,
         std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
     )
     .await

@@ -100,6 +100,19 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+/// The directory over the database, asking the live LDAP directory first when one is configured.
+fn directory(config: &Config, db: Pool) -> Result<crate::directory::Directory, crate::StartError> {
+    let directory = crate::directory::Directory::new(db);
+    Ok(match &config.directory {
+        Some(server) => directory.with_ldap(crate::directory::ldap::LdapDirectory::new(
+            server.clone(),
+            server.password()?,
+            crate::tls::client_config(server.ca_file.as_deref())?,
+        )),
+        None => directory,
+    })
+}
+
 impl AppState {
     pub fn new(config: Config, db: Pool) -> Result<Self, crate::StartError> {
         let imap_tls = crate::tls::client_config(config.imap.ca_file.as_deref())?;
@@ -115,7 +128,7 @@ impl AppState {
             metrics,
             sieve: config.sieve.clone().map(crate::sieve::ManageSieve::new),
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
-            directory: crate::directory::Directory::new(db.clone()),
+            directory: directory(&config, db.clone())?,
             contacts: crate::contacts::Contacts::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
             sessions: Sessions::new(

@@ -88,3 +88,40 @@ pub fn run_decrypt(data: &[u8]) {
         let _ = wrap::open(data, &offered, &mut rng);
     }
 }
+
+/// (e) PKCS#12 import, as a user's `.p12` file reaches it (empty, a typical and a wrong password).
+pub fn run_pkcs12(data: &[u8]) {
+    for password in ["", "fuzz", "wrong password"] {
+        let _ = smime::pkcs12::parse(data, password);
+    }
+}
+
+/// (f) The `pki` crate's parsers: certificates, CRLs and the containers they arrive in (PEM,
+/// PKCS#7 bundles), then a validation with the input as its own anchor, intermediate and CRL.
+pub fn run_pki(data: &[u8]) {
+    let _ = pki::containers::pem_blocks(data, "CERTIFICATE");
+    let _ = pki::containers::pkcs7_certificates(data);
+    let _ = pki::containers::certificates_in(data);
+    let crl = pki::crl::Crl::from_der(data).ok();
+    if let Some(crl) = &crl {
+        let _ = (crl.is_delta(), crl.is_indirect(), crl.is_current(0), crl.len());
+    }
+    if let Ok(cert) = pki::Certificate::from_der(data) {
+        let _ = (cert.subject(), cert.issuer(), cert.email_addresses());
+        let anchors = [cert.clone()];
+        let crls: Vec<pki::crl::Crl> = crl.into_iter().collect();
+        let _ = pki::validate_certificate(
+            &cert,
+            &pki::Inputs {
+                trust_anchors: &anchors,
+                intermediates: &anchors,
+                crls: &crls,
+                time: cert.not_before(),
+                usage: pki::Usage::Encrypt,
+                email: Some("fuzz@example.test"),
+                untrusted: &[],
+                check_revocation: true,
+            },
+        );
+    }
+}

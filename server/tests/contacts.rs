@@ -19,25 +19,13 @@ fn fresh(label: &str) -> String {
 
 /// Posts a `.vcf` file to the import form, as the browser sends it.
 async fn import(browser: &mut Browser, token: &str, vcf: &[u8]) -> Page {
-    let boundary = "sealmail-vcf-boundary-91f3";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n\
-         --{boundary}\r\nContent-Disposition: form-data; name=\"vcf\"; filename=\"contacts.vcf\"\r\n\
-         Content-Type: text/vcard\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(vcf);
-    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let request = Request::post("/contacts/import")
-        .header(header::COOKIE, browser.cookie_header())
-        .header(
-            header::CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
+    browser
+        .post_files(
+            "/contacts/import",
+            &[("csrf", token)],
+            &[("vcf", "contacts.vcf", "text/vcard", vcf)],
         )
-        .header("sec-fetch-site", "same-origin")
-        .body(Body::from(body))
-        .unwrap();
-    browser.send(request).await
+        .await
 }
 
 /// The address book narrowed to people whose name or an address contains `needle`.

@@ -232,16 +232,30 @@ impl Browser {
         fields: &[(&str, &str)],
         files: &[(&str, &[u8])],
     ) -> Page {
+        let files: Vec<(&str, &str, &str, &[u8])> = files
+            .iter()
+            .map(|(name, bytes)| ("attachments", *name, "application/octet-stream", *bytes))
+            .collect();
+        self.post_files(path, fields, &files).await
+    }
+
+    /// A multipart form post with files, each `(field, file name, content type, bytes)`.
+    pub async fn post_files(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> Page {
         let boundary = "sealmail-test-boundary-7d1b";
         let mut body = Vec::new();
         for (name, value) in fields {
             body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
         }
-        for (file_name, bytes) in files {
+        for (field, file_name, content_type, bytes) in files {
             body.extend(
                 format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"{file_name}\"\r\n\
-                     Content-Type: application/octet-stream\r\n\r\n"
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n"
                 )
                 .as_bytes(),
             );

@@ -1483,17 +1483,22 @@ async fn pages_that_show_mail_are_never_cached() {
     }
 }
 
-#[tokio::test]
-async fn an_https_deployment_tells_browsers_to_stay_on_https() {
+/// A browser talking to a server configured for https (`secure_cookies = true`).
+async fn https_browser() -> Browser {
     let db = tempfile::tempdir().unwrap();
     let text = config_text(&db, "").replace("secure_cookies = false", "secure_cookies = true");
     let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
     let (router, _state) = sealmail_server::build_app(config).await.unwrap();
-    let mut browser = Browser {
+    Browser {
         router,
         cookies: Vec::new(),
         _db: db,
-    };
+    }
+}
+
+#[tokio::test]
+async fn an_https_deployment_tells_browsers_to_stay_on_https() {
+    let mut browser = https_browser().await;
     let login = browser.get("/login").await;
     assert_eq!(
         login.headers["strict-transport-security"],
@@ -1505,15 +1510,7 @@ async fn an_https_deployment_tells_browsers_to_stay_on_https() {
 /// plain http can plant; a bare-named cookie someone else set is not taken for a session.
 #[tokio::test]
 async fn an_https_deployment_keeps_its_session_cookie_to_this_host() {
-    let db = tempfile::tempdir().unwrap();
-    let text = config_text(&db, "").replace("secure_cookies = false", "secure_cookies = true");
-    let config = sealmail_server::config::Config::from_toml(&text, []).unwrap();
-    let (router, _state) = sealmail_server::build_app(config).await.unwrap();
-    let mut browser = Browser {
-        router,
-        cookies: Vec::new(),
-        _db: db,
-    };
+    let mut browser = https_browser().await;
     browser.sign_in("alice").await;
     let session = browser
         .cookies

@@ -239,6 +239,28 @@ impl Browser {
         self.post_files(path, fields, &files).await
     }
 
+    /// Sends a multipart body as the browser does: the session cookie, same-origin, and the CSRF
+    /// header when the page's script sends one.
+    async fn send_multipart(
+        &mut self,
+        path: &str,
+        boundary: &str,
+        body: Vec<u8>,
+        csrf_header: Option<&str>,
+    ) -> Page {
+        let mut request = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("sec-fetch-site", "same-origin");
+        if let Some(token) = csrf_header {
+            request = request.header("x-csrf-token", token);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
     /// A multipart form post with files, each `(field, file name, content type, bytes)`.
     pub async fn post_files(
         &mut self,
@@ -263,16 +285,7 @@ impl Browser {
             body.extend(b"\r\n");
         }
         body.extend(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post(path)
-            .header(header::COOKIE, self.cookie_header())
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .header("sec-fetch-site", "same-origin")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
+        self.send_multipart(path, boundary, body, None).await
     }
 
     /// A JSON POST as the page's own script sends it: same origin, the CSRF token in its header.
@@ -332,17 +345,8 @@ impl Browser {
             body.extend(b"\r\n");
         }
         body.extend(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post("/compose/sealed")
-            .header(header::COOKIE, self.cookie_header())
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .header("sec-fetch-site", "same-origin")
-            .header("x-csrf-token", token)
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
+        self.send_multipart("/compose/sealed", boundary, body, Some(token))
+            .await
     }
 
     /// What the compose page's script posts to save a draft (`POST /compose/draft`): the form's
@@ -384,17 +388,8 @@ impl Browser {
             part("entity", Some("entity"), entity);
         }
         body.extend(format!("--{boundary}--\r\n").as_bytes());
-        let request = Request::post("/compose/draft")
-            .header(header::COOKIE, self.cookie_header())
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .header("sec-fetch-site", "same-origin")
-            .header("x-csrf-token", token)
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
+        self.send_multipart("/compose/draft", boundary, body, Some(token))
+            .await
     }
 
     pub async fn sign_in(&mut self, user: &str) -> Page {

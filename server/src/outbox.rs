@@ -11,6 +11,8 @@
 //! - `uncertain`: the connection failed after the message went out and before the server
 //!   answered. It may have been delivered; it is never retried by itself, and a retry of the
 //!   same send id is refused with that explanation.
+//! - `filing`: accepted, and one request is filing the copy in Sent (leased like a claim, so two
+//!   tabs of the same user never file it twice; a filer that dies leaves it `submitted` again).
 //! - `submitted`: accepted; the copy for Sent waits for the user's next page to be filed.
 //! - `filed`: done.
 //!
@@ -124,9 +126,41 @@ impl Outbox {
         self.set_state(send_id, "sending", Some(sent_copy)).await
     }
 
-    /// The mail server accepted the message.
-    pub async fn mark_submitted(&self, send_id: &str) -> Result<(), sqlx::Error> {
-        self.set_state(send_id, "submitted", None).await
+    /// The mail server accepted the message, and the caller files its Sent copy now.
+    pub async fn mark_filing(&self, send_id: &str) -> Result<(), sqlx::Error> {
+        let t = now();
+        sqlx::query("UPDATE outbox SET state = 'filing', updated_at = $1, lease_until = $2 WHERE send_id = $3")
+            .bind(t)
+            .bind(t.saturating_add(self.lease_seconds))
+            .bind(send_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes an accepted send's Sent copy to file it; false when another request has it.
+    pub async fn claim_filing(&self, send_id: &str) -> Result<bool, sqlx::Error> {
+        let t = now();
+        let claimed = sqlx::query(
+            "UPDATE outbox SET state = 'filing', updated_at = $1, lease_until = $2 \
+             WHERE send_id = $3 AND state = 'submitted'",
+        )
+        .bind(t)
+        .bind(t.saturating_add(self.lease_seconds))
+        .bind(send_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Filing failed: a later page tries again.
+    pub async fn release_filing(&self, send_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE send_id = $2 AND state = 'filing'")
+            .bind(now())
+            .bind(send_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The mail server may have the message but never confirmed it.
@@ -164,7 +198,8 @@ impl Outbox {
 
     /// Settles claims whose lease ran out (their process died): one that never reached the
     /// message body is forgotten, one that did is taken as accepted, so its Sent copy is filed
-    /// on the user's next page. `only` limits this to one send id. Says how many were settled.
+    /// on the user's next page, as is one whose filing stopped halfway. `only` limits this to
+    /// one send id. Says how many were settled.
     pub async fn recover_expired(&self, only: Option<&str>) -> Result<u64, sqlx::Error> {
         let t = now();
         // Literal statements (no SQL assembled from strings): one pair for one send, one for all.
@@ -176,9 +211,13 @@ impl Outbox {
             "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'sending' AND lease_until < $1",
             "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'sending' AND lease_until < $1 AND send_id = $2",
         ];
+        const REFILE: [&str; 2] = [
+            "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'filing' AND lease_until < $1",
+            "UPDATE outbox SET state = 'submitted', updated_at = $1 WHERE state = 'filing' AND lease_until < $1 AND send_id = $2",
+        ];
         let which = usize::from(only.is_some());
         let mut settled = 0;
-        for sql in [FORGET[which], ACCEPT[which]] {
+        for sql in [FORGET[which], ACCEPT[which], REFILE[which]] {
             let mut q = sqlx::query(sql).bind(t);
             if let Some(id) = only {
                 q = q.bind(id);

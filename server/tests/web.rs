@@ -219,8 +219,9 @@ async fn bcc_recipients_get_the_message_but_stay_hidden_from_others() {
     );
 }
 
-#[tokio::test]
-async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_once() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_once_whatever_the_tabs()
+ {
     let db = tempfile::tempdir().unwrap();
     let (router, state) = sealmail_server::build_app(config(&db, "")).await.unwrap();
     let mut browser = Browser {
@@ -248,8 +249,20 @@ async fn a_sent_copy_that_could_not_be_filed_is_filed_on_the_next_page_exactly_o
         .mark_sending(&send_id, copy.as_bytes())
         .await
         .unwrap();
-    state.outbox.mark_submitted(&send_id).await.unwrap();
-    browser.get("/mail?folder=INBOX").await;
+    state.outbox.mark_filing(&send_id).await.unwrap();
+    state.outbox.release_filing(&send_id).await.unwrap();
+    // Four tabs load a page at the same moment: only one of them files the copy.
+    let tabs = (0..4).map(|_| {
+        let mut tab = Browser {
+            router: browser.router.clone(),
+            cookies: browser.cookies.clone(),
+            _db: tempfile::tempdir().unwrap(),
+        };
+        tokio::spawn(async move { tab.get("/mail?folder=Sent").await.status })
+    });
+    for tab in tabs.collect::<Vec<_>>() {
+        assert_eq!(tab.await.unwrap(), StatusCode::OK);
+    }
     browser.get("/mail?folder=INBOX").await;
     assert_count_settles("alice", "Sent", &subject, 1).await;
     assert!(

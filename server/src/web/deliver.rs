@@ -67,6 +67,10 @@ pub async fn deliver(
             sent_copy,
             message_id,
         } => {
+            if !state.outbox.claim_filing(send_id).await? {
+                // Another request is filing it right now: it was sent all the same.
+                return Ok(Outcome::Sent);
+            }
             if part.file_in_sent {
                 file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
             } else {
@@ -161,7 +165,7 @@ impl Submission {
             }
         }
         // From here on the message is out: never report failure, only finish the bookkeeping.
-        if let Err(e) = state.outbox.mark_submitted(send_id).await {
+        if let Err(e) = state.outbox.mark_filing(send_id).await {
             tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
         }
         // For recipient suggestions; losing this loses a convenience, not the send.
@@ -212,8 +216,8 @@ impl Submission {
     }
 }
 
-/// Files the sender's copy in Sent unless it is already there. A failure is left for
-/// `file_pending_sent_copies` on a later page.
+/// Files the sender's copy in Sent unless it is already there; the caller holds the send in
+/// `filing`. A failure is left for `file_pending_sent_copies` on a later page.
 pub async fn file_in_sent(
     state: &Shared,
     user: &SignedIn,
@@ -239,7 +243,12 @@ pub async fn file_in_sent(
                 tracing::error!(user = %user.email, "filed in Sent, but recording it failed: {e}");
             }
         }
-        Err(e) => tracing::warn!(user = %user.email, "filing in Sent failed, will retry: {e}"),
+        Err(e) => {
+            tracing::warn!(user = %user.email, "filing in Sent failed, will retry: {e}");
+            if let Err(e) = state.outbox.release_filing(send_id).await {
+                tracing::error!(user = %user.email, "updating the outbox failed: {e}");
+            }
+        }
     }
 }
 
@@ -249,6 +258,15 @@ pub async fn file_pending_sent_copies(state: &Shared, user: &SignedIn) {
     match state.outbox.pending(&user.email).await {
         Ok(pending) => {
             for p in pending {
+                match state.outbox.claim_filing(&p.send_id).await {
+                    Ok(true) => {}
+                    // Another request (another tab) is filing this one.
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(user = %user.email, "updating the outbox failed: {e}");
+                        continue;
+                    }
+                }
                 if p.sent_copy.is_empty() {
                     // A copy split off for Bcc recipients: it is not the Sent copy.
                     if let Err(e) = state.outbox.mark_filed(&p.send_id).await {

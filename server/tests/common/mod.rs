@@ -482,16 +482,39 @@ pub async fn count_messages(user: &str, folder: &str, needle: &str) -> usize {
     found.len()
 }
 
-/// Waits until exactly `expected` matching messages are there (delivery takes a moment), then
-/// makes sure no extra copy follows.
+/// Messages Postfix holds and has not delivered yet (its queue files).
+fn mail_queued() -> usize {
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|entry| match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => files(&entry.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+    }
+    let queue = std::path::PathBuf::from(rig("RIG_MAIL_QUEUE"));
+    ["maildrop", "incoming", "active", "deferred", "hold"]
+        .iter()
+        .map(|part| files(&queue.join(part)))
+        .sum()
+}
+
+/// Waits until exactly `expected` matching messages are there, and checks that no extra copy
+/// follows: once Postfix's queue is empty, everything sent so far has been delivered (Dovecot
+/// stores a message before Postfix removes it from the queue), so the count is final.
 pub async fn assert_count_settles(user: &str, folder: &str, needle: &str, expected: usize) {
     let deadline = Instant::now() + Duration::from_secs(15);
-    let mut seen = count_messages(user, folder, needle).await;
-    while seen < expected && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        seen = count_messages(user, folder, needle).await;
+    loop {
+        let queued = mail_queued();
+        let seen = count_messages(user, folder, needle).await;
+        if (queued == 0 && seen >= expected) || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let settled = count_messages(user, folder, needle).await;
     assert_eq!(
         settled, expected,

@@ -1,7 +1,7 @@
 // Shared set-up for the browser tests: the rig's addresses, a real Sealmail server process, and
 // Debian's Chromium driven by playwright-core. A missing rig or binary fails loudly.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ export const rig = {
   managesievePort: need('RIG_MANAGESIEVE_PORT'),
   outsideDomain: need('RIG_OUTSIDE_DOMAIN'),
   tlsCa: need('RIG_TLS_CA'),
+  mailQueue: need('RIG_MAIL_QUEUE'),
   domain: need('RIG_DOMAIN'),
   portBase: Number(need('RIG_PORT_BASE')),
   email: (user) => `${user}@${need('RIG_DOMAIN')}`,
@@ -183,6 +184,8 @@ ${extra}`);
       child.once('exit', resolve);
       child.kill('SIGTERM');
     }),
+    /** Asks the server to re-read its configuration now (SIGHUP, as `systemctl reload` does). */
+    reload: () => child.kill('SIGHUP'),
     /** Kills the process at once (SIGKILL), as a crash or an OOM kill would. */
     kill: () => child.kill('SIGKILL'),
     /** Starts the server again on the same configuration and database. */
@@ -258,9 +261,22 @@ export async function waitForMessage(page, subject, timeoutMs = 15000) {
   return link;
 }
 
-/** How many messages with `subject` a folder lists, once delivery has settled. */
+/** Messages Postfix holds and has not delivered yet (its queue files). */
+function mailQueued() {
+  const files = (dir) => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }) : [])
+    .filter((entry) => !entry.isDirectory()).length;
+  return ['maildrop', 'incoming', 'active', 'deferred', 'hold'].reduce((sum, part) => sum + files(join(rig.mailQueue, part)), 0);
+}
+
+/**
+ * How many messages with `subject` a folder lists, once delivery has settled: when Postfix's
+ * queue is empty, everything sent so far is in the mailboxes (Dovecot stores a message before
+ * Postfix lets it go).
+ */
 export async function settledCount(page, folderUrl, subject) {
-  await page.waitForTimeout(1500);
+  for (const started = Date.now(); mailQueued() > 0 && Date.now() - started < 15000;) {
+    await page.waitForTimeout(100);
+  }
   await page.goto(folderUrl);
   return page.getByRole('link', { name: subject, exact: true }).count();
 }
@@ -297,6 +313,22 @@ export async function sentNotice(page) {
     page.getByRole('status').filter({ hasText: 'Your message was sent.' }).waitFor({ timeout: 60000 }),
     failed.waitFor({ timeout: 60000 }).then(async () => { throw new Error(`not sent: ${await failed.innerText()}`); }),
   ]);
+}
+
+/**
+ * Presses Send and waits for "Your message was sent.", giving the passphrase if the page asks for
+ * it on the way (it asks once a session).
+ */
+export async function sendGivingPassphrase(page, passphrase = PASSPHRASE) {
+  await page.getByRole('button', { name: 'Send' }).click();
+  const asked = page.getByLabel('Passphrase', { exact: true });
+  const done = page.getByRole('status').filter({ hasText: 'Your message was sent.' }).or(page.locator('#seal-status.error'));
+  await asked.or(done).first().waitFor({ timeout: 60000 });
+  if (await asked.isVisible()) {
+    await asked.fill(passphrase);
+    await page.getByRole('button', { name: 'Unlock' }).click();
+  }
+  await sentNotice(page);
 }
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, readDownload, makePki, issueIdentity,
-  engineReady, composeSecure, importDigitalId, PASSPHRASE, sentNotice,
+  engineReady, composeSecure, importDigitalId, PASSPHRASE, sentNotice, sendGivingPassphrase,
   deliverRaw, startRecordingProxy, settledCount, secretsOf, assertNoneContains,
 } from './harness.mjs';
 
@@ -420,7 +420,9 @@ test('admin policy: an edit to [smime] locks signing and encryption within a min
     assert.match(await alice.locator('main').innerText(), /cannot be turned off/);
 
     // A broken edit is refused and logged; the policy in force stays.
+    // The admin reloads the server (SIGHUP) rather than waiting for it to notice the edit.
     writeFileSync(policyServer.configFile, `${original}\n[smime]\nalways_sign = false\nsecurity_flags = 0x003\n`);
+    policyServer.reload();
     const brokenAt = Date.now();
     while (!policyServer.log.join('').includes('the edited configuration is refused')) {
       assert.ok(Date.now() - brokenAt < 60000, `the broken edit was not logged:\n${policyServer.log.join('')}`);
@@ -432,6 +434,7 @@ test('admin policy: an edit to [smime] locks signing and encryption within a min
 
     // SmartCardOnly: the key alice imported into this browser may neither sign nor decrypt.
     writeFileSync(policyServer.configFile, `${original}\n[smime]\nsmart_card_only = true\n`);
+    policyServer.reload();
     const cardAt = Date.now();
     for (;;) {
       await alice.goto(`${policyServer.url}/compose`);
@@ -585,9 +588,7 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
       const subject = unique('Cipher');
       await alice.goto(`${fresh.url}/mail?folder=INBOX`);
       await composeSecure(alice, { to: rig.email('bob'), subject, body: 'Which cipher?', sign: true, encrypt: true });
-      await alice.getByRole('button', { name: 'Send' }).click();
-      await unlockIfAsked(alice).catch(() => {}); // asked once per session
-      await sentNotice(alice);
+      await sendGivingPassphrase(alice);
       await bob.goto(inbox());
       await (await waitForMessage(bob, subject)).click();
       const href = await bob.locator('#sealed-message').getAttribute('data-raw-href');
@@ -606,9 +607,7 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
     // Bob signs a message to alice; reading it, alice's server learns what bob's program reads.
     const signedSubject = unique('Capabilities');
     await composeSecure(bob, { to: rig.email('alice'), subject: signedSubject, body: 'Signed by bob.', sign: true, encrypt: false });
-    await bob.getByRole('button', { name: 'Send' }).click();
-    await unlockIfAsked(bob).catch(() => {});
-    await sentNotice(bob);
+    await sendGivingPassphrase(bob);
     await alice.goto(inbox());
     await (await waitForMessage(alice, signedSubject)).click();
     await alice.locator('.smime-banner').first().waitFor();
@@ -620,6 +619,7 @@ test('the cipher follows what a recipient\'s signatures said they read: CBC unti
     // certificate; bob (who announced it) does not.
     const original = readFileSync(fresh.configFile, 'utf8');
     writeFileSync(fresh.configFile, `${original}\n[smime]\nencryption_algorithms = ["aes128-gcm"]\nsecurity_flags = 0x102\n`);
+    fresh.reload();
     const started = Date.now();
     for (;;) {
       await alice.goto(`${fresh.url}/compose`);

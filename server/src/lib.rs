@@ -89,14 +89,26 @@ pub async fn serve(
 }
 
 /// Looks at the configuration file every [`policy::RELOAD_INTERVAL`] and reloads it when it
-/// changed (see [`web::AppState::reload_config`]).
+/// changed, or at once on SIGHUP, what `systemctl reload` sends (see
+/// [`web::AppState::reload_config`]).
 async fn watch_config(state: web::Shared, path: std::path::PathBuf) {
     let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let mut seen = modified(&path);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
-        tokio::time::sleep(policy::RELOAD_INTERVAL).await;
+        #[cfg(unix)]
+        let asked = tokio::select! {
+            () = tokio::time::sleep(policy::RELOAD_INTERVAL) => false,
+            Some(()) = async { hangup.as_mut()?.recv().await } => true,
+        };
+        #[cfg(not(unix))]
+        let asked = {
+            tokio::time::sleep(policy::RELOAD_INTERVAL).await;
+            false
+        };
         let now = modified(&path);
-        if now != seen {
+        if asked || now != seen {
             seen = now;
             state.reload_config(&path);
         }

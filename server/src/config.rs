@@ -381,6 +381,9 @@ pub struct MailServer {
     /// `[smtp]` only: the longest one submission may take, and so how long a claimed send id is
     /// held before a claim left by a dead server process is recovered (see `outbox`).
     pub send_lease_seconds: Option<u64>,
+    /// `[imap]` only: connections this instance holds open to the IMAP server at most, in use
+    /// or idle; a page needing one more waits in line (see `imap::limits`).
+    pub max_connections: Option<usize>,
 }
 
 impl MailServer {
@@ -391,6 +394,11 @@ impl MailServer {
 
     pub fn send_lease_seconds(&self) -> u64 {
         self.send_lease_seconds.unwrap_or(600)
+    }
+
+    /// Under Dovecot's default of 100 `imap-login` processes, leaving room for other clients.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or(64)
     }
 }
 
@@ -540,6 +548,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "imap.send_lease_seconds",
                 problem: "belongs in [smtp]".into(),
+            });
+        }
+        if self.smtp.max_connections.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "smtp.max_connections",
+                problem: "belongs in [imap]".into(),
+            });
+        }
+        if !(1..=10_000).contains(&self.imap.max_connections()) {
+            return Err(ConfigError::Invalid {
+                setting: "imap.max_connections",
+                problem: "must be 1 to 10000".into(),
             });
         }
         if !(5..=86_400).contains(&self.smtp.send_lease_seconds()) {

@@ -142,6 +142,7 @@ mod tests {
             ca_file: None,
             timeout_seconds: 1,
             send_lease_seconds: None,
+            max_connections: None,
         };
         // Accepted but never greeted.
         let silent = greeting(&server(port), Protocol::Smtp).await.unwrap_err();

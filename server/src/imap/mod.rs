@@ -4,6 +4,7 @@
 //! server holds no mail of its own.
 
 pub mod folders;
+pub mod limits;
 pub mod mailbox;
 mod pool;
 pub mod search;
@@ -42,6 +43,8 @@ pub enum ImapError {
     Tls(String),
     #[error("that message or folder no longer exists")]
     NotFound,
+    #[error("every connection to the mail server is in use")]
+    Busy,
 }
 
 impl ImapError {

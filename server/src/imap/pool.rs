@@ -1,18 +1,19 @@
 //! Signed-in users' idle IMAP connections, kept so a page does not pay for a fresh login.
 //!
 //! Losing this pool loses nothing: a connection is rebuilt from the session's credentials. It is
-//! bounded per user and in total, so memory per signed-in user stays at most one or two sockets.
+//! bounded per user and in total, so memory per signed-in user stays at most one or two sockets;
+//! and an idle connection gives way when a page needs one (see `limits`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Session;
+use super::limits::Connection;
 
 const PER_USER: usize = 2;
 
 pub struct SessionPool {
-    idle: Mutex<HashMap<String, Vec<(Session, Instant)>>>,
+    idle: Mutex<HashMap<String, Vec<(Connection, Instant)>>>,
     max_total: usize,
 }
 
@@ -25,7 +26,7 @@ impl SessionPool {
     }
 
     /// An idle connection for `key` and how long it has been idle.
-    pub fn take(&self, key: &str) -> Option<(Session, Duration)> {
+    pub fn take(&self, key: &str) -> Option<(Connection, Duration)> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(key)?;
         let (session, since) = list.pop()?;
@@ -36,7 +37,7 @@ impl SessionPool {
     }
 
     /// Keeps a healthy connection for later; drops it when the user or the pool is full.
-    pub fn put(&self, key: &str, session: Session) {
+    pub fn put(&self, key: &str, session: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let total: usize = idle.values().map(Vec::len).sum();
         let list = idle.entry(key.to_string()).or_default();
@@ -46,7 +47,7 @@ impl SessionPool {
     }
 
     /// Drops a user's connections (sign-out).
-    pub fn forget(&self, key: &str) -> Vec<Session> {
+    pub fn forget(&self, key: &str) -> Vec<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         idle.remove(key)
             .map(|l| l.into_iter().map(|(s, _)| s).collect())
@@ -54,7 +55,7 @@ impl SessionPool {
     }
 
     /// Removes connections idle longer than `max_idle`, for the caller to close.
-    pub fn expire(&self, max_idle: Duration) -> Vec<Session> {
+    pub fn expire(&self, max_idle: Duration) -> Vec<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let mut expired = Vec::new();
         for list in idle.values_mut() {
@@ -65,6 +66,22 @@ impl SessionPool {
         }
         idle.retain(|_, l| !l.is_empty());
         expired
+    }
+
+    /// Takes out the connection idle longest, of any user, for the caller to close.
+    pub fn evict_oldest(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let (key, index) = idle
+            .iter()
+            .flat_map(|(key, list)| list.iter().enumerate().map(move |(i, (_, t))| (key, i, *t)))
+            .min_by_key(|(_, _, t)| *t)
+            .map(|(key, i, _)| (key.clone(), i))?;
+        let list = idle.get_mut(&key)?;
+        let (connection, _) = list.remove(index);
+        if list.is_empty() {
+            idle.remove(&key);
+        }
+        Some(connection)
     }
 
     pub fn idle_count(&self) -> usize {

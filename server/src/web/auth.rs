@@ -263,8 +263,8 @@ pub async fn login(
         }
         Throttle::Wait(delay) => tokio::time::sleep(delay).await,
     }
-    let session = match state.imap.login(&email, &form.password).await {
-        Ok(session) => session,
+    let connection = match state.open_imap(&email, &form.password).await {
+        Ok(connection) => connection,
         Err(ImapError::BadCredentials) => {
             // Already counted by begin_attempt. The same words whether or not the address exists.
             return refuse(
@@ -283,7 +283,7 @@ pub async fn login(
     };
     state.login_guard.clear(&throttle_key).await?;
     let created = state.sessions.create(&email, &form.password).await?;
-    state.imap_pool.put(&created.signed_in.pool_key, session);
+    state.keep_imap(&created.signed_in.pool_key, connection);
     let mut response = Redirect::to("/mail?folder=INBOX").into_response();
     let cookies = [
         set_cookie(
@@ -316,8 +316,8 @@ pub async fn logout(
 ) -> Result<Response, PageError> {
     user.check_token(&form.csrf)?;
     state.sessions.delete(&user.0).await?;
-    for mut session in state.imap_pool.forget(&user.0.pool_key) {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), session.logout()).await;
+    for connection in state.imap_pool.forget(&user.0.pool_key) {
+        crate::imap::limits::close_in_background(connection);
     }
     let mut response = Redirect::to("/login?signed_out=1").into_response();
     if let Ok(value) = set_cookie(&state, &headers, SESSION_COOKIE, "", Some(0)).parse() {

@@ -98,6 +98,14 @@ impl IntoResponse for PageError {
                 "That message or folder does not exist any more. It may have been moved or deleted.".into(),
             ),
             PageError::BadRequest(why) => (StatusCode::BAD_REQUEST, "Request not understood", why),
+            PageError::MailServer(ImapError::Busy) => {
+                tracing::warn!("mail server problem: {}", ImapError::Busy);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too busy right now",
+                    "Too many people are reading mail at this moment. Nothing was lost; try again in a minute.".into(),
+                )
+            }
             PageError::MailServer(ImapError::Timeout) => {
                 tracing::warn!("mail server problem: {}", ImapError::Timeout);
                 (

@@ -14,12 +14,12 @@ macro_rules! with_imap {
         async {
             let mut fresh = false;
             loop {
-                let (mut session, pooled) = state.checkout(user, fresh).await?;
+                let (mut connection, pooled) = state.checkout(user, fresh).await?;
                 // Every use of a connection has a deadline: a stalled server costs the user a
                 // clear answer, and the connection is dropped, never pooled again.
                 let result: Result<_, $crate::imap::ImapError> =
                     match tokio::time::timeout(state.config.imap.reply_timeout(), async {
-                        let $s = &mut session;
+                        let $s = &mut connection.session;
                         $body
                     })
                     .await
@@ -27,7 +27,7 @@ macro_rules! with_imap {
                         Ok(result) => result,
                         Err(_) => Err($crate::imap::ImapError::Timeout),
                     };
-                if state.checkin(user, session, pooled, &result) {
+                if state.checkin(user, connection, pooled, &result) {
                     fresh = true;
                     continue;
                 }
@@ -69,7 +69,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::Config;
 use crate::db::Pool;
-use crate::imap::{self, Connector, ImapError, Session, SessionPool};
+use crate::imap::limits::Connection;
+use crate::imap::{self, Connector, ImapError, SessionPool};
 use crate::outbox::Outbox;
 use crate::sessions::{LoginGuard, Sessions, SignedIn};
 use crate::smtp::Submitter;
@@ -84,6 +85,7 @@ pub struct AppState {
     pub login_guard: LoginGuard,
     pub imap: Connector,
     pub imap_pool: SessionPool,
+    pub imap_limit: crate::imap::limits::ConnectionLimit,
     pub smtp: Submitter,
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
@@ -139,6 +141,7 @@ impl AppState {
             login_guard: LoginGuard::new(db.clone(), config.login.clone()),
             imap: Connector::new(config.imap.clone(), imap_tls),
             imap_pool: SessionPool::new(10_000),
+            imap_limit: crate::imap::limits::ConnectionLimit::new(config.imap.max_connections()),
             smtp: Submitter::new(config.smtp.clone())?,
             outbox: Outbox::new(db.clone(), config.smtp.send_lease_seconds()),
             config,
@@ -204,11 +207,30 @@ impl AppState {
         &self,
         user: &SignedIn,
         fresh: bool,
-    ) -> Result<(Session, bool), PageError> {
-        if !fresh && let Some((session, _idle)) = self.imap_pool.take(&user.pool_key) {
-            return Ok((session, true));
+    ) -> Result<(Connection, bool), PageError> {
+        if !fresh && let Some((connection, _idle)) = self.imap_pool.take(&user.pool_key) {
+            return Ok((connection, true));
         }
-        Ok((self.imap.login(&user.email, &user.password).await?, false))
+        Ok((self.open_imap(&user.email, &user.password).await?, false))
+    }
+
+    /// Keeps a healthy connection for the user's next page, unless a page is waiting for room:
+    /// then it is closed, and that page opens its own.
+    pub fn keep_imap(&self, pool_key: &str, connection: Connection) {
+        if !self.imap_limit.anyone_waiting() {
+            self.imap_pool.put(pool_key, connection);
+        }
+    }
+
+    /// Signs in to IMAP on a new connection, waiting in line (up to the IMAP deadline) while this
+    /// instance holds as many connections as `[imap] max_connections` allows.
+    pub async fn open_imap(&self, email: &str, password: &str) -> Result<Connection, ImapError> {
+        let patience = self.config.imap.reply_timeout();
+        let login = self.imap.login(email, password);
+        match self.imap_limit.open(&self.imap_pool, patience, login).await {
+            Ok(opened) => opened,
+            Err(_busy) => Err(ImapError::Busy),
+        }
     }
 
     /// Returns a connection after use. `true` means: the pooled connection was dead, run the
@@ -216,7 +238,7 @@ impl AppState {
     pub fn checkin<T>(
         &self,
         user: &SignedIn,
-        session: Session,
+        connection: Connection,
         pooled: bool,
         result: &Result<T, ImapError>,
     ) -> bool {
@@ -231,7 +253,7 @@ impl AppState {
                 pooled
             }
             _ => {
-                self.imap_pool.put(&user.pool_key, session);
+                self.keep_imap(&user.pool_key, connection);
                 false
             }
         }
@@ -256,11 +278,8 @@ impl AppState {
             loop {
                 tick.tick().await;
                 // Closed in the background: one stalled server must not hold up the rest of upkeep.
-                for mut session in state.imap_pool.expire(Duration::from_secs(300)) {
-                    tokio::spawn(async move {
-                        let _ =
-                            tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
-                    });
+                for connection in state.imap_pool.expire(Duration::from_secs(300)) {
+                    crate::imap::limits::close_in_background(connection);
                 }
                 if let Err(e) = state.sessions.purge_expired().await {
                     tracing::warn!("purging expired sessions failed: {e}");

@@ -1,6 +1,10 @@
-//! A loopback TCP proxy that can cut an SMTP submission at the worst moment: after the client's
-//! final `.` reached the server, and before the server's answer reaches the client. The server
-//! then has the message (it queues and delivers it) while the client never hears so.
+//! Loopback TCP proxies between Sealmail and the rig.
+//!
+//! [`SmtpProxy`] can cut an SMTP submission at the worst moment: after the client's final `.`
+//! reached the server, and before the server's answer reaches the client. The server then has
+//! the message (it queues and delivers it) while the client never hears so.
+//!
+//! [`CountingProxy`] passes everything through and notes the most connections open at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -95,4 +99,73 @@ async fn relay(client: TcpStream, target_port: u16, cut: bool) {
         }
     }
     upstream.abort();
+}
+
+pub struct CountingProxy {
+    pub port: u16,
+    open: Arc<AtomicUsize>,
+    most: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CountingProxy {
+    pub async fn start(target_port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let open = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (open2, most2) = (open.clone(), most.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (open, most) = (open2.clone(), most2.clone());
+                tokio::spawn(async move {
+                    // A connection closed just before this one was opened may not have been
+                    // seen closing yet: give its end a moment to arrive before counting.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        open.fetch_sub(1, Ordering::SeqCst);
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    // Open for as long as Sealmail holds its end, whatever the server does.
+                    let up = async {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                        open.fetch_sub(1, Ordering::SeqCst);
+                        let _ = server_write.shutdown().await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                        let _ = client_write.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        Self {
+            port,
+            open,
+            most,
+            task,
+        }
+    }
+
+    /// The most connections that were open at the same time.
+    pub fn most_at_once(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+
+    pub fn open_now(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }

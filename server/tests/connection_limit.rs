@@ -1,0 +1,55 @@
+//! A burst of pages never holds more IMAP connections open than `[imap] max_connections`: the
+//! pages beyond it wait in line and are served, instead of failing.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::proxy::CountingProxy;
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pages_waits_for_a_connection_instead_of_failing() {
+    let imap = rig("RIG_IMAP_PORT");
+    let proxy = CountingProxy::start(imap.parse().expect("port")).await;
+    let via_proxy = format!("port = {}\nmax_connections = 2\n", proxy.port);
+    let first = Browser::with_config(
+        |text| text.replace(&format!("port = {imap}\n"), &via_proxy),
+        "",
+    )
+    .await;
+
+    // Three users signed in to the same server, each loading four pages at once.
+    let mut users = Vec::new();
+    for user in ["alice", "bob", "carol"] {
+        let mut browser = Browser {
+            router: first.router.clone(),
+            cookies: Vec::new(),
+            _db: tempfile::tempdir().expect("temp dir"),
+        };
+        browser.sign_in(user).await;
+        users.push(browser);
+    }
+    let pages = users.iter().flat_map(|browser| {
+        (0..4).map(|_| {
+            let mut tab = Browser {
+                router: browser.router.clone(),
+                cookies: browser.cookies.clone(),
+                _db: tempfile::tempdir().expect("temp dir"),
+            };
+            tokio::spawn(async move {
+                let page = tab.get("/mail?folder=INBOX").await;
+                (page.status, page.body)
+            })
+        })
+    });
+    for page in pages.collect::<Vec<_>>() {
+        let (status, body) = page.await.expect("page task");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(
+        proxy.most_at_once() <= 2,
+        "{} IMAP connections were open at once, with max_connections = 2",
+        proxy.most_at_once()
+    );
+    assert!(proxy.open_now() <= 2);
+}

@@ -6,7 +6,7 @@ import * as smartcard from './smartcard.js';
 import * as correspondents from './correspondents.js';
 import * as autosave from './autosave.js';
 import { openWithOwnKeys } from './read-secure.js';
-import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, postJson, toBase64 } from './ui.js';
+import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, fromBase64, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
 
@@ -371,10 +371,6 @@ async function signingChain(signer) {
   } catch {
     return [...signer.chain];
   }
-}
-
-function fromBase64(text) {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /** New files, plus attachments kept from the message being forwarded or edited. */

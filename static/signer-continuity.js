@@ -3,10 +3,7 @@
 // (the module decides, by the send rules' continuity rule); a trusted signature that is no
 // surprise is remembered, as a certificate encrypted to is when sending.
 import * as correspondents from './correspondents.js';
-
-function fromBase64(text) {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
+import { fromBase64 } from './ui.js';
 
 /** Checks one banner (server-made or made by the page for a signature inside encrypted mail). */
 export async function checkBanner(engine, owner, banner) {

@@ -188,6 +188,10 @@ export function formatDate(unixSeconds) {
   return new Date(unixSeconds * 1000).toISOString().slice(0, 10);
 }
 
+export function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
 export function toBase64(bytes) {
   let binary = '';
   const chunk = 0x8000;

@@ -7,7 +7,8 @@
 //! may have queued it, so it must never be retried as if it had failed.
 //!
 //! Every reply has a deadline (`timeout_seconds`): a stalled server costs a clear error, never a
-//! hung page.
+//! hung page. A message larger than the server's advertised `SIZE` (RFC 1870) is refused before
+//! it is sent, with both sizes, instead of after the whole message went over the wire.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
 use crate::config::{MailServer, Security};
@@ -33,6 +34,12 @@ pub enum SmtpError {
     BadAddress(String),
     #[error("the outgoing mail server is misconfigured: {0}")]
     Setup(String),
+    #[error(
+        "the message is {} with its attachments, and the outgoing mail server accepts at most {}; remove or shrink attachments and send it again",
+        megabytes(*size),
+        megabytes(*limit)
+    )]
+    TooLarge { size: usize, limit: u64 },
     /// The message went out and the server never said whether it took it.
     #[error("the outgoing mail server took the message but never confirmed it ({0})")]
     Uncertain(String),
@@ -132,8 +139,24 @@ impl Submitter {
             let params = self.tls_parameters().map_err(Failure::Final)?;
             deadline(reply_timeout, conn.starttls(params, &hello)).await?;
         }
+        // lettre keeps only the extensions it knows from the greeting, and SIZE is not one of
+        // them: ask again (before AUTH, which a second EHLO would not keep everywhere).
+        let hello_again = deadline(reply_timeout, conn.command(Ehlo::new(hello.clone()))).await?;
+        let size_limit = advertised_size(hello_again.message());
+        if let Some(SizeLimit::Fixed(limit)) = size_limit
+            && u64::try_from(message.len()).unwrap_or(u64::MAX) > limit
+        {
+            return Err(Failure::Final(SmtpError::TooLarge {
+                size: message.len(),
+                limit,
+            }));
+        }
         deadline(reply_timeout, conn.auth(DEFAULT_MECHANISMS, credentials)).await?;
         let mut options = Vec::new();
+        if size_limit.is_some() {
+            // So a server with a limit of its own (per sender, per quota) refuses before DATA.
+            options.push(MailParameter::Size(message.len()));
+        }
         if !message.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
             options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -197,6 +220,34 @@ impl OpenSubmission {
     }
 }
 
+/// What an EHLO answer says of the largest message the server takes (RFC 1870).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum SizeLimit {
+    /// `SIZE` with no number (or 0): the extension, with no fixed limit.
+    None,
+    Fixed(u64),
+}
+
+/// The `SIZE` line of an EHLO answer's lines (the first is the greeting), if there is one.
+fn advertised_size<'a>(mut lines: impl Iterator<Item = &'a str>) -> Option<SizeLimit> {
+    lines.find_map(|line| {
+        let mut words = line.split_ascii_whitespace();
+        if !words.next()?.eq_ignore_ascii_case("SIZE") {
+            return None;
+        }
+        Some(match words.next().and_then(|n| n.parse::<u64>().ok()) {
+            Some(0) | None => SizeLimit::None,
+            Some(limit) => SizeLimit::Fixed(limit),
+        })
+    })
+}
+
+/// Sizes as people read them: "12.5 MB".
+fn megabytes(bytes: impl TryInto<u64>) -> String {
+    let bytes = bytes.try_into().unwrap_or(u64::MAX) as f64;
+    format!("{:.1} MB", bytes / 1_000_000.0)
+}
+
 /// Why opening a submission failed, and whether one more try may help.
 enum Failure {
     Transient(lettre::transport::smtp::Error),
@@ -223,5 +274,40 @@ async fn deadline<T>(
         Ok(Err(e)) if e.is_permanent() => Err(Failure::Final(SmtpError::Rejected(e.to_string()))),
         Ok(Err(e)) => Err(Failure::Final(SmtpError::Unavailable(e.to_string()))),
         Err(_) => Err(Failure::Final(SmtpError::Stalled)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_line_of_an_ehlo_answer_is_read() {
+        let postfix = [
+            "mail.example.test",
+            "PIPELINING",
+            "SIZE 52428800",
+            "8BITMIME",
+        ];
+        assert_eq!(
+            advertised_size(postfix.into_iter()),
+            Some(SizeLimit::Fixed(52_428_800))
+        );
+        assert_eq!(
+            advertised_size(["mx", "size"].into_iter()),
+            Some(SizeLimit::None)
+        );
+        assert_eq!(
+            advertised_size(["mx", "SIZE 0"].into_iter()),
+            Some(SizeLimit::None)
+        );
+        assert_eq!(advertised_size(["mx", "SIZEX 10"].into_iter()), None);
+        assert_eq!(advertised_size(["mx", "8BITMIME"].into_iter()), None);
+    }
+
+    #[test]
+    fn sizes_are_told_in_megabytes() {
+        assert_eq!(megabytes(52_428_800u64), "52.4 MB");
+        assert_eq!(megabytes(1_500_000usize), "1.5 MB");
     }
 }

@@ -1586,6 +1586,37 @@ async fn a_body_over_its_routes_limit_is_refused_plainly_and_nothing_is_sent() {
     assert_eq!(login.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+/// A message Sealmail accepts but the submission server would not (the rig's Postfix takes 50 MiB;
+/// 38 MiB of attachment is over 50 MiB once encoded) is refused before it goes over the wire,
+/// with both sizes, and what the user wrote is kept in Drafts.
+#[tokio::test]
+async fn a_message_over_the_mail_servers_size_is_refused_before_it_is_sent() {
+    let mut browser = Browser::new("").await;
+    browser.sign_in("alice").await;
+    let subject = unique("over-size");
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+    let big = vec![0x5au8; 38 * 1024 * 1024];
+    let refused = browser
+        .post_multipart("/compose", &as_refs(&fields), &[("video.bin", &big)])
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("accepts at most 52.4 MB")
+            && refused.body.contains("remove or shrink attachments")
+            && refused.body.contains("saved in Drafts"),
+        "{}",
+        refused.body
+    );
+    assert_count_settles("bob", "INBOX", &subject, 0).await;
+    assert_count_settles("alice", "Drafts", &subject, 1).await;
+}
+
 /// Parallel guesses for one address: each attempt is counted before its password is tried, so
 /// no more than the lockout allows ever reach the mail server (the test config locks after 4).
 #[tokio::test]

@@ -158,10 +158,11 @@ impl Submission {
             Err(e) => {
                 tracing::warn!(user = %user.email, "SMTP submission failed: {e}");
                 state.outbox.release(send_id).await?;
-                return Ok(Outcome::NotSent(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    e.to_string(),
-                ));
+                let status = match e {
+                    SmtpError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                return Ok(Outcome::NotSent(status, e.to_string()));
             }
         }
         // From here on the message is out: never report failure, only finish the bookkeeping.

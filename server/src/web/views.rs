@@ -72,6 +72,10 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "contact-known" => "The sender is already in your contacts.",
         "contact-deleted" => "The contact was deleted.",
         "contact-gone" => "That contact was no longer in your address book.",
+        "identity-added" => "The address was added to your identities.",
+        "identity-saved" => "The identity was saved.",
+        "identity-default" => "New messages now start from that identity.",
+        "identity-removed" => "The address was removed from your identities.",
         "none-selected" => "No message was selected: tick the box next to each message first.",
         "selected-deleted" => "The selected messages were moved to Trash.",
         "selected-purged" => "The selected messages were deleted permanently.",
@@ -387,6 +391,42 @@ pub struct CertificateFacts {
     pub expires: String,
     /// Where it was found: "directory userCertificate", "contacts", "signed mail", …
     pub source: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "identities.html")]
+pub struct IdentitiesPage {
+    pub chrome: Chrome,
+    pub identities: Vec<IdentityRow>,
+    /// What the user may add, or None when the admin allows no addresses of their own.
+    pub add_hint: Option<String>,
+    pub error: Option<String>,
+    /// The add form as typed, when it was refused.
+    pub address: String,
+    pub name: String,
+    pub signature: String,
+    pub max_name: usize,
+    pub max_signature: usize,
+}
+
+pub struct IdentityRow {
+    pub address: String,
+    /// `Name <address>`, as the From header shows it.
+    pub from_text: String,
+    pub display_name: String,
+    pub signature: String,
+    pub is_default: bool,
+    /// Where it comes from, in words.
+    pub origin: &'static str,
+    pub removable: bool,
+}
+
+/// A From address the compose page offers.
+pub struct FromChoice {
+    pub address: String,
+    pub from_text: String,
+    pub signature_block: String,
+    pub selected: bool,
 }
 
 #[derive(Template, WebTemplate)]

@@ -45,8 +45,15 @@ impl Mine {
             .ok_or_else(|| Refusal::NotYours(address.trim().to_string()))
     }
 
+    pub fn primary(&self) -> &str {
+        &self.primary
+    }
+
     pub fn default(&self) -> &Identity {
-        self.list.iter().find(|i| i.is_default).unwrap_or(&self.list[0])
+        self.list
+            .iter()
+            .find(|i| i.is_default)
+            .unwrap_or(&self.list[0])
     }
 }
 
@@ -234,7 +241,14 @@ pub async fn make_default(
     user.check_token(&form.csrf)?;
     let mine = load(&state, &user.0).await?;
     if let Err(why) = mine.sendable(&form.address) {
-        let page = render(&state, &user, None, Some(why.to_string()), AddForm::default()).await?;
+        let page = render(
+            &state,
+            &user,
+            None,
+            Some(why.to_string()),
+            AddForm::default(),
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     state
@@ -258,7 +272,14 @@ pub async fn remove(
         _ => None,
     };
     if let Some(why) = refusal {
-        let page = render(&state, &user, None, Some(why.to_string()), AddForm::default()).await?;
+        let page = render(
+            &state,
+            &user,
+            None,
+            Some(why.to_string()),
+            AddForm::default(),
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     // A second click, or another tab, is not an error.

@@ -425,7 +425,8 @@ pub struct IdentityRow {
 pub struct FromChoice {
     pub address: String,
     pub from_text: String,
-    pub signature_block: String,
+    /// Its signature text, for the page's script to swap when the From changes.
+    pub signature: String,
     pub selected: bool,
 }
 
@@ -667,6 +668,8 @@ pub struct ComposePage {
     /// Opened from an encrypted draft: where the browser fetches it to decrypt the body and
     /// attachments into the form.
     pub sealed_draft_href: Option<String>,
+    /// The From addresses the user may choose from (a selector when there are several).
+    pub from_choices: Vec<FromChoice>,
 }
 
 #[cfg(test)]

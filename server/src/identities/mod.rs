@@ -122,7 +122,11 @@ pub fn may_send_as(
         return Err(Refusal::NotAnAddress(address.to_string()));
     }
     let address = address.to_ascii_lowercase();
-    if allowance.directory.iter().any(|a| a.eq_ignore_ascii_case(&address)) {
+    if allowance
+        .directory
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&address))
+    {
         return Ok(Origin::Directory);
     }
     let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
@@ -182,7 +186,11 @@ pub fn list(allowance: &Allowance<'_>, stored: &[Stored], default_name: &str) ->
 pub fn for_reply<'a>(identities: &'a [Identity], addressed_to: &[String]) -> Option<&'a Identity> {
     addressed_to
         .iter()
-        .find_map(|to| identities.iter().find(|i| i.address.eq_ignore_ascii_case(to)))
+        .find_map(|to| {
+            identities
+                .iter()
+                .find(|i| i.address.eq_ignore_ascii_case(to))
+        })
         .or_else(|| identities.iter().find(|i| i.is_default))
 }
 
@@ -230,7 +238,10 @@ mod tests {
     fn the_sign_in_address_and_directory_aliases_may_always_be_used() {
         let dir = vec!["alice.example@example.test".to_string()];
         let a = allowance(&dir, UserAddresses::None);
-        assert_eq!(may_send_as(&a, "Alice@Example.test", &[]), Ok(Origin::Primary));
+        assert_eq!(
+            may_send_as(&a, "Alice@Example.test", &[]),
+            Ok(Origin::Primary)
+        );
         assert_eq!(
             may_send_as(&a, "alice.example@example.test", &[]),
             Ok(Origin::Directory)
@@ -245,13 +256,19 @@ mod tests {
     fn added_addresses_follow_the_admin_setting() {
         let added = vec!["sales@example.test".to_string(), "me@elsewhere.test".into()];
         let domain = allowance(&[], UserAddresses::Domain);
-        assert_eq!(may_send_as(&domain, "sales@example.test", &added), Ok(Origin::Added));
+        assert_eq!(
+            may_send_as(&domain, "sales@example.test", &added),
+            Ok(Origin::Added)
+        );
         assert!(matches!(
             may_send_as(&domain, "me@elsewhere.test", &added),
             Err(Refusal::OtherDomain(_, d)) if d == "example.test"
         ));
         let any = allowance(&[], UserAddresses::Any);
-        assert_eq!(may_send_as(&any, "me@elsewhere.test", &added), Ok(Origin::Added));
+        assert_eq!(
+            may_send_as(&any, "me@elsewhere.test", &added),
+            Ok(Origin::Added)
+        );
         // Allowed by the setting, but never added: not theirs.
         assert!(matches!(
             may_send_as(&any, "bob@example.test", &added),
@@ -280,11 +297,19 @@ mod tests {
                 is_default: false,
             },
         ];
-        let listed = list(&allowance(&dir, UserAddresses::Domain), &stored, "Alice Example");
+        let listed = list(
+            &allowance(&dir, UserAddresses::Domain),
+            &stored,
+            "Alice Example",
+        );
         let addresses: Vec<&str> = listed.iter().map(|i| i.address.as_str()).collect();
         assert_eq!(
             addresses,
-            ["alice@example.test", "alice.example@example.test", "sales@example.test"]
+            [
+                "alice@example.test",
+                "alice.example@example.test",
+                "sales@example.test"
+            ]
         );
         assert_eq!(listed[0].display_name, "Alice Example");
         assert_eq!(listed[0].signature, "Alice");
@@ -301,7 +326,10 @@ mod tests {
     fn a_reply_is_written_from_the_address_it_was_sent_to() {
         let dir = vec!["alice.example@example.test".to_string()];
         let listed = list(&allowance(&dir, UserAddresses::None), &[], "");
-        let to = vec!["bob@example.test".into(), "ALICE.example@example.test".into()];
+        let to = vec![
+            "bob@example.test".into(),
+            "ALICE.example@example.test".into(),
+        ];
         assert_eq!(
             for_reply(&listed, &to).map(|i| i.address.as_str()),
             Some("alice.example@example.test")

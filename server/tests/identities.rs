@@ -4,6 +4,7 @@
 //! From the recipient reads; a reply is written from the address the message came to; and the
 //! directory's aliases are identities without anyone adding them.
 
+mod certs;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -39,6 +40,22 @@ async fn add(browser: &mut Browser, address: &str, name: &str, signature: &str) 
             ],
         )
         .await
+}
+
+/// Removes an added address and makes the sign-in address the default again: with
+/// PostgreSQL the database outlives the run, and alice's identities must not pile up.
+async fn tidy(browser: &mut Browser, address: &str) {
+    let page = browser.get("/identities").await;
+    let token = page.field("csrf");
+    for (path, address) in [
+        ("/identities/default", email("alice")),
+        ("/identities/remove", address.to_string()),
+    ] {
+        let done = browser
+            .post_form(path, &[("csrf", &token), ("address", &address)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
 }
 
 /// Whether the Identities page lists `address` as one of the user's identities.
@@ -92,6 +109,7 @@ async fn identities() {
     the_server_refuses_a_from_that_is_not_yours().await;
     the_recipient_reads_the_name_and_address_chosen().await;
     a_reply_is_written_from_the_address_it_came_to().await;
+    a_signed_message_is_sent_from_the_identity_its_signature_names().await;
     the_directory_aliases_are_identities_without_adding_them().await;
 }
 
@@ -234,9 +252,13 @@ async fn the_recipient_reads_the_name_and_address_chosen() {
     let sales = fresh("sales");
     add(&mut browser, &sales, "Alice Sales", "Sales team").await;
 
-    // The compose page offers it, with its signature when chosen.
+    // The compose page offers it.
     let form = browser.get("/compose").await;
-    assert_eq!(chosen_from(&form).as_deref(), Some(email("alice").as_str()));
+    assert!(
+        chosen_from(&form).is_some(),
+        "no From selector: {}",
+        form.body
+    );
     assert!(
         form.body.contains(&format!("value=\"{sales}\"")),
         "{}",
@@ -256,6 +278,7 @@ async fn the_recipient_reads_the_name_and_address_chosen() {
     let from = message.from().and_then(|f| f.first()).expect("a From");
     assert_eq!(from.name(), Some("Alice Sales"));
     assert_eq!(from.address(), Some(sales.as_str()));
+    tidy(&mut browser, &sales).await;
 }
 
 async fn a_reply_is_written_from_the_address_it_came_to() {
@@ -321,6 +344,7 @@ async fn a_reply_is_written_from_the_address_it_came_to() {
     // Reply all leaves out every address that is alice's, not only her sign-in address.
     assert!(!reply.field("cc").contains(&email("alice")));
     assert!(!reply.field("to").contains(&sales));
+    tidy(&mut browser, &sales).await;
 }
 
 async fn the_directory_aliases_are_identities_without_adding_them() {
@@ -393,4 +417,92 @@ async fn the_directory_aliases_are_identities_without_adding_them() {
     let from = message.from().and_then(|f| f.first()).expect("a From");
     assert_eq!(from.address(), Some(alias.as_str()));
     assert_eq!(from.name(), Some("Dana Directory"));
+}
+
+/// A clear-signed entity made by openssl with `<signer>.pem` in `ca`'s folder, over `content`.
+fn signed_entity(ca: &certs::Ca, signer: &str, content: &str) -> Vec<u8> {
+    let dir = ca.dir.path();
+    std::fs::write(dir.join("in.txt"), content).unwrap();
+    let (cert, key) = (format!("{signer}.pem"), format!("{signer}.key"));
+    certs::openssl(
+        dir,
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "in.txt",
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-md",
+            "sha256",
+            "-out",
+            "signed.eml",
+        ],
+    );
+    let full = std::fs::read(dir.join("signed.eml")).unwrap();
+    // openssl writes MIME-Version first; the entity starts at its Content-Type.
+    let start = String::from_utf8_lossy(&full).find("Content-Type").unwrap();
+    full[start..].to_vec()
+}
+
+async fn a_signed_message_is_sent_from_the_identity_its_signature_names() {
+    let sales = fresh("signed");
+    let ca = certs::Ca::new("Identities CA");
+    ca.issue(
+        "sales",
+        None,
+        Some(&sales),
+        "digitalSignature,keyAgreement",
+        None,
+        30,
+    );
+    let anchors = tempfile::tempdir().unwrap();
+    std::fs::copy(ca.path("ca.pem"), anchors.path().join("ca.pem")).unwrap();
+    let config = format!(
+        "{DOMAIN_ADDRESSES}[pki]\ntrust_anchors = \"{}\"\ndisable_crl_check = true\n",
+        anchors.path().display()
+    );
+    let mut browser = Browser::new(&config).await;
+    browser.sign_in("alice").await;
+    add(&mut browser, &sales, "Alice Signed", "").await;
+
+    // Signed with the identity's own digital ID, its From protected inside the signature.
+    let entity = signed_entity(
+        &ca,
+        "sales",
+        &format!("From: {sales}\r\nContent-Type: text/plain\r\n\r\nsigned by sales\r\n"),
+    );
+    let subject = unique("signed as an identity");
+    let form = browser.get("/compose").await;
+    let mut fields = compose_fields(&form, &email("bob"), "", &subject);
+    // Sent as the sign-in address, the signature's From is not the message's: refused.
+    fields.push(("from", email("alice")));
+    let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(
+            "says inside its signature that it is from {sales}"
+        )),
+        "{}",
+        page.body
+    );
+    // Sent as the identity it names: delivered from it.
+    fields.pop();
+    fields.push(("from", sales.clone()));
+    let page = browser.post_sealed(&as_refs(&fields), &entity).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+    let raw = fetch_matching("bob", "INBOX", &subject).await.remove(0);
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let from = message.from().and_then(|f| f.first()).expect("a From");
+    assert_eq!(from.name(), Some("Alice Signed"));
+    assert_eq!(from.address(), Some(sales.as_str()));
+    tidy(&mut browser, &sales).await;
 }

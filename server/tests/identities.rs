@@ -111,6 +111,7 @@ async fn identities() {
     a_reply_is_written_from_the_address_it_came_to().await;
     a_signed_message_is_sent_from_the_identity_its_signature_names().await;
     the_directory_aliases_are_identities_without_adding_them().await;
+    the_live_directorys_proxy_addresses_are_identities().await;
 }
 
 async fn adding_and_removing_follows_the_admin_setting() {
@@ -505,4 +506,31 @@ async fn a_signed_message_is_sent_from_the_identity_its_signature_names() {
     assert_eq!(from.name(), Some("Alice Signed"));
     assert_eq!(from.address(), Some(sales.as_str()));
     tidy(&mut browser, &sales).await;
+}
+
+async fn the_live_directorys_proxy_addresses_are_identities() {
+    // The rig's slapd gives each user `proxyAddresses: smtp:<name>.example@<domain>`.
+    let directory = format!(
+        "[directory]\nldap_url = \"{url}\"\nbind_dn = \"{dn}\"\nbind_password = \"{pw}\"\nbase_dn = \"{base}\"\n",
+        url = rig("RIG_LDAP_URL"),
+        dn = rig("RIG_LDAP_BIND_DN"),
+        pw = rig("RIG_LDAP_BIND_PASSWORD"),
+        base = rig("RIG_LDAP_BASE_DN"),
+    );
+    let mut browser = Browser::new(&directory).await;
+    browser.sign_in("alice").await;
+    let alias = format!("alice.example@{}", rig("RIG_DOMAIN"));
+    let page = browser.get("/identities").await;
+    assert!(listed(&page, &alias), "{}", page.body);
+    assert!(
+        text(&page).contains(&format!("{alias}: from the directory")),
+        "{}",
+        page.body
+    );
+    let form = browser.get("/compose").await;
+    assert!(
+        form.body.contains(&format!("value=\"{alias}\"")),
+        "{}",
+        form.body
+    );
 }

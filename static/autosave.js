@@ -117,7 +117,7 @@ export async function save({ closing = false, asked = false } = {}) {
 async function saveOnce(closing) {
   const body = new FormData();
   const field = (name) => form.elements[name]?.value ?? '';
-  for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid', 'source_folder', 'source_uid', 'sealed_draft']) {
+  for (const name of ['send_id', 'from', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid', 'source_folder', 'source_uid', 'sealed_draft']) {
     if (form.elements[name]) body.append(name, field(name));
   }
   let size = 0;

@@ -66,17 +66,22 @@ export function start(engine, owner) {
 }
 
 /**
- * The digital ID to sign with. A key on a smart card comes first (architecture §3: hardware keys
- * are preferred); SmartCardOnly allows nothing else.
+ * The digital ID to sign with: one whose certificate names the From address chosen, else (an
+ * identity without a digital ID of its own) the sign-in address's, as before identities. A key
+ * on a smart card comes first (architecture §3: hardware keys are preferred); SmartCardOnly
+ * allows nothing else.
  */
-async function signingIdentity(owner, policy) {
+async function signingIdentity(owner, policy, from) {
   await smartcard.connect().catch(() => null);
-  const onCard = smartcard.identities(keystore.fits, 'sign', owner)[0];
-  if (onCard) return onCard;
+  const addresses = from && from.toLowerCase() !== owner.toLowerCase() ? [from, owner] : [owner];
+  const soft = policy.smartCardOnly ? [] : await keystore.list(owner);
+  for (const address of addresses) {
+    const found = smartcard.identities(keystore.fits, 'sign', address)[0]
+      || soft.find((r) => keystore.fits(r, 'sign', address));
+    if (found) return found;
+  }
   if (policy.smartCardOnly) throw new Error(smartcard.support() ? INSERT_CARD : SMART_CARD_ONLY);
-  const soft = await keystore.signingIdentity(owner);
-  if (!soft) throw new Error(NO_SIGNING_ID);
-  return soft;
+  throw new Error(NO_SIGNING_ID);
 }
 
 function say(status, text, alert = false) {
@@ -91,11 +96,13 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   const typed = await engine.read_recipients(field('to'), field('cc'), field('bcc'));
   if (typed.all.length === 0) throw new Error('Your message was not sent: add at least one recipient in To, Cc or Bcc.');
   let { sign, encrypt } = wanted;
+  // The identity chosen in From (the sign-in address when the page offers no choice).
+  const from = field('from') || owner;
 
   let signer = null;
   let chain = [];
   if (sign) {
-    signer = await signingIdentity(owner, policy);
+    signer = await signingIdentity(owner, policy, from);
     if (policy.chain && policy.chain !== 'none') chain = await signingChain(signer);
   }
 
@@ -177,7 +184,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
         digest: policy.digest,
         contentEncryption: encrypt ? message.algorithm : undefined,
         protectedHeaders: sign && policy.protectHeaders ? {
-          from: owner,
+          from,
           to: typed.to.map((m) => m.email),
           cc: typed.cc.map((m) => m.email),
           subject: field('subject'),
@@ -194,7 +201,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
 
   say(status, 'Sending…');
   const body = new FormData();
-  for (const name of ['send_id', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid']) {
+  for (const name of ['send_id', 'from', 'to', 'cc', 'bcc', 'subject', 'in_reply_to', 'references', 'draft_uid']) {
     if (form.elements[name]) body.append(name, field(name));
   }
   body.append('action', wanted.action || 'send');

@@ -49,6 +49,18 @@ pub struct Config {
     /// looked up in. Unset, only the directory imported from LDIF files is used.
     #[serde(default)]
     pub directory: Option<DirectoryServer>,
+    /// Which From addresses users may send as, besides their own and the directory's aliases.
+    #[serde(default)]
+    pub identities: IdentitiesConfig,
+}
+
+/// `[identities]`: whether users may add From addresses of their own on the Identities page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitiesConfig {
+    /// `"none"` (the default: only the sign-in address and the directory's aliases),
+    /// `"domain"` (any address in the sign-in address's domain) or `"any"`.
+    pub user_addresses: crate::identities::UserAddresses,
 }
 
 /// The organisation's LDAP directory, with the attribute names an Active Directory admin knows:
@@ -613,7 +625,7 @@ impl Config {
     }
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "web",
     "imap",
     "smtp",
@@ -623,6 +635,7 @@ const SECTIONS: [&str; 9] = [
     "smime",
     "sieve",
     "directory",
+    "identities",
 ];
 
 /// `SEALMAIL_IMAP_PORT=993` sets `[imap] port = 993`. A value is read as TOML when it parses

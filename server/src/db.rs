@@ -100,6 +100,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_conversations.sql"),
         include_str!("../../migrations/postgres/0008_conversations.sql"),
     ),
+    (
+        9,
+        "identities",
+        include_str!("../../migrations/sqlite/0009_identities.sql"),
+        include_str!("../../migrations/postgres/0009_identities.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod contacts;
 pub mod db;
 pub mod directory;
+pub mod identities;
 pub mod imap;
 pub mod logging;
 pub mod mail;

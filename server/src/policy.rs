@@ -505,12 +505,32 @@ pub fn check_plain(policy: &SmimePolicy) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Who a message is sent as: the From address the user chose, and every address that is
+/// theirs (their identities), any of which their digital ID may name.
+#[derive(Debug, Clone, Copy)]
+pub struct Sender<'a> {
+    pub from: &'a str,
+    pub own: &'a [String],
+}
+
+impl Sender<'_> {
+    /// The first of the user's addresses `cert` names: the From address if it does.
+    pub fn address_in(&self, cert: &smime::Certificate) -> Option<String> {
+        let addresses = cert.email_addresses();
+        let named = |a: &str| addresses.iter().any(|c| c.eq_ignore_ascii_case(a));
+        std::iter::once(self.from)
+            .chain(self.own.iter().map(String::as_str))
+            .find(|a| named(a))
+            .map(str::to_string)
+    }
+}
+
 /// Check a finished message from `sender` against `policy`. What the server cannot see (a
 /// signature inside the encryption when TripleWrap is off) it cannot enforce; that is why
 /// TripleWrap is on by default.
 pub fn check_submission(
     policy: &SmimePolicy,
-    sender: &str,
+    sender: Sender<'_>,
     entity: &[u8],
 ) -> Result<Shape, Violation> {
     let shape = inspect(entity)?;
@@ -518,16 +538,19 @@ pub fn check_submission(
     if shape.bad_signature {
         return Err(Violation::BadSignature);
     }
+    // The digital ID of an identity without one of its own may be the user's main one: any
+    // address that is the user's will do, not only the From.
     for cert in &shape.outer_signers {
-        let addresses = cert.email_addresses();
-        if !addresses.iter().any(|a| a.eq_ignore_ascii_case(sender)) {
-            return Err(Violation::NotYourCertificate(addresses.join(", ")));
+        if sender.address_in(cert).is_none() {
+            return Err(Violation::NotYourCertificate(
+                cert.email_addresses().join(", "),
+            ));
         }
     }
     // The server writes From outside; a From inside the signature (header protection) is what
     // a careful reader shows, so it must be the sender too.
     if let Some(from) = &shape.signed_from
-        && let Some(other) = from.iter().find(|a| !a.eq_ignore_ascii_case(sender))
+        && let Some(other) = from.iter().find(|a| !a.eq_ignore_ascii_case(sender.from))
     {
         let shown = if other.is_empty() {
             "no address"

@@ -15,9 +15,11 @@ use super::auth::{User, random_token};
 use super::deliver::{Outcome, Part, deliver};
 use super::drafts::{self, Content, save_draft};
 use super::errors::{PageError, TOO_LARGE};
-use super::views::{self, Chrome, ComposePage, KeptAttachment, enc};
+use super::identities::{self as mine, Mine};
+use super::views::{self, Chrome, ComposePage, FromChoice, KeptAttachment, enc};
 use super::{FolderRole, Shared};
 use crate::db::now;
+use crate::identities::{self, Identity};
 use crate::imap::{self, Folder};
 use crate::mail::compose::{self, Attachment, Composition, Recipient};
 use crate::mail::secure::{self, Sealed};
@@ -58,6 +60,8 @@ pub async fn compose_page(
         &folders,
         views::notice_text(q.notice.as_deref()),
     );
+    let identities = mine::load(&state, &user.0).await?;
+    let mut chosen = identities.default().clone();
     let defaults = crate::options::load(&state.db, &user.0.email).await?;
     let policy = state.policy.current();
     page.sign = defaults.sign_by_default || policy.always_sign;
@@ -77,7 +81,9 @@ pub async fn compose_page(
             original.plain_text = "[The original message is encrypted and is not quoted.]".into();
             original.attachments.clear();
         }
-        prefill(&mut page, &user.0.email, mode, &original, &folder, uid);
+        if let Some(from) = prefill(&mut page, &identities.list, mode, &original, &folder, uid) {
+            chosen = from.clone();
+        }
         if encrypted && mode == "draft" {
             // The header fields are filled here; the body and attachments only the browser can
             // fill, once it has decrypted the draft with the user's key. It stays encrypted.
@@ -86,8 +92,26 @@ pub async fn compose_page(
             page.sealed_draft_href =
                 Some(format!("/message/raw?folder={}&uid={}", enc(&folder), uid));
         }
+        if mode != "draft" {
+            page.body = identities::signature_block(&chosen.signature) + &page.body;
+        }
+    } else {
+        page.body = identities::signature_block(&chosen.signature);
     }
+    page.from_choices = from_choices(&identities.list, &chosen.address);
     Ok(page.into_response())
+}
+
+/// The From addresses the page offers, `selected` chosen.
+fn from_choices(list: &[Identity], selected: &str) -> Vec<FromChoice> {
+    list.iter()
+        .map(|i| FromChoice {
+            address: i.address.clone(),
+            from_text: i.from_text(),
+            signature: i.signature.clone(),
+            selected: i.address.eq_ignore_ascii_case(selected),
+        })
+        .collect()
 }
 
 fn blank_page(
@@ -121,25 +145,34 @@ fn blank_page(
         encrypt_locked: false,
         policy: "{}".into(),
         sealed_draft_href: None,
+        from_choices: Vec::new(),
     }
 }
 
-fn prefill(
+/// Fills the form from the message it answers, forwards or edits; says which of the user's
+/// identities it is written from (the one the original was addressed to, or the draft's From).
+fn prefill<'a>(
     page: &mut ComposePage,
-    me: &str,
+    mine: &'a [Identity],
     mode: &str,
     original: &read::MessageView,
     folder: &str,
     uid: u32,
-) {
-    let me = me.to_ascii_lowercase();
+) -> Option<&'a Identity> {
+    let is_mine = |a: &str| mine.iter().any(|i| i.address.eq_ignore_ascii_case(a));
     let not_me = |list: &[String], bare: &[String]| -> Vec<String> {
         list.iter()
             .zip(bare)
-            .filter(|(_, b)| **b != me)
+            .filter(|(_, b)| !is_mine(b))
             .map(|(full, _)| full.clone())
             .collect()
     };
+    let addressed_to: Vec<String> = original
+        .to_addresses
+        .iter()
+        .chain(&original.cc_addresses)
+        .cloned()
+        .collect();
     let attribution = format!(
         "On {}, {} wrote:",
         views::format_date(original.date),
@@ -173,6 +206,7 @@ fn prefill(
             page.subject = compose::reply_subject(&original.subject);
             page.body = compose::quote(&attribution, &original.plain_text);
             threading(page);
+            identities::for_reply(mine, &addressed_to)
         }
         "forward" => {
             page.heading = "Forward";
@@ -186,6 +220,7 @@ fn prefill(
                 original.plain_text
             );
             keep_all(page);
+            identities::for_reply(mine, &addressed_to)
         }
         "draft" => {
             page.heading = "Edit draft";
@@ -218,8 +253,9 @@ fn prefill(
                 page.references = refs.join(" ");
             }
             keep_all(page);
+            identities::for_reply(mine, &original.from_addresses)
         }
-        _ => {}
+        _ => None,
     }
 }
 
@@ -261,6 +297,8 @@ pub(super) struct Submitted {
     /// The page was opened from an encrypted draft (its script clears this once it has
     /// decrypted it): a plain save would replace the draft with an empty one.
     pub(super) sealed_draft: bool,
+    /// The From address chosen (empty: the sign-in address).
+    pub(super) from: String,
 }
 
 pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
@@ -315,6 +353,7 @@ pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, Pag
             "keep_part" => s.keep_parts.extend(value.parse::<usize>().ok()),
             "fork_to" => s.fork_to.push(value),
             "sealed_draft" => s.sealed_draft = !value.is_empty(),
+            "from" => s.from = value,
             _ => {}
         }
     }
@@ -346,6 +385,7 @@ pub async fn submit(
                 &state,
                 &user.0,
                 &submitted.form,
+                &submitted.from,
                 submitted.draft_uid,
                 Content::Plain,
             )
@@ -398,11 +438,18 @@ pub(super) async fn kept_attachments(
         .collect()
 }
 
-pub(super) fn me(user: &SignedIn) -> Recipient {
-    Recipient {
-        name: None,
-        email: user.email.clone(),
-    }
+/// The From of a message: the identity the form chose (the sign-in address when it names
+/// none), if the user may send as it.
+pub(super) fn sender(mine: &Mine, typed: &str) -> Result<Recipient, identities::Refusal> {
+    let typed = match typed.trim() {
+        "" => mine.primary(),
+        typed => typed,
+    };
+    let identity = mine.sendable(typed)?;
+    Ok(Recipient {
+        name: Some(identity.display_name.clone()).filter(|n| !n.is_empty()),
+        email: identity.address.clone(),
+    })
 }
 
 pub(super) fn domain_of(email: &str) -> &str {
@@ -419,9 +466,17 @@ async fn send(state: &Shared, user: &SignedIn, s: Submitted) -> Result<Response,
         let why = policy_refusal(state, user, violation);
         return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
     }
+    let identities = mine::load(state, user).await?;
+    let from = match sender(&identities, &s.from) {
+        Ok(from) => from,
+        Err(refusal) => {
+            let why = refusal.to_string();
+            return not_sent(state, user, s, StatusCode::UNPROCESSABLE_ENTITY, why).await;
+        }
+    };
     // The Message-ID is derived from the send id, so every retry of this send is the same message.
     let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
-    let draft = match s.form.validate(me(user), message_id, now()) {
+    let draft = match s.form.validate(from, message_id, now()) {
         Ok(draft) => draft,
         Err(e) => {
             let why = e.to_string();
@@ -508,10 +563,19 @@ pub async fn submit_sealed(
     }
     let refused = |why: String| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, &why);
     let user = &user.0;
+    let identities = mine::load(&state, user)
+        .await
+        .map_err(|e| not_sent_json(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()))?;
+    let from = sender(&identities, &s.from).map_err(|e| refused(e.to_string()))?;
+    let own: Vec<String> = identities.list.iter().map(|i| i.address.clone()).collect();
+    let who = policy::Sender {
+        from: &from.email,
+        own: &own,
+    };
     let message_id = format!("{}@{}", s.send_id, domain_of(&user.email));
     let draft = s
         .form
-        .validate(me(user), message_id, now())
+        .validate(from.clone(), message_id, now())
         .map_err(|e| refused(e.to_string()))?;
     // Once for the whole send, however many messages it is split into.
     expand_lists(&state, user, &draft.envelope_recipients())
@@ -521,7 +585,7 @@ pub async fn submit_sealed(
     // Policy is enforced here again: the page follows it, but a modified page must not get
     // around it.
     let policy = state.policy.current();
-    let shape = check_sealed(&state, user, &policy, entity).await?;
+    let shape = check_sealed(&state, user, &policy, who, entity).await?;
     let mut forks: Vec<Vec<String>> = Vec::with_capacity(s.fork_to.len());
     for to in &s.fork_to {
         let parsed = compose::parse_recipients(to).map_err(|e| refused(e.to_string()))?;
@@ -539,7 +603,7 @@ pub async fn submit_sealed(
         .map_err(|v| refused(policy_refusal(&state, user, v)))?;
     let mut fork_shapes = Vec::with_capacity(forks.len());
     for fork_entity in &s.fork_entities {
-        fork_shapes.push(check_sealed(&state, user, &policy, fork_entity).await?);
+        fork_shapes.push(check_sealed(&state, user, &policy, who, fork_entity).await?);
     }
     if !forks.is_empty() {
         // No message may name a Bcc recipient it does not go to. (The sender is named in every
@@ -690,6 +754,7 @@ async fn check_sealed(
     state: &Shared,
     user: &SignedIn,
     policy: &policy::SmimePolicy,
+    who: policy::Sender<'_>,
     entity: &[u8],
 ) -> Result<policy::Shape, ApiError> {
     let refused = |why: &str| not_sent_json(StatusCode::UNPROCESSABLE_ENTITY, why);
@@ -703,16 +768,20 @@ async fn check_sealed(
             "the browser did not produce a signed or encrypted message",
         ));
     }
-    let shape = policy::check_submission(policy, &user.email, entity)
+    let shape = policy::check_submission(policy, who, entity)
         .map_err(|v| refused(&policy_refusal(state, user, v)))?;
     for signer in &shape.outer_signers {
         let Ok(cert) = pki::Certificate::from_der(signer.der()) else {
             count_refusal(state, user, "certificate_unusable");
             return Err(refused("the certificate you signed with cannot be read"));
         };
+        // check_submission made sure it names one of the user's addresses.
+        let address = who
+            .address_in(signer)
+            .unwrap_or_else(|| who.from.to_string());
         let checker = state.checker();
         let checked = checker
-            .check(&cert, &[], Usage::Sign, Some(&user.email), now())
+            .check(&cert, &[], Usage::Sign, Some(&address), now())
             .await;
         if !checked.usable(checker.settings.check_crl) {
             count_refusal(state, user, "certificate_unusable");
@@ -814,7 +883,7 @@ async fn unsent_page(
     let saved = if s.sealed_draft {
         Err(PageError::BadRequest(drafts::UNOPENED_ENCRYPTED.into()))
     } else {
-        save_draft(state, user, &form, s.draft_uid, Content::Plain).await
+        save_draft(state, user, &form, &s.from, s.draft_uid, Content::Plain).await
     };
     let folders =
         with_imap!(state, user, |conn| { imap::mailbox::folders(conn).await }).unwrap_or_default();
@@ -825,6 +894,13 @@ async fn unsent_page(
         "Message not sent"
     };
     page.uncertain = uncertain;
+    if let Ok(identities) = mine::load(state, user).await {
+        let chosen = match s.from.trim() {
+            "" => identities.default().address.clone(),
+            typed => typed.to_ascii_lowercase(),
+        };
+        page.from_choices = from_choices(&identities.list, &chosen);
+    }
     page.to = s.form.to.clone();
     page.cc = s.form.cc.clone();
     page.bcc = s.form.bcc.clone();

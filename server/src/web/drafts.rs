@@ -16,7 +16,7 @@ use super::FolderRole;
 use super::Shared;
 use super::api::{ApiError, ApiUser, api_error};
 use super::auth::random_token;
-use super::compose::{domain_of, kept_attachments, kept_list, me, read_form};
+use super::compose::{domain_of, kept_attachments, kept_list, read_form, sender};
 use super::errors::{PageError, TOO_LARGE};
 use crate::db::now;
 use crate::imap;
@@ -51,14 +51,20 @@ pub(super) async fn save_draft(
     state: &Shared,
     user: &SignedIn,
     form: &Composition,
+    from: &str,
     replaces: Option<u32>,
     content: Content<'_>,
 ) -> Result<SavedDraft, PageError> {
+    // A draft keeps the From chosen, so editing it again starts from the same identity; one the
+    // user may no longer send as is kept as the sign-in address.
+    let identities = super::identities::load(state, user).await?;
+    let from = sender(&identities, from).or_else(|_| sender(&identities, ""));
+    let from = from.map_err(|e| PageError::BadRequest(e.to_string()))?;
     let message_id = format!("{}@{}", random_token(), domain_of(&user.email));
     let built = match content {
-        Content::Plain => form.build_unsent(me(user), message_id.clone(), now()),
+        Content::Plain => form.build_unsent(from, message_id.clone(), now()),
         Content::Encrypted(entity) => {
-            form.build_unsent_sealed(me(user), message_id.clone(), now(), entity)
+            form.build_unsent_sealed(from, message_id.clone(), now(), entity)
         }
     };
     let raw = built.map_err(|e| PageError::BadRequest(e.to_string()))?;
@@ -148,7 +154,7 @@ pub async fn save(
         }
     };
     let encrypted = matches!(content, Content::Encrypted(_));
-    let saved = save_draft(&state, user, &s.form, s.draft_uid, content)
+    let saved = save_draft(&state, user, &s.form, &s.from, s.draft_uid, content)
         .await
         .map_err(|e| failed(e, &not_saved))?;
     let kept = if encrypted {

@@ -50,6 +50,7 @@ mod errors;
 mod filters;
 mod folders;
 mod hardening;
+mod identities;
 pub mod ops;
 mod out_of_office;
 mod pages;
@@ -90,6 +91,7 @@ pub struct AppState {
     pub outbox: Outbox,
     pub directory: crate::directory::Directory,
     pub contacts: crate::contacts::Contacts,
+    pub identities: crate::identities::Identities,
     /// The validator with the `[pki]` settings in force; replaced whole when they change.
     checker: std::sync::RwLock<Arc<crate::trust::Checker>>,
     /// The S/MIME policy in force: read it here, not from `config.smime`, which is only what
@@ -132,6 +134,7 @@ impl AppState {
             policy: Arc::new(crate::policy::Live::new(config.smime.clone())),
             directory: directory(&config, db.clone())?,
             contacts: crate::contacts::Contacts::new(db.clone()),
+            identities: crate::identities::Identities::new(db.clone()),
             checker: std::sync::RwLock::new(Arc::new(checker)),
             sessions: Sessions::new(
                 db.clone(),
@@ -376,6 +379,16 @@ pub fn router(state: Shared) -> Router {
                 // The reply's text may be 10,000 characters, percent-encoded.
                 .layer(DefaultBodyLimit::max(128 * 1024)),
         )
+        .route("/identities", get(identities::page))
+        .route(
+            "/identities/save",
+            post(identities::save).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route(
+            "/identities/default",
+            post(identities::make_default).layer(small),
+        )
+        .route("/identities/remove", post(identities::remove).layer(small))
         .route("/filters", get(filters::page))
         .route("/filters/add", post(filters::add).layer(small))
         .route("/filters/remove", post(filters::remove).layer(small))

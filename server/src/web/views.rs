@@ -72,6 +72,10 @@ pub fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "contact-known" => "The sender is already in your contacts.",
         "contact-deleted" => "The contact was deleted.",
         "contact-gone" => "That contact was no longer in your address book.",
+        "identity-added" => "The address was added to your identities.",
+        "identity-saved" => "The identity was saved.",
+        "identity-default" => "New messages now start from that identity.",
+        "identity-removed" => "The address was removed from your identities.",
         "none-selected" => "No message was selected: tick the box next to each message first.",
         "selected-deleted" => "The selected messages were moved to Trash.",
         "selected-purged" => "The selected messages were deleted permanently.",
@@ -390,6 +394,43 @@ pub struct CertificateFacts {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "identities.html")]
+pub struct IdentitiesPage {
+    pub chrome: Chrome,
+    pub identities: Vec<IdentityRow>,
+    /// What the user may add, or None when the admin allows no addresses of their own.
+    pub add_hint: Option<String>,
+    pub error: Option<String>,
+    /// The add form as typed, when it was refused.
+    pub address: String,
+    pub name: String,
+    pub signature: String,
+    pub max_name: usize,
+    pub max_signature: usize,
+}
+
+pub struct IdentityRow {
+    pub address: String,
+    /// `Name <address>`, as the From header shows it.
+    pub from_text: String,
+    pub display_name: String,
+    pub signature: String,
+    pub is_default: bool,
+    /// Where it comes from, in words.
+    pub origin: &'static str,
+    pub removable: bool,
+}
+
+/// A From address the compose page offers.
+pub struct FromChoice {
+    pub address: String,
+    pub from_text: String,
+    /// Its signature text, for the page's script to swap when the From changes.
+    pub signature: String,
+    pub selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "contact_form.html")]
 pub struct ContactFormPage {
     pub chrome: Chrome,
@@ -627,6 +668,8 @@ pub struct ComposePage {
     /// Opened from an encrypted draft: where the browser fetches it to decrypt the body and
     /// attachments into the form.
     pub sealed_draft_href: Option<String>,
+    /// The From addresses the user may choose from (a selector when there are several).
+    pub from_choices: Vec<FromChoice>,
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ test('every page passes axe-core with no serious or critical finding', async () 
     ['compose', '/compose'],
     ['Digital IDs', '/keys'],
     ['options', '/options'],
+    ['identities', '/identities'],
     ['contacts', '/contacts'],
     ['folders', '/folders'],
     ['out of office', '/vacation'],

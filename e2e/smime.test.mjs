@@ -288,6 +288,20 @@ test('a wrong file password, a damaged file and an expired certificate are refus
   await carol.context().close();
 });
 
+test('a digital ID that runs out within a month is announced on every page', async () => {
+  const carol = await signedInPage(browser, front, 'carol');
+  const notice = carol.locator('#renewal-notice');
+  assert.equal(await notice.isVisible(), false, 'announced with no digital ID in this browser');
+  const inTenDays = new Date(Date.now() + 10 * 86400 * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
+  const shortLived = issueIdentity(pki, { email: rig.email('carol'), name: 'Carol (short)', password: 'carol', end: inTenDays });
+  assert.match(await importDigitalId(carol, shortLived.p12, 'carol'), /Imported/);
+  await carol.goto(`${front.url}/mail?folder=INBOX`);
+  await notice.waitFor();
+  assert.match(await notice.innerText(),
+    new RegExp(`Your digital ID for ${rig.email('carol')} expires on \\d{4}-\\d{2}-\\d{2}, in (9|10) days\\. Get a new one before then`));
+  await carol.context().close();
+});
+
 test('without a digital ID: signing is refused with the seeds\' words, and encrypted mail cannot be opened', async () => {
   const subject = unique('No key here');
   const alice = await signedInPage(browser, front, 'alice');

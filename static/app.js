@@ -18,6 +18,28 @@ async function loadEngine() {
   }
 }
 
+// A digital ID in this browser that runs out soon is announced on every page, as far ahead as
+// the server says (the same days `sealmail cert expiring` uses for admins).
+const renewal = document.getElementById('renewal-notice');
+if (renewal && owner) {
+  announceRenewals(renewal).catch((err) => console.warn('Sealmail could not read the digital IDs', err));
+}
+
+async function announceRenewals(notice) {
+  const [{ list }, { formatDate }] = await Promise.all([import('./keystore.js'), import('./ui.js')]);
+  const now = Date.now() / 1000;
+  const ahead = Number(notice.dataset.days) * 86400;
+  const soon = (await list(owner)).filter(({ info }) => info.notAfter > now && info.notAfter - now < ahead);
+  if (soon.length === 0) return;
+  notice.textContent = soon.map(({ info }) => {
+    const days = Math.ceil((info.notAfter - now) / 86400);
+    const who = info.emails[0] || info.subject;
+    return `Your digital ID for ${who} expires on ${formatDate(info.notAfter)}, in ${days} day${days === 1 ? '' : 's'}. `
+      + 'Get a new one before then and import it under Digital IDs; keep this one to read mail already encrypted to it.';
+  }).join(' ');
+  notice.hidden = false;
+}
+
 // Attachments over the server's limit are caught here, before anything is uploaded, so the
 // message stays on the page as typed (the server would refuse it too, with the same words).
 for (const form of document.querySelectorAll('form.compose[data-max-bytes]')) {

@@ -17,6 +17,10 @@ use smime::algorithms::{ContentEncryption, DigestAlgorithm, Oid, content_encrypt
 use smime::decrypt::Envelope;
 use smime::mime::SmimeContent;
 
+/// How many days before a digital ID's certificate runs out its owner is told, in the pages, and
+/// `sealmail cert expiring` lists it for the admin (by default).
+pub const RENEWAL_NOTICE_DAYS: u32 = 30;
+
 /// SecurityFlags bits (OWA's values). 0x004 (temporary buffer encryption) has no meaning here.
 pub mod flags {
     /// Include the certificate chain without the root.

@@ -234,3 +234,87 @@ async fn live_check_uses_the_configured_anchors_and_fetches_the_crl() {
         "live@x.test: 1 certificate(s) imported, 0 CA certificate(s) kept for chain building"
     );
 }
+
+#[test]
+fn expiring_lists_the_directory_certificates_that_run_out_soon() {
+    let ca = Ca::new("Expiry CA");
+    let soon = ca.issue(
+        "soon",
+        Some("soon@x.test"),
+        None,
+        "digitalSignature",
+        None,
+        10,
+    );
+    let later = ca.issue(
+        "later",
+        Some("later@x.test"),
+        None,
+        "digitalSignature",
+        None,
+        365,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sealmail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
+             [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n",
+            dir.path().display(),
+        ),
+    )
+    .unwrap();
+    let config = p(&config);
+    for (email, cert) in [("soon@x.test", &soon), ("later@x.test", &later)] {
+        let out = sealmail(&[
+            "directory",
+            "--config",
+            config,
+            "import",
+            "--email",
+            email,
+            p(cert),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    // By default 30 days ahead: only the one with ten days left, and the exit code says so.
+    let out = sealmail(&["cert", "expiring", "--config", config]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = line(&out);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.starts_with("soon@x.test  expires "), "{listed}");
+    assert!(
+        listed.contains("(in 10 days)") || listed.contains("(in 9 days)"),
+        "{listed}"
+    );
+
+    // A year ahead: both, soonest first.
+    let out = sealmail(&["cert", "expiring", "--config", config, "--days", "400"]);
+    let listed = line(&out);
+    let addresses: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split("  ").next())
+        .collect();
+    assert_eq!(addresses, ["soon@x.test", "later@x.test"], "{listed}");
+
+    // Nothing within five days: exit 0 and a sentence.
+    let out = sealmail(&["cert", "expiring", "--config", config, "--days", "5"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        line(&out),
+        "no certificate in the directory expires within 5 days"
+    );
+}

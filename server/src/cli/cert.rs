@@ -8,6 +8,10 @@
 //!
 //! Prints `valid` or `invalid: <reason>`; exit 0 only when valid, 1 when invalid, 2 when the
 //! command could not run (unreadable file, bad time).
+//!
+//! `sealmail cert expiring`: the directory's certificates (the organisation's digital IDs) that
+//! run out within `--days`, soonest first, so an admin can have them renewed in time. Exit 0 when
+//! there are none, 1 when there are some (for a monitoring job), 2 when it could not run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +30,23 @@ pub struct CertArgs {
 pub enum CertCommand {
     /// Validate a certificate; prints `valid` or `invalid: <reason>`, exits 0 only when valid.
     Check(CheckArgs),
+    /// List the directory's certificates that expire within --days (exit 1 when there are some).
+    Expiring(ExpiringArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExpiringArgs {
+    /// How far ahead to look, in days.
+    #[arg(long, default_value_t = crate::policy::RENEWAL_NOTICE_DAYS)]
+    pub days: u32,
+    /// Server configuration (its database holds the directory).
+    #[arg(
+        long,
+        env = "SEALMAIL_CONFIG",
+        value_name = "FILE",
+        default_value = "sealmail.toml"
+    )]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -81,6 +102,25 @@ pub enum CheckError {
 
 pub fn run(args: CertArgs) -> ExitCode {
     match args.command {
+        CertCommand::Expiring(args) => match expiring(&args, crate::db::now()) {
+            Ok(found) if found.is_empty() => {
+                println!(
+                    "no certificate in the directory expires within {} days",
+                    args.days
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(found) => {
+                for line in found {
+                    println!("{line}");
+                }
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("sealmail cert: {e}");
+                ExitCode::from(2)
+            }
+        },
         CertCommand::Check(args) => match check(&args) {
             Ok(checked) if checked.is_valid() => {
                 println!("valid");
@@ -211,4 +251,55 @@ fn live(
             Checker::from_config(&config.pki, db).map_err(|e| CheckError::Server(e.to_string()))?;
         Ok(checker.check(&cert, carried, usage, email, time).await)
     })
+}
+
+/// One line per directory certificate that runs out before `now` + `args.days`, soonest first:
+/// address, the day it expires and how long is left, its subject and SHA-256 fingerprint.
+pub fn expiring(args: &ExpiringArgs, now: i64) -> Result<Vec<String>, CheckError> {
+    let config = Config::load(&args.config, std::env::vars())
+        .map_err(|e| CheckError::Server(e.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CheckError::Server(format!("cannot start the async runtime: {e}")))?;
+    let stored = runtime.block_on(async {
+        let db = crate::db::open(&config.database.url)
+            .await
+            .map_err(|e| CheckError::Server(e.to_string()))?;
+        crate::directory::Directory::new(db)
+            .everyones_certificates()
+            .await
+            .map_err(|e| CheckError::Server(e.to_string()))
+    })?;
+    let horizon = now.saturating_add(i64::from(args.days) * 86_400);
+    let mut soon: Vec<(i64, String)> = stored
+        .iter()
+        .filter_map(|(address, der)| {
+            // An unreadable stored value is not a digital ID anyone can use; skip it.
+            let cert = Certificate::from_der(der).ok()?;
+            let end = cert.not_after();
+            (end < horizon).then(|| {
+                let left = if end <= now {
+                    "expired".to_string()
+                } else {
+                    let days = (end - now + 86_399) / 86_400;
+                    format!("in {days} day{}", if days == 1 { "" } else { "s" })
+                };
+                let line = format!(
+                    "{address}  expires {} ({left})  {}  sha256:{}",
+                    day(end),
+                    cert.subject(),
+                    crate::directory::fingerprint_hex(&cert)
+                );
+                (end, line)
+            })
+        })
+        .collect();
+    soon.sort();
+    Ok(soon.into_iter().map(|(_, line)| line).collect())
+}
+
+/// A Unix time as its UTC day, 2026-12-31.
+fn day(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|_| unix.to_string())
 }

@@ -280,6 +280,21 @@ impl Directory {
         Ok(())
     }
 
+    /// Every person's certificates (`userCertificate`), as (address, DER), by address.
+    pub async fn everyones_certificates(&self) -> Result<Vec<(String, Vec<u8>)>, DirectoryError> {
+        let rows = sqlx::query(
+            "SELECT person, value FROM directory_attributes WHERE attribute = $1 \
+             ORDER BY person, position",
+        )
+        .bind(USER_CERTIFICATE)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.try_get("person").ok()?, r.try_get("value").ok()?)))
+            .collect())
+    }
+
     /// The raw values of one attribute of a person.
     pub async fn attribute(
         &self,

@@ -302,6 +302,41 @@ test('a digital ID that runs out within a month is announced on every page', asy
   await carol.context().close();
 });
 
+test('AllowUserChoiceOfSigningCertificate: alice picks the older of her two digital IDs to sign, and that one signed', async () => {
+  const choosing = await startServer({ pki, port: rig.portBase + 99, extra: '[smime]\nallow_user_choice_of_signing_certificate = true\n' });
+  try {
+    const alice = await signedInPage(browser, choosing, 'alice');
+    assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported/);
+    const second = issueIdentity(pki, { email: rig.email('alice'), name: 'Alice Second', password: 'alice' });
+    assert.match(await importDigitalId(alice, second.p12, 'alice'), /Imported/);
+    const subject = unique('Chosen signer');
+    await alice.goto(`${choosing.url}/mail?folder=INBOX`);
+    await composeSecure(alice, { to: rig.email('bob'), subject, body: 'Signed with the one I chose.', sign: true, encrypt: false });
+    const signWith = alice.getByLabel('Sign with');
+    await signWith.waitFor();
+    const offered = await signWith.locator('option').allInnerTexts();
+    assert.equal(offered.length, 2, offered.join('\n'));
+    // The page would pick the newest, Alice Second: choose the other one.
+    assert.match(await signWith.locator('option:checked').innerText(), /Alice Second/);
+    await signWith.selectOption({ label: offered.find((o) => !o.includes('Alice Second')) });
+    await sendGivingPassphrase(alice);
+
+    const bob = await signedInPage(browser, choosing, 'bob');
+    await (await waitForMessage(bob, subject)).click();
+    const rawHref = `/message/raw?${new URL(bob.url()).searchParams.toString()}`;
+    const raw = await (await bob.request.get(`${choosing.url}${rawHref}`)).body();
+    const dir = work();
+    openssl(['cms', '-verify', '-CAfile', pki.file('root.crt'), '-signer', join(dir, 'signer.pem')], raw);
+    const signer = openssl(['x509', '-in', join(dir, 'signer.pem'), '-noout', '-subject']).toString();
+    assert.match(signer, /CN ?= ?Alice/);
+    assert.doesNotMatch(signer, /Alice Second/, 'the digital ID alice chose did not sign');
+    await alice.context().close();
+    await bob.context().close();
+  } finally {
+    await choosing.stop();
+  }
+});
+
 test('without a digital ID: signing is refused with the seeds\' words, and encrypted mail cannot be opened', async () => {
   const subject = unique('No key here');
   const alice = await signedInPage(browser, front, 'alice');

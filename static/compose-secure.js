@@ -6,7 +6,7 @@ import * as smartcard from './smartcard.js';
 import * as correspondents from './correspondents.js';
 import * as autosave from './autosave.js';
 import { openWithOwnKeys } from './read-secure.js';
-import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, fromBase64, postJson, toBase64 } from './ui.js';
+import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, formatDate, fromBase64, postJson, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
 
@@ -31,6 +31,7 @@ export function start(engine, owner) {
     });
   }
   const pressed = (toggle) => toggle.getAttribute('aria-pressed') === 'true';
+  if (policy.chooseSigner) offerSigners(owner, form, policy);
   autosave.setSealer(() => sealDraft(engine, owner, form, policy));
   if (form.dataset.sealedDraft) openDraft(engine, owner, form, policy);
 
@@ -66,22 +67,54 @@ export function start(engine, owner) {
 }
 
 /**
- * The digital ID to sign with: one whose certificate names the From address chosen, else (an
- * identity without a digital ID of its own) the sign-in address's, as before identities. A key
- * on a smart card comes first (architecture §3: hardware keys are preferred); SmartCardOnly
- * allows nothing else.
+ * The digital IDs that may sign as `from`, best first: those whose certificate names the From
+ * address chosen, else (an identity without a digital ID of its own) the sign-in address's, as
+ * before identities. Keys on a smart card come first (architecture §3: hardware keys are
+ * preferred); SmartCardOnly allows nothing else.
  */
-async function signingIdentity(owner, policy, from) {
+async function signers(owner, policy, from) {
   await smartcard.connect().catch(() => null);
   const addresses = from && from.toLowerCase() !== owner.toLowerCase() ? [from, owner] : [owner];
   const soft = policy.smartCardOnly ? [] : await keystore.list(owner);
   for (const address of addresses) {
-    const found = smartcard.identities(keystore.fits, 'sign', address)[0]
-      || soft.find((r) => keystore.fits(r, 'sign', address));
-    if (found) return found;
+    const found = [
+      ...smartcard.identities(keystore.fits, 'sign', address),
+      ...soft.filter((r) => keystore.fits(r, 'sign', address)),
+    ];
+    if (found.length) return found;
   }
+  return [];
+}
+
+/** The digital ID to sign with: the one the user chose (when the policy lets them), or the best. */
+async function signingIdentity(owner, policy, from) {
+  const found = await signers(owner, policy, from);
+  const chosen = policy.chooseSigner ? document.getElementById('signer')?.value : '';
+  const signer = found.find((r) => r.info.fingerprint === chosen) || found[0];
+  if (signer) return signer;
   if (policy.smartCardOnly) throw new Error(smartcard.support() ? INSERT_CARD : SMART_CARD_ONLY);
   throw new Error(NO_SIGNING_ID);
+}
+
+/**
+ * AllowUserChoiceOfSigningCertificate: with several digital IDs that may sign as the chosen From,
+ * a "Sign with" list names each (who issued it, until when, and where the key is).
+ */
+function offerSigners(owner, form, policy) {
+  const choice = form.querySelector('.signer-choice');
+  const select = document.getElementById('signer');
+  const fill = async () => {
+    const found = await signers(owner, policy, form.elements.from?.value || owner);
+    const previous = select.value;
+    select.replaceChildren(...found.map((r) => {
+      const where = smartcard.identities(keystore.fits, 'sign', null).includes(r) ? 'smart card' : 'this browser';
+      const label = `${r.info.subject} — issued by ${r.info.issuer}, valid until ${formatDate(r.info.notAfter)} (${where})`;
+      return new Option(label, r.info.fingerprint, false, r.info.fingerprint === previous);
+    }));
+    choice.hidden = found.length < 2;
+  };
+  fill();
+  form.elements.from?.addEventListener?.('change', fill);
 }
 
 function say(status, text, alert = false) {

@@ -166,8 +166,3 @@ export function fits(record, purpose, address, now = Date.now() / 1000) {
     ? usage.includes('digitalSignature') || usage.includes('nonRepudiation')
     : usage.includes('keyEncipherment') || usage.includes('keyAgreement');
 }
-
-/** The identity to sign with: the newest that fits (architecture §3: address, usage, validity). */
-export async function signingIdentity(owner) {
-  return (await list(owner)).find((r) => fits(r, 'sign', owner)) || null;
-}

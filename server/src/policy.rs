@@ -149,6 +149,9 @@ pub struct SmimePolicy {
     pub security_flags: u32,
     /// UseKeyIdentifier: recipients are named by subjectKeyIdentifier, not issuer and serial.
     pub use_key_identifier: bool,
+    /// AllowUserChoiceOfSigningCertificate: with several digital IDs that may sign, the user
+    /// picks one per message. Otherwise the page picks (a card first, then the newest).
+    pub allow_user_choice_of_signing_certificate: bool,
 }
 
 impl Default for SmimePolicy {
@@ -173,6 +176,7 @@ impl Default for SmimePolicy {
             // algorithm for mail back.
             security_flags: flags::CHAIN_WITHOUT_ROOT | flags::INCLUDE_CAPABILITIES,
             use_key_identifier: false,
+            allow_user_choice_of_signing_certificate: false,
         }
     }
 }
@@ -280,6 +284,7 @@ impl SmimePolicy {
             key_identifier: self.use_key_identifier,
             bcc: self.bcc_mode(),
             protect_headers: f & flags::PROTECT_HEADERS != 0,
+            choose_signer: self.allow_user_choice_of_signing_certificate,
         }
     }
 }
@@ -302,6 +307,8 @@ pub struct ClientPolicy {
     pub bcc: BccMode,
     /// Copy From/To/Cc/Subject inside the signature (0x200).
     pub protect_headers: bool,
+    /// AllowUserChoiceOfSigningCertificate.
+    pub choose_signer: bool,
 }
 
 /// How an encrypted message reaches its Bcc recipients: one of the send rules the module

@@ -118,6 +118,17 @@ struct AddForm {
     signature: String,
 }
 
+/// The page again, with the reason a change was refused above it (nothing was changed).
+async fn refused(
+    state: &Shared,
+    user: &User,
+    why: String,
+    typed: AddForm,
+) -> Result<Response, PageError> {
+    let page = render(state, user, None, Some(why), typed).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
 async fn render(
     state: &Shared,
     user: &User,
@@ -221,8 +232,7 @@ pub async fn save(
                     signature: form.signature,
                 }
             };
-            let page = render(&state, &user, None, Some(why.to_string()), typed).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            refused(&state, &user, why.to_string(), typed).await
         }
     }
 }
@@ -241,15 +251,7 @@ pub async fn make_default(
     user.check_token(&form.csrf)?;
     let mine = load(&state, &user.0).await?;
     if let Err(why) = mine.sendable(&form.address) {
-        let page = render(
-            &state,
-            &user,
-            None,
-            Some(why.to_string()),
-            AddForm::default(),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return refused(&state, &user, why.to_string(), AddForm::default()).await;
     }
     state
         .identities
@@ -272,15 +274,7 @@ pub async fn remove(
         _ => None,
     };
     if let Some(why) = refusal {
-        let page = render(
-            &state,
-            &user,
-            None,
-            Some(why.to_string()),
-            AddForm::default(),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        return refused(&state, &user, why.to_string(), AddForm::default()).await;
     }
     // A second click, or another tab, is not an error.
     state.identities.remove(&user.0.email, &address).await?;

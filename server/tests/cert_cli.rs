@@ -26,6 +26,22 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// A server configuration in `dir` whose database is a file there, with `extra` sections.
+fn config_file(dir: &tempfile::TempDir, extra: &str) -> std::path::PathBuf {
+    let config = dir.path().join("sealmail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
+             [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n{extra}",
+            dir.path().display(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
 #[test]
 fn offline_check_reports_valid_revoked_and_missing_crls() {
     let ca = Ca::new("CLI CA");
@@ -173,20 +189,14 @@ async fn live_check_uses_the_configured_anchors_and_fetches_the_crl() {
     );
     server.set(Behaviour::Serve(ca.crl(&[]), Duration::ZERO));
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sealmail.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
-             [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n\
-             [pki]\ntrust_anchors = \"{}\"\nrevocation_url_retrieval_timeout_seconds = 5\n\
+    let config = config_file(
+        &dir,
+        &format!(
+            "[pki]\ntrust_anchors = \"{}\"\nrevocation_url_retrieval_timeout_seconds = 5\n\
              fetch_from_private_addresses = true\n",
-            dir.path().display(),
             ca.path("ca.pem").display()
         ),
-    )
-    .unwrap();
+    );
     let leaf_path = leaf.clone();
     let config_path = config.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -255,17 +265,7 @@ fn expiring_lists_the_directory_certificates_that_run_out_soon() {
         365,
     );
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sealmail.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[imap]\nhost = \"127.0.0.1\"\nport = 143\nsecurity = \"plain\"\n\
-             [smtp]\nhost = \"127.0.0.1\"\nport = 25\nsecurity = \"plain\"\n\
-             [database]\nurl = \"sqlite://{}/db.sqlite?mode=rwc\"\n",
-            dir.path().display(),
-        ),
-    )
-    .unwrap();
+    let config = config_file(&dir, "");
     let config = p(&config);
     for (email, cert) in [("soon@x.test", &soon), ("later@x.test", &later)] {
         let out = sealmail(&[

@@ -265,6 +265,38 @@ fn export_p12_then_import_it_again() {
     assert!(info.status.success());
     let info = String::from_utf8_lossy(&info.stderr);
     assert!(info.contains("MAC: sha256, Iteration 600000"), "{info}");
+    assert!(
+        info.contains("AES-256-CBC, Iteration 600000, PRF hmacWithSHA256"),
+        "{info}"
+    );
+
+    // For GnuPG 2.2: the same ID, in the PBES2 flavour gpgsm 2.2 reads.
+    let mut request = export_request(&contents, "new secret");
+    request.for_gnupg22 = true;
+    let file = identity::export(&request, &mut rng()).unwrap();
+    assert_eq!(
+        *identity::inspect(&file, "new secret").unwrap().pkcs8,
+        *contents.pkcs8
+    );
+    std::fs::write(d.join("exported.p12"), &file).unwrap();
+    let info = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-in",
+            "exported.p12",
+            "-passin",
+            "pass:new secret",
+            "-info",
+            "-noout",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stderr);
+    assert!(
+        info.contains("AES-128-CBC, Iteration 600000, PRF hmacWithSHA1"),
+        "{info}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 // The browser module runs here, off the page's main thread, so signing, encrypting and opening a
 // large message never freezes the page. Requests: { id, op, args }; answers: { id, result } or
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
-const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'certificate_info', 'read_recipients', 'plan_send', 'read_signer', 'seal', 'open']);
+const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'export_p12', 'certificate_info', 'read_recipients', 'plan_send', 'read_signer', 'seal', 'open']);
 // The module is instantiated only from bytes that match the integrity the page gave (its import
 // map, engine.js); the glue is checked the same way before it is imported.
 let engine;
@@ -58,6 +58,6 @@ self.onmessage = async ({ data }) => {
 /** Zeroes this worker's copies of private keys and key files once the operation is over. */
 function forgetSecrets(op, args) {
   if (op === 'inspect_p12') args[0]?.fill?.(0);
-  if (op === 'seal') args[0]?.pkcs8?.fill?.(0);
+  if (op === 'seal' || op === 'export_p12') args[0]?.pkcs8?.fill?.(0);
   if (op === 'open') for (const key of args[1] || []) key?.pkcs8?.fill?.(0);
 }

@@ -72,6 +72,7 @@ export async function startEngine() {
   });
   const engine = {
     inspect_p12: (file, password) => call('inspect_p12', file, password),
+    export_p12: (request) => call('export_p12', request),
     certificate_info: (der) => call('certificate_info', der),
     read_recipients: (to, cc, bcc) => call('read_recipients', to, cc, bcc),
     plan_send: (request) => call('plan_send', request),

@@ -1,7 +1,8 @@
-// The Digital IDs page: import a .p12 into this browser's key store, list, publish, remove.
+// The Digital IDs page: import a .p12 into this browser's key store, list, publish, export as a
+// .p12 (a download made here: the key never goes to the server), remove.
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
-import { el, formatDate, postJson, toBase64 } from './ui.js';
+import { el, formatDate, postJson, toBase64, wireDisclosure } from './ui.js';
 
 export async function start(engine, owner) {
   const form = document.getElementById('import-id');
@@ -10,7 +11,7 @@ export async function start(engine, owner) {
   // (the browser can refuse storage to a page framed by another site).
   startSmartCard(owner);
   try {
-    await render(owner);
+    await render(owner, engine);
   } catch (err) {
     const unavailable = document.getElementById('keys-unavailable');
     unavailable.hidden = false;
@@ -44,7 +45,7 @@ export async function start(engine, owner) {
       await keystore.add(owner, identity, passphrase, strong);
       form.reset();
       status.textContent = `Imported ${identity.info.subject}.`;
-      await render(owner);
+      await render(owner, engine);
     } catch (err) {
       status.className = 'error';
       status.setAttribute('role', 'alert');
@@ -108,14 +109,96 @@ async function startSmartCard(owner) {
   show(await smartcard.connect().catch(() => null));
 }
 
-async function render(owner) {
+async function render(owner, engine) {
   const list = document.getElementById('ids');
   const records = await keystore.list(owner);
   document.getElementById('ids-empty').hidden = records.length > 0;
-  list.replaceChildren(...records.map((r) => item(r, owner)));
+  list.replaceChildren(...records.map((r) => item(r, owner, engine)));
 }
 
-function item(record, owner) {
+/** Why the two typed file passwords cannot be used, or null. */
+function refusePasswords(password, again) {
+  if (!password) return 'Type a password for the file: it protects your private key once the file leaves this browser.';
+  if (password !== again) return 'The two passwords differ. Type the same password twice.';
+  return null;
+}
+
+/**
+ * "Export…" of a digital ID held in this browser: a new file password typed twice, then the key
+ * is unlocked (the browser passphrase is asked if need be) and the module writes the .p12, which
+ * the browser saves as a download. Card IDs have none: their key cannot leave the card.
+ */
+function exportSection(record, owner, engine) {
+  const { info } = record;
+  const id = record.id.replace(/[^A-Za-z0-9]/g, '-');
+  const address = info.emails.includes(owner.toLowerCase()) ? owner : info.emails[0] || 'digital-id';
+  const password = el('input', { id: `${id}-file-password`, type: 'password', autocomplete: 'new-password' });
+  const again = el('input', { id: `${id}-file-password-again`, type: 'password', autocomplete: 'new-password' });
+  const gnupg = el('input', { id: `${id}-gnupg22`, type: 'checkbox' });
+  const status = el('p', { role: 'status', 'aria-live': 'polite' });
+  const form = el('form', { class: 'stacked', autocomplete: 'off' },
+    el('p', { class: 'hint', text: 'The file holds your private key: anyone who has it and its password can read your encrypted mail and sign as you. Keep it somewhere safe, and choose a password you do not use elsewhere.' }),
+    el('p', {}, el('label', { for: password.id, text: 'Password for the file' }), password),
+    el('p', {}, el('label', { for: again.id, text: 'Type the password again' }), again),
+    el('p', {}, gnupg, el('label', { for: gnupg.id, class: 'inline', text: ' For GnuPG 2.2 (gpgsm), which cannot read the stronger default encryption' })),
+    el('p', {}, el('button', { type: 'submit', class: 'primary', text: `Download ${address}.p12` })),
+    status);
+  const panel = el('div', { id: `${id}-export`, hidden: true }, form);
+  const toggle = el('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': panel.id, text: 'Export…' });
+  toggle.setAttribute('aria-label', `Export ${info.subject} as a .p12 file`);
+  wireDisclosure(toggle);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    status.className = '';
+    status.removeAttribute('role');
+    const refusal = refusePasswords(password.value, again.value);
+    if (refusal) {
+      status.className = 'error';
+      status.setAttribute('role', 'alert');
+      status.textContent = `Not exported: ${refusal}`;
+      return;
+    }
+    status.setAttribute('role', 'status');
+    status.textContent = 'Exporting…';
+    try {
+      const pkcs8 = await keystore.unlock(record);
+      let file;
+      try {
+        file = await engine.export_p12({
+          pkcs8,
+          certificate: record.certificate,
+          chain: record.chain,
+          password: password.value,
+          friendlyName: address,
+          forGnupg22: gnupg.checked,
+        });
+      } finally {
+        pkcs8.fill(0);
+      }
+      download(file, `${address}.p12`);
+      form.reset();
+      status.textContent = `Exported: your browser saved ${address}.p12.`;
+    } catch (err) {
+      status.className = 'error';
+      status.setAttribute('role', 'alert');
+      status.textContent = `Not exported: ${err.message || err}`;
+    }
+  });
+  return { toggle, panel };
+}
+
+/** Saves `bytes` as a file the browser downloads: made here, never fetched from the server. */
+function download(bytes, name) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/x-pkcs12' }));
+  const link = el('a', { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked later, not at once: the browser may start the download after click() returns.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function item(record, owner, engine) {
   const { info } = record;
   const row = (term, value) => [el('dt', { text: term }), el('dd', { text: value })];
   const status = el('p', { role: 'status', 'aria-live': 'polite' });
@@ -134,8 +217,9 @@ function item(record, owner) {
   remove?.setAttribute('aria-label', `Remove ${info.subject}`);
   remove?.addEventListener('click', async () => {
     await keystore.remove(record.id);
-    await render(owner);
+    await render(owner, engine);
   });
+  const exporting = onCard ? null : exportSection(record, owner, engine);
   const forMe = info.emails.includes(owner.toLowerCase());
   return el('li', { class: 'identity' },
     el('h3', { text: info.subject }),
@@ -149,6 +233,7 @@ function item(record, owner) {
         : record.strong ? 'Passphrase asked every time' : 'Passphrase asked once per session'),
       ...row('Fingerprint (SHA-256)', info.fingerprint)),
     forMe ? null : el('p', { class: 'error', text: `This digital ID is not issued for ${owner}: it can decrypt, but not sign your mail.` }),
-    el('p', { class: 'buttons' }, publish, remove),
+    el('p', { class: 'buttons' }, publish, exporting?.toggle, remove),
+    exporting?.panel,
     status);
 }

@@ -1,17 +1,25 @@
-//! Digital IDs: importing a PKCS#12 file and describing a certificate to the user.
+//! Digital IDs: importing a PKCS#12 file, exporting one, and describing a certificate to the
+//! user.
 
-use serde::Serialize;
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
-use smime::Certificate;
 use smime::keys::PublicKey;
 use smime::pkcs12::{self, Pkcs12Error};
+use smime::{Certificate, SoftKey};
 use thiserror::Error;
 use wasm_bindgen::prelude::*;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
 use zeroize::Zeroize;
 
-use crate::js::{js_error, to_js, unix_seconds};
+use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
+
+/// PBKDF2 and MAC iterations of an exported file: the file leaves the browser, and then its
+/// password alone protects the key against guessing, so ours is the count the browser's own key
+/// store uses (OWASP's for PBKDF2-HMAC-SHA-256), not OpenSSL's 2,048. About a second in the
+/// browser, once per export.
+pub const EXPORT_ITERATIONS: u32 = 600_000;
 
 /// Why a digital ID file could not be imported, in words for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,6 +34,10 @@ pub enum IdentityError {
     UnusableKey,
     #[error("This is not a certificate Sealmail can read.")]
     BadCertificate,
+    #[error("Choose a password for the file: it must not be empty.")]
+    EmptyPassword,
+    #[error("This digital ID's private key does not belong to its certificate.")]
+    KeyDoesNotMatch,
 }
 
 impl From<Pkcs12Error> for IdentityError {
@@ -169,6 +181,70 @@ pub fn inspect(file: &[u8], password: &str) -> Result<P12Contents, IdentityError
         chain,
         info: describe(&parsed.certificate),
     })
+}
+
+/// What the page hands over to export a digital ID: the unlocked key and the stored certificates.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    /// Unencrypted PKCS#8 DER of the private key, zeroised when dropped.
+    pub pkcs8: SecretBytes,
+    pub certificate: ByteBuf,
+    #[serde(default)]
+    pub chain: Vec<ByteBuf>,
+    /// The new file's password.
+    pub password: String,
+    /// The name other programs list the ID under.
+    pub friendly_name: String,
+    /// Write what GnuPG 2.2 reads (PBKDF2-HMAC-SHA-1, AES-128) instead of OpenSSL 3's default.
+    #[serde(default)]
+    pub for_gnupg22: bool,
+}
+
+impl Drop for ExportRequest {
+    fn drop(&mut self) {
+        self.password.zeroize();
+    }
+}
+
+/// Write a digital ID as a password-protected PKCS#12 file.
+pub fn export(request: &ExportRequest, rng: &mut dyn CryptoRng) -> Result<Vec<u8>, IdentityError> {
+    if request.password.is_empty() {
+        return Err(IdentityError::EmptyPassword);
+    }
+    let key = SoftKey::from_pkcs8_der(&request.pkcs8).map_err(|_| IdentityError::UnusableKey)?;
+    let certificate =
+        Certificate::from_der(&request.certificate).map_err(|_| IdentityError::BadCertificate)?;
+    let chain = request
+        .chain
+        .iter()
+        .map(|der| Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| IdentityError::BadCertificate)?;
+    let options = pkcs12::WriteOptions {
+        iterations: EXPORT_ITERATIONS,
+        friendly_name: request.friendly_name.clone(),
+        scheme: if request.for_gnupg22 {
+            pkcs12::Scheme::Aes128Sha1
+        } else {
+            pkcs12::Scheme::Aes256Sha256
+        },
+    };
+    pkcs12::write(&key, &certificate, &chain, &request.password, &options, rng).map_err(|e| match e
+    {
+        pkcs12::WriteError::KeyDoesNotMatch => IdentityError::KeyDoesNotMatch,
+        pkcs12::WriteError::UnencodableKey | pkcs12::WriteError::Iterations(_) => {
+            IdentityError::UnusableKey
+        }
+    })
+}
+
+/// Export a digital ID as a `.p12` file: `{ pkcs8, certificate, chain, password, friendlyName,
+/// forGnupg22 }` → the file's bytes. Errors are sentences for the user.
+#[wasm_bindgen]
+pub fn export_p12(request: JsValue) -> Result<Vec<u8>, JsError> {
+    let request: ExportRequest = from_js(request, "digital ID to export")?;
+    export(&request, &mut rng()).map_err(js_error)
 }
 
 /// Import a digital ID file (`.p12`/`.pfx`) with its password. Returns `{ pkcs8, certificate,

@@ -4,7 +4,8 @@
 //! Each JS-facing function is a thin `#[wasm_bindgen]` wrapper over a pure Rust function of the
 //! same concept, so the logic is tested natively (`cargo test -p sealmail-client`):
 //!
-//! * [`identity`]: `inspect_p12` (import a digital ID file) and `certificate_info`.
+//! * [`identity`]: `inspect_p12` (import a digital ID file), `export_p12` (write one) and
+//!   `certificate_info`.
 //! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
 //! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
 //! * [`plan`](mod@plan): `read_recipients` and `plan_send` (which offered certificates a send

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use common::openssl;
 use sealmail_client::identity::{self, IdentityError};
-use sealmail_client::js::SecretBytes;
+use sealmail_client::js::{SecretBytes, rng};
 use sealmail_client::open::{self, KeyInput, LayerOutput, OpenError};
 use sealmail_client::seal::{self, AttachmentInput, SealError, SealRequest};
 use serde_bytes::ByteBuf;
@@ -221,6 +221,100 @@ fn p12_errors_are_sentences() {
     );
     let nokey = identity::inspect(&std::fs::read(d.join("nokey.p12")).unwrap(), "x").unwrap_err();
     assert_eq!(nokey.to_string(), "This file holds no private key.");
+}
+
+fn export_request(contents: &identity::P12Contents, password: &str) -> identity::ExportRequest {
+    identity::ExportRequest {
+        pkcs8: SecretBytes(contents.pkcs8.clone()),
+        certificate: contents.certificate.clone(),
+        chain: contents.chain.clone(),
+        password: password.into(),
+        friendly_name: "alice@example.test".into(),
+        for_gnupg22: false,
+    }
+}
+
+/// An exported digital ID imports again with its new password, identical; openssl reads it.
+#[test]
+fn export_p12_then_import_it_again() {
+    let contents = identity::inspect(&pki().p12, "sesame").unwrap();
+    let file = identity::export(&export_request(&contents, "new secret"), &mut rng()).unwrap();
+    let again = identity::inspect(&file, "new secret").unwrap();
+    assert_eq!(*again.pkcs8, *contents.pkcs8);
+    assert_eq!(again.certificate, contents.certificate);
+    assert_eq!(again.chain, contents.chain);
+    assert_eq!(
+        identity::inspect(&file, "sesame").unwrap_err(),
+        IdentityError::WrongPassword
+    );
+    let d = pki().dir.path();
+    std::fs::write(d.join("exported.p12"), &file).unwrap();
+    let info = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-in",
+            "exported.p12",
+            "-passin",
+            "pass:new secret",
+            "-info",
+            "-noout",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(info.status.success());
+    let info = String::from_utf8_lossy(&info.stderr);
+    assert!(info.contains("MAC: sha256, Iteration 600000"), "{info}");
+    assert!(
+        info.contains("AES-256-CBC, Iteration 600000, PRF hmacWithSHA256"),
+        "{info}"
+    );
+
+    // For GnuPG 2.2: the same ID, in the PBES2 flavour gpgsm 2.2 reads.
+    let mut request = export_request(&contents, "new secret");
+    request.for_gnupg22 = true;
+    let file = identity::export(&request, &mut rng()).unwrap();
+    assert_eq!(
+        *identity::inspect(&file, "new secret").unwrap().pkcs8,
+        *contents.pkcs8
+    );
+    std::fs::write(d.join("exported.p12"), &file).unwrap();
+    let info = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-in",
+            "exported.p12",
+            "-passin",
+            "pass:new secret",
+            "-info",
+            "-noout",
+        ])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stderr);
+    assert!(
+        info.contains("AES-128-CBC, Iteration 600000, PRF hmacWithSHA1"),
+        "{info}"
+    );
+}
+
+#[test]
+fn export_errors_are_sentences() {
+    let contents = identity::inspect(&pki().p12, "sesame").unwrap();
+    let other = identity::inspect(&pki().other_p12, "sesame").unwrap();
+    let empty = identity::export(&export_request(&contents, ""), &mut rng()).unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "Choose a password for the file: it must not be empty."
+    );
+    let mut mismatched = export_request(&contents, "pw");
+    mismatched.certificate = other.certificate.clone();
+    let err = identity::export(&mismatched, &mut rng()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "This digital ID's private key does not belong to its certificate."
+    );
 }
 
 #[test]

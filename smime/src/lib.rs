@@ -11,7 +11,8 @@
 //!   [`decrypt::Envelope`] for keys that answer asynchronously.
 //! * [`wrap::sign_and_encrypt`], [`wrap::triple_wrap`], and [`wrap::open`] (any nesting of
 //!   signed and encrypted layers back to the readable entity).
-//! * [`pkcs12::parse`]: a `.p12` file and its password → key, certificate and chain.
+//! * [`pkcs12::parse`]: a `.p12` file and its password → key, certificate and chain;
+//!   [`pkcs12::write`] the other way, for a digital ID leaving the browser.
 //! * Header protection (RFC 9788): `protect_headers` in the sign and encrypt options; see
 //!   [`headers`].
 //!

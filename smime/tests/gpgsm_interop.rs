@@ -1,5 +1,5 @@
-//! Interop with gpgsm (GnuPG 2.2): AES-CBC + RSA PKCS#1 v1.5 encryption both ways, and
-//! signatures both ways. gpgsm reads neither AES-GCM nor OAEP; those are covered against openssl.
+//! Interop with gpgsm (GnuPG 2.2): it imports the `.p12` we write, then AES-CBC + RSA PKCS#1
+//! v1.5 encryption both ways, and signatures both ways. gpgsm reads neither AES-GCM nor OAEP; those are covered against openssl.
 //!
 //! gpgsm runs fully non-interactive on a private GNUPGHOME; results are read from its status
 //! lines, not its exit code. Its gpg-agent is stopped by pid when the test ends.
@@ -17,6 +17,7 @@ use smime::algorithms::{ContentEncryption, KeyTransport};
 use smime::decrypt::Envelope;
 use smime::envelope::{self, EncryptOptions, RecipientIdKind};
 use smime::keys::Decryptor;
+use smime::pkcs12;
 use smime::sign::{self, SignOptions, SignedFormat};
 use smime::verify;
 
@@ -26,7 +27,7 @@ fn pki() -> &'static Pki {
     common::pki("gpgsm")
 }
 
-/// A private GnuPG home with the test root trusted and Alice's key imported.
+/// A private GnuPG home with the test root trusted and Alice's key imported from a `.p12` of ours.
 struct Gpgsm {
     home: tempfile::TempDir,
 }
@@ -37,25 +38,24 @@ impl Gpgsm {
         let home = tempfile::Builder::new().prefix("gpgsm").tempdir().unwrap();
         let gpgsm = Self { home };
         let pki = pki();
+        // Alice's digital ID as Sealmail exports it: the scheme GnuPG 2.2 reads (it refuses
+        // OpenSSL 3's PBKDF2-HMAC-SHA-256 / AES-256), with the chain.
         let p12 = gpgsm.path("alice.p12");
-        // gpgsm imports only legacy PKCS#12 (PBE-SHA1-3DES), hence -legacy.
-        run(
-            &pki.dir,
-            "openssl",
-            &[
-                "pkcs12",
-                "-export",
-                "-legacy",
-                "-inkey",
-                pki.rsa.key_path.to_str().unwrap(),
-                "-in",
-                pki.rsa.cert_path.to_str().unwrap(),
-                "-out",
-                p12.to_str().unwrap(),
-                "-passout",
-                &format!("pass:{PASSPHRASE}"),
-            ],
-        );
+        let options = pkcs12::WriteOptions {
+            iterations: pkcs12::write::MIN_ITERATIONS,
+            friendly_name: pki.rsa.email.to_string(),
+            scheme: pkcs12::Scheme::Aes128Sha1,
+        };
+        let file = pkcs12::write(
+            &pki.rsa.key,
+            &pki.rsa.cert,
+            std::slice::from_ref(&pki.intermediate),
+            PASSPHRASE,
+            &options,
+            &mut rng(),
+        )
+        .unwrap();
+        std::fs::write(&p12, file).unwrap();
         gpgsm.run(&[
             "--import",
             pki.root_path.to_str().unwrap(),

@@ -9,7 +9,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Identity, Pki, rng, run, scratch};
+use common::{Identity, Pki, rng, run, scratch, succeeds};
+use smime::keys::SoftKey;
 use smime::pkcs12::{self, Pkcs12Error};
 use smime::sign::SignOptions;
 
@@ -352,4 +353,164 @@ fn pbmac1_rfc9579_vector() {
         pkcs12::parse(&altered, "1234"),
         Err(Pkcs12Error::Corrupt(_))
     ));
+}
+
+// --- Writing ---------------------------------------------------------------------------------
+
+/// What the product writes, at OpenSSL's iteration count (the tests run unoptimised).
+fn written(identity: &Identity, password: &str, scheme: pkcs12::Scheme) -> Vec<u8> {
+    let options = pkcs12::WriteOptions {
+        iterations: pkcs12::write::MIN_ITERATIONS,
+        friendly_name: identity.email.to_string(),
+        scheme,
+    };
+    pkcs12::write(
+        &identity.key,
+        &identity.cert,
+        std::slice::from_ref(&pki().intermediate),
+        password,
+        &options,
+        &mut rng(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn written_files_read_back_and_a_wrong_password_is_refused() {
+    let schemes = [pkcs12::Scheme::Aes256Sha256, pkcs12::Scheme::Aes128Sha1];
+    for (identity, scheme) in [&pki().rsa, &pki().p256, &pki().p384]
+        .into_iter()
+        .flat_map(|identity| schemes.map(|scheme| (identity, scheme)))
+    {
+        let file = written(identity, "n3w pässword", scheme);
+        let p12 = pkcs12::parse(&file, "n3w pässword").unwrap();
+        assert_eq!(
+            p12.key.to_pkcs8_der().unwrap(),
+            identity.key.to_pkcs8_der().unwrap()
+        );
+        assert_usable(&p12, identity);
+        assert_eq!(
+            pkcs12::parse(&file, "n3w password").unwrap_err(),
+            Pkcs12Error::WrongPassword
+        );
+    }
+    // Fresh salts and IVs: the same ID written twice never gives the same bytes.
+    let default = pkcs12::Scheme::default();
+    assert_ne!(
+        written(&pki().rsa, "pw", default),
+        written(&pki().rsa, "pw", default)
+    );
+}
+
+#[test]
+fn a_key_is_never_written_with_another_certificate() {
+    let options = pkcs12::WriteOptions {
+        iterations: pkcs12::write::MIN_ITERATIONS,
+        friendly_name: "x".into(),
+        scheme: pkcs12::Scheme::default(),
+    };
+    let err = pkcs12::write(
+        &pki().rsa.key,
+        &pki().p256.cert,
+        &[],
+        "pw",
+        &options,
+        &mut rng(),
+    );
+    assert_eq!(err.unwrap_err(), pkcs12::WriteError::KeyDoesNotMatch);
+    let weak = pkcs12::WriteOptions {
+        iterations: 1000,
+        ..options
+    };
+    let err = pkcs12::write(
+        &pki().rsa.key,
+        &pki().rsa.cert,
+        &[],
+        "pw",
+        &weak,
+        &mut rng(),
+    );
+    assert_eq!(err.unwrap_err(), pkcs12::WriteError::Iterations(1000));
+}
+
+/// `openssl pkcs12` reads what we write: the key and certificate come out, the MAC checks, and
+/// `-info` names OpenSSL 3's own default algorithms.
+#[test]
+fn openssl_reads_written_files() {
+    let dir = scratch(pki(), "written");
+    for identity in [&pki().rsa, &pki().p256] {
+        let path = dir.join("out.p12");
+        std::fs::write(
+            &path,
+            written(identity, "s3cret", pkcs12::Scheme::default()),
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        let pem = run(
+            &dir,
+            "openssl",
+            &["pkcs12", "-in", path, "-passin", "pass:s3cret", "-nodes"],
+        );
+        let pem = String::from_utf8(pem).unwrap();
+        let keys = pem_blocks(&pem, "PRIVATE KEY");
+        assert_eq!(keys.len(), 1, "{pem}");
+        let key = SoftKey::from_pkcs8_pem(keys[0].as_bytes()).unwrap();
+        assert_eq!(
+            key.to_pkcs8_der().unwrap(),
+            identity.key.to_pkcs8_der().unwrap()
+        );
+        let certificates: Vec<_> = pem_blocks(&pem, "CERTIFICATE")
+            .iter()
+            .map(|block| smime::Certificate::from_pem(block.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(
+            certificates,
+            vec![identity.cert.clone(), pki().intermediate.clone()]
+        );
+        assert!(
+            pem.contains(&format!("friendlyName: {}", identity.email)),
+            "{pem}"
+        );
+
+        // -info reports on stderr.
+        let info = std::process::Command::new("openssl")
+            .args([
+                "pkcs12",
+                "-in",
+                path,
+                "-passin",
+                "pass:s3cret",
+                "-info",
+                "-noout",
+            ])
+            .output()
+            .unwrap();
+        assert!(info.status.success());
+        let info = String::from_utf8_lossy(&info.stderr);
+        assert!(info.contains("MAC: sha256, Iteration 2048"), "{info}");
+        assert!(
+            info.contains(
+                "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256"
+            ),
+            "{info}"
+        );
+        assert!(!succeeds(
+            &dir,
+            "openssl",
+            &["pkcs12", "-in", path, "-passin", "pass:wrong", "-nodes"]
+        ));
+    }
+}
+
+/// Every `-----BEGIN {label}-----` … `-----END {label}-----` block of openssl's output.
+fn pem_blocks(text: &str, label: &str) -> Vec<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    text.split(&begin)
+        .skip(1)
+        .map(|rest| {
+            let body = &rest[..rest.find(&end).expect("unterminated PEM block")];
+            format!("{begin}{body}{end}\n")
+        })
+        .collect()
 }

@@ -1,5 +1,7 @@
-//! Reading PKCS#12 (PFX, RFC 7292) files: the `.p12` a user exports from a browser, a mail
-//! client, `openssl pkcs12 -export` or `gpgsm --export-secret-key-p12`.
+//! PKCS#12 (PFX, RFC 7292) files. This file reads them: the `.p12` a user exports from a browser,
+//! a mail client, `openssl pkcs12 -export` or `gpgsm --export-secret-key-p12`; it also holds what
+//! reading and writing share (the key derivations, the password's encodings). [`write`](mod@write)
+//! writes them, for a digital ID leaving the browser.
 //!
 //! Pure and bounded like the rest of the crate: the browser imports `.p12` files with it. What is
 //! read:
@@ -46,6 +48,9 @@ pub const MAX_BAGS: usize = 256;
 /// Deepest nesting of `safeContentsBag`s followed.
 const MAX_NESTING: usize = 4;
 
+pub mod write;
+pub use write::{Scheme, WriteError, WriteOptions, write};
+
 mod oids {
     use der::asn1::ObjectIdentifier as Oid;
 
@@ -58,6 +63,7 @@ mod oids {
     pub const CERT_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.3");
     pub const SAFE_CONTENTS_BAG: Oid = Oid::new_unwrap("1.2.840.113549.1.12.10.1.6");
     pub const X509_CERTIFICATE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.22.1");
+    pub const FRIENDLY_NAME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.20");
     pub const LOCAL_KEY_ID: Oid = Oid::new_unwrap("1.2.840.113549.1.9.21");
 
     // RFC 7292 appendix C: PKCS#12 password-based encryption.

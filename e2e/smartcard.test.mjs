@@ -42,8 +42,17 @@ async function aliceWithCard(card) {
 async function connectCard(page) {
   await page.getByRole('link', { name: 'Digital IDs' }).click();
   await engineReady(page);
-  await page.getByRole('button', { name: 'Connect smart card' }).click();
   const status = page.locator('#card-status');
+  // The page connects by itself to a reader this browser was allowed before, and then hides the
+  // button; otherwise the user presses it. Either may come first.
+  await page.waitForFunction(() => {
+    const button = document.getElementById('connect-card');
+    return /connected|could not/.test(document.getElementById('card-status').textContent)
+      || (button && !button.disabled && !button.hidden);
+  }, null, { timeout: 30000 });
+  if (!/connected|could not/.test(await status.innerText())) {
+    await page.getByRole('button', { name: 'Connect smart card' }).click({ timeout: 5000 }).catch(() => {});
+  }
   await status.filter({ hasText: /connected|could not/ }).waitFor({ timeout: 30000 });
   return status.innerText();
 }

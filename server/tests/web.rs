@@ -1607,7 +1607,7 @@ async fn a_message_over_the_mail_servers_size_is_refused_before_it_is_sent() {
         refused.body
     );
     assert!(
-        refused.body.contains("accepts at most 52.4 MB")
+        refused.body.contains("accepts at most 50.0 MB")
             && refused.body.contains("remove or shrink attachments")
             && refused.body.contains("saved in Drafts"),
         "{}",

@@ -49,6 +49,15 @@ pub fn bare_addresses(address: Option<&Address<'_>>) -> Vec<String> {
         .collect()
 }
 
+/// A size as pages and messages to the user say it: "512 bytes", "12 KB", "2.0 MB".
+pub fn format_size(bytes: usize) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{:.0} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
 /// A timestamp as pages show it (UTC), or nothing.
 pub fn format_date(timestamp: Option<i64>) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");

@@ -40,15 +40,7 @@ pub fn message_href(folder: &str, uid: u32) -> String {
     format!("/message?folder={}&uid={uid}", enc(folder))
 }
 
-pub use crate::mail::format_date;
-
-pub fn format_size(bytes: usize) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} bytes"),
-        b if b < 1024 * 1024 => format!("{:.0} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-    }
-}
+pub use crate::mail::{format_date, format_size};
 
 /// Short confirmations after an action, chosen by a fixed key so a link cannot inject text.
 pub fn notice_text(key: Option<&str>) -> Option<&'static str> {

@@ -105,9 +105,10 @@ function offerSigners(owner, form, policy) {
   const select = document.getElementById('signer');
   const fill = async () => {
     const found = await signers(owner, policy, form.elements.from?.value || owner);
+    const onCard = smartcard.identities(keystore.fits, 'sign', null);
     const previous = select.value;
     select.replaceChildren(...found.map((r) => {
-      const where = smartcard.identities(keystore.fits, 'sign', null).includes(r) ? 'smart card' : 'this browser';
+      const where = onCard.includes(r) ? 'smart card' : 'this browser';
       const label = `${r.info.subject} — issued by ${r.info.issuer}, valid until ${formatDate(r.info.notAfter)} (${where})`;
       return new Option(label, r.info.fingerprint, false, r.info.fingerprint === previous);
     }));

@@ -892,8 +892,24 @@ impl Gpgsm {
         let gpgsm = Self { home };
         let pki = pki();
         gpgsm.run(&["--import", s(&pki.root), s(&pki.intermediate)], None);
-        // gpgsm 2.2 imports only the legacy (3DES) PKCS#12 format.
-        gpgsm.run(&["--import", s(&pki.alice.p12_legacy)], Some(PASS));
+        // gpgsm 2.2 imports only the legacy (3DES) PKCS#12 format. On a loaded machine the
+        // agent gpgsm starts may come up too late for the first import, which then keeps the
+        // certificate but not the key: import until the key is there.
+        let mut last = String::new();
+        for _ in 0..3 {
+            last = gpgsm.run(&["--import", s(&pki.alice.p12_legacy)], Some(PASS));
+            let secret = gpgsm.run(&["--with-colons", "--list-secret-keys"], None);
+            if secret.lines().any(|l| l.starts_with("crs:")) {
+                last.clear();
+                break;
+            }
+            // Start (and wait for) the agent before trying again.
+            let _ = Command::new("gpg-connect-agent")
+                .env("GNUPGHOME", &gpgsm.home)
+                .arg("/bye")
+                .output();
+        }
+        assert!(last.is_empty(), "gpgsm did not import Alice's key: {last}");
         let fingerprint = run(
             &pki.dir,
             "openssl",

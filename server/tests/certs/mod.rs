@@ -1,6 +1,6 @@
 //! A throw-away CA made with the `openssl` command for the directory and CRL tests: the CRL
 //! distribution point must name a port chosen at run time, so the certificates are made then.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code)] // each test program uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Test harness: the real server router, in process, against the rig's real Dovecot and Postfix
 //! (started by `scripts/test`, which exports the `RIG_*` variables). A missing rig fails loudly.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code)] // each test program uses its own subset
 
 pub mod proxy;
 
@@ -614,6 +614,18 @@ async fn deliver_through(port: &str, hello: &str, from: &str, to: &str, message:
     stream.get_mut().write_all(&data).await.unwrap();
     reply(&mut stream, '2').await;
     stream.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+}
+
+/// The rig's servers, as the tests of one program share them: a test that stops or stalls one
+/// holds them alone; a test that needs them working (in a program that has such tests) shares.
+static SERVERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+pub async fn servers_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    SERVERS.read().await
+}
+
+pub async fn servers_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    SERVERS.write().await
 }
 
 /// Runs `scripts/rig <args>` against the test rig (stop Postfix, restart Dovecot…).

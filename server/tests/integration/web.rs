@@ -1,11 +1,10 @@
 //! The web mail end to end through the real router, Dovecot and Postfix: sign-in and its
 //! defences, reading, composing, sending exactly once.
 
-mod certs;
-mod common;
+use crate::certs;
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use mail_parser::{MessageParser, MimeHeaders};
 
 #[tokio::test]

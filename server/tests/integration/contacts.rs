@@ -5,12 +5,11 @@
 //! (The vCard reader's own cases — folding, escapes, versions — are unit tests in
 //! `src/contacts/vcard.rs`.)
 
-mod certs;
-mod common;
+use crate::certs;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 
 /// An address no other run will use.
 fn fresh(label: &str) -> String {

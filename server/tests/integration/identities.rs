@@ -4,13 +4,12 @@
 //! From the recipient reads; a reply is written from the address the message came to; and the
 //! directory's aliases are identities without anyone adding them.
 
-mod certs;
-mod common;
+use crate::certs;
 
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 /// A server allowing users to add addresses in their own domain.
 const DOMAIN_ADDRESSES: &str = "[identities]\nuser_addresses = \"domain\"\n";

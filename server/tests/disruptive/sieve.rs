@@ -1,18 +1,19 @@
 //! Out-of-office replies and filters against the rig's real ManageSieve server (Dovecot
 //! Pigeonhole). One test at a time: one step stalls Dovecot.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use sealmail_server::config::SieveServer;
 use sealmail_server::sieve::settings::{Action, Field, Filter, Vacation};
 use sealmail_server::sieve::{ManageSieve, SaveError, SieveError, SieveSettings, Stored};
 
 #[tokio::test]
 async fn sieve_scripts_are_stored_refused_and_reported() {
+    let _alone = servers_alone().await;
     a_saved_script_reads_back_and_runs().await;
     a_refused_script_gives_the_reason_and_changes_nothing().await;
     a_hand_written_script_is_replaced_only_when_the_user_agrees().await;

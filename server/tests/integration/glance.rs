@@ -2,10 +2,9 @@
 //! signed and which encrypted, from IMAP BODYSTRUCTURE. Real mail through the rig, made by
 //! `openssl cms`.
 
-mod certs;
-mod common;
+use crate::certs;
 
-use common::*;
+use crate::common::*;
 
 /// `openssl cms` output for a small text entity, as a whole message from outside to carol.
 fn made_by_openssl(ca: &certs::Ca, subject: &str, args: &[&str]) -> Vec<u8> {

@@ -3,11 +3,10 @@
 //! import; a bad one files nothing; a signature made without certificates verifies once the
 //! signer's certificate is known. Real mail through the rig, signed by `openssl cms -sign`.
 
-mod certs;
-mod common;
+use crate::certs;
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 /// A fresh outside correspondent's address, so runs sharing a database never meet.
 fn correspondent(label: &str) -> String {

@@ -1,10 +1,8 @@
 //! Finding and organising mail through the real router and Dovecot: search (one folder and
 //! all), sort by date and the other orders, flags, and queries made of IMAP's own syntax.
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 

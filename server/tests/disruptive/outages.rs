@@ -1,16 +1,15 @@
 //! What the user sees when the mail servers fail. One test at a time: they stop real servers.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::common::proxy::SmtpProxy;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::proxy::SmtpProxy;
-use common::*;
 
 #[tokio::test]
 async fn outages_lose_nothing_and_send_nothing_twice() {
+    let _alone = servers_alone().await;
     smtp_outage_keeps_the_draft_and_the_retry_sends_once().await;
     imap_restart_mid_session_is_invisible().await;
     a_send_cut_after_the_final_dot_is_never_doubled().await;

@@ -2,10 +2,8 @@
 //! rename, delete with its count, subscribe, empty Trash, special folders refused even to a
 //! forged form) and actions on several selected messages at once.
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use futures::TryStreamExt;
 
 /// Every folder name the user has, read directly over IMAP.

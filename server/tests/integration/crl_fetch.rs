@@ -2,11 +2,9 @@
 //! database, single-flight under load, and a down, slow or lying server gives "revocation
 //! unknown" in time without poisoning the cache.
 
-mod certs;
-
 use std::time::{Duration, Instant};
 
-use certs::*;
+use crate::certs::*;
 use pki::{Reason, Revocation, Status, Usage};
 use sqlx::Row;
 

@@ -1,11 +1,9 @@
 //! The page assets: fingerprinted paths cached for a year, compressed, and consistent with the
 //! page that names them. Its own test binary: the fingerprint is taken once per process.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::*;
 use tower::ServiceExt;
 
 #[tokio::test]

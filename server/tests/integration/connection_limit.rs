@@ -1,11 +1,9 @@
 //! A burst of pages never holds more IMAP connections open than `[imap] max_connections`: the
 //! pages beyond it wait in line and are served, instead of failing.
 
-mod common;
-
+use crate::common::proxy::CountingProxy;
+use crate::common::*;
 use axum::http::StatusCode;
-use common::proxy::CountingProxy;
-use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_pages_waits_for_a_connection_instead_of_failing() {

@@ -1,20 +1,15 @@
 //! The live LDAP directory: the rig's OpenLDAP (`scripts/rig ldap-start`) with entries each test
 //! adds through `scripts/rig ldap-add`, looked up through the real router as the compose page
-//! does. The outage test stops and stalls that slapd, so it runs alone: the others hold the
-//! gate shared, it holds it exclusively.
+//! does. The outage test stops and stalls that slapd, so it holds the rig's servers alone; the
+//! others share them.
 
-mod certs;
-mod common;
-
+use crate::certs::{Ca, pem_to_der};
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use certs::{Ca, pem_to_der};
-use common::*;
 use pki::containers;
-
-static GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn der_of(path: &std::path::Path) -> Vec<u8> {
     pem_to_der(&std::fs::read(path).unwrap())
@@ -137,7 +132,7 @@ async fn suggest(browser: &mut Browser, token: &str, q: &str) -> Vec<serde_json:
 
 #[tokio::test]
 async fn people_are_found_by_mail_and_by_alias_with_their_directory_certificates() {
-    let _shared = GATE.read().await;
+    let _shared = servers_shared().await;
     let ca = Ca::new("LDAP CA");
     let anchors = tempfile::tempdir().unwrap();
     let tag = unique("ld");
@@ -220,7 +215,7 @@ async fn people_are_found_by_mail_and_by_alias_with_their_directory_certificates
 
 #[tokio::test]
 async fn groups_expand_nested_once_with_a_loop_noted_and_the_limit_kept() {
-    let _shared = GATE.read().await;
+    let _shared = servers_shared().await;
     let ca = Ca::new("LDAP group CA");
     let anchors = tempfile::tempdir().unwrap();
     let tag = unique("lg");
@@ -309,7 +304,7 @@ async fn groups_expand_nested_once_with_a_loop_noted_and_the_limit_kept() {
 
 #[tokio::test]
 async fn filter_syntax_in_an_address_or_a_search_matches_nothing() {
-    let _shared = GATE.read().await;
+    let _shared = servers_shared().await;
     let ca = Ca::new("LDAP injection CA");
     let anchors = tempfile::tempdir().unwrap();
     let mut browser = Browser::new(&config(&ca, &anchors, "", "")).await;
@@ -348,7 +343,7 @@ async fn filter_syntax_in_an_address_or_a_search_matches_nothing() {
 
 #[tokio::test]
 async fn ldaps_and_starttls_reach_the_directory_only_with_its_certificate_trusted() {
-    let _shared = GATE.read().await;
+    let _shared = servers_shared().await;
     let ca = Ca::new("LDAP TLS CA");
     let trust_rig = format!("ca_file = \"{}\"\n", rig("RIG_TLS_CA"));
     let cases = [
@@ -392,7 +387,7 @@ async fn ldaps_and_starttls_reach_the_directory_only_with_its_certificate_truste
 
 #[tokio::test]
 async fn a_malformed_certificate_in_the_directory_is_named_as_such() {
-    let _shared = GATE.read().await;
+    let _shared = servers_shared().await;
     let ca = Ca::new("LDAP malformed CA");
     let anchors = tempfile::tempdir().unwrap();
     let tag = unique("lm");
@@ -454,7 +449,7 @@ async fn add_contact(browser: &mut Browser, token: &str, cert: &std::path::Path)
 
 #[tokio::test]
 async fn a_stalled_or_stopped_directory_is_reported_and_contacts_are_used() {
-    let _alone = GATE.write().await;
+    let _alone = servers_alone().await;
     let ca = Ca::new("LDAP outage CA");
     let anchors = tempfile::tempdir().unwrap();
     let tag = unique("lo");

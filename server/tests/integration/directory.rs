@@ -1,14 +1,13 @@
 //! The certificate directory: imports (PEM, DER, .p7b, LDIF), the lookup order and address
 //! matching, list expansion, publishing, and the recipients endpoint through the real router.
 
-mod certs;
-mod common;
+use crate::common;
 
+use crate::certs::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use certs::*;
 use pki::{Certificate, Usage, containers};
 use sealmail_server::cli::directory::{ImportArgs, import_command, import_ldif};
 use sealmail_server::directory::lookup::{self, Source};

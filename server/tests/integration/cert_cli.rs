@@ -1,13 +1,11 @@
 //! `sealmail cert check` and `sealmail directory import` as an admin runs them: files in,
 //! one line out, exit 0 only when valid.
 
-mod certs;
-
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use certs::*;
+use crate::certs::*;
 
 fn sealmail(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sealmail"))

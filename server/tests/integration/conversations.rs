@@ -2,10 +2,8 @@
 //! REFERENCES`), switched per user and remembered, with replies in reading order under the
 //! message they answer.
 
-mod common;
-
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 
 fn message(subject: &str, id: &str, replying_to: &[&str]) -> Vec<u8> {
     let threading = match replying_to.last() {

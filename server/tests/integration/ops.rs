@@ -1,11 +1,9 @@
 //! What operators see, through the real router against the rig: liveness, readiness (and its
 //! answer when a mail server is gone), the metrics page and the request id.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 
 /// The value of the sample `series` (name and labels exactly as printed), 0 when absent.
 fn sample(page: &str, series: &str) -> f64 {

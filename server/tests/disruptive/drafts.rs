@@ -2,15 +2,15 @@
 //! saves, encrypted drafts kept without their text, and a failing mailbox that loses nothing.
 //! One test at a time: the last part stops the rig's Dovecot.
 
-mod certs;
-mod common;
+use crate::certs;
 
+use crate::common::*;
 use axum::http::StatusCode;
-use common::*;
 use mail_parser::{MessageParser, MimeHeaders};
 
 #[tokio::test]
 async fn drafts_saved_by_the_page_stay_single_and_survive_a_failing_mailbox() {
+    let _alone = servers_alone().await;
     saves_replace_the_previous_copy_and_keep_its_attachments().await;
     an_encrypted_draft_is_kept_without_its_text_and_reopens_with_its_header_fields().await;
     a_stalled_mailbox_keeps_the_old_copy_and_says_so().await;

@@ -134,6 +134,24 @@ pub async fn find(
     uids(session, abilities, criteria, Order::Date).await
 }
 
+/// UIDs in `folder` whose Content-Type names S/MIME's `pkcs7-mime`, newest first: the messages
+/// the server cannot read, which the browser indexes itself (the list's label then tells the
+/// encrypted ones from opaque-signed ones). The folder stays selected (read-only).
+pub async fn pkcs7_mime(session: &mut Session, folder: &str) -> Result<Vec<u32>, ImapError> {
+    session
+        .examine(folder)
+        .await
+        .map_err(super::mailbox::not_found_if_refused)?;
+    let mut uids = run(
+        session,
+        &["UID SEARCH HEADER Content-Type pkcs7-mime".to_string()],
+        false,
+    )
+    .await?;
+    uids.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(uids)
+}
+
 /// UIDs in the selected folder matching `criteria`, in `order` when the server can SORT.
 /// Without SORT the order is arrival, newest first, whatever `order` asks.
 pub async fn uids(

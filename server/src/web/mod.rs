@@ -339,6 +339,7 @@ pub fn router(state: Shared) -> Router {
         .route("/message/raw", get(pages::raw_message))
         .route("/attachment", get(pages::attachment))
         .route("/search", get(search::search))
+        .route("/api/search/encrypted", get(search::encrypted_messages))
         .route("/compose", get(compose::compose_page).post(compose::submit))
         .route("/compose/sealed", post(compose::submit_sealed))
         .route("/compose/draft", post(drafts::save))

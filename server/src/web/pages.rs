@@ -310,6 +310,7 @@ pub async fn message(
         cc: view.cc.join(", "),
         bcc: view.bcc.join(", "),
         date: views::format_date(view.date),
+        timestamp: view.date.unwrap_or(0),
         text_body,
         html_body,
         show_images_href: remote_blocked

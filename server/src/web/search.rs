@@ -1,9 +1,10 @@
 //! The search page: `GET /search`, so results can be bookmarked and Back works.
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Shared;
 use super::auth::User;
@@ -354,4 +355,53 @@ mod tests {
             "q=a%26b%20%22c%22&field=all&folder=INBOX&scope=all&flagged=1&since=2026%2D01%2D01"
         );
     }
+}
+
+/// At most this many encrypted messages of a folder (the newest) are offered to the browser's
+/// index in one pass.
+pub const MAX_ENCRYPTED_LISTED: usize = 10_000;
+
+#[derive(Deserialize)]
+pub struct EncryptedQuery {
+    folder: String,
+}
+
+#[derive(Serialize)]
+pub struct EncryptedMessages {
+    messages: Vec<EncryptedMessage>,
+}
+
+/// What the browser's index keeps beside the words: the list row's fields.
+#[derive(Serialize)]
+pub struct EncryptedMessage {
+    uid: u32,
+    subject: String,
+    from: String,
+    date: i64,
+}
+
+/// `GET /api/search/encrypted?folder=INBOX`: the encrypted messages of a folder, newest first,
+/// for the browser to fetch, open and index itself. Nothing of the index or of a query is ever
+/// sent here; the server only says which messages it cannot read.
+pub async fn encrypted_messages(
+    State(state): State<Shared>,
+    user: User,
+    Query(q): Query<EncryptedQuery>,
+) -> Result<Json<EncryptedMessages>, PageError> {
+    let summaries = with_imap!(state, &user.0, |s| {
+        let mut uids = search::pkcs7_mime(s, &q.folder).await?;
+        uids.truncate(MAX_ENCRYPTED_LISTED);
+        imap::mailbox::summaries(s, &uids).await
+    })?;
+    let messages = summaries
+        .into_iter()
+        .filter(|m| m.protection.encrypted)
+        .map(|m| EncryptedMessage {
+            uid: m.uid,
+            subject: m.subject,
+            from: m.from,
+            date: m.date.or(m.received).unwrap_or(0),
+        })
+        .collect();
+    Ok(Json(EncryptedMessages { messages }))
 }

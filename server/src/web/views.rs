@@ -588,6 +588,9 @@ pub struct MessagePage {
     pub cc: String,
     pub bcc: String,
     pub date: String,
+    /// The Date header in seconds since 1970 (0 without one): the browser's index of encrypted
+    /// mail lists its results by it.
+    pub timestamp: i64,
     pub text_body: Option<String>,
     pub html_body: Option<String>,
     pub show_images_href: Option<String>,

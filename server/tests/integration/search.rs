@@ -98,7 +98,7 @@ async fn a_word_only_in_one_body_is_found_among_several_and_the_result_opens() {
         assert!(
             found
                 .body
-                .contains("The contents of encrypted messages are not searched")
+                .contains("The server searches only the headers of encrypted messages")
         );
         let opened = browser
             .get(&link_to(&found, &format!("{marker} part3")))
@@ -534,4 +534,68 @@ async fn every_way_of_sending_a_search_finds_the_same_message() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     let _ = session.logout().await;
+}
+
+/// The browser's index of encrypted mail asks which messages of a folder the server cannot read:
+/// the encrypted ones, newest first, with the fields their list row shows; not the plain or the
+/// opaque-signed ones, and nothing of any body.
+#[tokio::test]
+async fn the_encrypted_messages_of_a_folder_are_listed_for_the_browsers_index() {
+    let folder = unique("Sealed");
+    let carol = email("carol");
+    let pkcs7 = |subject: &str, smime_type: &str, minutes_ago: i64| {
+        let date = (OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago))
+            .format(&Rfc2822)
+            .unwrap();
+        format!(
+            "From: Olivia Outside <olivia@outside.test>\r\nTo: {carol}\r\nSubject: {subject}\r\n\
+             Date: {date}\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; \
+             smime-type={smime_type}; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             MIAGCSqGSIb3DQEHA6CAMIACAQAxggE=\r\n"
+        )
+        .into_bytes()
+    };
+    let mut session = imap_login("carol").await;
+    session.create(&folder).await.expect("create the folder");
+    for message in [
+        pkcs7("older sealed", "enveloped-data", 60),
+        message(&carol, "plain", 30, "Readable by the server."),
+        pkcs7("opaque signed", "signed-data", 20),
+        pkcs7("newer sealed", "enveloped-data", 10),
+    ] {
+        session
+            .append(&folder, None, None, message)
+            .await
+            .expect("append");
+    }
+    let _ = session.logout().await;
+
+    let mut browser = Browser::new("").await;
+    browser.sign_in("carol").await;
+    let answer = browser
+        .get(&format!(
+            "/api/search/encrypted?folder={}",
+            urlencode(&folder)
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let listed: Vec<(&str, u64)> = json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["subject"].as_str().unwrap(), m["uid"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, [("newer sealed", 4), ("older sealed", 1)], "{json}");
+    let newer = &json["messages"][0];
+    assert!(
+        newer["from"].as_str().unwrap().contains("Olivia Outside"),
+        "{json}"
+    );
+    assert!(newer["date"].as_i64().unwrap() > 0, "{json}");
+
+    let missing = browser
+        .get("/api/search/encrypted?folder=No%20such%20folder")
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
 }

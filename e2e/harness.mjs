@@ -249,6 +249,32 @@ export async function signedInPage(browser, server, user) {
   return page;
 }
 
+/**
+ * A new account of the rig's domain (`label` and a unique suffix), signed in through the sign-in
+ * page of `server` in a context of its own: `{ page, user: { address, password } }`.
+ */
+export async function newUserPage(browser, server, label) {
+  const name = unique(label).toLowerCase().replace(/[^a-z0-9.-]/g, '-');
+  const user = { address: `${name}@${rig.domain}`, password: `${name}-pw` };
+  rigCommand('add-user', user.address, user.password);
+  const page = await (await browser.newContext()).newPage();
+  // Dovecot rereads its user list at most once a second: the first attempt may be too early.
+  for (let attempt = 0; ; attempt += 1) {
+    await page.goto(`${server.url}/login`);
+    await page.getByLabel('Email address', { exact: true }).fill(user.address);
+    await page.getByLabel('Password', { exact: true }).fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const inbox = page.getByRole('heading', { name: 'Inbox', level: 1 });
+    try {
+      await inbox.waitFor({ timeout: 3000 });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+    }
+  }
+  return { page, user };
+}
+
 /** Reloads a folder until a message with `subject` is listed (delivery takes a moment). */
 export async function waitForMessage(page, subject, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs;

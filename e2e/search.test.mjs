@@ -35,7 +35,7 @@ test('bob types a word from a message body in the search box, finds that message
   assert.match(bob.url(), /\/search\?/, 'results have a URL of their own');
   assert.match(await bob.getByRole('table').locator('caption').innerText(), /^1 message found in Inbox/);
   assert.equal(await bob.getByRole('link', { name: other, exact: true }).count(), 0);
-  assert.match(await bob.locator('#search-encrypted').innerText(), /contents of encrypted messages are not searched/);
+  assert.match(await bob.locator('#search-encrypted').innerText(), /server searches only the headers of encrypted messages/);
 
   await bob.getByRole('link', { name: wanted, exact: true }).click();
   await bob.getByRole('heading', { name: wanted, level: 1 }).waitFor();

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rig, rigCommand, unique, startServer, launchBrowser, deliverRaw } from './harness.mjs';
+import { rig, unique, startServer, launchBrowser, deliverRaw, newUserPage } from './harness.mjs';
 
 let server;
 let browser;
@@ -59,29 +59,6 @@ function send({ from, to, subject, body }) {
   deliverRaw({ from, to, bytes });
 }
 
-/** A new account of the rig's domain, signed in through the sign-in page. */
-async function newUserPage() {
-  const name = unique('away').toLowerCase().replace(/[^a-z0-9.-]/g, '-');
-  const user = { address: `${name}@${rig.domain}`, password: `${name}-pw` };
-  rigCommand('add-user', user.address, user.password);
-  const page = await (await browser.newContext()).newPage();
-  // Dovecot rereads its user list at most once a second: the first attempt may be too early.
-  for (let attempt = 0; ; attempt += 1) {
-    await page.goto(`${server.url}/login`);
-    await page.getByLabel('Email address', { exact: true }).fill(user.address);
-    await page.getByLabel('Password', { exact: true }).fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    const inbox = page.getByRole('heading', { name: 'Inbox', level: 1 });
-    try {
-      await inbox.waitFor({ timeout: 3000 });
-      break;
-    } catch (e) {
-      if (attempt >= 5) throw e;
-    }
-  }
-  return { page, user };
-}
-
 /** An S/MIME message encrypted by openssl to a throwaway certificate (nobody here can read it). */
 function encryptedMessage({ from, to, subject, secret }) {
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-vacation-'));
@@ -97,7 +74,7 @@ function encryptedMessage({ from, to, subject, secret }) {
 }
 
 test('an outside sender gets one out-of-office reply, and encrypted mail is never quoted', async () => {
-  const { page, user } = await newUserPage();
+  const { page, user } = await newUserPage(browser, server, 'away');
   await page.goto(`${server.url}/options`);
   await page.getByRole('link', { name: 'Out of office', exact: true }).click();
   await page.getByRole('heading', { name: 'Out of office', level: 1 }).waitFor();
@@ -139,7 +116,7 @@ test('an outside sender gets one out-of-office reply, and encrypted mail is neve
 });
 
 test('a filter moves mail from a given sender into the chosen folder', async () => {
-  const { page, user } = await newUserPage();
+  const { page, user } = await newUserPage(browser, server, 'away');
   imap(user, "print(json.dumps(m.create('Newsletters')[0]))");
   await page.goto(`${server.url}/options`);
   await page.getByRole('link', { name: 'Filters', exact: true }).click();

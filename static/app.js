@@ -137,6 +137,7 @@ async function startSecurity() {
     ['#import-id', './keys-page.js'],
     ['form.compose', './compose-secure.js'],
     ['#sealed-message', './read-secure.js'],
+    ['#encrypted-search', './encrypted-search.js'],
     ['.smime-banner[data-signer]', './signer-continuity.js'],
   ];
   for (const [selector, module] of pages) {

@@ -2,6 +2,26 @@
 // large message never freezes the page. Requests: { id, op, args }; answers: { id, result } or
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
 const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'export_p12', 'certificate_info', 'read_recipients', 'plan_send', 'read_signer', 'seal', 'open']);
+// The search index of encrypted mail stays in this worker for the page's life (the module's
+// SearchIndex); the page opens it from the bytes it decrypted and takes its bytes back to store.
+let index = null;
+function openedIndex() {
+  if (!index) throw new Error('The search index is not open.');
+  return index;
+}
+const INDEX_OPERATIONS = {
+  index_open: (bytes) => {
+    index?.free();
+    index = null;
+    index = bytes ? engine.SearchIndex.from_bytes(bytes) : new engine.SearchIndex();
+    return index.size();
+  },
+  index_add: (entry, text, html) => openedIndex().add(entry, text, html),
+  index_missing: (folder, uids) => Array.from(openedIndex().missing(folder, Uint32Array.from(uids))),
+  index_search: (query, folder) => openedIndex().search(query, folder ?? undefined),
+  index_size: () => openedIndex().size(),
+  index_bytes: () => openedIndex().to_bytes(),
+};
 // The module is instantiated only from bytes that match the integrity the page gave (its import
 // map, engine.js); the glue is checked the same way before it is imported.
 let engine;
@@ -44,9 +64,14 @@ self.onmessage = async ({ data }) => {
   const { id, op, args } = data;
   try {
     await ready;
-    if (!OPERATIONS.has(op)) throw new Error(`unknown operation ${op}`);
-    // seal and open are async (they await WebCrypto); the others return at once.
-    const result = await engine[op](...args);
+    let result;
+    if (Object.hasOwn(INDEX_OPERATIONS, op)) {
+      result = INDEX_OPERATIONS[op](...args);
+    } else {
+      if (!OPERATIONS.has(op)) throw new Error(`unknown operation ${op}`);
+      // seal and open are async (they await WebCrypto); the others return at once.
+      result = await engine[op](...args);
+    }
     self.postMessage({ id, result }, [...new Set(buffers(result))]);
   } catch (err) {
     self.postMessage({ id, error: err?.message || String(err) });

@@ -79,6 +79,13 @@ export async function startEngine() {
     read_signer: (request) => call('read_signer', request),
     seal: (request) => call('seal', request),
     open: (raw, keys) => call('open', raw, keys),
+    // The search index of encrypted mail (encrypted-search.js keeps its sealed bytes).
+    index_open: (bytes) => call('index_open', bytes),
+    index_add: (entry, text, html) => call('index_add', entry, text, html),
+    index_missing: (folder, uids) => call('index_missing', folder, uids),
+    index_search: (query, folder) => call('index_search', query, folder),
+    index_size: () => call('index_size'),
+    index_bytes: () => call('index_bytes'),
     /** Who carries out smart-card operations: `(request) => Promise<Uint8Array>`. */
     setCardHandler: (handler) => { cardHandler = handler; },
   };

@@ -12,11 +12,15 @@ const PBKDF2_ITERATIONS = 600000;
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => {
+    const request = indexedDB.open(DB_NAME, 2);
+    request.onupgradeneeded = ({ oldVersion }) => {
       const db = request.result;
-      db.createObjectStore('identities', { keyPath: 'id' });
-      db.createObjectStore('unlocked', { keyPath: 'id' });
+      if (oldVersion < 1) {
+        db.createObjectStore('identities', { keyPath: 'id' });
+        db.createObjectStore('unlocked', { keyPath: 'id' });
+      }
+      // Version 2: the search index of encrypted mail, sealed under an identity's key.
+      if (oldVersion < 2) db.createObjectStore('indexes', { keyPath: 'id' });
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(new Error('This browser cannot store digital IDs (IndexedDB is unavailable).'));
@@ -101,9 +105,20 @@ export async function add(owner, { pkcs8, certificate, chain, info }, passphrase
   }
 }
 
+/** Removes an identity, its unlocked key and the search index sealed under it. */
 export async function remove(id) {
   await withStore('identities', 'readwrite', (s) => s.delete(id));
   await withStore('unlocked', 'readwrite', (s) => s.delete(id));
+  await withStore('indexes', 'readwrite', (s) => s.delete(id));
+}
+
+/** The sealed search index kept under identity `id` (`{ id, iv, sealed }`), or undefined. */
+export async function sealedIndex(id) {
+  return withStore('indexes', 'readonly', (s) => requestValue(s.get(id)));
+}
+
+export async function keepSealedIndex(record) {
+  await withStore('indexes', 'readwrite', (s) => s.put(record));
 }
 
 /** Forgets every unlocked key: sign-out. */
@@ -130,13 +145,9 @@ async function openSealed(record, key) {
  * identity is not under strong protection). Rejects with an Error whose message says why.
  */
 export async function unlock(record) {
+  const already = await unlockedAlready(record);
+  if (already) return already;
   const tag = sessionTag();
-  if (!record.strong) {
-    const cached = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(record.id)));
-    if (cached && cached.tag === tag) {
-      try { return await openSealed(record, cached.key); } catch { /* fall through and ask */ }
-    }
-  }
   let problem = '';
   for (;;) {
     const passphrase = await askPassphrase(record.info.subject, problem);
@@ -153,6 +164,17 @@ export async function unlock(record) {
     if (!record.strong) await withStore('unlocked', 'readwrite', (s) => s.put({ id: record.id, tag, key }));
     return pkcs8;
   }
+}
+
+/**
+ * The identity's private key if this session unlocked it already, without asking anything;
+ * null when the passphrase would be needed. The caller zeroes it as with `unlock`.
+ */
+export async function unlockedAlready(record) {
+  if (record.strong) return null;
+  const cached = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(record.id)));
+  if (!cached || cached.tag !== sessionTag()) return null;
+  try { return await openSealed(record, cached.key); } catch { return null; }
 }
 
 /** Usable now for `purpose` ("sign" or "encrypt") and issued for `address`. */

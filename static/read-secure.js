@@ -5,6 +5,7 @@
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
 import * as continuity from './signer-continuity.js';
+import { indexOpened } from './encrypted-search.js';
 import { INSERT_CARD, SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
 
 const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
@@ -40,6 +41,16 @@ export async function start(engine, owner) {
       await continuity.checkBanner(engine, owner, banner).catch(() => {});
     }
     region.dataset.state = 'opened';
+    // The search index of encrypted mail learns the message (only if the ID is still unlocked).
+    const entry = {
+      folder: region.dataset.folder,
+      uid: Number(region.dataset.uid),
+      subject: opened.message.subject || region.dataset.subject || '',
+      from,
+      date: Number(region.dataset.date) || 0,
+    };
+    await indexOpened(engine, owner, entry, opened.message).catch((err) => console.warn('Sealmail could not index the message', err));
+    region.dataset.indexed = 'done';
   } catch (err) {
     const message = err.message || String(err);
     region.replaceChildren(message === CANNOT_DECRYPT ? cannotDecrypt(false) : el('p', { class: 'smime-banner invalid', role: 'alert', text: message }));

@@ -11,6 +11,7 @@
 //! * [`plan`](mod@plan): `read_recipients` and `plan_send` (which offered certificates a send
 //!   may be encrypted to, and the messages it becomes), and `read_signer` (key continuity on
 //!   reading), by the shared send rules.
+//! * [`search`]: `SearchIndex`, the index of encrypted mail the worker keeps for the page.
 //! * [`user_key`]: a key in memory or on the smart card, as signing and decryption take it.
 //! * [`card`]: smart cards — the engine's card keys and the page's card session.
 //! * [`webcrypto`]: the engine's bulk hashing and AES handed to the browser's WebCrypto.
@@ -30,6 +31,7 @@ pub mod js;
 pub mod open;
 pub mod plan;
 pub mod seal;
+pub mod search;
 pub mod user_key;
 pub mod webcrypto;
 

@@ -1,0 +1,224 @@
+// Searching inside encrypted mail, in this browser. The server cannot read encrypted messages,
+// so the page's worker keeps a full-text index of those the user's digital ID opens
+// (search-index/, through the module's SearchIndex), and this file keeps that index in
+// IndexedDB sealed with AES-256-GCM under a key derived (HKDF-SHA-256) from the ID's private key:
+// what unlocks the ID unlocks its index, and removing the ID removes it (keystore.remove).
+// Neither the index nor a query typed here is sent anywhere; the server only lists which
+// messages of a folder are encrypted and hands over their ciphertext, as for reading them.
+import * as keystore from './keystore.js';
+import { el, formatDate } from './ui.js';
+
+const INFO = new TextEncoder().encode('Sealmail search index of encrypted mail, v1');
+/** During a pass the sealed copy is renewed this often, so a closed tab loses little. */
+const SAVE_EVERY = 50;
+
+async function indexKey(pkcs8) {
+  try {
+    const material = await crypto.subtle.importKey('raw', pkcs8, 'HKDF', false, ['deriveKey']);
+    return await crypto.subtle.deriveKey(
+      { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: INFO },
+      material,
+      { name: 'AES-GCM', length: 256 },
+      false,
+      ['encrypt', 'decrypt'],
+    );
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/** The identity whose key seals the index: one that has an index already, else the newest. */
+async function sealingIdentity(owner) {
+  const identities = await keystore.list(owner);
+  for (const identity of identities) {
+    if (await keystore.sealedIndex(identity.id)) return identity;
+  }
+  return identities[0] || null;
+}
+
+/**
+ * Opens the user's index in the worker. With `ask`, the passphrase is asked for if the ID is
+ * locked; without, a locked ID gives `{ locked }`. `{ missing: true }` when no ID is stored here.
+ * Otherwise `{ handle, size, rebuilt }`: `rebuilt` when the stored index could not be read.
+ */
+export async function openIndex(engine, owner, { ask }) {
+  const identity = await sealingIdentity(owner);
+  if (!identity) return { missing: true };
+  const pkcs8 = ask ? await keystore.unlock(identity) : await keystore.unlockedAlready(identity);
+  if (!pkcs8) return { locked: true };
+  const key = await indexKey(pkcs8);
+  const stored = await keystore.sealedIndex(identity.id);
+  let rebuilt = false;
+  let size;
+  if (stored) {
+    try {
+      const bytes = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: stored.iv }, key, stored.sealed));
+      size = await engine.index_open(bytes);
+    } catch {
+      rebuilt = true;
+    }
+  }
+  if (size === undefined) size = await engine.index_open(null);
+  return { handle: { identity, key }, size, rebuilt };
+}
+
+/** Seals the worker's index and stores it under its identity. */
+export async function saveIndex(engine, { identity, key }) {
+  const bytes = await engine.index_bytes();
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  try {
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, bytes));
+    await keystore.keepSealedIndex({ id: identity.id, iv, sealed, savedAt: Date.now() });
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/**
+ * Adds a message the reader has just opened (read-secure.js). Asks for nothing: if the ID is
+ * locked again (strong protection), the message is simply not indexed.
+ */
+export async function indexOpened(engine, owner, entry, message) {
+  const opened = await openIndex(engine, owner, { ask: false });
+  if (!opened.handle) return;
+  await engine.index_add(entry, message.text || '', message.html || '');
+  await saveIndex(engine, opened.handle);
+}
+
+/** The search page's "Inside encrypted messages" section. */
+export async function start(engine, owner) {
+  const section = document.getElementById('encrypted-search');
+  const form = section.querySelector('form.local-search');
+  const status = section.querySelector('.status');
+  const results = section.querySelector('.encrypted-results');
+  const controls = section.querySelector('.index-controls');
+  const indexButton = section.querySelector('.index-folder');
+  const pauseButton = section.querySelector('.index-pause');
+  const folder = section.dataset.folder || null;
+  const label = section.dataset.indexLabel;
+  indexButton.textContent = `Index encrypted messages in ${label}`;
+  form.hidden = false;
+  controls.hidden = false;
+  let handle = null;
+  let size = 0;
+  let paused = false;
+
+  const say = (text, problem = false) => {
+    status.textContent = text;
+    status.classList.toggle('error', problem);
+  };
+
+  async function ready(ask) {
+    if (handle) return true;
+    const opened = await openIndex(engine, owner, { ask });
+    if (opened.missing) {
+      say('No digital ID is stored in this browser, so encrypted messages cannot be searched here.');
+      controls.hidden = true;
+      return false;
+    }
+    if (opened.locked) {
+      say('Your digital ID is locked. Search here or index a folder, and give its passphrase, to search inside encrypted messages.');
+      return false;
+    }
+    ({ handle, size } = opened);
+    if (opened.rebuilt) say('The search index stored in this browser could not be read; it starts again empty.', true);
+    return true;
+  }
+
+  async function search(query, ask) {
+    if (!await ready(ask)) return;
+    let found;
+    try {
+      found = await engine.index_search(query, folder);
+    } catch (err) {
+      results.replaceChildren();
+      say(err.message, true);
+      return;
+    }
+    results.replaceChildren(...found.map(resultRow));
+    const among = `among the ${size} encrypted message${size === 1 ? '' : 's'} indexed in this browser`;
+    say(found.length
+      ? `${found.length} encrypted message${found.length === 1 ? '' : 's'} found ${among}.`
+      : `No encrypted message matches, ${among}. Index a folder to search more of them.`);
+  }
+
+  async function indexFolder() {
+    if (!await ready(true)) return;
+    const target = section.dataset.indexFolder;
+    indexButton.disabled = true;
+    pauseButton.hidden = false;
+    paused = false;
+    const keys = [];
+    let done = 0;
+    let unreadable = 0;
+    let todo = [];
+    try {
+      const response = await fetch(`/api/search/encrypted?folder=${encodeURIComponent(target)}`);
+      if (!response.ok) throw new Error(`The list of encrypted messages could not be fetched (the server answered ${response.status}).`);
+      const listed = (await response.json()).messages;
+      const missing = new Set(await engine.index_missing(target, listed.map((m) => m.uid)));
+      todo = listed.filter((m) => missing.has(m.uid));
+      for (const identity of await keystore.list(owner)) {
+        keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
+      }
+      for (const m of todo) {
+        if (paused) break;
+        say(`Indexing encrypted messages in ${label}: ${done} of ${todo.length}…`);
+        const raw = await fetch(`/message/raw?folder=${encodeURIComponent(target)}&uid=${m.uid}`);
+        if (!raw.ok) throw new Error(`A message could not be fetched (the server answered ${raw.status}).`);
+        let message = { text: '', html: '' };
+        try {
+          message = (await engine.open(new Uint8Array(await raw.arrayBuffer()), keys)).message;
+        } catch {
+          // Not for any of these IDs: it stays findable by its headers, and is not tried again.
+          unreadable += 1;
+        }
+        const entry = { folder: target, uid: m.uid, subject: message.subject || m.subject, from: m.from, date: m.date };
+        await engine.index_add(entry, message.text || '', message.html || '');
+        done += 1;
+        if (done % SAVE_EVERY === 0) await saveIndex(engine, handle);
+      }
+    } finally {
+      for (const k of keys) k.pkcs8.fill(0);
+      if (done > 0) await saveIndex(engine, handle);
+      size = await engine.index_size();
+      indexButton.disabled = false;
+      pauseButton.hidden = true;
+    }
+    const skipped = unreadable
+      ? ` ${unreadable} could not be opened with your digital IDs; they are found by their headers only.`
+      : '';
+    say(paused && done < todo.length
+      ? `Paused after ${done} of ${todo.length} encrypted messages in ${label}. Press the button again to go on.${skipped}`
+      : `Indexed ${done} more encrypted message${done === 1 ? '' : 's'} in ${label}; ${size} in all are indexed in this browser.${skipped}`);
+    const query = form.elements['local-q'].value.trim();
+    if (query && !paused) await search(query, false);
+  }
+
+  const fail = (err) => say(err.message || String(err), true);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    search(form.elements['local-q'].value, true).catch(fail);
+  });
+  indexButton.addEventListener('click', () => { indexFolder().catch(fail); });
+  pauseButton.addEventListener('click', () => { paused = true; });
+
+  // The words the server just searched for are looked up here too, if the ID is already
+  // unlocked: loading a page never asks for a passphrase.
+  try {
+    // The search box here starts with the words the server searched for (the page's query).
+    const query = form.elements['local-q'].value;
+    if (query.trim()) await search(query, false);
+    else if (await ready(false)) say(`${size} encrypted message${size === 1 ? ' is' : 's are'} indexed in this browser.`);
+  } catch (err) {
+    fail(err);
+  }
+  section.dataset.state = 'ready';
+}
+
+function resultRow(entry) {
+  const href = `/message?folder=${encodeURIComponent(entry.folder)}&uid=${entry.uid}`;
+  return el('li', {},
+    el('a', { href, text: entry.subject || '(no subject)' }),
+    el('span', { class: 'meta', text: ` ${entry.from} · ${formatDate(entry.date)} · ${entry.folder} · encrypted` }));
+}

@@ -11,6 +11,8 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::normalize;
+
 pub use store::Identities;
 
 /// Longest display name kept (characters).
@@ -121,7 +123,7 @@ pub fn may_send_as(
     if !send_rules::addresses::is_plain_address(address) {
         return Err(Refusal::NotAnAddress(address.to_string()));
     }
-    let address = address.to_ascii_lowercase();
+    let address = normalize(address);
     if allowance
         .directory
         .iter()
@@ -151,9 +153,9 @@ pub fn may_send_as(
 /// chose, else the sign-in address.
 pub fn list(allowance: &Allowance<'_>, stored: &[Stored], default_name: &str) -> Vec<Identity> {
     let added: Vec<String> = stored.iter().map(|s| s.address.clone()).collect();
-    let mut addresses: Vec<String> = vec![allowance.primary.to_ascii_lowercase()];
+    let mut addresses: Vec<String> = vec![normalize(allowance.primary)];
     for a in allowance.directory.iter().chain(&added) {
-        let a = a.to_ascii_lowercase();
+        let a = normalize(a);
         if !addresses.contains(&a) {
             addresses.push(a);
         }

@@ -125,7 +125,12 @@ export async function start(engine, owner) {
     return true;
   }
 
-  async function search(query, ask) {
+  /**
+   * Looks `query` up in the index. With `table` (the server's results for the same words), the
+   * messages found are placed among its rows by date, as the server pages them; otherwise they
+   * are listed here.
+   */
+  async function search(query, ask, table = null) {
     if (!await ready(ask)) return;
     let found;
     try {
@@ -135,10 +140,18 @@ export async function start(engine, owner) {
       say(err.message, true);
       return;
     }
-    results.replaceChildren(...found.map(resultRow));
     const among = `among the ${size} encrypted message${size === 1 ? '' : 's'} indexed in this browser`;
+    const count = (n) => `${n} encrypted message${n === 1 ? '' : 's'}`;
+    if (table && found.length) {
+      results.replaceChildren();
+      const { placed, elsewhere } = interleave(table, found, Number(section.dataset.page) || 1, Number(section.dataset.pages) || 1);
+      const more = elsewhere ? ` ${count(elsewhere)} more belong on other pages of the results.` : '';
+      say(`${count(found.length)} found inside by this browser, ${among}: ${placed} listed above, marked "found inside".${more}`);
+      return;
+    }
+    results.replaceChildren(...found.map(resultRow));
     say(found.length
-      ? `${found.length} encrypted message${found.length === 1 ? '' : 's'} found ${among}.`
+      ? `${count(found.length)} found ${among}.`
       : `No encrypted message matches, ${among}. Index a folder to search more of them.`);
   }
 
@@ -208,7 +221,7 @@ export async function start(engine, owner) {
   try {
     // The search box here starts with the words the server searched for (the page's query).
     const query = form.elements['local-q'].value;
-    if (query.trim()) await search(query, false);
+    if (query.trim()) await search(query, false, document.querySelector('table.messages'));
     else if (await ready(false)) say(`${size} encrypted message${size === 1 ? ' is' : 's are'} indexed in this browser.`);
   } catch (err) {
     fail(err);
@@ -216,9 +229,53 @@ export async function start(engine, owner) {
   section.dataset.state = 'ready';
 }
 
+const hrefOf = (entry) => `/message?folder=${encodeURIComponent(entry.folder)}&uid=${entry.uid}`;
+
 function resultRow(entry) {
-  const href = `/message?folder=${encodeURIComponent(entry.folder)}&uid=${entry.uid}`;
   return el('li', {},
-    el('a', { href, text: entry.subject || '(no subject)' }),
+    el('a', { href: hrefOf(entry), text: entry.subject || '(no subject)' }),
     el('span', { class: 'meta', text: ` ${entry.from} · ${formatDate(entry.date)} · ${entry.folder} · encrypted` }));
+}
+
+/**
+ * Places messages found in the index among the server's result rows, newest first as the server
+ * orders them. This page shows the server's page `page` of `pages`: a message newer than its
+ * newest row belongs on an earlier page, one older than its oldest on a later one (except on the
+ * first and last pages). One the server listed too (by its headers) is not listed twice.
+ */
+function interleave(table, found, page, pages) {
+  const body = table.tBodies[0];
+  const when = (row) => Number(row.dataset.when) || 0;
+  const rows = [...body.rows];
+  const newest = Math.max(...rows.map(when));
+  const oldest = Math.min(...rows.map(when));
+  const key = (folderName, uid) => `${folderName}\n${uid}`;
+  const listed = new Set(rows.map((row) => {
+    const link = row.querySelector('td.subject a');
+    const params = link ? new URL(link.href).searchParams : new URLSearchParams();
+    return key(params.get('folder'), params.get('uid'));
+  }));
+  const withFolder = Boolean(table.querySelector('th.folder'));
+  let placed = 0;
+  let elsewhere = 0;
+  for (const entry of found) {
+    if (listed.has(key(entry.folder, String(entry.uid)))) continue;
+    if ((page > 1 && entry.date > newest) || (page < pages && entry.date < oldest)) {
+      elsewhere += 1;
+      continue;
+    }
+    const row = el('tr', { class: 'found-inside', 'data-when': String(entry.date) },
+      el('td', { class: 'from', text: entry.from }),
+      el('td', { class: 'subject' },
+        el('span', { class: 'seal', 'aria-hidden': 'true', title: 'Encrypted', text: '🔒' }),
+        el('span', { class: 'visually-hidden', text: 'Encrypted. ' }),
+        el('a', { href: hrefOf(entry), text: entry.subject || '(no subject)' }),
+        el('span', { class: 'found-inside-mark', text: ' found inside' })),
+      withFolder ? el('td', { class: 'folder', text: entry.folder }) : null,
+      el('td', { class: 'date', text: formatDate(entry.date) }),
+      el('td', { class: 'size' }));
+    body.insertBefore(row, [...body.rows].find((r) => when(r) < entry.date) || null);
+    placed += 1;
+  }
+  return { placed, elsewhere };
 }

@@ -167,6 +167,9 @@ pub struct MessageRow {
     pub folder: Option<String>,
     /// Its selection box starts ticked ("Select all on this page" without script).
     pub checked: bool,
+    /// Seconds since 1970 of the date shown (0 if none): the search page places what the
+    /// browser found inside encrypted messages among these rows by it.
+    pub timestamp: i64,
 }
 
 impl MessageRow {
@@ -192,6 +195,7 @@ impl MessageRow {
             encrypted: m.protection.encrypted,
             folder: None,
             checked: false,
+            timestamp: m.date.or(m.received).unwrap_or(0),
         }
     }
 

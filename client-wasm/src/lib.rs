@@ -11,6 +11,8 @@
 //! * [`plan`](mod@plan): `read_recipients` and `plan_send` (which offered certificates a send
 //!   may be encrypted to, and the messages it becomes), and `read_signer` (key continuity on
 //!   reading), by the shared send rules.
+//! * `sanitize_formatted`: formatted text cleaned as a sent message's is (`rich_text`), for a
+//!   decrypted draft put back into the editor.
 //! * [`search`]: `SearchIndex`, the index of encrypted mail the worker keeps for the page.
 //! * [`user_key`]: a key in memory or on the smart card, as signing and decryption take it.
 //! * [`card`]: smart cards — the engine's card keys and the page's card session.
@@ -39,6 +41,13 @@ pub mod webcrypto;
 #[wasm_bindgen]
 pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Formatted text with only what the compose editor can make (the `rich_text` rule). The page
+/// puts a decrypted draft's HTML through this before it goes into the editor.
+#[wasm_bindgen]
+pub fn sanitize_formatted(html: &str) -> String {
+    rich_text::sanitize(html)
 }
 
 #[cfg(feature = "bench")]

@@ -57,6 +57,9 @@ pub struct AttachmentInput {
 #[serde(rename_all = "camelCase", default)]
 pub struct SealRequest {
     pub text: String,
+    /// Formatted text from the editor, untrusted: it is sanitised here and the plain-text part
+    /// is derived from it (`text` is then not used), as the server does for mail it can read.
+    pub html: Option<String>,
     pub attachments: Vec<AttachmentInput>,
     pub sign: bool,
     pub encrypt: bool,
@@ -285,7 +288,13 @@ pub async fn seal_message_with<B: Bulk, C: CardChannel>(
             data: &a.data,
         })
         .collect();
-    let mut entity = mime::build_mixed(&request.text, &attachments);
+    let formatted = request.html.as_deref().map(rich_text::sanitize);
+    let text = match &formatted {
+        Some(clean) => rich_text::plain_text(clean),
+        None => request.text.clone(),
+    };
+    let document = formatted.as_deref().map(rich_text::document);
+    let mut entity = mime::build_mixed(&text, document.as_deref(), &attachments);
     if let Some(headers) = &request.protected_headers
         && request.sign
     {

@@ -375,6 +375,36 @@ fn seal_sign_and_encrypt_then_open() {
 }
 
 #[test]
+fn formatted_text_is_sealed_clean_beside_its_plain_text() {
+    let contents = identity::inspect(&pki().p12, "sesame").unwrap();
+    let mut req = request(&contents, true, true);
+    req.html = Some(
+        "<p>Hello <b>Bob</b></p><img src=\"https://tracker.test/p.gif\"><ul><li>figures</li></ul>\
+         <script>steal()</script>"
+            .into(),
+    );
+    let sealed = seal::seal_message(&req).unwrap();
+    let opened = open::open_message(&[OUTER, &sealed].concat(), &[key_input(&contents)]).unwrap();
+    let html = opened.message.html.as_deref().unwrap();
+    assert!(
+        html.contains("<b>Bob</b>") && html.contains("<li>figures</li>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("tracker") && !html.contains("steal"),
+        "{html}"
+    );
+    // The text part comes from the HTML, not from the typed text beside it.
+    let text = opened.message.text.as_deref().unwrap();
+    assert!(
+        text.contains("Hello **Bob**") && text.contains("* figures"),
+        "{text}"
+    );
+    assert!(!text.contains("the report is attached"), "{text}");
+    assert_eq!(opened.message.attachments.len(), 1);
+}
+
+#[test]
 fn sign_only_clear_and_opaque_and_encrypt_only() {
     let contents = identity::inspect(&pki().p12, "sesame").unwrap();
     for opaque in [false, true] {

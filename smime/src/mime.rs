@@ -713,19 +713,24 @@ pub struct Attachment<'a> {
 const MAX_FILENAME_CHARS: usize = 120;
 
 /// Build a bare MIME entity (Content-* fields, blank line, body; CRLF; 7-bit safe) for a message
-/// composed in the browser: the text as text/plain; charset=utf-8 in quoted-printable, and each
-/// attachment in base64 under multipart/mixed. Without attachments the entity is just the text
-/// part. Deterministic (the boundary is derived from the content), so it needs no randomness.
-pub fn build_mixed(text: &str, attachments: &[Attachment<'_>]) -> Vec<u8> {
-    let mut text_part = Vec::with_capacity(text.len() + 128);
-    text_part.extend_from_slice(
-        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
-    );
-    text_part.extend_from_slice(&encode_quoted_printable(text));
+/// composed in the browser: the text as text/plain; charset=utf-8 in quoted-printable (with
+/// `html`, a multipart/alternative of that text and the HTML document), and each attachment in
+/// base64 under multipart/mixed. Without attachments the entity is just the text part(s).
+/// Deterministic (the boundary is derived from the content), so it needs no randomness.
+/// `html` must already be clean: this only frames it.
+pub fn build_mixed(text: &str, html: Option<&str>, attachments: &[Attachment<'_>]) -> Vec<u8> {
+    let text_part = quoted_printable_part("text/plain", text);
+    let body = match html {
+        Some(html) => multipart(
+            "alternative",
+            &[text_part, quoted_printable_part("text/html", html)],
+        ),
+        None => text_part,
+    };
     if attachments.is_empty() {
-        return text_part;
+        return body;
     }
-    let mut parts = vec![text_part];
+    let mut parts = vec![body];
     for attachment in attachments {
         let mut part = Vec::with_capacity(attachment.data.len() * 4 / 3 + 512);
         let (name_param, filename_param) = filename_parameters(attachment.name);
@@ -739,12 +744,29 @@ pub fn build_mixed(text: &str, attachments: &[Attachment<'_>]) -> Vec<u8> {
         part.extend_from_slice(&encode_base64_lines(attachment.data));
         parts.push(part);
     }
+    multipart("mixed", &parts)
+}
+
+/// A text part in quoted-printable, UTF-8.
+fn quoted_printable_part(media_type: &str, text: &str) -> Vec<u8> {
+    let mut part = Vec::with_capacity(text.len() + 128);
+    part.extend_from_slice(
+        format!("Content-Type: {media_type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+            .as_bytes(),
+    );
+    part.extend_from_slice(&encode_quoted_printable(text));
+    part
+}
+
+/// A multipart entity of `subtype` around whole parts (their fields, blank line and body).
+fn multipart(subtype: &str, parts: &[Vec<u8>]) -> Vec<u8> {
     let boundary = choose_boundary(&parts.concat());
     let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 512);
     out.extend_from_slice(
-        format!("Content-Type: multipart/mixed;\r\n boundary=\"{boundary}\"\r\n\r\n").as_bytes(),
+        format!("Content-Type: multipart/{subtype};\r\n boundary=\"{boundary}\"\r\n\r\n")
+            .as_bytes(),
     );
-    for part in &parts {
+    for part in parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         out.extend_from_slice(part);
         if !part.ends_with(b"\r\n") {
@@ -986,12 +1008,53 @@ mod tests {
     }
 
     #[test]
+    fn formatted_text_goes_out_as_an_alternative_beside_attachments() {
+        let html = "<!DOCTYPE html>\n<html><body><b>Gr\u{fc}\u{df}e</b></body></html>\n";
+        let built = build_mixed(
+            "Gr\u{fc}\u{df}e",
+            Some(html),
+            &[Attachment {
+                name: "a.txt",
+                content_type: "text/plain",
+                data: b"x",
+            }],
+        );
+        assert_eq!(make_7bit_safe(built.clone()).unwrap(), built);
+        let mixed = Entity::parse(&built).unwrap();
+        assert!(mixed.content_type().is("multipart/mixed"));
+        let outer = mixed.content_type().param("boundary").unwrap().to_string();
+        let parts = split_multipart(mixed.body, &outer).unwrap();
+        assert_eq!(parts.len(), 2);
+        let alternative = Entity::parse(parts[0]).unwrap();
+        assert!(alternative.content_type().is("multipart/alternative"));
+        let inner = alternative
+            .content_type()
+            .param("boundary")
+            .unwrap()
+            .to_string();
+        assert_ne!(inner, outer);
+        let texts = split_multipart(alternative.body, &inner).unwrap();
+        let plain = Entity::parse(texts[0]).unwrap();
+        let rich = Entity::parse(texts[1]).unwrap();
+        assert!(plain.content_type().is("text/plain"));
+        assert_eq!(plain.transfer_encoding(), "quoted-printable");
+        assert_eq!(plain.body, b"Gr=C3=BC=C3=9Fe");
+        assert!(rich.content_type().is("text/html"));
+        assert!(
+            String::from_utf8_lossy(rich.body).contains("<b>Gr=C3=BC=C3=9Fe</b>"),
+            "{}",
+            String::from_utf8_lossy(rich.body)
+        );
+    }
+
+    #[test]
     fn build_mixed_is_a_safe_multipart() {
-        let plain = build_mixed("hi", &[]);
+        let plain = build_mixed("hi", None, &[]);
         assert!(plain.starts_with(b"Content-Type: text/plain; charset=utf-8\r\n"));
         let data = [0u8, 1, 2, 255];
         let built = build_mixed(
             "hi",
+            None,
             &[
                 Attachment {
                     name: "a \"b\".bin",

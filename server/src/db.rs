@@ -106,6 +106,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_identities.sql"),
         include_str!("../../migrations/postgres/0009_identities.sql"),
     ),
+    (
+        10,
+        "compose_formatted",
+        include_str!("../../migrations/sqlite/0010_compose_formatted.sql"),
+        include_str!("../../migrations/postgres/0010_compose_formatted.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -45,7 +45,10 @@ pub struct Draft {
     pub cc: Vec<Recipient>,
     pub bcc: Vec<Recipient>,
     pub subject: String,
+    /// The text, or with `html` the plain-text alternative derived from it.
     pub body: String,
+    /// Formatted text, sanitised: the message goes out as multipart/alternative.
+    pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -76,6 +79,9 @@ pub struct Composition {
     pub bcc: String,
     pub subject: String,
     pub body: String,
+    /// Formatted text as the editor posted it (untrusted; sanitised when built). When present,
+    /// the plain text is derived from it and `body` is not used.
+    pub html: Option<String>,
     pub attachments: Vec<Attachment>,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -145,6 +151,7 @@ impl Composition {
     ) -> Result<Vec<u8>, ComposeError> {
         let headers_only = Composition {
             body: String::new(),
+            html: None,
             attachments: Vec::new(),
             ..self.clone()
         };
@@ -159,13 +166,18 @@ impl Composition {
         message_id: String,
         date: i64,
     ) -> Draft {
+        let html = self.html.as_deref().map(rich_text::sanitize);
         Draft {
             from,
             to,
             cc,
             bcc,
             subject: one_line(&self.subject),
-            body: self.body.clone(),
+            body: match &html {
+                Some(clean) => rich_text::plain_text(clean),
+                None => self.body.clone(),
+            },
+            html,
             attachments: self.attachments.clone(),
             // The form's ids were screened when it was read; screened again here because a
             // bad one would be written into the header raw, whoever built the composition.
@@ -218,6 +230,7 @@ pub fn build(draft: &Draft, copy: Copy) -> Result<Vec<u8>, ComposeError> {
 pub fn build_sealed(draft: &Draft, copy: Copy, entity: &[u8]) -> Result<Vec<u8>, ComposeError> {
     let headers_only = Draft {
         body: String::new(),
+        html: None,
         attachments: Vec::new(),
         ..draft.clone()
     };
@@ -264,6 +277,9 @@ fn build_with(
         .date(draft.date)
         .message_id(draft.message_id.clone())
         .text_body(normalise_newlines(&draft.body));
+    if let Some(html) = &draft.html {
+        builder = builder.html_body(rich_text::document(html));
+    }
     if !draft.to.is_empty() {
         builder = builder.to(list(&draft.to));
     }
@@ -348,6 +364,7 @@ mod tests {
             bcc: parse_recipients("dave@example.test").unwrap(),
             subject: "Quarterly numbers".into(),
             body: "Hello\nBob".into(),
+            html: None,
             attachments: vec![Attachment {
                 name: "n.bin".into(),
                 content_type: "application/octet-stream".into(),
@@ -358,6 +375,44 @@ mod tests {
             message_id: "abc@example.test".into(),
             date: 1_700_000_000,
         }
+    }
+
+    #[test]
+    fn formatted_text_goes_out_clean_beside_its_plain_text() {
+        let form = Composition {
+            to: "bob@example.test".into(),
+            subject: "Formatted".into(),
+            body: "typed text the editor mirrored, not used".into(),
+            html: Some(
+                "<p>Hello <b>Bob</b><img src=\"https://tracker.test/p.gif\"></p>\
+                 <ul><li>apples</li></ul><script>steal()</script>"
+                    .into(),
+            ),
+            ..Composition::default()
+        };
+        let me = Recipient {
+            name: None,
+            email: "alice@example.test".into(),
+        };
+        let draft = form
+            .validate(me, "f@example.test".into(), 1_700_000_000)
+            .unwrap();
+        let raw = build(&draft, Copy::Delivered).unwrap();
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("multipart/alternative"), "{text}");
+        let html = parsed.body_html(0).unwrap();
+        assert!(html.contains("<b>Bob</b>"), "{html}");
+        assert!(
+            !html.contains("tracker") && !html.contains("steal"),
+            "{html}"
+        );
+        let plain = parsed.body_text(0).unwrap();
+        assert!(
+            plain.contains("Hello **Bob**") && plain.contains("* apples"),
+            "{plain}"
+        );
+        assert!(!plain.contains("mirrored"), "{plain}");
     }
 
     #[test]

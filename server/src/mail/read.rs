@@ -32,6 +32,9 @@ pub struct MessageView {
     pub body: Body,
     /// The body as plain text (HTML converted), for quoting in a reply.
     pub plain_text: String,
+    /// The HTML body as the message carries it (unsanitised), for a formatted reply or a
+    /// reopened formatted draft; `rich_text::sanitize` cleans it there.
+    pub formatted: Option<String>,
     pub attachments: Vec<AttachmentInfo>,
     /// Recipient fields exactly as typed, present on drafts this server saved.
     pub typed_to: Option<String>,
@@ -82,6 +85,7 @@ pub fn view(
         .first()
         .and_then(|&i| message.parts.get(i as usize))
         .filter(|p| matches!(p.body, PartType::Html(_)));
+    let formatted = html_part.map(|p| p.text_contents().unwrap_or_default().to_string());
     let body = match html_part {
         Some(part) => {
             let cid_urls: HashMap<String, String> = message
@@ -160,6 +164,7 @@ pub fn view(
             .body_text(0)
             .map(|t| t.into_owned())
             .unwrap_or_default(),
+        formatted,
         attachments,
         typed_to: typed(&message, super::compose::TYPED_TO),
         typed_cc: typed(&message, super::compose::TYPED_CC),

@@ -79,6 +79,7 @@ pub async fn compose_page(
         let encrypted = matches!(sealed, Sealed::Encrypted);
         if encrypted {
             original.plain_text = "[The original message is encrypted and is not quoted.]".into();
+            original.formatted = None;
             original.attachments.clear();
         }
         if let Some(from) = prefill(&mut page, &identities.list, mode, &original, &folder, uid) {
@@ -88,15 +89,24 @@ pub async fn compose_page(
             // The header fields are filled here; the body and attachments only the browser can
             // fill, once it has decrypted the draft with the user's key. It stays encrypted.
             page.body.clear();
+            page.body_html.clear();
             page.encrypt = true;
             page.sealed_draft_href =
                 Some(format!("/message/raw?folder={}&uid={}", enc(&folder), uid));
         }
-        if mode != "draft" {
-            page.body = identities::signature_block(&chosen.signature) + &page.body;
+        let signature = identities::signature_block(&chosen.signature);
+        if mode == "draft" {
+            // A draft reopens in the format it was saved in.
+            page.formatted = original.formatted.is_some();
+        } else {
+            page.formatted = defaults.compose_formatted;
+            page.body_html = rich_text::from_plain_text(&signature) + &page.body_html;
+            page.body = signature + &page.body;
         }
     } else {
+        page.formatted = defaults.compose_formatted;
         page.body = identities::signature_block(&chosen.signature);
+        page.body_html = rich_text::from_plain_text(&page.body);
     }
     page.from_choices = from_choices(&identities.list, &chosen.address);
     Ok(page.into_response())
@@ -130,6 +140,8 @@ fn blank_page(
         bcc: String::new(),
         subject: String::new(),
         body: String::new(),
+        formatted: false,
+        body_html: String::new(),
         send_id: random_token(),
         uncertain: false,
         max_upload_bytes: state.config.web.max_upload_bytes,
@@ -205,6 +217,7 @@ fn prefill<'a>(
             }
             page.subject = compose::reply_subject(&original.subject);
             page.body = compose::quote(&attribution, &original.plain_text);
+            page.body_html = rich_text::quote(&attribution, &formatted_original(original));
             threading(page);
             identities::for_reply(mine, &addressed_to)
         }
@@ -218,6 +231,17 @@ fn prefill<'a>(
                 original.subject,
                 original.to.join(", "),
                 original.plain_text
+            );
+            page.body_html = format!(
+                "<p><br></p><p>{}</p>{}",
+                rich_text::from_plain_text(&format!(
+                    "---------- Forwarded message ----------\nFrom: {}\nDate: {}\nSubject: {}\nTo: {}",
+                    original.from.join(", "),
+                    views::format_date(original.date),
+                    original.subject,
+                    original.to.join(", "),
+                )),
+                rich_text::sanitize(&formatted_original(original))
             );
             keep_all(page);
             identities::for_reply(mine, &addressed_to)
@@ -241,6 +265,7 @@ fn prefill<'a>(
                 .plain_text
                 .trim_end_matches(['\r', '\n'])
                 .to_string();
+            page.body_html = rich_text::sanitize(&formatted_original(original));
             page.draft_uid = Some(uid);
             // The draft's own send id: if it was sent (or may have been) already, sending it
             // again is recognised as the same send.
@@ -256,6 +281,14 @@ fn prefill<'a>(
             identities::for_reply(mine, &original.from_addresses)
         }
         _ => None,
+    }
+}
+
+/// The original's formatted text, or its plain text as formatted text.
+fn formatted_original(original: &read::MessageView) -> String {
+    match &original.formatted {
+        Some(html) => html.clone(),
+        None => rich_text::from_plain_text(&original.plain_text),
     }
 }
 
@@ -303,6 +336,7 @@ pub(super) struct Submitted {
 
 pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, PageError> {
     let mut s = Submitted::default();
+    let (mut formatted, mut body_html) = (false, None);
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             PageError::TooLarge
@@ -354,9 +388,14 @@ pub(super) async fn read_form(mut multipart: Multipart) -> Result<Submitted, Pag
             "fork_to" => s.fork_to.push(value),
             "sealed_draft" => s.sealed_draft = !value.is_empty(),
             "from" => s.from = value,
+            "format" => formatted = value == "html",
+            "body_html" => body_html = Some(value),
             _ => {}
         }
     }
+    // The editor's text counts only when the user wrote in it: without scripts the page posts
+    // just the plain text area.
+    s.form.html = body_html.filter(|_| formatted);
     Ok(s)
 }
 
@@ -906,6 +945,10 @@ async fn unsent_page(
     page.bcc = s.form.bcc.clone();
     page.subject = s.form.subject.clone();
     page.body = s.form.body.clone();
+    if let Some(html) = &s.form.html {
+        page.formatted = true;
+        page.body_html = rich_text::sanitize(html);
+    }
     page.in_reply_to = s.form.in_reply_to.clone().unwrap_or_default();
     page.references = s.form.references.join(" ");
     // The same send id: if the first attempt did go out after all, a retry cannot send it twice.

@@ -62,6 +62,7 @@ pub struct OptionsForm {
     /// Check boxes: present ("on") when checked.
     sign: Option<String>,
     encrypt: Option<String>,
+    formatted: Option<String>,
 }
 
 pub async fn save_options(
@@ -86,6 +87,7 @@ pub async fn save_options(
             form.encrypt.is_some()
         },
         conversations: before.conversations,
+        compose_formatted: form.formatted.is_some(),
     };
     options::save(&state.db, &user.0.email, chosen).await?;
     Ok(Redirect::to("/options?notice=options").into_response())

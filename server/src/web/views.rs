@@ -644,6 +644,10 @@ pub struct ComposePage {
     pub bcc: String,
     pub subject: String,
     pub body: String,
+    /// Written as formatted text: the page's editor starts from `body_html`, and the plain
+    /// `body` stays the text for a browser without scripts.
+    pub formatted: bool,
+    pub body_html: String,
     pub send_id: String,
     /// An earlier attempt of this send may have gone out: "Send again as a new message" is
     /// offered (and plain "Send" is refused with the explanation).

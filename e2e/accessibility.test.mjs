@@ -76,6 +76,11 @@ test('every page passes axe-core with no serious or critical finding', async () 
     if (name === 'compose' || name === 'Digital IDs') await engineReady(alice);
     await assertClean(alice, name);
   }
+  // Compose in formatted text: the format choice, the toolbar and the editor.
+  await alice.goto(`${server.url}/compose`);
+  await alice.getByLabel('Format', { exact: true }).selectOption('html');
+  await alice.getByRole('toolbar', { name: 'Formatting' }).waitFor();
+  await assertClean(alice, 'compose in formatted text');
   await alice.context().close();
 });
 

@@ -210,7 +210,7 @@ test('a message can be written and sent with the keyboard alone', async () => {
     assert.ok(++steps < 60, 'the To field is not reachable by Tab');
   }
   await alice.keyboard.type(rig.email('bob'));
-  for (const [label, text] of [['Cc', ''], ['Bcc', ''], ['Subject', subject], ['Message', 'Typed without a mouse.']]) {
+  for (const [label, text] of [['Cc', ''], ['Bcc', ''], ['Subject', subject], ['Format', ''], ['Message', 'Typed without a mouse.']]) {
     await alice.keyboard.press('Tab');
     assert.equal(await focused(), label);
     await alice.keyboard.type(text);

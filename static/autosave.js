@@ -141,6 +141,11 @@ async function saveOnce(closing) {
     size += entity.length;
   } else {
     body.append('body', field('body'));
+    if (field('format') === 'html') {
+      body.append('format', 'html');
+      body.append('body_html', field('body_html'));
+      size += field('body_html').length * 3;
+    }
     for (const box of form.querySelectorAll('input[name="keep_part"]:checked')) body.append('keep_part', box.value);
     sentFiles = form.elements.attachments?.files || null;
     for (const file of sentFiles || []) {

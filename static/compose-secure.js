@@ -5,6 +5,7 @@ import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
 import * as correspondents from './correspondents.js';
 import * as autosave from './autosave.js';
+import * as richText from './rich-text.js';
 import { openWithOwnKeys } from './read-secure.js';
 import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, formatDate, fromBase64, postJson, toBase64 } from './ui.js';
 
@@ -203,6 +204,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     for (const message of messages) {
       const entity = await engine.seal({
         text: field('body'),
+        html: richText.formatted() ?? undefined,
         attachments,
         sign,
         encrypt,
@@ -331,6 +333,7 @@ async function sealDraft(engine, owner, form, policy) {
   const attachments = await collectAttachments(form);
   const entity = await engine.seal({
     text: form.elements.body.value,
+    html: richText.formatted() ?? undefined,
     attachments,
     sign: false,
     encrypt: true,
@@ -377,8 +380,9 @@ async function openDraft(engine, owner, form, policy) {
     }
     const message = opened.message;
     form.elements.body.value = message.text || '';
-    keepInFileField(form, message.attachments || []);
     form.elements.body.readOnly = false;
+    richText.fill(message.text || '', message.html ? await engine.sanitize_formatted(message.html) : '');
+    keepInFileField(form, message.attachments || []);
     autosave.opened();
     tell(`Encrypted draft opened${message.attachments?.length ? `, with ${message.attachments.length} attachment(s)` : ''}. It is saved encrypted.`);
   } catch (err) {

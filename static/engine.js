@@ -79,6 +79,7 @@ export async function startEngine() {
     read_signer: (request) => call('read_signer', request),
     seal: (request) => call('seal', request),
     open: (raw, keys) => call('open', raw, keys),
+    sanitize_formatted: (html) => call('sanitize_formatted', html),
     // The search index of encrypted mail (encrypted-search.js keeps its sealed bytes).
     index_open: (bytes) => call('index_open', bytes),
     index_add: (entry, text, html) => call('index_add', entry, text, html),

@@ -76,11 +76,16 @@ test('every page passes axe-core with no serious or critical finding', async () 
     if (name === 'compose' || name === 'Digital IDs') await engineReady(alice);
     await assertClean(alice, name);
   }
-  // Compose in formatted text: the format choice, the toolbar and the editor.
+  // Compose in formatted text (the format choice, the toolbar, the editor), with a recipient
+  // shown as a token.
   await alice.goto(`${server.url}/compose`);
+  await engineReady(alice);
   await alice.getByLabel('Format', { exact: true }).selectOption('html');
   await alice.getByRole('toolbar', { name: 'Formatting' }).waitFor();
-  await assertClean(alice, 'compose in formatted text');
+  await alice.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+  await alice.getByLabel('To', { exact: true }).dispatchEvent('change');
+  await alice.getByRole('list', { name: 'Recipients in To' }).getByRole('listitem').waitFor({ timeout: 30000 });
+  await assertClean(alice, 'compose in formatted text, with a recipient token');
   await alice.context().close();
 });
 

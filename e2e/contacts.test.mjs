@@ -105,6 +105,19 @@ test('alice keeps an address book, is offered its people while writing, exports 
     `"${label} Person42" <${label.toLowerCase()}.person42@outside.test>, "Bob Directory" <${rig.email('bob')}>, `);
   assert.equal(await alice.getByRole('heading', { name: 'New message', level: 1 }).count(), 1, 'Enter chose; it did not send');
 
+  // Each chosen recipient is a token saying whether mail to them can be encrypted.
+  const tokens = alice.getByRole('list', { name: 'Recipients in To' });
+  const person42 = `${label.toLowerCase()}.person42@outside.test`;
+  const bobToken = tokens.getByRole('listitem').filter({ hasText: 'Bob Directory' });
+  await bobToken.waitFor({ timeout: 30000 });
+  assert.match(await bobToken.textContent(), new RegExp(`Bob Directory <${rig.email('bob')}> — can encrypt`));
+  assert.match(await tokens.getByRole('listitem').filter({ hasText: person42 }).textContent(), /— no certificate/);
+  // Removing a token takes that recipient out of the field, and only that one.
+  await tokens.getByRole('button', { name: `Remove ${person42} from To` }).click();
+  assert.equal(await to.inputValue(), `"Bob Directory" <${rig.email('bob')}>, `);
+  await tokens.getByRole('listitem').filter({ hasText: person42 }).waitFor({ state: 'detached' });
+  assert.equal(await tokens.getByRole('listitem').count(), 1);
+
   // Export: one .vcf with everyone.
   await alice.getByRole('link', { name: 'Address book' }).click();
   const [download] = await Promise.all([

@@ -134,11 +134,19 @@ test('an LDAP group expands to bob and carol, and mail to them is encrypted to t
   assert.deepEqual(answer.problems, []);
 
   // Delivering to the group's own address is the mail server's job (the rig's Postfix has no
-  // such alias), so alice writes to its members.
+  // such alias), so alice expands it on the page: its token puts its members in its place.
   const subject = unique('To the LDAP group');
   const text = `Only bob and carol can read ${Date.now().toString(36)}.`;
   assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
-  await composeSecure(alice, { to: `${rig.email('bob')}, ${rig.email('carol')}`, subject, body: text, sign: true, encrypt: true });
+  await composeSecure(alice, { to: group, subject, body: text, sign: true, encrypt: true });
+  await alice.getByLabel('To', { exact: true }).dispatchEvent('change');
+  const tokens = alice.getByRole('list', { name: 'Recipients in To' });
+  const listToken = tokens.getByRole('listitem').filter({ hasText: group });
+  await listToken.filter({ hasText: 'list of 2: all can encrypt' }).waitFor({ timeout: 30000 });
+  await listToken.getByRole('button', { name: `Put the 2 members of ${group} in To` }).click();
+  assert.deepEqual((await alice.getByLabel('To', { exact: true }).inputValue()).split(/,\s*/).filter(Boolean).sort(),
+    [rig.email('bob'), rig.email('carol')]);
+  await tokens.getByRole('listitem').filter({ hasText: rig.email('carol') }).filter({ hasText: 'can encrypt' }).waitFor({ timeout: 30000 });
   await alice.getByRole('button', { name: 'Send' }).click();
   await unlockIfAsked(alice);
   await sentNotice(alice);

@@ -6,6 +6,7 @@ import * as smartcard from './smartcard.js';
 import * as correspondents from './correspondents.js';
 import * as autosave from './autosave.js';
 import * as richText from './rich-text.js';
+import * as recipientTokens from './recipient-tokens.js';
 import { openWithOwnKeys } from './read-secure.js';
 import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, formatDate, fromBase64, postJson, toBase64 } from './ui.js';
 
@@ -15,6 +16,7 @@ export function start(engine, owner) {
   const form = document.querySelector('form.compose');
   if (!form) return;
   smartcard.attach(engine);
+  recipientTokens.start(engine);
   const group = form.querySelector('.security');
   const signToggle = document.getElementById('toggle-sign');
   const encryptToggle = document.getElementById('toggle-encrypt');

@@ -24,8 +24,8 @@ function tokenStart(text) {
   return start;
 }
 
-/** A suggestion as it goes into the field. */
-function recipientText({ name, address }) {
+/** A recipient as it goes into the field (recipient-tokens.js writes the field this way too). */
+export function recipientText({ name, address }) {
   if (!name || name.toLowerCase() === address.toLowerCase()) return `${address}, `;
   return `"${name.replace(/[\\"]/g, '\\$&')}" <${address}>, `;
 }
@@ -79,6 +79,7 @@ function wire(input, status) {
     input.setSelectionRange(at, at);
     close();
     input.focus();
+    input.dispatchEvent(new Event('change', { bubbles: true })); // its token shows now
   };
   const show = (found) => {
     items = found;

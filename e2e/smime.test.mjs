@@ -69,9 +69,24 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
     to: rig.email('bob'), subject, body: text, sign: true, encrypt: true,
     files: [{ name: 'budget.bin', mimeType: 'application/octet-stream', buffer: attachment }],
   });
+  // Every step the progress bar names, and how full it was, while the message is sealed and sent
+  // (kept in sessionStorage: the page moves on once it is sent).
+  await alice.evaluate(() => {
+    const seen = [];
+    const label = document.getElementById('send-progress-label');
+    const bar = document.getElementById('send-progress');
+    new MutationObserver(() => {
+      seen.push([label.textContent, bar.hasAttribute('value') ? bar.value : null]);
+      sessionStorage.setItem('progressSeen', JSON.stringify(seen));
+    }).observe(label, { childList: true, characterData: true, subtree: true });
+  });
   await alice.getByRole('button', { name: 'Send' }).click();
   await unlockIfAsked(alice);
   await sentNotice(alice);
+  const seen = await alice.evaluate(() => JSON.parse(sessionStorage.getItem('progressSeen') || '[]'));
+  assert.ok(seen.some(([text, value]) => text === 'Signing and encrypting…' && value === null), JSON.stringify(seen));
+  const uploads = seen.filter(([text]) => /^Uploading .+ of \d+\.\d MB…$/.test(text));
+  assert.ok(uploads.length > 0 && uploads.every(([, value]) => value > 0 && value <= 1), JSON.stringify(seen));
 
   const bob = await signedInPage(browser, front, 'bob');
   const bobRequests = recordRequests();

@@ -230,3 +230,33 @@ test('a message can be written and sent with the keyboard alone', async () => {
   await bob.context().close();
   await alice.context().close();
 });
+
+test('files dropped on the message are attached and listed with their sizes, and one can be taken off again', async () => {
+  const subject = unique('Dropped files');
+  const alice = await signedInPage(browser, server, 'alice');
+  await compose(alice, { to: rig.email('bob'), subject, body: 'Two files dropped, one kept.' });
+  const form = alice.locator('form.compose');
+  // What the browser hands a page when files are dragged onto it from the desktop.
+  const dropped = await alice.evaluateHandle(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(['kept notes'], 'notes.txt', { type: 'text/plain' }));
+    transfer.items.add(new File([new Uint8Array(3 * 1024)], 'mistake.bin', { type: 'application/octet-stream' }));
+    return transfer;
+  });
+  await form.dispatchEvent('dragenter', { dataTransfer: dropped });
+  assert.match(await form.getAttribute('class'), /dropping/, 'the form shows it takes the drop');
+  await form.dispatchEvent('drop', { dataTransfer: dropped });
+  const files = alice.getByRole('list', { name: 'Files to attach' });
+  assert.deepEqual(await files.getByRole('listitem').allTextContents(), ['notes.txt (10 bytes) Remove', 'mistake.bin (3 KB) Remove']);
+  await files.getByRole('button', { name: 'Remove mistake.bin' }).click();
+  assert.deepEqual(await alice.getByLabel('Attach files').evaluate((input) => [...input.files].map((f) => f.name)), ['notes.txt']);
+  await alice.getByRole('button', { name: 'Send' }).click();
+  await sentNotice(alice);
+
+  const bob = await signedInPage(browser, server, 'bob');
+  await (await waitForMessage(bob, subject)).click();
+  await bob.getByRole('link', { name: 'Download notes.txt' }).waitFor();
+  assert.equal(await bob.getByRole('link', { name: 'Download mistake.bin' }).count(), 0, 'the removed file was sent');
+  await bob.context().close();
+  await alice.context().close();
+});

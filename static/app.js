@@ -65,7 +65,11 @@ for (const form of document.querySelectorAll('form.compose')) {
     const button = event.submitter;
     if (form.dataset.busy) { event.preventDefault(); return; }
     form.dataset.busy = '1';
-    if (button && button.value === 'send') button.textContent = 'Sending…';
+    if (button && button.value === 'send') {
+      button.textContent = 'Sending…';
+      // A browser tells a page nothing of a form's upload, so the bar can only say it is going.
+      import('./ui.js').then(({ progress }) => progress('Sending…'));
+    }
   });
 }
 

@@ -177,7 +177,10 @@ function remember(answer, sentFiles) {
   setHidden('source_folder', answer.folder);
   setHidden('source_uid', answer.draft_uid);
   const input = form.elements.attachments;
-  if (input && input.files === sentFiles) input.value = '';
+  if (input && input.files === sentFiles) {
+    input.value = '';
+    input.dispatchEvent(new Event('change')); // the list of files to attach (attachments.js)
+  }
   form.querySelector('fieldset.kept')?.remove();
   if (!answer.kept?.length) return;
   const fieldset = el('fieldset', { class: 'kept' }, el('legend', { text: 'Attachments' }));

@@ -8,7 +8,7 @@ import * as autosave from './autosave.js';
 import * as richText from './rich-text.js';
 import * as recipientTokens from './recipient-tokens.js';
 import { openWithOwnKeys } from './read-secure.js';
-import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, formatDate, fromBase64, postJson, toBase64 } from './ui.js';
+import { INSERT_CARD, SMART_CARD_ONLY, choose, csrfToken, formatDate, formatSize, fromBase64, postJson, progress, toBase64 } from './ui.js';
 
 const NO_SIGNING_ID = 'A digital ID that allows you to sign this message is missing.';
 
@@ -63,6 +63,7 @@ export function start(engine, owner) {
       say(status, err.message || String(err), true);
       autosave.resume();
     } finally {
+      progress(null);
       delete form.dataset.busy;
       button.textContent = label;
     }
@@ -202,7 +203,9 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   const sealed = [];
   try {
     if (sign && signer.cardSlot === undefined) pkcs8 = await keystore.unlock(signer);
-    say(status, sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…');
+    const step = sign && encrypt ? 'Signing and encrypting…' : sign ? 'Signing…' : 'Encrypting…';
+    say(status, step);
+    progress(step);
     for (const message of messages) {
       const entity = await engine.seal({
         text: field('body'),
@@ -248,12 +251,37 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     body.append('fork_to', fork.to.join(', '));
     body.append('fork_entity', new Blob([fork.entity], { type: 'application/octet-stream' }), 'fork_entity');
   }
-  const response = await fetch('/compose/sealed', { method: 'POST', body, headers: { 'X-CSRF-Token': csrfToken() } });
-  const reply = await response.json().catch(() => ({}));
+  const response = await upload('/compose/sealed', body);
+  const reply = response.json;
   if (reply.uncertain) form.querySelector('#send-new')?.removeAttribute('hidden');
   if (!response.ok) throw new Error(reply.error || `Your message was not sent: the server answered ${response.status}.`);
   await correspondents.remember(owner, used).catch(() => {});
   window.location.assign(reply.location);
+}
+
+/**
+ * Posts `body` with the progress bar following the upload (fetch cannot report it, XHR can),
+ * then waiting for the server's answer. Resolves `{ ok, status, json }`; rejects only when the
+ * request could not be made, in words.
+ */
+function upload(url, body) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open('POST', url);
+    request.setRequestHeader('X-CSRF-Token', csrfToken());
+    request.upload.addEventListener('progress', (event) => {
+      if (!event.lengthComputable) return;
+      progress(`Uploading ${formatSize(event.loaded)} of ${formatSize(event.total)}…`, event.loaded / event.total);
+    });
+    request.upload.addEventListener('load', () => progress('Waiting for the mail server…'));
+    request.addEventListener('load', () => {
+      let json = {};
+      try { json = JSON.parse(request.responseText); } catch { /* not JSON: the status says it */ }
+      resolve({ ok: request.status >= 200 && request.status < 300, status: request.status, json });
+    });
+    request.addEventListener('error', () => reject(new Error('The connection to the server was lost, so this page cannot tell whether your message was sent. Look in Sent Items before sending it again; the message is still here.')));
+    request.send(body);
+  });
 }
 
 /**
@@ -356,6 +384,7 @@ function keepInFileField(form, attachments) {
   const files = new DataTransfer();
   for (const a of attachments) files.items.add(new File([a.data], a.name, { type: a.contentType }));
   input.files = files.files;
+  input.dispatchEvent(new Event('change')); // the list of files to attach (attachments.js)
   form.querySelector('fieldset.kept')?.remove();
 }
 

@@ -6,7 +6,7 @@ import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
 import * as continuity from './signer-continuity.js';
 import { indexOpened } from './encrypted-search.js';
-import { INSERT_CARD, SMART_CARD_ONLY, el, postJson, signatureBanner, toBase64 } from './ui.js';
+import { INSERT_CARD, SMART_CARD_ONLY, el, formatSize, postJson, signatureBanner, toBase64 } from './ui.js';
 
 const CANNOT_DECRYPT = "This message can't be decrypted. If you have a smart card-based digital ID, insert the card and try to open the message again.";
 
@@ -124,7 +124,7 @@ async function render(opened, from) {
       const url = URL.createObjectURL(new Blob([a.data], { type: 'application/octet-stream' }));
       list.append(el('li', {},
         el('a', { href: url, download: a.name, text: `Download ${a.name}` }),
-        el('span', { class: 'meta', text: ` (${size(a.data.length)}, ${a.contentType})` })));
+        el('span', { class: 'meta', text: ` (${formatSize(a.data.length)}, ${a.contentType})` })));
     }
     parts.push(el('section', { class: 'attachments', 'aria-labelledby': 'sealed-attachments' },
       el('h2', { id: 'sealed-attachments', text: 'Attachments' }), list));
@@ -157,8 +157,3 @@ async function report(signer, carried, from) {
   }
 }
 
-function size(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}

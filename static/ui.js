@@ -183,6 +183,32 @@ export async function postJson(url, body) {
   return answer;
 }
 
+/**
+ * The compose page's progress bar: `text` names the step; `fraction` (0–1) fills the bar, and
+ * null shows a step whose length is unknown (signing, encrypting, the server's answer).
+ * `progress(null)` hides it.
+ */
+export function progress(text, fraction = null) {
+  const bar = document.getElementById('send-progress');
+  if (!bar) return;
+  const holder = bar.closest('p');
+  if (text === null) {
+    holder.hidden = true;
+    return;
+  }
+  document.getElementById('send-progress-label').textContent = text;
+  if (fraction === null) bar.removeAttribute('value');
+  else bar.value = fraction;
+  holder.hidden = false;
+}
+
+/** A file size as people read it: bytes, KB or MB. */
+export function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
 export function formatDate(unixSeconds) {
   if (!unixSeconds && unixSeconds !== 0) return '';
   return new Date(unixSeconds * 1000).toISOString().slice(0, 10);

@@ -5,10 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, engineReady,
-  importDigitalId, PASSPHRASE, sentNotice, startRecordingProxy, assertNoneContains,
+  importDigitalId, PASSPHRASE, sentNotice, startRecordingProxy, assertNoneContains, messagesOverImap,
 } from './harness.mjs';
 
 let server;
@@ -30,18 +29,7 @@ after(async () => {
 });
 
 /** The raw messages in alice's Drafts whose subject contains `subject`, read over IMAP. */
-function drafts(subject) {
-  const program = `
-import imaplib, json, sys
-m = imaplib.IMAP4('127.0.0.1', ${rig.imapPort})
-m.login(sys.argv[1], sys.argv[2])
-m.select('Drafts', readonly=True)
-found = m.search(None, 'SUBJECT', '"' + sys.argv[3] + '"')[1][0].split()
-print(json.dumps([m.fetch(n, '(BODY.PEEK[])')[1][0][1].decode('utf-8', 'replace') for n in found]))
-m.logout()
-`;
-  return JSON.parse(execFileSync('python3', ['-c', program, rig.email('alice'), rig.password('alice'), subject]).toString());
-}
+const drafts = (subject) => messagesOverImap('alice', 'Drafts', subject);
 
 /** What the page's draft status says once a save has happened (or failed). */
 async function draftStatus(page, text) {

@@ -287,6 +287,23 @@ export async function waitForMessage(page, subject, timeoutMs = 15000) {
   return link;
 }
 
+/**
+ * The raw messages in `user`'s `folder` whose subject contains `subject`, read over IMAP as
+ * another mail client would (the server under test is not asked).
+ */
+export function messagesOverImap(user, folder, subject) {
+  const program = `
+import imaplib, json, sys
+m = imaplib.IMAP4('127.0.0.1', ${rig.imapPort})
+m.login(sys.argv[1], sys.argv[2])
+m.select(sys.argv[3], readonly=True)
+found = m.search(None, 'SUBJECT', '"' + sys.argv[4] + '"')[1][0].split()
+print(json.dumps([m.fetch(n, '(BODY.PEEK[])')[1][0][1].decode('utf-8', 'replace') for n in found]))
+m.logout()
+`;
+  return JSON.parse(execFileSync('python3', ['-c', program, rig.email(user), rig.password(user), folder, subject]).toString());
+}
+
 /** Messages Postfix holds and has not delivered yet (its queue files). */
 function mailQueued() {
   const files = (dir) => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }) : [])

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
   rig, unique, startServer, launchBrowser, signedInPage, waitForMessage, makePki, engineReady,
-  importDigitalId, PASSPHRASE, sendGivingPassphrase,
+  importDigitalId, PASSPHRASE, sendGivingPassphrase, messagesOverImap,
 } from './harness.mjs';
 
 let server;
@@ -28,20 +28,6 @@ const folderUrl = (name) => `${server.url}/mail?folder=${encodeURIComponent(name
 
 function openssl(args, input) {
   return execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-/** The raw messages in `user`'s `folder` whose subject contains `subject`, read over IMAP. */
-function rawMessages(user, folder, subject) {
-  const program = `
-import imaplib, json, sys
-m = imaplib.IMAP4('127.0.0.1', ${rig.imapPort})
-m.login(sys.argv[1], sys.argv[2])
-m.select(sys.argv[3], readonly=True)
-found = m.search(None, 'SUBJECT', '"' + sys.argv[4] + '"')[1][0].split()
-print(json.dumps([m.fetch(n, '(BODY.PEEK[])')[1][0][1].decode('utf-8', 'replace') for n in found]))
-m.logout()
-`;
-  return JSON.parse(execFileSync('python3', ['-c', program, rig.email(user), rig.password(user), folder, subject]).toString());
 }
 
 /** The decoded parts of a MIME message, by content type, as Python's email package reads them. */
@@ -109,7 +95,7 @@ test('a formatted message signed and encrypted in the browser arrives as multipa
 
   // The draft is saved encrypted to alice, with its formatting, and reopens in the editor.
   await alice.locator('#draft-status').filter({ hasText: 'Encrypted draft saved at' }).waitFor({ timeout: 30000 });
-  const [stored] = rawMessages('alice', 'Drafts', subject);
+  const [stored] = messagesOverImap('alice', 'Drafts', subject);
   assert.match(stored, /^Content-Type: application\/pkcs7-mime/im);
   assert.ok(!stored.includes(word), 'the draft keeps the words in the clear');
   await alice.goto(folderUrl('Drafts'));
@@ -125,7 +111,7 @@ test('a formatted message signed and encrypted in the browser arrives as multipa
 
   // openssl opens what was delivered (triple wrapped: signature, encryption, signature) and
   // finds both parts, saying the same words.
-  const [delivered] = rawMessages('bob', 'INBOX', subject);
+  const [delivered] = messagesOverImap('bob', 'INBOX', subject);
   const encrypted = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], Buffer.from(delivered));
   const inner = openssl(['cms', '-decrypt', '-recip', pki.file('bob.crt'), '-inkey', pki.file('bob.key')], encrypted);
   const content = openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], inner);
@@ -164,7 +150,7 @@ test('formatted mail the server sends: pasted scripts and trackers are gone, rep
   await alice.getByRole('button', { name: 'Send' }).click();
   await alice.getByText('Your message was sent.').waitFor();
 
-  const [delivered] = rawMessages('bob', 'INBOX', subject);
+  const [delivered] = messagesOverImap('bob', 'INBOX', subject);
   const found = parts(Buffer.from(delivered));
   assert.deepEqual(found.map(([type]) => type), ['multipart/alternative', 'text/plain', 'text/html']);
   const [, [, plain], [, html]] = found;
@@ -195,7 +181,7 @@ test('formatted mail the server sends: pasted scripts and trackers are gone, rep
   await bob.locator('#draft-status').filter({ hasText: 'Draft saved at' }).waitFor({ timeout: 30000 });
 
   // The autosaved draft is formatted too, and reopens in the editor.
-  const [draft] = rawMessages('bob', 'Drafts', subject);
+  const [draft] = messagesOverImap('bob', 'Drafts', subject);
   assert.match(draft, /multipart\/alternative/);
   await bob.goto(folderUrl('Drafts'));
   await (await waitForMessage(bob, `Re: ${subject}`)).click();

@@ -126,7 +126,8 @@ impl VacationForm {
         }
     }
 
-    fn vacation(&self, address: &str) -> Result<Vacation, SettingsError> {
+    /// The reply as asked, answering mail sent to any of `addresses` (the user's identities).
+    fn vacation(&self, addresses: Vec<String>) -> Result<Vacation, SettingsError> {
         let days = self.days.trim();
         let days = if days.is_empty() {
             Vacation::default().days
@@ -146,7 +147,7 @@ impl VacationForm {
             subject: self.subject.trim().to_string(),
             text: self.text.clone(),
             days,
-            addresses: vec![address.to_string()],
+            addresses,
         })
     }
 }
@@ -162,7 +163,14 @@ pub async fn save(
             "Out-of-office replies are not available on this server.".into(),
         ));
     };
-    let outcome = store(sieve, &user, &form).await;
+    // Mail to an alias is mail to the user too: Sieve answers only mail addressed to one of these.
+    let addresses: Vec<String> = super::identities::load(&state, &user.0)
+        .await?
+        .list
+        .into_iter()
+        .map(|i| i.address)
+        .collect();
+    let outcome = store(sieve, &user, &form, addresses).await;
     let (status, error, foreign) = match outcome {
         Ok(()) => return Ok(Redirect::to("/vacation?notice=vacation").into_response()),
         Err(refusal) => refusal,
@@ -184,9 +192,10 @@ async fn store(
     sieve: &crate::sieve::ManageSieve,
     user: &User,
     form: &VacationForm,
+    addresses: Vec<String>,
 ) -> Result<(), (StatusCode, String, Option<String>)> {
     let invalid = |e: SettingsError| (StatusCode::BAD_REQUEST, e.0, None);
-    let vacation = form.vacation(&user.0.email).map_err(invalid)?;
+    let vacation = form.vacation(addresses).map_err(invalid)?;
     vacation.validate(today()).map_err(invalid)?;
     let what = "Your out-of-office reply could not be saved";
     // The filters are kept as stored: this page changes only the reply.

@@ -252,8 +252,28 @@ fn days_from_today(days: i64) -> String {
 
 async fn the_out_of_office_page_saves_and_keeps_bad_input() {
     let (address, password) = new_user().await;
-    let mut browser = Browser::new("").await;
+    let mut browser = Browser::new("[identities]\nuser_addresses = \"domain\"\n").await;
     browser.sign_in_as(&address, &password).await;
+    // An alias of the user's: mail to it is answered too.
+    let alias = address.replacen('@', ".alias@", 1);
+    let identities = browser.get("/identities").await;
+    let added = browser
+        .post_form(
+            "/identities/save",
+            &[
+                ("csrf", &identities.field("csrf")),
+                ("address", &alias),
+                ("name", ""),
+                ("signature", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        added.location.as_deref(),
+        Some("/identities?notice=identity-added"),
+        "{}",
+        added.body
+    );
     let options = browser.get("/options").await;
     assert!(
         options.body.contains("href=\"/vacation\""),
@@ -283,6 +303,15 @@ async fn the_out_of_office_page_saves_and_keeps_bad_input() {
     );
     assert!(page.body.contains(&expected), "{}", page.body);
     assert!(page.body.contains("Back on Monday."));
+    let (_, script) = server()
+        .active_script(&address, &password)
+        .await
+        .expect("read")
+        .expect("an active script");
+    assert!(
+        script.contains(&format!(":addresses [\"{address}\", \"{alias}\"]")),
+        "{script}"
+    );
 
     // The last day before the first: refused, what was typed is still in the form, and the
     // stored reply is unchanged.

@@ -7,6 +7,9 @@ use crate::{Certificate, oid};
 
 const CA_ISSUERS: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
+/// id-ad-ocsp: where the certificate's OCSP responder is.
+pub(crate) const OCSP: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
 
 impl Certificate {
     /// Addresses in the subject's emailAddress attributes (matched before subjectAltName).
@@ -56,29 +59,34 @@ impl Certificate {
 
     /// Authority Information Access caIssuers URIs (where the issuer's certificate is).
     pub fn ca_issuer_urls(&self) -> Vec<String> {
-        let Some(value) = extension_value(&self.inner.der, &oid::AUTHORITY_INFO_ACCESS) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let Ok(seq) = Tlv::parse_exact(value).and_then(|t| t.tagged(der::SEQUENCE)) else {
-            return out;
-        };
-        let mut r = seq.reader();
-        while let Ok(ad) = r.tagged(der::SEQUENCE) {
-            let mut a = ad.reader();
-            let (Ok(method), Ok(location)) = (a.tagged(der::OID), a.any()) else {
-                break;
-            };
-            // accessLocation uniformResourceIdentifier is [6] IA5String.
-            if oid::is(method.value, &CA_ISSUERS)
-                && location.tag == der::ctx_prim(6)
-                && let Ok(s) = std::str::from_utf8(location.value)
-            {
-                out.push(s.to_string());
-            }
-        }
-        out
+        access_urls(self, &CA_ISSUERS)
     }
+}
+
+/// The URIs Authority Information Access gives for `method` (id-ad-caIssuers, id-ad-ocsp).
+pub(crate) fn access_urls(cert: &Certificate, method: &const_oid::ObjectIdentifier) -> Vec<String> {
+    let Some(value) = extension_value(&cert.inner.der, &oid::AUTHORITY_INFO_ACCESS) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let Ok(seq) = Tlv::parse_exact(value).and_then(|t| t.tagged(der::SEQUENCE)) else {
+        return out;
+    };
+    let mut r = seq.reader();
+    while let Ok(ad) = r.tagged(der::SEQUENCE) {
+        let mut a = ad.reader();
+        let (Ok(found), Ok(location)) = (a.tagged(der::OID), a.any()) else {
+            break;
+        };
+        // accessLocation uniformResourceIdentifier is [6] IA5String.
+        if oid::is(found.value, method)
+            && location.tag == der::ctx_prim(6)
+            && let Ok(s) = std::str::from_utf8(location.value)
+        {
+            out.push(s.to_string());
+        }
+    }
+    out
 }
 
 /// The extnValue contents of extension `want` in a DER certificate.

@@ -12,17 +12,20 @@
 //! signature checks.
 //!
 //! Modules: [`path`] builds and validates paths; [`crl`] parses CRLs and decides revocation;
+//! [`ocsp`] builds OCSP requests and checks the answers (the caller combines them with a path);
 //! [`containers`] reads the files and bundles certificates come in; the rest are the pieces
 //! they share (DER reading, names, policies, name constraints, signatures).
 //!
 //! Scope, deliberately: RFC 5280's default inputs (initial policy set anyPolicy, nothing
 //! inhibited at the start; constraints in the certificates are honoured); trust anchors are
 //! trusted as given (their own dates and extensions are not checked, as §6.1.1 intends);
-//! revocation by CRL only (no OCSP yet); signatures RSA PKCS#1 v1.5, RSA-PSS, ECDSA P-256/P-384
+//! revocation by CRL inside path validation, by OCSP through [`ocsp`] for the caller to combine;
+//! signatures RSA PKCS#1 v1.5, RSA-PSS, ECDSA P-256/P-384
 //! and DSA at FIPS 186 sizes.
 
 pub mod containers;
 pub mod crl;
+pub mod ocsp;
 pub mod path;
 
 mod accessors;

@@ -265,6 +265,9 @@ pub struct PkiConfig {
     pub untrusted_list: Option<PathBuf>,
     /// DisableCRLCheck: no revocation checking at all.
     pub disable_crl_check: bool,
+    /// How revocation is checked: `crl`, `ocsp` (the responder named in each certificate's
+    /// Authority Information Access), or `ocsp-then-crl` (CRLs where OCSP gives no answer).
+    pub revocation: RevocationMethod,
     /// CheckCRL: false — an unobtainable CRL warns; true — it blocks sending.
     pub check_crl: bool,
     /// RevocationURLRetrievalTimeout: per CRL URL, 5..=600 s.
@@ -285,6 +288,16 @@ pub struct PkiConfig {
     pub dl_expansion_timeout_seconds: u64,
 }
 
+/// `[pki] revocation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationMethod {
+    #[default]
+    Crl,
+    Ocsp,
+    OcspThenCrl,
+}
+
 impl PkiConfig {
     /// The recipient limit for `user`: their own if the admin set one, else everyone's.
     pub fn recipient_limit_for(&self, user: &str) -> usize {
@@ -301,6 +314,7 @@ impl Default for PkiConfig {
             trust_anchors: None,
             untrusted_list: None,
             disable_crl_check: false,
+            revocation: RevocationMethod::Crl,
             check_crl: false,
             fetch_from_private_addresses: false,
             revocation_url_retrieval_timeout_seconds: 60,

@@ -11,7 +11,8 @@ use super::MAX_REMEMBERED;
 use super::crl_cache::{CrlCache, CrlEvent, CrlObserver};
 use super::fetch::Fetcher;
 use super::files::{SetupError, Trust};
-use crate::config::PkiConfig;
+use super::ocsp::OcspClient;
+use crate::config::{PkiConfig, RevocationMethod};
 use crate::db::Pool;
 use crate::directory::Directory;
 
@@ -69,6 +70,7 @@ pub struct Checker {
     directory: Directory,
     aia: Fetcher,
     aia_cache: Mutex<HashMap<String, Vec<Certificate>>>,
+    ocsp: OcspClient,
 }
 
 impl Checker {
@@ -116,6 +118,9 @@ impl Checker {
             ),
             aia: Fetcher::new(per_url).allowing_private(settings.fetch_from_private_addresses),
             aia_cache: Mutex::new(HashMap::new()),
+            ocsp: OcspClient::new(
+                Fetcher::new(per_url).allowing_private(settings.fetch_from_private_addresses),
+            ),
             settings,
             directory: Directory::new(db),
         }
@@ -147,7 +152,7 @@ impl Checker {
 
     /// Validates `cert` for `usage` (and `email` when given) at `now`, fetching what is
     /// missing within CertURLRetrievalTimeout. `carried` are certificates that came with the
-    /// message.
+    /// message. Revocation is checked as `[pki] revocation` says.
     pub async fn check(
         &self,
         cert: &Certificate,
@@ -155,6 +160,117 @@ impl Checker {
         usage: Usage,
         email: Option<&str>,
         now: UnixTime,
+    ) -> Checked {
+        let method = self.settings.revocation;
+        if self.settings.disable_crl_check || method == RevocationMethod::Crl {
+            let check_revocation = !self.settings.disable_crl_check;
+            return self
+                .validate(cert, carried, usage, email, now, check_revocation)
+                .await;
+        }
+        let chain = self.validate(cert, carried, usage, email, now, false).await;
+        if !chain.is_valid() {
+            return chain;
+        }
+        let by_ocsp = self.ask_ocsp(chain, now).await;
+        if method == RevocationMethod::OcspThenCrl && by_ocsp.verdict.valid_but_revocation_unknown()
+        {
+            // Where OCSP gave no answer, the CRLs decide; what OCSP met is said only if they
+            // cannot either.
+            let mut by_crl = self.validate(cert, carried, usage, email, now, true).await;
+            if !by_crl.is_valid() {
+                let mut problems = by_ocsp.problems;
+                problems.append(&mut by_crl.problems);
+                by_crl.problems = problems;
+            }
+            return by_crl;
+        }
+        by_ocsp
+    }
+
+    /// The revocation status of every certificate of `chain`'s (valid) path but the anchor,
+    /// from OCSP: revoked as soon as one is, unknown when one has no answer to believe.
+    async fn ask_ocsp(&self, chain: Checked, now: UnixTime) -> Checked {
+        let overall = Duration::from_secs(self.settings.cert_url_retrieval_timeout_seconds);
+        let deadline = Instant::now() + overall;
+        let fetching = !overall.is_zero();
+        let Checked {
+            verdict,
+            mut problems,
+        } = chain;
+        let mut undecided = false;
+        for pair in verdict.path.windows(2) {
+            let (cert, issuer) = (&pair[0], &pair[1]);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let asked = self.ocsp.status(cert, issuer, now, fetching);
+            let answer = if fetching {
+                tokio::time::timeout(remaining, asked)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("stopped fetching after {} s", overall.as_secs()))
+                    })
+            } else {
+                asked.await
+            };
+            match answer {
+                Ok(pki::ocsp::CertStatus::Good) => {}
+                Ok(pki::ocsp::CertStatus::Revoked { reason }) => {
+                    return Checked {
+                        verdict: Verdict {
+                            status: Status::Invalid(Reason::Revoked),
+                            revocation: Revocation::Checked,
+                            detail: format!(
+                                "{}: revoked according to its OCSP responder (reason code {})",
+                                cert.subject(),
+                                reason.map_or("none".into(), |r| r.to_string())
+                            ),
+                            path: verdict.path.clone(),
+                        },
+                        problems,
+                    };
+                }
+                Ok(pki::ocsp::CertStatus::Unknown) => {
+                    undecided = true;
+                    problems.push(format!(
+                        "the OCSP responder does not know the certificate of {}",
+                        cert.subject()
+                    ));
+                }
+                Err(why) => {
+                    undecided = true;
+                    problems.push(why);
+                }
+            }
+        }
+        let verdict = if undecided {
+            Verdict {
+                status: Status::Invalid(Reason::RevocationUnknown),
+                revocation: Revocation::Unknown {
+                    missing: Vec::new(),
+                },
+                detail: "no OCSP answer to believe".into(),
+                ..verdict
+            }
+        } else {
+            Verdict {
+                status: Status::Valid,
+                revocation: Revocation::Checked,
+                ..verdict
+            }
+        };
+        Checked { verdict, problems }
+    }
+
+    /// Validates with CRLs (`check_revocation`) or without, fetching issuers and CRLs that are
+    /// missing within CertURLRetrievalTimeout.
+    async fn validate(
+        &self,
+        cert: &Certificate,
+        carried: &[Certificate],
+        usage: Usage,
+        email: Option<&str>,
+        now: UnixTime,
+        check_revocation: bool,
     ) -> Checked {
         let overall = Duration::from_secs(self.settings.cert_url_retrieval_timeout_seconds);
         let deadline = Instant::now() + overall;
@@ -177,7 +293,7 @@ impl Checker {
                     usage,
                     email,
                     untrusted: &trust.untrusted,
-                    check_revocation: !self.settings.disable_crl_check,
+                    check_revocation,
                 },
             );
             if round == 1 && matches!(verdict.revocation, Revocation::Checked) {

@@ -1,5 +1,5 @@
-//! Fetching CRLs and issuer certificates (AIA caIssuers) over HTTP. Reading what comes back
-//! (DER, PEM, PKCS#7 certs-only) is `sealmail_pki::containers`.
+//! Fetching CRLs and issuer certificates (AIA caIssuers) over HTTP, and posting OCSP requests.
+//! Reading what comes back (DER, PEM, PKCS#7 certs-only, OCSP answers) is `pki`'s.
 //!
 //! hyper's HTTP/1 client is used directly rather than reqwest: hyper is already in the tree
 //! through axum, CRL and AIA URLs are plain `http://` (RFC 5280 §4.2.1.13 and RFC 8550 expect it,
@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use axum::http::{Request, Uri, header};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
@@ -80,8 +80,28 @@ impl Fetcher {
     /// The body of `url`, following at most [`MAX_REDIRECTS`] redirects, all within the
     /// deadline.
     pub async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        self.within_deadline(url, None).await
+    }
+
+    /// The answer to POSTing `body` (of `content_type`) to `url`: an OCSP request (RFC 6960
+    /// Appendix A.1). Same deadline, cap, redirect limit and address rules as [`Fetcher::get`].
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &'static str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, FetchError> {
+        self.within_deadline(url, Some((content_type, Bytes::copy_from_slice(body))))
+            .await
+    }
+
+    async fn within_deadline(
+        &self,
+        url: &str,
+        post: Option<(&'static str, Bytes)>,
+    ) -> Result<Vec<u8>, FetchError> {
         let seconds = self.timeout.as_secs();
-        match tokio::time::timeout(self.timeout, self.get_following(url)).await {
+        match tokio::time::timeout(self.timeout, self.following(url, post)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_string(),
@@ -90,10 +110,14 @@ impl Fetcher {
         }
     }
 
-    async fn get_following(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+    async fn following(
+        &self,
+        url: &str,
+        post: Option<(&'static str, Bytes)>,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut current = parse_http_url(url)?;
         for _ in 0..=MAX_REDIRECTS {
-            match self.get_once(&current).await? {
+            match self.once(&current, post.clone()).await? {
                 Answer::Body(body) => return Ok(body),
                 Answer::Redirect(location) => current = resolve(&current, &location)?,
             }
@@ -103,7 +127,11 @@ impl Fetcher {
         })
     }
 
-    async fn get_once(&self, uri: &Uri) -> Result<Answer, FetchError> {
+    async fn once(
+        &self,
+        uri: &Uri,
+        post: Option<(&'static str, Bytes)>,
+    ) -> Result<Answer, FetchError> {
         let url = uri.to_string();
         let host = uri
             .host()
@@ -144,12 +172,17 @@ impl Fetcher {
             url: url.clone(),
             why,
         };
-        let request = Request::get(path)
-            .header(header::HOST, authority)
-            .header(header::USER_AGENT, "Sealmail certificate fetcher")
-            .header(header::CONNECTION, "close")
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| http_err(e.to_string()))?;
+        let request = match &post {
+            None => Request::get(path),
+            Some((content_type, _)) => {
+                Request::post(path).header(header::CONTENT_TYPE, *content_type)
+            }
+        }
+        .header(header::HOST, authority)
+        .header(header::USER_AGENT, "Sealmail certificate fetcher")
+        .header(header::CONNECTION, "close")
+        .body(Full::new(post.map(|(_, body)| body).unwrap_or_default()))
+        .map_err(|e| http_err(e.to_string()))?;
         let response = sender
             .send_request(request)
             .await

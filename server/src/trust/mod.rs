@@ -1,12 +1,13 @@
 //! Live validation: the pure validator (the `pki` crate) fed with trust anchors from a folder,
 //! intermediates from messages, the directory and AIA, and CRLs from a cache shared by every
-//! user and instance. Everything here that touches the network, the database or the clock is
+//! user and instance, or OCSP answers (`ocsp.rs`). Everything here that touches the network, the database or the clock is
 //! what `pki` may not.
 
 mod checker;
 mod crl_cache;
 pub mod fetch;
 mod files;
+mod ocsp;
 
 pub use checker::{Checked, Checker};
 pub use crl_cache::{CrlCache, CrlEvent, CrlObserver, FAILURE_PAUSE};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::certs::*;
 
-fn sealmail(args: &[&str]) -> Output {
+pub(crate) fn sealmail(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sealmail"))
         .args(args)
         .env_remove("SEALMAIL_CONFIG")
@@ -16,7 +16,7 @@ fn sealmail(args: &[&str]) -> Output {
         .expect("sealmail runs")
 }
 
-fn line(out: &Output) -> String {
+pub(crate) fn line(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -25,7 +25,7 @@ fn p(path: &Path) -> &str {
 }
 
 /// A server configuration in `dir` whose database is a file there, with `extra` sections.
-fn config_file(dir: &tempfile::TempDir, extra: &str) -> std::path::PathBuf {
+pub(crate) fn config_file(dir: &tempfile::TempDir, extra: &str) -> std::path::PathBuf {
     let config = dir.path().join("sealmail.toml");
     std::fs::write(
         &config,

@@ -138,7 +138,31 @@ test('alice decrypts with her smart card through a T=1 reader; unplugging it loc
     const region = page.locator('#sealed-message[data-state="opened"]');
     await region.waitFor({ timeout: 30000 });
     assert.match(await region.innerText(), new RegExp(text.replace(/[.]/g, '\\.')));
-    assertNoneContains(proxy.requests.slice(start), { ...secretsOf(pki, 'alice'), 'the plaintext': Buffer.from(text) });
+
+    // The card's index of encrypted mail learned the message as it was opened, without a second
+    // PIN, and finds it by a word only its body holds; a card gets no folder pass (each message
+    // would cost a card operation).
+    const word = text.match(/[0-9a-f]{16}/)[0];
+    const searchHere = async (where) => {
+      const section = where.getByRole('region', { name: 'Inside encrypted messages' });
+      await section.getByRole('searchbox', { name: 'Search inside encrypted messages, in this browser only' }).fill(word);
+      await section.getByRole('button', { name: 'Search here' }).click();
+      return section;
+    };
+    await page.goto(`${front().url}/search`);
+    let section = await searchHere(page);
+    await section.getByRole('link', { name: subject }).waitFor({ timeout: 30000 });
+    assert.ok(await section.getByRole('button', { name: 'Index encrypted messages in Inbox' }).isDisabled());
+    // Another tab is another session of the index: the card must unwrap its key again.
+    const tab = await page.context().newPage();
+    await tab.goto(`${front().url}/search`);
+    section = tab.getByRole('region', { name: 'Inside encrypted messages' });
+    await section.getByRole('status').filter({ hasText: /smart card's encrypted messages is locked/ }).waitFor({ timeout: 30000 });
+    await searchHere(tab);
+    await enterPin(tab, '123456');
+    await section.getByRole('link', { name: subject }).waitFor({ timeout: 30000 });
+    await tab.close();
+    assertNoneContains(proxy.requests.slice(start), { ...secretsOf(pki, 'alice'), 'the plaintext': Buffer.from(text), 'the word': Buffer.from(word) });
 
     // Pulled out: the Digital IDs page says the card's IDs are locked, and opening the message
     // again asks for the card.

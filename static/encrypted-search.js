@@ -3,10 +3,15 @@
 // (search-index/, through the module's SearchIndex), and this file keeps that index in
 // IndexedDB sealed with AES-256-GCM under a key derived (HKDF-SHA-256) from the ID's private key:
 // what unlocks the ID unlocks its index, and removing the ID removes it (keystore.remove).
+// A digital ID on a smart card has no key the browser could derive from: its index key is random,
+// kept encrypted to the card's certificate (CMS, by the module) beside the index, and unwrapped
+// by the card, once a session. Since each message costs a card operation, a card's index learns
+// only the messages the user opens; there is no folder pass.
 // Neither the index nor a query typed here is sent anywhere; the server only lists which
 // messages of a folder are encrypted and hands over their ciphertext, as for reading them.
 import * as keystore from './keystore.js';
-import { el, formatDate } from './ui.js';
+import * as smartcard from './smartcard.js';
+import { el, formatDate, fromBase64, toBase64 } from './ui.js';
 
 const INFO = new TextEncoder().encode('Sealmail search index of encrypted mail, v1');
 /** During a pass the sealed copy is renewed this often, so a closed tab loses little. */
@@ -36,18 +41,79 @@ async function sealingIdentity(owner) {
   return identities[0] || null;
 }
 
+/** The smart card's digital ID for encryption, when a card with one is connected. */
+async function cardIdentity(owner) {
+  await smartcard.connect().catch(() => null);
+  return smartcard.identities(keystore.fits, 'encrypt', owner)[0] || null;
+}
+
 /**
- * Opens the user's index in the worker. With `ask`, the passphrase is asked for if the ID is
- * locked; without, a locked ID gives `{ locked }`. `{ missing: true }` when no ID is stored here.
- * Otherwise `{ handle, size, rebuilt }`: `rebuilt` when the stored index could not be read.
+ * The key of a card ID's index: kept for this session, or unwrapped by the card (`ask`, or
+ * `cardUnlocked` when the caller's card operation has the PIN already), or made anew for an
+ * index not stored yet. `{ key, wrappedKey }`, or null when the card would have to be asked.
  */
-export async function openIndex(engine, owner, { ask }) {
+async function cardIndexKey(engine, card, id, stored, { ask, cardUnlocked }) {
+  const kept = await keystore.keptForSession(`index-key:${id}`);
+  if (kept) return { key: kept, wrappedKey: stored?.wrappedKey };
+  let raw;
+  let wrappedKey = stored?.wrappedKey;
+  if (wrappedKey) {
+    if (!ask && !cardUnlocked) return null;
+    smartcard.attach(engine);
+    try {
+      const opened = await engine.open(wrappedKey, [{ cardSlot: card.cardSlot, certificate: card.certificate }]);
+      raw = fromBase64((opened.message.text || '').trim());
+    } finally {
+      if (!cardUnlocked) await smartcard.finish();
+    }
+  } else {
+    raw = crypto.getRandomValues(new Uint8Array(32));
+    // Encrypted to the card's certificate only needs its public key: no card operation.
+    wrappedKey = await engine.seal({
+      text: toBase64(raw),
+      sign: false,
+      encrypt: true,
+      recipients: [card.certificate],
+      time: Math.floor(Date.now() / 1000),
+    });
+  }
+  try {
+    const key = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+    await keystore.keepForSession(`index-key:${id}`, key);
+    return { key, wrappedKey };
+  } finally {
+    raw.fill(0);
+  }
+}
+
+/**
+ * Opens the user's index in the worker. With `ask`, the passphrase (or the card's PIN) is asked
+ * for if the ID is locked; without, a locked ID gives `{ locked }`; `cardUnlocked` says the
+ * caller's card operation may use the card without asking. `{ missing: true }` when there is no
+ * ID here. Otherwise `{ handle, size, rebuilt }`: `rebuilt` when the stored index could not be
+ * read; `handle.card` for a card's index.
+ */
+export async function openIndex(engine, owner, { ask, cardUnlocked = false }) {
   const identity = await sealingIdentity(owner);
-  if (!identity) return { missing: true };
-  const pkcs8 = ask ? await keystore.unlock(identity) : await keystore.unlockedAlready(identity);
-  if (!pkcs8) return { locked: true };
-  const key = await indexKey(pkcs8);
-  const stored = await keystore.sealedIndex(identity.id);
+  let key;
+  let handle;
+  let stored;
+  if (identity) {
+    const pkcs8 = ask ? await keystore.unlock(identity) : await keystore.unlockedAlready(identity);
+    if (!pkcs8) return { locked: true };
+    key = await indexKey(pkcs8);
+    stored = await keystore.sealedIndex(identity.id);
+    handle = { identity, key };
+  } else {
+    const card = await cardIdentity(owner);
+    if (!card) return { missing: true };
+    const id = `${owner}/card/${card.info.fingerprint}`;
+    stored = await keystore.sealedIndex(id);
+    const unlocked = await cardIndexKey(engine, card, id, stored, { ask, cardUnlocked });
+    if (!unlocked) return { locked: true, card: true };
+    key = unlocked.key;
+    handle = { identity: { id }, key, wrappedKey: unlocked.wrappedKey, card: true };
+  }
   let rebuilt = false;
   let size;
   if (stored) {
@@ -59,16 +125,16 @@ export async function openIndex(engine, owner, { ask }) {
     }
   }
   if (size === undefined) size = await engine.index_open(null);
-  return { handle: { identity, key }, size, rebuilt };
+  return { handle, size, rebuilt };
 }
 
-/** Seals the worker's index and stores it under its identity. */
-export async function saveIndex(engine, { identity, key }) {
+/** Seals the worker's index and stores it under its identity (a card's with its wrapped key). */
+export async function saveIndex(engine, { identity, key, wrappedKey }) {
   const bytes = await engine.index_bytes();
   const iv = crypto.getRandomValues(new Uint8Array(12));
   try {
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, bytes));
-    await keystore.keepSealedIndex({ id: identity.id, iv, sealed, savedAt: Date.now() });
+    await keystore.keepSealedIndex({ id: identity.id, iv, sealed, savedAt: Date.now(), ...(wrappedKey ? { wrappedKey } : {}) });
   } finally {
     bytes.fill(0);
   }
@@ -76,10 +142,11 @@ export async function saveIndex(engine, { identity, key }) {
 
 /**
  * Adds a message the reader has just opened (read-secure.js). Asks for nothing: if the ID is
- * locked again (strong protection), the message is simply not indexed.
+ * locked again (strong protection), the message is simply not indexed. Called while the card
+ * that opened the message still has its PIN, a card's index key is unwrapped in that operation.
  */
 export async function indexOpened(engine, owner, entry, message) {
-  const opened = await openIndex(engine, owner, { ask: false });
+  const opened = await openIndex(engine, owner, { ask: false, cardUnlocked: true });
   if (!opened.handle) return;
   await engine.index_add(entry, message.text || '', message.html || '');
   await saveIndex(engine, opened.handle);
@@ -117,10 +184,20 @@ export async function start(engine, owner) {
       return false;
     }
     if (opened.locked) {
-      say('Your digital ID is locked. Search here or index a folder, and give its passphrase, to search inside encrypted messages.');
+      say(opened.card
+        ? 'The index of your smart card\'s encrypted messages is locked. Search here, and give the card\'s PIN, to search inside them.'
+        : 'Your digital ID is locked. Search here or index a folder, and give its passphrase, to search inside encrypted messages.');
       return false;
     }
     ({ handle, size } = opened);
+    if (handle.card) {
+      // Each message would cost a card operation (and the PIN): the card's index learns what
+      // the user opens.
+      indexButton.disabled = true;
+      indexButton.title = 'With a smart card, encrypted messages are indexed as you open them.';
+      controls.querySelector('.card-note')?.remove();
+      controls.append(el('p', { class: 'hint card-note', text: 'Your digital ID is on a smart card: encrypted messages are indexed as you open them.' }));
+    }
     if (opened.rebuilt) say('The search index stored in this browser could not be read; it starts again empty.', true);
     return true;
   }

@@ -121,6 +121,21 @@ export async function keepSealedIndex(record) {
   await withStore('indexes', 'readwrite', (s) => s.put(record));
 }
 
+/**
+ * Keeps `key` (a non-extractable CryptoKey) for the rest of this session under `id`, where
+ * unlocked IDs are kept: sign-out forgets it with them. For keys a card unwrapped, so the card
+ * is not asked again on every page.
+ */
+export async function keepForSession(id, key) {
+  await withStore('unlocked', 'readwrite', (s) => s.put({ id, tag: sessionTag(), key }));
+}
+
+/** A key kept by `keepForSession` in this session, or null. */
+export async function keptForSession(id) {
+  const kept = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(id)));
+  return kept && kept.tag === sessionTag() ? kept.key : null;
+}
+
 /** Forgets every unlocked key: sign-out. */
 export async function lockAll() {
   await withStore('unlocked', 'readwrite', (s) => s.clear());

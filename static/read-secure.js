@@ -20,9 +20,18 @@ export async function start(engine, owner) {
     if (!response.ok) throw new Error(`The message could not be fetched (the server answered ${response.status}).`);
     const raw = new Uint8Array(await response.arrayBuffer());
     const smartCardOnly = region.dataset.smartCardOnly === 'true';
+    // The search index of encrypted mail learns the message (only if the ID is still unlocked),
+    // while a card that opened it still has its PIN, so a card's index needs no second one.
+    const index = (opened) => indexOpened(engine, owner, {
+      folder: region.dataset.folder,
+      uid: Number(region.dataset.uid),
+      subject: opened.message.subject || region.dataset.subject || '',
+      from,
+      date: Number(region.dataset.date) || 0,
+    }, opened.message).catch((err) => console.warn('Sealmail could not index the message', err));
     const { opened, missing } = await openWithOwnKeys(engine, owner, raw, smartCardOnly, () => {
       opening.textContent = 'Opening the message…';
-    });
+    }, index);
     if (missing === 'card') {
       // The seeds' sentence says what to do; the second line says why the browser's own IDs
       // are not tried.
@@ -41,15 +50,6 @@ export async function start(engine, owner) {
       await continuity.checkBanner(engine, owner, banner).catch(() => {});
     }
     region.dataset.state = 'opened';
-    // The search index of encrypted mail learns the message (only if the ID is still unlocked).
-    const entry = {
-      folder: region.dataset.folder,
-      uid: Number(region.dataset.uid),
-      subject: opened.message.subject || region.dataset.subject || '',
-      from,
-      date: Number(region.dataset.date) || 0,
-    };
-    await indexOpened(engine, owner, entry, opened.message).catch((err) => console.warn('Sealmail could not index the message', err));
     region.dataset.indexed = 'done';
   } catch (err) {
     const message = err.message || String(err);
@@ -62,9 +62,10 @@ export async function start(engine, owner) {
  * Decrypts `raw` with the user's own keys: a smart card's first (hardware keys are preferred),
  * then the IDs stored in this browser unless SmartCardOnly. `{ opened }` (the module's answer),
  * or `{ missing: 'card' | 'ids' }` when there is no key to try. `onOpening` is called once the
- * keys are unlocked. (The compose page opens encrypted drafts with it too.)
+ * keys are unlocked, and `whileOpen(opened)` after opening, before the card forgets its PIN.
+ * (The compose page opens encrypted drafts with it too.)
  */
-export async function openWithOwnKeys(engine, owner, raw, smartCardOnly, onOpening = () => {}) {
+export async function openWithOwnKeys(engine, owner, raw, smartCardOnly, onOpening = () => {}, whileOpen = null) {
   smartcard.attach(engine);
   await smartcard.connect().catch(() => null);
   // Every certificate on the card, expired ones too: old decryption keys (the retired slots)
@@ -81,7 +82,9 @@ export async function openWithOwnKeys(engine, owner, raw, smartCardOnly, onOpeni
       keys.push({ pkcs8: await keystore.unlock(identity), certificate: identity.certificate });
     }
     onOpening();
-    return { opened: await engine.open(raw, keys) };
+    const opened = await engine.open(raw, keys);
+    if (whileOpen) await whileOpen(opened);
+    return { opened };
   } finally {
     for (const k of keys) k.pkcs8?.fill(0);
     await smartcard.finish();

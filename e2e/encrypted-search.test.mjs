@@ -180,6 +180,8 @@ test('the browser indexes 300 encrypted messages and finds a word inside one, te
   await page.locator('tr.found-inside').waitFor();
   assert.deepEqual(await rows.locator('td.subject a').allInnerTexts(), [`${batch} readable`, `${batch} 137`]);
   assert.match(await page.locator('tr.found-inside').innerText(), /found inside/);
+  assert.equal(await page.getByRole('table').locator('caption').innerText(),
+    '1 message found in Inbox, page 1 of 1, newest first; and 1 encrypted message found inside by this browser');
   await section.getByRole('status').filter({ hasText: /^1 encrypted message found inside by this browser.*1 listed above/ }).waitFor();
 
   // Another tab: the index is there, but locked until the passphrase is given (a wrong one is refused).

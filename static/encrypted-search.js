@@ -354,5 +354,11 @@ function interleave(table, found, page, pages) {
     body.insertBefore(row, [...body.rows].find((r) => when(r) < entry.date) || null);
     placed += 1;
   }
+  // The server's caption counts what it found; the table now holds more.
+  const caption = table.caption;
+  if (caption && placed) {
+    caption.dataset.server ??= caption.textContent;
+    caption.textContent = `${caption.dataset.server}; and ${placed} encrypted message${placed === 1 ? '' : 's'} found inside by this browser`;
+  }
   return { placed, elsewhere };
 }

@@ -269,7 +269,24 @@ async fn candidates_from(
     };
     ders.iter()
         .filter_map(|d| Certificate::from_der(d).ok())
+        // A CA certificate in a userSMIMECertificate set is the person's issuer, not theirs.
+        .filter(|c| !c.is_ca())
         .collect()
+}
+
+/// The CA certificates an entry's userSMIMECertificate sets carry (the person's issuers, as
+/// Outlook publishes them): intermediates for validating any of that entry's certificates.
+fn carried_issuers(entry: Option<&Entry>) -> Vec<Certificate> {
+    entry
+        .map(|e| {
+            e.smime_certificates
+                .iter()
+                .flat_map(|v| containers::pkcs7_certificates(v).unwrap_or_default())
+                .filter_map(|d| Certificate::from_der(&d).ok())
+                .filter(Certificate::is_ca)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Every certificate known for `address` from any source, valid or not: what a message must not
@@ -309,6 +326,7 @@ pub async fn find_certificate(
         })
         .unwrap_or_default();
     let use_aliases = !checker.settings.cert_matching_do_not_use_proxies;
+    let carried = carried_issuers(entry.as_ref());
     let mut fallback: Option<(Certificate, Source, Checked)> = None;
     let mut first_failure: Option<Checked> = None;
     let mut seen_any = false;
@@ -330,7 +348,7 @@ pub async fn find_certificate(
         };
         for c in ordered {
             let checked = checker
-                .check(&c.cert, &[], usage, Some(c.matched.address()), now)
+                .check(&c.cert, &carried, usage, Some(c.matched.address()), now)
                 .await;
             if checked.is_valid() {
                 return Found {

@@ -145,8 +145,21 @@ async fn people_are_found_by_mail_and_by_alias_with_their_directory_certificates
     let pia_cert = der_of(&ca.issue("pia", Some(&pia), None, "keyEncipherment", None, 365));
     let quinn_cert = der_of(&ca.issue("quinn", None, Some(&quinn), "keyEncipherment", None, 365));
     let p7 = containers::pkcs7_certs_only(&[quinn_cert.as_slice()]);
+    // rita's issuer is known only from her own userSMIMECertificate set, as Outlook publishes
+    // it: the anchor is the root.
+    let sub = Ca::intermediate(&ca, "LDAP Sub CA");
+    let rita = format!("rita-{tag}@{domain}");
+    let rita_cert = der_of(&sub.issue("rita", None, Some(&rita), "keyEncipherment", None, 365));
+    let rita_p7 = containers::pkcs7_certs_only(&[rita_cert.as_slice(), sub.der().as_slice()]);
     ldap_add(&format!(
-        "{}{}",
+        "{}{}{}",
+        person_ldif(
+            &format!("rita-{tag}"),
+            &format!("Rita {tag}"),
+            &rita,
+            &[],
+            &format!("userSMIMECertificate:: {}\n", B64.encode(&rita_p7)),
+        ),
         person_ldif(
             &format!("pia-{tag}"),
             &format!("Piaf {tag}"),
@@ -182,6 +195,11 @@ async fn people_are_found_by_mail_and_by_alias_with_their_directory_certificates
     assert_eq!(q["source"], "directory userSMIMECertificate", "{json}");
     assert_eq!(q["certificate"], B64.encode(&quinn_cert), "{json}");
     assert!(json["problems"].as_array().unwrap().is_empty(), "{json}");
+    let (_, json) = recipients(&mut browser, &token, &[&rita]).await;
+    let r = answer_for(&json, &rita);
+    assert_eq!(r["status"], "ok", "{json}");
+    assert_eq!(r["certificate"], B64.encode(&rita_cert), "{json}");
+    assert_eq!(r["chain"][0], B64.encode(sub.der()), "{json}");
 
     // alice is in LDAP without a certificate; the one she publishes through Sealmail counts.
     let me = email("alice");

@@ -5,6 +5,9 @@
 //! the message (it queues and delivers it) while the client never hears so.
 //!
 //! [`CountingProxy`] passes everything through and notes the most connections open at once.
+//!
+//! [`RewritingProxy`] changes what the server says, line by line: an IMAP server without an
+//! extension the rig's Dovecot has.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -167,5 +170,57 @@ impl CountingProxy {
 
     pub fn open_now(&self) -> usize {
         self.open.load(Ordering::SeqCst)
+    }
+}
+
+pub struct RewritingProxy {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RewritingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RewritingProxy {
+    /// Passes the client's bytes as they are, and the server's with `from` replaced by `to` in
+    /// each line (a plain-text protocol: IMAP without TLS).
+    pub async fn start(target_port: u16, from: &'static str, to: &'static str) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (server_read, mut server_write) = server.into_split();
+                    let up = async {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                        let _ = server_write.shutdown().await;
+                    };
+                    let down = async {
+                        let mut lines = tokio::io::BufReader::new(server_read);
+                        let mut line = Vec::new();
+                        while lines.read_until(b'\n', &mut line).await.unwrap_or(0) > 0 {
+                            let text = String::from_utf8_lossy(&line).replace(from, to);
+                            if client_write.write_all(text.as_bytes()).await.is_err() {
+                                break;
+                            }
+                            line.clear();
+                        }
+                        let _ = client_write.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        Self { port, task }
     }
 }

@@ -2,6 +2,7 @@
 //! REFERENCES`), switched per user and remembered, with replies in reading order under the
 //! message they answer.
 
+use crate::common::proxy::RewritingProxy;
 use crate::common::*;
 use axum::http::StatusCode;
 
@@ -159,4 +160,53 @@ async fn a_folder_shows_as_conversations_when_the_user_asks_and_remembers_it() {
     let plain = browser.get("/mail?folder=INBOX").await;
     assert!(!plain.body.contains("<details>"));
     assert!(plain.body.contains(&format!(">Re: {topic} (2)</a>")));
+}
+
+/// A server without THREAD=REFERENCES (here: the rig's Dovecot with the word hidden): the folder
+/// is the plain list even for a user who chose conversations, and no switch is offered that
+/// could not work.
+#[tokio::test]
+async fn without_thread_on_the_server_the_list_is_shown_and_no_switch_offered() {
+    let imap = rig("RIG_IMAP_PORT");
+    // Plain IMAP on loopback (Dovecot allows it there), so the proxy can read the capabilities.
+    let proxy = RewritingProxy::start(
+        imap.parse().expect("port"),
+        "THREAD=REFERENCES",
+        "X-NOT-THREADING",
+    )
+    .await;
+    let mut browser = Browser::with_config(
+        |text| {
+            text.replace(
+                &format!("port = {imap}\n        security = \"starttls\""),
+                &format!("port = {}\n        security = \"plain\"", proxy.port),
+            )
+        },
+        "",
+    )
+    .await;
+    let inbox = browser.sign_in("alice").await;
+    let csrf = inbox.field("csrf");
+    assert!(
+        !inbox.body.contains("Show as conversations"),
+        "{}",
+        inbox.body
+    );
+    // Chosen earlier (or posted by hand): remembered, but the list is what the server can give.
+    let chosen = browser
+        .post_form(
+            "/mail/view",
+            &[
+                ("csrf", &csrf),
+                ("folder", "INBOX"),
+                ("show", "conversations"),
+            ],
+        )
+        .await;
+    assert_eq!(chosen.location.as_deref(), Some("/mail?folder=INBOX"));
+    let list = browser.get("/mail?folder=INBOX").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body.contains(" messages, page 1 of "), "{}", list.body);
+    assert!(!list.body.contains("<details>"), "{}", list.body);
+    assert!(!list.body.contains("Show as a list"), "{}", list.body);
 }

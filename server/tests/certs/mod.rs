@@ -219,25 +219,31 @@ impl Ca {
         d.join(format!("{file}.pem"))
     }
 
+    /// Records the leaf PEM file in the CA's index as valid (`-valid`) or revoked (`-revoke`):
+    /// what its CRLs list and what `openssl ocsp` answers from.
+    pub fn record(&self, how: &str, leaf: &Path) {
+        openssl(
+            self.dir.path(),
+            &[
+                "ca",
+                "-config",
+                "ca.cnf",
+                "-keyfile",
+                "ca.key",
+                "-cert",
+                "ca.pem",
+                how,
+                leaf.to_str().expect("UTF-8 path"),
+            ],
+        );
+    }
+
     /// A DER CRL revoking the given leaf PEM files.
     pub fn crl(&self, revoked: &[&Path]) -> Vec<u8> {
         let d = self.dir.path();
         std::fs::write(d.join("index.txt"), "").unwrap();
         for cert in revoked {
-            openssl(
-                d,
-                &[
-                    "ca",
-                    "-config",
-                    "ca.cnf",
-                    "-keyfile",
-                    "ca.key",
-                    "-cert",
-                    "ca.pem",
-                    "-revoke",
-                    cert.to_str().unwrap(),
-                ],
-            );
+            self.record("-revoke", cert);
         }
         openssl(
             d,

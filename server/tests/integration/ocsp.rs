@@ -67,24 +67,6 @@ impl Responder {
     }
 }
 
-/// Records `leaf` in `ca`'s index as valid (`-valid`) or revoked (`-revoke`).
-fn record(ca: &Ca, how: &str, leaf: &Path) {
-    openssl(
-        ca.dir.path(),
-        &[
-            "ca",
-            "-config",
-            "ca.cnf",
-            "-keyfile",
-            "ca.key",
-            "-cert",
-            "ca.pem",
-            how,
-            leaf.to_str().expect("UTF-8 path"),
-        ],
-    );
-}
-
 fn issue(ca: &Ca, name: &str, ocsp_url: &str, crl_url: Option<&str>) -> std::path::PathBuf {
     ca.issue_with(
         name,
@@ -118,8 +100,8 @@ async fn ocsp_answers_decide_like_crls_and_a_wrongly_signed_one_is_refused() {
     let good = issue(&ca, "good", &url, None);
     let bad = issue(&ca, "bad", &url, None);
     let stranger = issue(&ca, "stranger", &url, None);
-    record(&ca, "-valid", &good);
-    record(&ca, "-revoke", &bad);
+    ca.record("-valid", &good);
+    ca.record("-revoke", &bad);
     let responder = Responder::start_on(&ca, ca.dir.path(), port);
     let dir = tempfile::tempdir().unwrap();
     let db = database(&dir).await;

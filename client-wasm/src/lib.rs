@@ -6,6 +6,10 @@
 //!
 //! * [`identity`]: `inspect_p12` (import a digital ID file), `export_p12` (write one) and
 //!   `certificate_info`.
+//! * [`enroll`]: `certificate_request` (a PKCS#10 request for a key made in the browser) and
+//!   `install_issued` (the CA's certificate matched to its waiting key).
+//! * [`archive`]: `archive_key` (a recovery agents' copy of an encryption key) and
+//!   `needs_archival`.
 //! * [`seal`](mod@seal): `seal` (compose → signed and/or encrypted MIME entity).
 //! * [`open`](mod@open): `open` (remove every S/MIME layer, parse the message for display).
 //! * [`plan`](mod@plan): `read_recipients` and `plan_send` (which offered certificates a send
@@ -27,7 +31,9 @@
 
 use wasm_bindgen::prelude::*;
 
+pub mod archive;
 pub mod card;
+pub mod enroll;
 pub mod identity;
 pub mod js;
 pub mod open;

@@ -51,6 +51,16 @@ impl Certificate {
         self.inner.is_ca()
     }
 
+    /// Whether mail may be encrypted to this certificate's key: an end entity whose keyUsage,
+    /// if any, allows key transport or key agreement. Such a key is what key recovery keeps a
+    /// copy of; a key that may only sign never is.
+    pub fn may_receive_encrypted(&self) -> bool {
+        use cert::key_usage as ku;
+        !self.is_ca()
+            && (self.inner.key_usage_allows(ku::KEY_ENCIPHERMENT)
+                || self.inner.key_usage_allows(ku::KEY_AGREEMENT))
+    }
+
     /// Whether this certificate's public key verifies `crl`'s signature and this certificate
     /// is the CRL's issuer by name.
     pub fn signed_crl(&self, crl: &crate::crl::Crl) -> bool {

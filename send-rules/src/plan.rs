@@ -257,7 +257,7 @@ fn doubts_about(
 /// through. Whoever supplied a chain, only certificates a valid path from the user's own
 /// certificate runs through count, and only the user's real issuers can sign such a path, so
 /// a server that supplies a card's chain cannot slip in an authority of its own.
-fn anchors(own: &[Own], time: pki::UnixTime) -> Vec<pki::Certificate> {
+pub(crate) fn anchors(own: &[Own], time: pki::UnixTime) -> Vec<pki::Certificate> {
     let mut out: Vec<pki::Certificate> = Vec::new();
     for id in own {
         let Some(cert) = certificates(std::slice::from_ref(&id.certificate)).pop() else {
@@ -295,7 +295,7 @@ fn anchors(own: &[Own], time: pki::UnixTime) -> Vec<pki::Certificate> {
 
 /// The certificates among base64 DER strings that can be read; the rest are ignored (they
 /// could only have helped build a path).
-fn certificates(encoded: &[String]) -> Vec<pki::Certificate> {
+pub(crate) fn certificates(encoded: &[String]) -> Vec<pki::Certificate> {
     encoded
         .iter()
         .filter_map(|b| B64.decode(b).ok())

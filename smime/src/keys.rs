@@ -177,6 +177,38 @@ impl SoftKey {
         Ok(Zeroizing::new(document.as_bytes().to_vec()))
     }
 
+    /// The public half as a SubjectPublicKeyInfo (DER), as a certificate or a certification
+    /// request carries it.
+    pub fn public_key_info_der(&self) -> Result<Vec<u8>, KeyError> {
+        use rsa::pkcs8::EncodePublicKey;
+        let document = match self {
+            Self::Rsa(key) => key.to_public_key().to_public_key_der(),
+            Self::P256(key) => key.verifying_key().to_public_key_der(),
+            Self::P384(key) => key.verifying_key().to_public_key_der(),
+        }
+        .map_err(|_| KeyError::Malformed)?;
+        Ok(document.as_bytes().to_vec())
+    }
+
+    /// How this key signs what it certifies of itself: PKCS#1 v1.5 or ECDSA, with SHA-256
+    /// (SHA-384 for a P-384 key).
+    pub fn default_signature_algorithm(&self) -> SignatureAlgorithm {
+        match self {
+            Self::Rsa(_) => SignatureAlgorithm {
+                scheme: SignatureScheme::RsaPkcs1v15,
+                digest: DigestAlgorithm::Sha256,
+            },
+            Self::P256(_) => SignatureAlgorithm {
+                scheme: SignatureScheme::Ecdsa,
+                digest: DigestAlgorithm::Sha256,
+            },
+            Self::P384(_) => SignatureAlgorithm {
+                scheme: SignatureScheme::Ecdsa,
+                digest: DigestAlgorithm::Sha384,
+            },
+        }
+    }
+
     /// The RSA key, for key transport decryption.
     pub fn rsa(&self) -> Option<&RsaPrivateKey> {
         match self {

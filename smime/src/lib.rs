@@ -13,6 +13,7 @@
 //!   signed and encrypted layers back to the readable entity).
 //! * [`pkcs12::parse`]: a `.p12` file and its password → key, certificate and chain;
 //!   [`pkcs12::write`] the other way, for a digital ID leaving the browser.
+//! * [`request::certification_request`]: a PKCS#10 request for a key made in the browser.
 //! * Header protection (RFC 9788): `protect_headers` in the sign and encrypt options; see
 //!   [`headers`].
 //!
@@ -41,6 +42,7 @@ pub mod headers;
 pub mod keys;
 pub mod mime;
 pub mod pkcs12;
+pub mod request;
 pub mod sign;
 pub mod verify;
 pub mod wrap;

@@ -982,6 +982,11 @@ mod tests {
             err.to_string().starts_with("smime.encryption_algorithms:"),
             "{err}"
         );
+        let err = with("require_key_archival = true").unwrap_err();
+        assert!(
+            err.to_string().starts_with("smime.recovery_agents:"),
+            "{err}"
+        );
         let err = with("default_signing_algorithm = \"sha1\"").unwrap_err();
         assert!(err.to_string().contains("sha1"), "{err}");
         let err = with("security_flags = 0x003").unwrap_err();

@@ -112,6 +112,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0010_compose_formatted.sql"),
         include_str!("../../migrations/postgres/0010_compose_formatted.sql"),
     ),
+    (
+        11,
+        "key_archives",
+        include_str!("../../migrations/sqlite/0011_key_archives.sql"),
+        include_str!("../../migrations/postgres/0011_key_archives.sql"),
+    ),
 ];
 
 fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {

@@ -18,6 +18,7 @@ pub mod options;
 pub mod outbox;
 pub mod policy;
 pub mod probe;
+pub mod recovery;
 pub mod sessions;
 pub mod sieve;
 pub mod smtp;

@@ -1,5 +1,5 @@
-//! The `sealmail` command: `serve` runs the web server; `smime`, `cert`, `directory` and
-//! `config` are the admin's tools.
+//! The `sealmail` command: `serve` runs the web server; `smime`, `cert`, `directory`,
+//! `recovery` and `config` are the admin's tools.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +32,8 @@ enum Command {
     Cert(sealmail_server::cli::cert::CertArgs),
     /// Import certificates, people and distribution lists into the directory.
     Directory(sealmail_server::cli::directory::DirectoryArgs),
+    /// Hand out the recovery copies of users' encryption keys.
+    Recovery(sealmail_server::cli::recovery::RecoveryArgs),
     /// Show the configuration.
     Config {
         #[command(subcommand)]
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Smime(args) => sealmail_server::cli::smime::run(args),
         Command::Cert(args) => sealmail_server::cli::cert::run(args),
         Command::Directory(args) => sealmail_server::cli::directory::run(args),
+        Command::Recovery(args) => sealmail_server::cli::recovery::run(args),
         Command::Config {
             command: ConfigCommand::Show { config },
         } => match sealmail_server::config::show(&config, std::env::vars()) {

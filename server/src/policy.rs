@@ -152,6 +152,14 @@ pub struct SmimePolicy {
     /// AllowUserChoiceOfSigningCertificate: with several digital IDs that may sign, the user
     /// picks one per message. Otherwise the page picks (a card first, then the newest).
     pub allow_user_choice_of_signing_certificate: bool,
+    /// Dual keys: a digital ID requested in the browser is two key pairs, one that signs and
+    /// one that receives encrypted mail (so the second can be archived without the first).
+    pub dual_keys: bool,
+    /// Key archival: every encryption key a user imports or makes gets a copy encrypted to the
+    /// recovery agents, and the server refuses to publish an encryption certificate without it.
+    pub require_key_archival: bool,
+    /// The recovery agents' certificates (PEM, DER or PKCS#7 file).
+    pub recovery_agents: Option<std::path::PathBuf>,
 }
 
 impl Default for SmimePolicy {
@@ -177,6 +185,9 @@ impl Default for SmimePolicy {
             security_flags: flags::CHAIN_WITHOUT_ROOT | flags::INCLUDE_CAPABILITIES,
             use_key_identifier: false,
             allow_user_choice_of_signing_certificate: false,
+            dual_keys: false,
+            require_key_archival: false,
+            recovery_agents: None,
         }
     }
 }
@@ -210,6 +221,12 @@ impl SmimePolicy {
                     &format!("\"{}\" is listed twice", a.name()),
                 ));
             }
+        }
+        if self.require_key_archival && self.recovery_agents.is_none() {
+            return Err(invalid(
+                "smime.recovery_agents",
+                "name the file with the recovery agents' certificates: require_key_archival is on",
+            ));
         }
         let f = self.security_flags;
         if f & !flags::KNOWN != 0 {
@@ -285,6 +302,8 @@ impl SmimePolicy {
             bcc: self.bcc_mode(),
             protect_headers: f & flags::PROTECT_HEADERS != 0,
             choose_signer: self.allow_user_choice_of_signing_certificate,
+            dual_keys: self.dual_keys,
+            key_archival: self.require_key_archival,
         }
     }
 }
@@ -309,6 +328,10 @@ pub struct ClientPolicy {
     pub protect_headers: bool,
     /// AllowUserChoiceOfSigningCertificate.
     pub choose_signer: bool,
+    /// New digital IDs are requested as two key pairs.
+    pub dual_keys: bool,
+    /// Encryption keys get a copy for the recovery agents (`/api/recovery-agents`).
+    pub key_archival: bool,
 }
 
 /// How an encrypted message reaches its Bcc recipients: one of the send rules the module

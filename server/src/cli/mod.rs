@@ -3,4 +3,5 @@
 
 pub mod cert;
 pub mod directory;
+pub mod recovery;
 pub mod smime;

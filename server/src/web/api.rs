@@ -41,11 +41,11 @@ pub fn api_error(status: StatusCode, why: String) -> ApiError {
     ApiError(status, why)
 }
 
-fn bad(why: impl Into<String>) -> ApiError {
+pub(super) fn bad(why: impl Into<String>) -> ApiError {
     ApiError(StatusCode::UNPROCESSABLE_ENTITY, why.into())
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!("api: {e}");
     ApiError(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -356,6 +356,15 @@ pub async fn publish(
     Json(request): Json<CertificatesRequest>,
 ) -> Result<Json<PublishResponse>, ApiError> {
     let certs = read_certificates(&request.certificates)?;
+    if state.policy.current().require_key_archival {
+        crate::recovery::Archives::new(state.db.clone())
+            .check_publish(&user.0.email, &certs)
+            .await
+            .map_err(|e| match e {
+                crate::recovery::RecoveryError::Database(e) => internal(e),
+                other => bad(other.to_string()),
+            })?;
+    }
     match state.directory.publish(&user.0.email, &certs).await {
         Ok(published) => Ok(Json(PublishResponse { published })),
         Err(crate::directory::DirectoryError::Refused(why)) => Err(bad(why)),

@@ -51,6 +51,7 @@ mod filters;
 mod folders;
 mod hardening;
 mod identities;
+mod key_recovery;
 pub mod ops;
 mod out_of_office;
 mod pages;
@@ -400,6 +401,8 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/chain", post(api::chain).layer(json))
         .route("/api/certificates/publish", post(api::publish).layer(json))
+        .route("/api/recovery-agents", get(key_recovery::agents))
+        .route("/api/key-archive", post(key_recovery::deposit).layer(json))
         .route(
             "/api/contacts/certificates",
             post(api::add_to_contacts).layer(json),

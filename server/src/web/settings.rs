@@ -36,7 +36,9 @@ pub async fn keys_page(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let chrome = chrome(&state, &user, q.notice.as_deref()).await?;
-    Ok(KeysPage { chrome }.into_response())
+    let policy = serde_json::to_string(&state.policy.current().for_client())
+        .map_err(|e| PageError::Internal(e.to_string()))?;
+    Ok(KeysPage { chrome, policy }.into_response())
 }
 
 pub async fn options_page(

@@ -340,6 +340,8 @@ pub fn order_words(order: Order, sorted: bool) -> &'static str {
 #[template(path = "keys.html")]
 pub struct KeysPage {
     pub chrome: Chrome,
+    /// `ClientPolicy` as JSON: dual keys and key archival shape the page.
+    pub policy: String,
 }
 
 #[derive(Template, WebTemplate)]

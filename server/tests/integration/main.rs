@@ -19,6 +19,7 @@ mod folders;
 mod glance;
 mod harvest;
 mod identities;
+mod key_recovery;
 mod ocsp;
 mod ops;
 mod search;

@@ -1,0 +1,109 @@
+//! `sealmail recovery export --email ADDR [--out DIR]`: hands the admin the recovery copies of a
+//! user's encryption keys. Each is a CMS EnvelopedData the recovery agent opens offline:
+//!
+//! ```text
+//! openssl cms -decrypt -inform PEM -in copy.pem -recip agent.pem -inkey agent.key -out user.p12
+//! openssl pkcs12 -in user.p12 -passin pass: -noenc      # the .p12 has an empty password
+//! ```
+//!
+//! Without `--out` the copies are printed as PEM (`CMS` blocks), newest first; with it each is
+//! written to `DIR/ADDR-FINGERPRINT.p7m` (DER) and its path printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::recovery::Archives;
+
+#[derive(Debug, clap::Args)]
+pub struct RecoveryArgs {
+    #[arg(
+        long,
+        env = "SEALMAIL_CONFIG",
+        default_value = "sealmail.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: RecoveryCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RecoveryCommand {
+    /// Print (or write to --out) the recovery copies of ADDR's encryption keys.
+    Export {
+        #[arg(long, value_name = "ADDR")]
+        email: String,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: RecoveryArgs) -> ExitCode {
+    let config = match Config::load(&args.config, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sealmail recovery: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sealmail recovery: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let RecoveryCommand::Export { email, out } = args.command;
+    let result = runtime.block_on(async {
+        let db = crate::db::open(&config.database.url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deposits = Archives::new(db)
+            .of(&email)
+            .await
+            .map_err(|e| e.to_string())?;
+        if deposits.is_empty() {
+            return Err(format!("no recovery copy is held for {email}"));
+        }
+        let mut lines = Vec::new();
+        for d in deposits {
+            match &out {
+                Some(dir) => {
+                    let short = d.fingerprint.get(..16).unwrap_or(&d.fingerprint);
+                    let path = dir.join(format!("{email}-{short}.p7m"));
+                    std::fs::write(&path, &d.archive)
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    lines.push(path.display().to_string());
+                }
+                None => lines.push(pem("CMS", &d.archive)),
+            }
+        }
+        Ok(lines)
+    });
+    match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{}", l.trim_end());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sealmail recovery: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// RFC 7468 text: base64 in lines of 64 between the label's lines.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----"));
+    out
+}

@@ -1,8 +1,12 @@
 // The Digital IDs page: import a .p12 into this browser's key store, list, publish, export as a
-// .p12 (a download made here: the key never goes to the server), remove.
+// .p12 (a download made here: the key never goes to the server), remove; request a new digital
+// ID (key pair made here, request downloaded) and install the certificate the CA sends back.
+// With key archival on, an encryption key's copy for the recovery agents is made here too.
 import * as keystore from './keystore.js';
 import * as smartcard from './smartcard.js';
-import { el, formatDate, postJson, toBase64, wireDisclosure } from './ui.js';
+import { el, formatDate, getJson, postJson, toBase64, wireDisclosure } from './ui.js';
+
+const policy = JSON.parse(document.getElementById('new-id')?.dataset.policy || '{}');
 
 export async function start(engine, owner) {
   const form = document.getElementById('import-id');
@@ -10,8 +14,10 @@ export async function start(engine, owner) {
   // The card does not need this browser's key store, which a kiosk's framed page may lack
   // (the browser can refuse storage to a page framed by another site).
   startSmartCard(owner);
+  document.getElementById('archival-notice').hidden = !policy.keyArchival;
   try {
     await render(owner, engine);
+    await startRequests(owner, engine);
   } catch (err) {
     const unavailable = document.getElementById('keys-unavailable');
     unavailable.hidden = false;
@@ -42,9 +48,16 @@ export async function start(engine, owner) {
         identity.pkcs8.fill(0);
         throw new Error(refusal);
       }
+      let deposited = '';
+      try {
+        deposited = await archiveIfRequired(engine, owner, identity, status);
+      } catch (err) {
+        identity.pkcs8.fill(0);
+        throw err;
+      }
       await keystore.add(owner, identity, passphrase, strong);
       form.reset();
-      status.textContent = `Imported ${identity.info.subject}.`;
+      status.textContent = `Imported ${identity.info.subject}.${deposited}`;
       await render(owner, engine);
     } catch (err) {
       status.className = 'error';
@@ -54,6 +67,146 @@ export async function start(engine, owner) {
   });
   // Importing needs this script: the button works from now on (see keys.html).
   form.querySelector('button[type="submit"]').disabled = false;
+}
+
+/**
+ * With key archival on and a key mail is encrypted to, encrypts a copy of `pkcs8` to the
+ * recovery agents (checked in the module against this browser's anchors) and deposits it.
+ * Returns a sentence naming the agents, or '' when no copy is needed. The caller zeroes pkcs8.
+ */
+async function archiveIfRequired(engine, owner, { pkcs8, certificate, chain }, status) {
+  if (!policy.keyArchival || !(await engine.needs_archival(certificate))) return '';
+  status.textContent = 'Making the copy of your encryption key for your organization\'s recovery agents…';
+  const { agents } = await getJson('/api/recovery-agents');
+  const held = await keystore.list(owner);
+  const own = [...held, { certificate, chain }]
+    .map((r) => ({ certificate: toBase64(r.certificate), chain: r.chain.map(toBase64) }));
+  const made = await engine.archive_key({
+    pkcs8, certificate, chain, agents, own, time: Math.floor(Date.now() / 1000),
+  });
+  await postJson('/api/key-archive', { certificate: toBase64(certificate), archive: toBase64(made.archive) });
+  const names = made.agents.map((a) => `${a.subject} (SHA-256 ${a.fingerprint})`).join(', ');
+  return ` A copy of its key, encrypted to your organization's recovery agent ${names}, was deposited.`;
+}
+
+/** A new key pair made by the browser's WebCrypto, as PKCS#8 DER. */
+async function generateKey(kind) {
+  const algorithm = kind === 'p-256'
+    ? { name: 'ECDSA', namedCurve: 'P-256' }
+    : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 3072, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+  // Extractable once, to hand the key to the module and to seal it under the passphrase.
+  const pair = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  return new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+}
+
+const PURPOSE_WORDS = { signing: 'for signing', encryption: 'for encryption', both: 'for signing and encryption' };
+
+/** The "Request a new digital ID" section: make requests, list waiting keys, install certificates. */
+async function startRequests(owner, engine) {
+  const form = document.getElementById('request-id');
+  const status = document.getElementById('request-status');
+  document.getElementById('request-dual').hidden = !policy.dualKeys;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    status.className = '';
+    status.removeAttribute('role');
+    const name = document.getElementById('request-name').value;
+    const kind = document.getElementById('request-key-type').value;
+    const passphrase = document.getElementById('request-passphrase').value;
+    const purposes = policy.dualKeys ? ['signing', 'encryption'] : ['both'];
+    try {
+      const files = [];
+      for (const purpose of purposes) {
+        status.textContent = `Making a new key ${PURPOSE_WORDS[purpose]}…`;
+        const pkcs8 = await generateKey(kind);
+        try {
+          const made = await engine.certificate_request({ pkcs8, name, email: owner, purpose });
+          await keystore.addWaiting(owner, { pkcs8, ...made, purpose }, passphrase);
+          files.push(requestFile(owner, purpose));
+        } finally {
+          pkcs8.fill(0);
+        }
+      }
+      form.reset();
+      status.textContent = files.length > 1
+        ? `Requests made: download ${files.join(' and ')} below and send them to your certification authority, then install the certificates it sends back.`
+        : `Request made: download ${files[0]} below and send it to your certification authority, then install the certificate it sends back.`;
+    } catch (err) {
+      status.className = 'error';
+      status.setAttribute('role', 'alert');
+      status.textContent = `No request was made: ${err.message || err}`;
+    }
+    await renderWaiting(owner);
+  });
+  form.querySelector('button[type="submit"]').disabled = false;
+
+  const install = document.getElementById('install-id');
+  const installStatus = document.getElementById('install-status');
+  install.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    installStatus.className = '';
+    installStatus.removeAttribute('role');
+    installStatus.textContent = 'Installing…';
+    try {
+      const file = document.getElementById('issued-file').files[0];
+      if (!file) throw new Error('Choose the certificate file first.');
+      const waiting = await keystore.listWaiting(owner);
+      if (!waiting.length) throw new Error('no key in this browser is waiting for a certificate: make a request first.');
+      const issued = await engine.install_issued({
+        file: new Uint8Array(await file.arrayBuffer()),
+        waiting: waiting.map((w) => ({ id: w.id, publicKey: w.publicKey })),
+      });
+      const refusal = refuse(issued.info);
+      if (refusal) throw new Error(refusal);
+      const record = waiting.find((w) => w.id === issued.id);
+      let deposited = '';
+      if (policy.keyArchival && await engine.needs_archival(issued.certificate)) {
+        const pkcs8 = await keystore.unlock(record);
+        try {
+          deposited = await archiveIfRequired(engine, owner, { pkcs8, ...issued }, installStatus);
+        } finally {
+          pkcs8.fill(0);
+        }
+      }
+      await keystore.install(record, issued);
+      install.reset();
+      installStatus.textContent = `Installed ${issued.info.subject}: the digital ID is ready. Publish it so others can encrypt mail to you.${deposited}`;
+      await render(owner, engine);
+      await renderWaiting(owner);
+    } catch (err) {
+      installStatus.className = 'error';
+      installStatus.setAttribute('role', 'alert');
+      installStatus.textContent = `The certificate was not installed: ${err.message || err}`;
+    }
+  });
+  install.querySelector('button[type="submit"]').disabled = false;
+  await renderWaiting(owner);
+}
+
+/** The request's file name: the address's local part, and the key's purpose with dual keys. */
+function requestFile(owner, purpose) {
+  const local = owner.split('@')[0];
+  return purpose === 'both' ? `${local}.csr` : `${local}-${purpose}.csr`;
+}
+
+async function renderWaiting(owner) {
+  const list = document.getElementById('waiting');
+  const waiting = await keystore.listWaiting(owner);
+  document.getElementById('waiting-empty').hidden = waiting.length > 0;
+  list.replaceChildren(...waiting.map((record) => {
+    const what = `${record.keyType} key ${PURPOSE_WORDS[record.purpose]}, requested ${formatDate(record.requestedAt / 1000)}`;
+    // A click per file: browsers hold back a second download a page starts by itself.
+    const file = requestFile(owner, record.purpose);
+    const again = el('button', { type: 'button', text: `Download ${file}` });
+    again.addEventListener('click', () => download(record.pem, file, 'application/pkcs10'));
+    const remove = el('button', { type: 'button', text: 'Remove' });
+    remove.setAttribute('aria-label', `Remove the ${what}`);
+    remove.addEventListener('click', async () => {
+      await keystore.removeWaiting(record.id);
+      await renderWaiting(owner);
+    });
+    return el('li', { class: 'identity' }, el('p', { text: what }), el('p', { class: 'buttons' }, again, remove));
+  }));
 }
 
 /** Why an identity must not be stored, or null. */
@@ -175,7 +328,7 @@ function exportSection(record, owner, engine) {
       } finally {
         pkcs8.fill(0);
       }
-      download(file, `${address}.p12`);
+      download(file, `${address}.p12`, 'application/x-pkcs12');
       form.reset();
       status.textContent = `Exported: your browser saved ${address}.p12.`;
     } catch (err) {
@@ -188,8 +341,8 @@ function exportSection(record, owner, engine) {
 }
 
 /** Saves `bytes` as a file the browser downloads: made here, never fetched from the server. */
-function download(bytes, name) {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/x-pkcs12' }));
+function download(bytes, name, type) {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   const link = el('a', { href: url, download: name, hidden: true });
   document.body.append(link);
   link.click();
@@ -205,9 +358,16 @@ function item(record, owner, engine) {
   const publish = el('button', { type: 'button', text: 'Publish my certificate' });
   publish.addEventListener('click', async () => {
     try {
-      const certificates = [record.certificate, ...record.chain].map(toBase64);
+      // Publishing replaces what the directory holds, so every digital ID of the user's in this
+      // browser goes along: with dual keys, the signing and the encryption certificate.
+      const mine = (await keystore.list(owner))
+        .filter((r) => r.info.emails.includes(owner.toLowerCase()) && refuse(r.info) === null);
+      const chosen = mine.some((r) => r.id === record.id) ? mine : [record];
+      const certificates = chosen.flatMap((r) => [r.certificate, ...r.chain]).map(toBase64);
       await postJson('/api/certificates/publish', { certificates });
-      status.textContent = 'Published: others can now encrypt mail to you with this certificate.';
+      status.textContent = chosen.length > 1
+        ? `Published: others can now encrypt mail to you with these ${chosen.length} certificates.`
+        : 'Published: others can now encrypt mail to you with this certificate.';
     } catch (err) {
       status.textContent = `Not published: ${err.message}`;
     }

@@ -12,7 +12,7 @@ const PBKDF2_ITERATIONS = 600000;
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 2);
+    const request = indexedDB.open(DB_NAME, 3);
     request.onupgradeneeded = ({ oldVersion }) => {
       const db = request.result;
       if (oldVersion < 1) {
@@ -21,6 +21,8 @@ function openDb() {
       }
       // Version 2: the search index of encrypted mail, sealed under an identity's key.
       if (oldVersion < 2) db.createObjectStore('indexes', { keyPath: 'id' });
+      // Version 3: keys made here that wait for the certificate their request asked for.
+      if (oldVersion < 3) db.createObjectStore('waiting', { keyPath: 'id' });
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(new Error('This browser cannot store digital IDs (IndexedDB is unavailable).'));
@@ -83,10 +85,6 @@ export async function list(owner) {
  */
 export async function add(owner, { pkcs8, certificate, chain, info }, passphrase, strong) {
   try {
-    const salt = crypto.getRandomValues(new Uint8Array(16));
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const key = await deriveKey(passphrase, salt, PBKDF2_ITERATIONS);
-    const sealedKey = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, pkcs8));
     const record = {
       id: `${owner}/${info.fingerprint}`,
       owner,
@@ -94,8 +92,7 @@ export async function add(owner, { pkcs8, certificate, chain, info }, passphrase
       certificate,
       chain,
       strong,
-      protection: { kdf: 'PBKDF2-SHA-256', iterations: PBKDF2_ITERATIONS, salt, iv },
-      sealedKey,
+      ...(await seal(pkcs8, passphrase)),
       importedAt: Date.now(),
     };
     await withStore('identities', 'readwrite', (s) => s.put(record));
@@ -103,6 +100,73 @@ export async function add(owner, { pkcs8, certificate, chain, info }, passphrase
   } finally {
     pkcs8.fill(0);
   }
+}
+
+/** `pkcs8` encrypted under `passphrase`: the `protection` and `sealedKey` of a stored record. */
+async function seal(pkcs8, passphrase) {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const key = await deriveKey(passphrase, salt, PBKDF2_ITERATIONS);
+  const sealedKey = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, pkcs8));
+  return { protection: { kdf: 'PBKDF2-SHA-256', iterations: PBKDF2_ITERATIONS, salt, iv }, sealedKey };
+}
+
+/**
+ * Keeps a key made here until its certificate arrives: sealed under `passphrase` like a digital
+ * ID, with its public key (to recognise the certificate) and its request (to download again).
+ * `pkcs8` is zeroed here whatever happens.
+ */
+export async function addWaiting(owner, { pkcs8, publicKey, keyType, purpose, pem }, passphrase) {
+  try {
+    const record = {
+      id: `${owner}/waiting/${Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')}`,
+      owner,
+      publicKey,
+      keyType,
+      purpose,
+      pem,
+      // What the passphrase prompt names (unlock() reads info.subject).
+      info: { subject: `your new ${keyType} key` },
+      strong: true,
+      ...(await seal(pkcs8, passphrase)),
+      requestedAt: Date.now(),
+    };
+    await withStore('waiting', 'readwrite', (s) => s.put(record));
+    return record;
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+/** The keys of `owner` waiting for a certificate, oldest first. */
+export async function listWaiting(owner) {
+  const all = await withStore('waiting', 'readonly', (s) => requestValue(s.getAll()));
+  return all.filter((r) => r.owner === owner).sort((a, b) => a.requestedAt - b.requestedAt);
+}
+
+export async function removeWaiting(id) {
+  await withStore('waiting', 'readwrite', (s) => s.delete(id));
+}
+
+/**
+ * The certificate for a waiting key has come: the key becomes a digital ID under the same
+ * passphrase (it is moved still sealed, never decrypted for this), and stops waiting.
+ */
+export async function install(waiting, { certificate, chain, info }) {
+  const record = {
+    id: `${waiting.owner}/${info.fingerprint}`,
+    owner: waiting.owner,
+    info,
+    certificate,
+    chain,
+    strong: false,
+    protection: waiting.protection,
+    sealedKey: waiting.sealedKey,
+    importedAt: Date.now(),
+  };
+  await withStore('identities', 'readwrite', (s) => s.put(record));
+  await removeWaiting(waiting.id);
+  return record;
 }
 
 /** Removes an identity, its unlocked key and the search index sealed under it. */

@@ -171,6 +171,14 @@ export function csrfToken() {
   return document.querySelector('input[name="csrf"]')?.value || '';
 }
 
+/** GETs one of the server's /api endpoints; rejects with the server's sentence. */
+export async function getJson(url) {
+  const response = await fetch(url, { headers: { 'X-CSRF-Token': csrfToken() } });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.error || `The server answered ${response.status}.`);
+  return answer;
+}
+
 /** POSTs JSON to one of the server's /api endpoints; rejects with the server's sentence. */
 export async function postJson(url, body) {
   const response = await fetch(url, {

@@ -84,22 +84,63 @@ export function makePki() {
 /**
  * A new identity issued by the test e-mail CA: `{ p12, cert, key }` (file paths), the .p12's
  * password being `password`. Dates are openssl's YYYYMMDDHHMMSSZ; by default valid now for a year.
+ * With `ocsp` (from `ocspIssuer`) the certificate names that OCSP responder and goes into its index.
  */
-export function issueIdentity(pki, { email, name, password, start, end }) {
+export function issueIdentity(pki, { email, name, password, start, end, ocsp }) {
+  const dir = ocsp?.dir ?? caFolder(pki, '');
+  const id = ocsp ? email.split('@')[0] : 'id';
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${id}.key`, '-out', `${id}.csr`, '-subj', `/CN=${name}`);
+  const dates = [...(start ? ['-startdate', start] : []), ...(end ? ['-enddate', end] : [])];
+  run('ca', '-batch', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-in', `${id}.csr`,
+    '-out', `${id}.crt`, '-notext', '-extfile', extensionsFile(dir, email), ...dates);
+  run('pkcs12', '-export', '-in', `${id}.crt`, '-inkey', `${id}.key`, '-certfile', pki.file('ca.crt'), '-passout', `pass:${password}`, '-out', `${id}.p12`);
+  return { p12: readFileSync(join(dir, `${id}.p12`)), cert: join(dir, `${id}.crt`), key: join(dir, `${id}.key`) };
+}
+
+/** A folder where `openssl ca` issues as the test e-mail CA and keeps its index; `aia` is added to every certificate. */
+function caFolder(pki, aia) {
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-id-'));
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'serial'), `${Date.now().toString(16).padStart(16, '0')}\n`);
   writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca=d\n[d]\ndatabase=${dir}/index.txt\nserial=${dir}/serial\n`
-    + `new_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\nx509_extensions=e\ndefault_days=365\n`
-    + `[p]\ncommonName=supplied\n[e]\nbasicConstraints=critical,CA:false\n`
-    + `keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:${email}\n`);
-  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  run('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'id.key', '-out', 'id.csr', '-subj', `/CN=${name}`);
-  const dates = [...(start ? ['-startdate', start] : []), ...(end ? ['-enddate', end] : [])];
-  run('ca', '-batch', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-in', 'id.csr',
-    '-out', 'id.crt', '-notext', ...dates);
-  run('pkcs12', '-export', '-in', 'id.crt', '-inkey', 'id.key', '-certfile', pki.file('ca.crt'), '-passout', `pass:${password}`, '-out', 'id.p12');
-  return { p12: readFileSync(join(dir, 'id.p12')), cert: join(dir, 'id.crt'), key: join(dir, 'id.key') };
+    + `new_certs_dir=${dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\ndefault_days=365\n[p]\ncommonName=supplied\n`);
+  writeFileSync(join(dir, 'aia'), aia);
+  return dir;
+}
+
+function extensionsFile(dir, email) {
+  const file = join(dir, `${email}.ext`);
+  writeFileSync(file, 'basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment\n'
+    + `extendedKeyUsage=emailProtection\nsubjectAltName=email:${email}\n${readFileSync(join(dir, 'aia'), 'utf8')}`);
+  return file;
+}
+
+/**
+ * `openssl ocsp` answering for the test e-mail CA on `port`, from the index of the certificates
+ * `issueIdentity` issues with `{ ocsp: responder }`. `revoke(cert)` revokes one; `stop()` ends it.
+ */
+export function ocspIssuer(pki, port) {
+  const dir = caFolder(pki, `authorityInfoAccess=OCSP;URI:http://127.0.0.1:${port}/\n`);
+  let child = null;
+  return {
+    dir,
+    revoke: (cert) => execFileSync('openssl', ['ca', '-config', 'ca.cnf', '-cert', pki.file('ca.crt'), '-keyfile', pki.file('ca.key'), '-revoke', cert],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+    /** Starts answering (it reads the index once, so start it after issuing and revoking). */
+    start: () => new Promise((resolve, reject) => {
+      child = spawn('openssl', ['ocsp', '-index', 'index.txt', '-CA', pki.file('ca.crt'), '-rsigner', pki.file('ca.crt'),
+        '-rkey', pki.file('ca.key'), '-ndays', '1', '-port', String(port)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      // It serves one connection at a time, so a probe would hold it up: wait for it to say it listens.
+      child.stderr.on('data', (d) => { if (d.toString().includes('waiting for OCSP client connections')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`openssl ocsp exited with ${code}`)));
+    }),
+    stop: () => new Promise((resolve) => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
 }
 
 /** Delivers ready-made message bytes (another mail program's output) through Postfix's inbound port. */

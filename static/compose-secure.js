@@ -34,7 +34,7 @@ export function start(engine, owner) {
     });
   }
   const pressed = (toggle) => toggle.getAttribute('aria-pressed') === 'true';
-  if (policy.chooseSigner) offerSigners(owner, form, policy);
+  if (policy.chooseSigner) offerSigners(engine, owner, form, policy);
   autosave.setSealer(() => sealDraft(engine, owner, form, policy));
   if (form.dataset.sealedDraft) openDraft(engine, owner, form, policy);
 
@@ -76,14 +76,14 @@ export function start(engine, owner) {
  * before identities. Keys on a smart card come first (architecture §3: hardware keys are
  * preferred); SmartCardOnly allows nothing else.
  */
-async function signers(owner, policy, from) {
+async function signers(engine, owner, policy, from) {
   await smartcard.connect().catch(() => null);
   const addresses = from && from.toLowerCase() !== owner.toLowerCase() ? [from, owner] : [owner];
   const soft = policy.smartCardOnly ? [] : await keystore.list(owner);
   for (const address of addresses) {
     const found = [
-      ...smartcard.identities(keystore.fits, 'sign', address),
-      ...soft.filter((r) => keystore.fits(r, 'sign', address)),
+      ...await keystore.fitting(engine, smartcard.identities(), 'sign', address),
+      ...await keystore.fitting(engine, soft, 'sign', address),
     ];
     if (found.length) return found;
   }
@@ -91,8 +91,8 @@ async function signers(owner, policy, from) {
 }
 
 /** The digital ID to sign with: the one the user chose (when the policy lets them), or the best. */
-async function signingIdentity(owner, policy, from) {
-  const found = await signers(owner, policy, from);
+async function signingIdentity(engine, owner, policy, from) {
+  const found = await signers(engine, owner, policy, from);
   const chosen = policy.chooseSigner ? document.getElementById('signer')?.value : '';
   const signer = found.find((r) => r.info.fingerprint === chosen) || found[0];
   if (signer) return signer;
@@ -104,12 +104,12 @@ async function signingIdentity(owner, policy, from) {
  * AllowUserChoiceOfSigningCertificate: with several digital IDs that may sign as the chosen From,
  * a "Sign with" list names each (who issued it, until when, and where the key is).
  */
-function offerSigners(owner, form, policy) {
+function offerSigners(engine, owner, form, policy) {
   const choice = form.querySelector('.signer-choice');
   const select = document.getElementById('signer');
   const fill = async () => {
-    const found = await signers(owner, policy, form.elements.from?.value || owner);
-    const onCard = smartcard.identities(keystore.fits, 'sign', null);
+    const found = await signers(engine, owner, policy, form.elements.from?.value || owner);
+    const onCard = smartcard.identities();
     const previous = select.value;
     select.replaceChildren(...found.map((r) => {
       const where = onCard.includes(r) ? 'smart card' : 'this browser';
@@ -140,7 +140,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
   let signer = null;
   let chain = [];
   if (sign) {
-    signer = await signingIdentity(owner, policy, from);
+    signer = await signingIdentity(engine, owner, policy, from);
     if (policy.chain && policy.chain !== 'none') chain = await signingChain(signer);
   }
 
@@ -182,7 +182,7 @@ async function sealAndSend(engine, owner, form, policy, wanted, status) {
     if (encrypt) {
       // Encrypt to the sender too, so Sent stays readable: the certificate of a key this
       // browser holds, never one the server supplies.
-      const own = await ownEncryptionIdentity(owner, policy);
+      const own = await ownEncryptionIdentity(engine, owner, policy);
       if (own) senderCerts.push(own.certificate);
       if (plan.used.length === 0 && senderCerts.length === 0) throw new Error('Your message was not sent: no recipient has a certificate to encrypt to.');
       ({ messages, used } = plan);
@@ -333,7 +333,7 @@ async function planEncryption(engine, owner, policy, bcc, offers) {
  */
 async function ownIdentities(owner, policy) {
   const out = [];
-  for (const id of smartcard.identities(() => true, 'any', owner)) {
+  for (const id of smartcard.identities()) {
     const chain = await postJson('/api/chain', { certificates: [toBase64(id.certificate)] })
       .then((answer) => answer.chain, () => []);
     out.push({ certificate: toBase64(id.certificate), chain });
@@ -353,7 +353,7 @@ async function ownIdentities(owner, policy) {
  * into the page's file field, since the message they came from may be gone after the save.
  */
 async function sealDraft(engine, owner, form, policy) {
-  const own = await ownEncryptionIdentity(owner, policy);
+  const own = await ownEncryptionIdentity(engine, owner, policy);
   if (!own) {
     throw new autosave.NoEncryptionId(policy.smartCardOnly
       ? 'no smart card with your digital ID for encryption is connected'
@@ -423,11 +423,11 @@ async function openDraft(engine, owner, form, policy) {
 }
 
 /** A digital ID of the sender's that this browser (or the card in it) can decrypt with. */
-async function ownEncryptionIdentity(owner, policy) {
-  const onCard = smartcard.identities(keystore.fits, 'encrypt', owner)[0];
+async function ownEncryptionIdentity(engine, owner, policy) {
+  const [onCard] = await keystore.fitting(engine, smartcard.identities(), 'encrypt', owner);
   if (onCard) return onCard;
   if (policy.smartCardOnly) return null;
-  return (await keystore.list(owner)).find((r) => keystore.fits(r, 'encrypt', owner)) || null;
+  return (await keystore.fitting(engine, await keystore.list(owner), 'encrypt', owner))[0] || null;
 }
 
 /** A fingerprint as people read it aloud: pairs of hex digits in groups. */

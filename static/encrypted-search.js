@@ -42,9 +42,9 @@ async function sealingIdentity(owner) {
 }
 
 /** The smart card's digital ID for encryption, when a card with one is connected. */
-async function cardIdentity(owner) {
+async function cardIdentity(engine, owner) {
   await smartcard.connect().catch(() => null);
-  return smartcard.identities(keystore.fits, 'encrypt', owner)[0] || null;
+  return (await keystore.fitting(engine, smartcard.identities(), 'encrypt', owner))[0] || null;
 }
 
 /**
@@ -105,7 +105,7 @@ export async function openIndex(engine, owner, { ask, cardUnlocked = false }) {
     stored = await keystore.sealedIndex(identity.id);
     handle = { identity, key };
   } else {
-    const card = await cardIdentity(owner);
+    const card = await cardIdentity(engine, owner);
     if (!card) return { missing: true };
     const id = `${owner}/card/${card.info.fingerprint}`;
     stored = await keystore.sealedIndex(id);

@@ -1,7 +1,7 @@
 // The browser module runs here, off the page's main thread, so signing, encrypting and opening a
 // large message never freezes the page. Requests: { id, op, args }; answers: { id, result } or
 // { id, error }. Key bytes arrive here for one operation; the caller zeroes its own copy.
-const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'export_p12', 'certificate_info', 'certificate_request', 'install_issued', 'archive_key', 'needs_archival', 'read_recipients', 'plan_send', 'read_signer', 'seal', 'open', 'sanitize_formatted']);
+const OPERATIONS = new Set(['engine_version', 'inspect_p12', 'export_p12', 'certificate_info', 'certificate_request', 'install_issued', 'archive_key', 'needs_archival', 'own_fitting', 'read_recipients', 'plan_send', 'read_signer', 'seal', 'open', 'sanitize_formatted']);
 // The search index of encrypted mail stays in this worker for the page's life (the module's
 // SearchIndex); the page opens it from the bytes it decrypted and takes its bytes back to store.
 let index = null;

@@ -78,6 +78,7 @@ export async function startEngine() {
     install_issued: (ask) => call('install_issued', ask),
     archive_key: (ask) => call('archive_key', ask),
     needs_archival: (der) => call('needs_archival', der),
+    own_fitting: (request) => call('own_fitting', request),
     read_recipients: (to, cc, bcc) => call('read_recipients', to, cc, bcc),
     plan_send: (request) => call('plan_send', request),
     read_signer: (request) => call('read_signer', request),

@@ -256,14 +256,18 @@ export async function unlockedAlready(record) {
   try { return await openSealed(record, cached.key); } catch { return null; }
 }
 
-/** Usable now for `purpose` ("sign" or "encrypt") and issued for `address`. */
-export function fits(record, purpose, address, now = Date.now() / 1000) {
-  const { info } = record;
-  if (info.notBefore > now || info.notAfter < now) return false;
-  if (address && !info.emails.includes(address.toLowerCase())) return false;
-  const usage = info.keyUsage;
-  if (usage.length === 0) return true;
-  return purpose === 'sign'
-    ? usage.includes('digitalSignature') || usage.includes('nonRepudiation')
-    : usage.includes('keyEncipherment') || usage.includes('keyAgreement');
+/**
+ * Those of `records` (digital IDs here or on the card) usable now for `purpose` ("sign" or
+ * "encrypt") and issued for `address` (any when null): the module decides, by the rule the
+ * server validates with (keyUsage, extendedKeyUsage, address, dates).
+ */
+export async function fitting(engine, records, purpose, address) {
+  if (!records.length) return [];
+  const positions = await engine.own_fitting({
+    certificates: records.map((r) => r.certificate),
+    purpose,
+    address: address || null,
+    time: Math.floor(Date.now() / 1000),
+  });
+  return Array.from(positions, (i) => records[i]);
 }

@@ -266,9 +266,9 @@ async function watchReader(context, reader, session) {
   }
 }
 
-/** The card identities that fit `purpose` ('sign' or 'encrypt') for `owner`. */
-export function identities(fits, purpose, owner) {
-  return card ? card.identities.filter((identity) => fits(identity, purpose, owner)) : [];
+/** The connected card's digital IDs (`keystore.fitting` picks among them). */
+export function identities() {
+  return card ? card.identities : [];
 }
 
 /**

@@ -1,6 +1,7 @@
 //! Planning a send in the browser with the shared send rules (`send_rules`): reading the typed
 //! recipients, and deciding which of the certificates the server offered the message may be
-//! encrypted to. The page asks before using any certificate this plan doubts.
+//! encrypted to, and which of the user's own digital IDs fit signing or encryption. The page asks
+//! before using any certificate this plan doubts.
 
 use wasm_bindgen::prelude::*;
 
@@ -39,4 +40,25 @@ pub fn read_signer(request: JsValue) -> Result<JsValue, JsError> {
         send_rules::continuity::on_reading(&r.remembered, &r.address, &r.certificate, r.trusted)
             .map_err(js_error)?;
     to_js(&reading)
+}
+
+#[derive(serde::Deserialize)]
+struct FittingRequest {
+    certificates: Vec<serde_bytes::ByteBuf>,
+    purpose: send_rules::own::Purpose,
+    address: Option<String>,
+    time: i64,
+}
+
+/// `{ certificates, purpose: "sign"|"encrypt", address, time }` → the positions of the user's
+/// own digital IDs that fit (`send_rules::own`, the rule the server validates with).
+#[wasm_bindgen]
+pub fn own_fitting(request: JsValue) -> Result<Vec<u32>, JsError> {
+    let r: FittingRequest = from_js(request, "digital IDs")?;
+    Ok(
+        send_rules::own::fitting(&r.certificates, r.purpose, r.address.as_deref(), r.time)
+            .into_iter()
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect(),
+    )
 }

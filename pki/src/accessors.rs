@@ -51,6 +51,19 @@ impl Certificate {
         self.inner.is_ca()
     }
 
+    /// Whether this end-entity certificate may be used now for `usage` (keyUsage and
+    /// extendedKeyUsage as RFC 8550 reads them) and, when given, for `email`: the same rule path
+    /// validation applies to the end of a path, without the path. The browser picks the user's
+    /// own digital IDs with it; the server then validates the whole path with the same rule.
+    pub fn suits(&self, usage: crate::Usage, email: Option<&str>, time: crate::UnixTime) -> bool {
+        (self.not_before()..=self.not_after()).contains(&time)
+            && crate::path::check_purpose(
+                &self.inner,
+                crate::path::Purpose::EndEntity { usage, email },
+            )
+            .is_ok()
+    }
+
     /// Whether mail may be encrypted to this certificate's key: an end entity whose keyUsage,
     /// if any, allows key transport or key agreement. Such a key is what key recovery keeps a
     /// copy of; a key that may only sign never is.

@@ -461,7 +461,7 @@ fn check_structure(
 }
 
 /// RFC 8550 §4.4: key usage and extended key usage of the end entity, and its address.
-fn check_purpose(c: &Cert, purpose: Purpose<'_>) -> Result<(), (Reason, String)> {
+pub(crate) fn check_purpose(c: &Cert, purpose: Purpose<'_>) -> Result<(), (Reason, String)> {
     match purpose {
         Purpose::CrlSigner => {
             if !c.key_usage_allows(key_usage::CRL_SIGN) {

@@ -8,6 +8,7 @@
 //! - [`continuity`]: when a correspondent's new certificate deserves a question.
 //! - [`ciphers`]: the content-encryption algorithm every recipient reads.
 //! - [`bcc`]: how an encrypted send is split so Bcc recipients stay hidden.
+//! - [`own`]: which of the user's own digital IDs may sign or receive mail for an address.
 //! - [`recovery`]: which keys get a copy for the recovery agents, and which agents may get it.
 //!
 //! Pure: no I/O and no clock; the caller passes the time.
@@ -16,6 +17,7 @@ pub mod addresses;
 pub mod bcc;
 pub mod ciphers;
 pub mod continuity;
+pub mod own;
 pub mod plan;
 pub mod recovery;
 

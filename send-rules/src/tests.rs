@@ -189,3 +189,19 @@ fn a_chain_that_does_not_issue_the_users_own_certificate_adds_no_anchor() {
     .unwrap();
     assert_eq!(got.doubts.len(), 1);
 }
+
+#[test]
+fn own_digital_ids_fit_what_their_usages_address_and_dates_allow() {
+    use crate::own::{Purpose, fitting};
+    let ids = [ALICE, CAROL, INTER, b"not a certificate"];
+    // alice signs only; carol only receives; a CA certificate and junk fit nothing.
+    assert_eq!(fitting(&ids, Purpose::Sign, None, DURING), [0]);
+    assert_eq!(fitting(&ids, Purpose::Encrypt, None, DURING), [1]);
+    assert_eq!(
+        fitting(&ids, Purpose::Sign, Some("ALICE@example.test"), DURING),
+        [0]
+    );
+    assert!(fitting(&ids, Purpose::Sign, Some("bob@example.test"), DURING).is_empty());
+    // 2030: every one has run out.
+    assert!(fitting(&ids, Purpose::Encrypt, None, 1_893_456_000).is_empty());
+}

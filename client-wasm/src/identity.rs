@@ -14,6 +14,7 @@ use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
 use zeroize::Zeroize;
 
 use crate::js::{SecretBytes, from_js, js_error, rng, to_js, unix_seconds};
+use send_rules::hex;
 
 /// PBKDF2 and MAC iterations of an exported file: the file leaves the browser, and then its
 /// password alone protects the key against guessing, so ours is the count the browser's own key
@@ -95,10 +96,6 @@ impl Drop for P12Contents {
     fn drop(&mut self) {
         self.pkcs8.zeroize();
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Describe a parsed certificate.

@@ -58,7 +58,7 @@ pub fn on_reading(
     trusted: bool,
 ) -> Result<Reading, Unreadable> {
     let cert = pki::Certificate::from_der(certificate).map_err(|_| Unreadable)?;
-    let fingerprint = crate::plan::hex(&cert.fingerprint());
+    let fingerprint = crate::hex(&cert.fingerprint());
     let issuer = cert.issuer();
     let changed = changed_from(remembered, address, &fingerprint, &issuer, trusted).map(|was| {
         format!(

@@ -50,3 +50,8 @@ pub fn recipients(to: &str, cc: &str, bcc: &str) -> Result<Recipients, AddressEr
     }
     Ok(Recipients { to, cc, bcc, all })
 }
+
+/// A certificate fingerprint (or any bytes) as lower-case hex, as the page shows and stores it.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -15,6 +15,7 @@ use crate::addresses::{self, AddressError};
 use crate::bcc::{self, BccMode, Reader};
 use crate::ciphers;
 use crate::continuity::{self, Remembered};
+use crate::hex;
 
 /// What the server offered for one recipient (an entry of `/api/recipients`' answer).
 #[derive(Debug, Clone, Deserialize)]
@@ -311,8 +312,4 @@ fn unique(addresses: impl Iterator<Item = String>) -> Vec<String> {
         }
     }
     out
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,7 +5,8 @@
 //! server names them, but a copy is only encrypted to certificates that chain to the browser's
 //! own trust anchors (the issuers of the user's digital IDs) and may receive encrypted data.
 
-use crate::plan::{Own, anchors, certificates, hex};
+use crate::hex;
+use crate::plan::{Own, anchors, certificates};
 
 /// Whether a key with this certificate (DER) is archived: keys mail is encrypted to are, keys
 /// that may only sign never are ("signing keys are never archived": a recovered signing key

@@ -110,7 +110,7 @@ impl Archives {
              ON CONFLICT (owner, fingerprint) DO UPDATE SET archive = $4, deposited_at = $5",
         )
         .bind(normalize(owner))
-        .bind(send_rules::plan::hex(&certificate.fingerprint()))
+        .bind(send_rules::hex(&certificate.fingerprint()))
         .bind(certificate.der().to_vec())
         .bind(archive.to_vec())
         .bind(now)
@@ -134,7 +134,7 @@ impl Archives {
                 "SELECT 1 AS held FROM key_archives WHERE owner = $1 AND fingerprint = $2",
             )
             .bind(normalize(owner))
-            .bind(send_rules::plan::hex(&cert.fingerprint()))
+            .bind(send_rules::hex(&cert.fingerprint()))
             .fetch_optional(&self.db)
             .await?;
             if held.is_none() {

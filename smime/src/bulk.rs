@@ -17,8 +17,21 @@ use zeroize::Zeroizing;
 
 use crate::algorithms::{ContentEncryption, DigestAlgorithm};
 use crate::cipher;
-use crate::decrypt::ContentParameters;
 use crate::error::{Error, Result};
+
+/// What an external AES implementation (WebCrypto) needs to decrypt the content once the
+/// content key is known: see [`crate::decrypt::Envelope::content_parameters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentParameters<'a> {
+    pub algorithm: ContentEncryption,
+    /// CBC IV (16 bytes) or GCM nonce (12 bytes).
+    pub iv: Vec<u8>,
+    pub ciphertext: &'a [u8],
+    /// The 16-byte GCM tag; WebCrypto expects it appended to the ciphertext.
+    pub tag: Option<&'a [u8]>,
+    /// GCM additional data (the DER authAttrs), usually empty.
+    pub additional_data: &'a [u8],
+}
 
 /// Who hashes content and runs the content cipher.
 ///

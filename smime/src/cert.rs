@@ -119,3 +119,20 @@ impl Certificate {
             .to_der()?)
     }
 }
+
+/// A certificate as CMS names it: issuer and serial number, or subjectKeyIdentifier. Names the
+/// recipient of a RecipientInfo, and the key an encryptionKeyPreference points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientId {
+    IssuerAndSerial(cms::cert::IssuerAndSerialNumber),
+    SubjectKeyIdentifier(Vec<u8>),
+}
+
+impl RecipientId {
+    pub fn matches(&self, cert: &Certificate) -> bool {
+        match self {
+            Self::IssuerAndSerial(ias) => cert.has_issuer_and_serial(ias),
+            Self::SubjectKeyIdentifier(ski) => cert.has_subject_key_identifier(ski),
+        }
+    }
+}

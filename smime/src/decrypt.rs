@@ -20,34 +20,20 @@ use rand_core::CryptoRng;
 use spki::AlgorithmIdentifierOwned;
 use zeroize::Zeroizing;
 
-use crate::algorithms::{ContentEncryption, DigestAlgorithm, KeyTransport, oid};
+use crate::algorithms::{DigestAlgorithm, KeyTransport, oid};
 use crate::ber::{self, Element};
 use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
+use crate::content_info;
 use crate::error::{Error, Result};
 use crate::keys::{AsyncDecryptor, Decryptor};
 use crate::mime::{self, SmimeContent};
-use crate::verify::content_info;
 use crate::{cipher, ecdh};
 
 /// RecipientInfos tried per offered key.
 pub const MAX_ATTEMPTS_PER_KEY: usize = 4;
 
-/// Who a RecipientInfo is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecipientId {
-    IssuerAndSerial(cms::cert::IssuerAndSerialNumber),
-    SubjectKeyIdentifier(Vec<u8>),
-}
-
-impl RecipientId {
-    pub fn matches(&self, cert: &Certificate) -> bool {
-        match self {
-            Self::IssuerAndSerial(ias) => cert.has_issuer_and_serial(ias),
-            Self::SubjectKeyIdentifier(ski) => cert.has_subject_key_identifier(ski),
-        }
-    }
-}
+pub use crate::cert::RecipientId;
 
 /// How the content-encryption key reaches one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,19 +75,7 @@ pub struct Envelope {
     aad: Vec<u8>,
 }
 
-/// What an external AES implementation (WebCrypto) needs to decrypt the content once the
-/// content key is known: see [`Envelope::content_parameters`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContentParameters<'a> {
-    pub algorithm: ContentEncryption,
-    /// CBC IV (16 bytes) or GCM nonce (12 bytes).
-    pub iv: Vec<u8>,
-    pub ciphertext: &'a [u8],
-    /// The 16-byte GCM tag; WebCrypto expects it appended to the ciphertext.
-    pub tag: Option<&'a [u8]>,
-    /// GCM additional data (the DER authAttrs), usually empty.
-    pub additional_data: &'a [u8],
-}
+pub use crate::bulk::ContentParameters;
 
 /// What decryption produced.
 #[derive(Debug, Clone)]
@@ -135,7 +109,7 @@ impl Envelope {
     /// Parse a CMS ContentInfo holding EnvelopedData or AuthEnvelopedData (BER or DER).
     pub fn from_cms(cms: &[u8]) -> Result<Self> {
         let der = ber::normalize(cms)?;
-        let (content_type, body) = content_info(&der)?;
+        let (content_type, body) = content_info::split(&der)?;
         let authenticated = content_type == oid::AUTH_ENVELOPED_DATA;
         if content_type != oid::ENVELOPED_DATA && !authenticated {
             return Err(Error::UnexpectedContentType {

@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::algorithms::DigestAlgorithm;
 use crate::ber::{Tag, push_element};
 use crate::error::{Error, Result};
+use crate::keys::{p256_shared_secret, p384_shared_secret};
 
 /// RFC 5753 §7.1.4 key agreement algorithms (standard, not cofactor, DH).
 pub mod oid {
@@ -201,28 +202,6 @@ pub(crate) fn unwrap_key(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>
     Ok(out)
 }
 
-/// The ECDH shared secret Z (the x coordinate) between a P-256 secret and a SEC1 public point.
-pub(crate) fn p256_shared_secret(
-    secret: &p256::NonZeroScalar,
-    public_point: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    let public =
-        p256::PublicKey::from_sec1_bytes(public_point).map_err(|_| Error::DecryptionFailed)?;
-    let shared = p256::ecdh::diffie_hellman(secret, public.as_affine());
-    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
-}
-
-/// The same for P-384.
-pub(crate) fn p384_shared_secret(
-    secret: &p384::NonZeroScalar,
-    public_point: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    let public =
-        p384::PublicKey::from_sec1_bytes(public_point).map_err(|_| Error::DecryptionFailed)?;
-    let shared = p384::ecdh::diffie_hellman(secret, public.as_affine());
-    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
-}
-
 /// The sender's side of one ephemeral-static agreement.
 struct EphemeralAgreement {
     /// The ephemeral public point (SEC1, uncompressed) sent as originatorKey.
@@ -243,7 +222,8 @@ impl RecipientKey {
             Self::P256(recipient) => {
                 let ephemeral = p256::NonZeroScalar::generate_from_rng(rng);
                 let public = p256::PublicKey::from_secret_scalar(&ephemeral).to_sec1_bytes();
-                let shared_secret = p256_shared_secret(&ephemeral, &recipient.to_sec1_bytes())?;
+                let shared_secret = p256_shared_secret(&ephemeral, &recipient.to_sec1_bytes())
+                    .map_err(|_| Error::DecryptionFailed)?;
                 Ok(EphemeralAgreement {
                     public,
                     shared_secret,
@@ -252,7 +232,8 @@ impl RecipientKey {
             Self::P384(recipient) => {
                 let ephemeral = p384::NonZeroScalar::generate_from_rng(rng);
                 let public = p384::PublicKey::from_secret_scalar(&ephemeral).to_sec1_bytes();
-                let shared_secret = p384_shared_secret(&ephemeral, &recipient.to_sec1_bytes())?;
+                let shared_secret = p384_shared_secret(&ephemeral, &recipient.to_sec1_bytes())
+                    .map_err(|_| Error::DecryptionFailed)?;
                 Ok(EphemeralAgreement {
                     public,
                     shared_secret,

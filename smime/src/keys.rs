@@ -296,16 +296,34 @@ impl Decryptor for SoftKey {
 
     fn agree(&self, originator_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let shared = match self {
-            Self::P256(key) => {
-                crate::ecdh::p256_shared_secret(key.as_nonzero_scalar(), originator_public_key)
-            }
-            Self::P384(key) => {
-                crate::ecdh::p384_shared_secret(key.as_nonzero_scalar(), originator_public_key)
-            }
+            Self::P256(key) => p256_shared_secret(key.as_nonzero_scalar(), originator_public_key),
+            Self::P384(key) => p384_shared_secret(key.as_nonzero_scalar(), originator_public_key),
             Self::Rsa(_) => return Err(KeyError::UnsupportedKey),
         };
         shared.map_err(|_| KeyError::Failed("key agreement failed".into()))
     }
+}
+
+/// The ECDH shared secret Z (the x coordinate) between a P-256 secret and a SEC1 public point:
+/// the primitive of key agreement, for the recipient's key here and the sender's ephemeral one in
+/// [`crate::ecdh`].
+pub(crate) fn p256_shared_secret(
+    secret: &p256::NonZeroScalar,
+    public_point: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let public = p256::PublicKey::from_sec1_bytes(public_point).map_err(|_| KeyError::Malformed)?;
+    let shared = p256::ecdh::diffie_hellman(secret, public.as_affine());
+    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+}
+
+/// The same for P-384.
+pub(crate) fn p384_shared_secret(
+    secret: &p384::NonZeroScalar,
+    public_point: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let public = p384::PublicKey::from_sec1_bytes(public_point).map_err(|_| KeyError::Malformed)?;
+    let shared = p384::ecdh::diffie_hellman(secret, public.as_affine());
+    Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
 }
 
 fn pkcs1v15_padding(digest: DigestAlgorithm) -> Pkcs1v15Sign {

@@ -34,6 +34,7 @@ pub mod ber;
 pub mod bulk;
 pub mod cert;
 mod cipher;
+mod content_info;
 pub mod decrypt;
 pub mod ecdh;
 pub mod envelope;

@@ -1338,3 +1338,13 @@ mod tests {
         );
     }
 }
+
+/// The two S/MIME forms of signed mail (RFC 8551 §3.5): which to produce, and which was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignedFormat {
+    /// multipart/signed: readable without S/MIME support.
+    #[default]
+    Clear,
+    /// application/pkcs7-mime; smime-type=signed-data: survives gateways that rewrite MIME.
+    Opaque,
+}

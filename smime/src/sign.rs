@@ -32,15 +32,7 @@ use crate::headers::{self, Protection};
 use crate::keys::{AsyncSigner, PublicKey, Signer};
 use crate::mime::{self, SmimeType};
 
-/// Which S/MIME signed format to produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SignedFormat {
-    /// multipart/signed: readable without S/MIME support.
-    #[default]
-    Clear,
-    /// application/pkcs7-mime; smime-type=signed-data: survives gateways that rewrite MIME.
-    Opaque,
-}
+pub use crate::mime::SignedFormat;
 
 /// How the signer is identified in SignerInfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -17,11 +17,12 @@ use crate::algorithms::{DigestAlgorithm, SignatureAlgorithm, SignatureScheme, oi
 use crate::ber::{self, Element};
 use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
-use crate::decrypt::RecipientId;
+use crate::cert::RecipientId;
+use crate::content_info;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
+use crate::mime::SignedFormat;
 use crate::mime::{self, Entity, SmimeContent};
-use crate::sign::SignedFormat;
 
 /// Most SignerInfos we check in one message: each costs a public-key operation, and real mail
 /// has one or two.
@@ -276,7 +277,7 @@ pub async fn verify_signed_data_among<B: Bulk + ?Sized>(
 
 /// The SignedData element inside a ContentInfo.
 pub(crate) fn signed_data_element(der: &[u8]) -> Result<Element<'_>> {
-    let (content_type, content) = content_info(der)?;
+    let (content_type, content) = content_info::split(der)?;
     if content_type != oid::SIGNED_DATA {
         return Err(Error::UnexpectedContentType {
             expected: "SignedData",
@@ -284,27 +285,6 @@ pub(crate) fn signed_data_element(der: &[u8]) -> Result<Element<'_>> {
         });
     }
     Ok(content)
-}
-
-/// Split a DER ContentInfo into its type and the element inside `[0] EXPLICIT`.
-pub(crate) fn content_info(der: &[u8]) -> Result<(ObjectIdentifier, Element<'_>)> {
-    let top = ber::parse_one(der)?;
-    let fields = top.children()?;
-    let [content_type, explicit] = fields.as_slice() else {
-        return Err(der::Error::from(der::ErrorKind::Length {
-            tag: der::Tag::Sequence,
-        })
-        .into());
-    };
-    let content_type = ObjectIdentifier::from_der(content_type.raw)?;
-    if !explicit.tag.is_context(0) {
-        return Err(der::Error::from(der::ErrorKind::TagUnexpected {
-            expected: None,
-            actual: der::Tag::Null,
-        })
-        .into());
-    }
-    Ok((content_type, ber::parse_one(explicit.contents)?))
 }
 
 /// The fields of SignedData that verification needs, with SignerInfos kept as raw DER so that

@@ -8,6 +8,7 @@ use crate::algorithms::oid;
 use crate::ber;
 use crate::bulk::{Bulk, Software, run_ready};
 use crate::cert::Certificate;
+use crate::content_info;
 use crate::decrypt::Envelope;
 use crate::envelope::{self, EncryptOptions};
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::headers::{self, Protection};
 use crate::keys::{AsyncDecryptor, AsyncSigner, Decryptor, Signer};
 use crate::mime::{self, Entity, SmimeContent, SplitMessage};
 use crate::sign::{self, SignOptions, SignedFormat};
-use crate::verify::{self, SignerResult, Verification, content_info};
+use crate::verify::{self, SignerResult, Verification};
 
 /// Most S/MIME layers we unwrap: triple wrap needs three; more is hostile.
 pub const MAX_LAYERS: usize = 8;
@@ -303,7 +304,7 @@ fn from_addresses(entity: &[u8]) -> Result<Option<Vec<String>>> {
 
 fn cms_content_type(cms: &[u8]) -> Result<ObjectIdentifier> {
     let der = ber::normalize(cms)?;
-    Ok(content_info(&der)?.0)
+    Ok(content_info::split(&der)?.0)
 }
 
 /// Record one verified signed layer and return its content. Signers are compared with the

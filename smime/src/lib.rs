@@ -17,11 +17,11 @@
 //! * Header protection (RFC 9788): `protect_headers` in the sign and encrypt options; see
 //!   [`headers`].
 //!
-//! Modules, one concept each: [`mime`] (canonical form, splitting, building), [`ber`]
+//! Modules, one concept each: [`mime`] (reading, transfer encodings and building, one file each), [`ber`]
 //! (BER → DER), [`algorithms`] (OIDs), [`cert`], [`keys`] (key traits, soft keys),
 //! [`sign`](mod@sign), [`verify`](mod@verify), [`envelope`] (encrypt),
 //! [`decrypt`](mod@decrypt), [`ecdh`] (RFC 5753), [`headers`] (RFC 9788), [`wrap`] (layers),
-//! and the private `cipher` (content encryption).
+//! and the private `cipher` (content encryption) and `content_info` (the CMS wrapper).
 
 // Input must never panic the engine; tests may unwrap freely.
 #![cfg_attr(

@@ -218,7 +218,7 @@ test('build-kiosk --key signs the app into a web bundle whose origin is the key\
   const length = Number(signed.readBigUInt64BE(signed.length - 8));
   const bundle = new Bundle(signed.subarray(signed.length - length));
   const body = (path) => Buffer.from(bundle.getResponse(`${origin}${path}`).body).toString();
-  for (const path of ['/', '/index.html', '/app.js', '/pkg/sealmail_client.js', '/pkg/sealmail_client_bg.wasm']) {
+  for (const path of ['/', '/index.html', '/app.js', '/reader.js', '/pkg/sealmail_client.js', '/pkg/sealmail_client_bg.wasm']) {
     assert.ok(bundle.urls.includes(`${origin}${path}`), `${path} is in the bundle`);
   }
   const manifest = JSON.parse(body('/.well-known/manifest.webmanifest'));

@@ -8,6 +8,7 @@
 import init, { CardSession, certificate_info } from './pkg/sealmail_client.js';
 import { checkedModule } from './engine.js';
 import { askPin } from './ui.js';
+import { cardLeft, smartCardReader, usbReader } from './reader.js';
 
 /** What the user is told when this browser cannot reach a card at all. */
 export const NO_SMART_CARDS = 'Smart cards cannot be used in this browser. Chrome lets only kiosk (Isolated Web App) pages reach a card reader.';
@@ -142,15 +143,7 @@ async function open(ask) {
 }
 
 async function openUsb(ask) {
-  let device = (await navigator.usb.getDevices())[0];
-  if (!device && ask) {
-    try {
-      device = await navigator.usb.requestDevice({ filters: [{ classCode: 0x0B }] });
-    } catch (err) {
-      if (err?.name === 'NotFoundError') return null; // the user closed the chooser
-      throw err;
-    }
-  }
+  const device = await usbReader(ask);
   if (!device) return null;
   cardDevice = device;
   await load();
@@ -158,17 +151,17 @@ async function openUsb(ask) {
 }
 
 async function openSmartCardApi(ask) {
-  const context = await navigator.smartCard.establishContext();
-  const readers = await context.listReaders();
-  if (readers.length === 0) {
+  const found = await smartCardReader();
+  if (!found) {
     if (ask) throw new Error('No smart card reader is connected.');
     return null;
   }
-  // Exclusive: no other program on the kiosk can talk to the card while this page has it.
-  const { connection } = await context.connect(readers[0], 'exclusive', { preferredProtocols: ['t1'] });
   await load();
-  const session = await CardSession.openSmartCard(connection);
-  watchReader(context, readers[0], session);
+  const session = await CardSession.openSmartCard(found.connection);
+  // The watch starts before the session is the card's (its certificates are read first), so it
+  // asks whether the card is still this session's, or not yet anyone's.
+  cardLeft(found.context, found.name, () => !card || card.session === session)
+    .then((left) => { if (left && card?.session === session) forget(); });
   return session;
 }
 
@@ -245,25 +238,6 @@ async function openKioskReader(ask) {
 function closeKioskChannel() {
   kioskPort?.close();
   kioskPort = null;
-}
-
-/**
- * The Web Smart Card API reports removal through status changes, not events. Each call passes
- * the state last seen, so it waits for a change instead of answering at once; a watcher whose
- * session is no longer the card's stops.
- */
-async function watchReader(context, reader, session) {
-  let seen = { present: true };
-  try {
-    for (;;) {
-      const [state] = await context.getStatusChange([{ readerName: reader, currentState: seen }]);
-      if (card?.session !== session) return;
-      seen = state?.eventState || {};
-      if (!seen.present) { forget(); return; }
-    }
-  } catch {
-    if (card?.session === session) forget();
-  }
 }
 
 /** The connected card's digital IDs (`keystore.fitting` picks among them). */

@@ -13,8 +13,8 @@
 //   page → app   { sealmail: 'card-watch' } (window message): the port only hears of removal
 //   app  → page  { kind: 'removed' }
 import init, { KioskReader } from '/pkg/sealmail_client.js';
+import { cardLeft, smartCardReader, usbReader } from './reader.js';
 
-const SMART_CARD_CLASS = 0x0b;
 const status = document.getElementById('reader');
 const choose = document.getElementById('choose');
 const frame = document.getElementById('mail');
@@ -129,24 +129,12 @@ function openReader(ask) {
   return opening;
 }
 
-function hasSmartCardInterface(device) {
-  return device.configurations.some((configuration) => configuration.interfaces.some(
-    (entry) => entry.alternates.some((alternate) => alternate.interfaceClass === SMART_CARD_CLASS)));
-}
-
 async function openUsb(ask) {
   if (!navigator.usb) {
     say('This browser gives the kiosk no card reader. Install Sealmail as an Isolated Web App.', { canChoose: false });
     return null;
   }
-  let device = (await navigator.usb.getDevices()).find(hasSmartCardInterface);
-  if (!device && ask) {
-    try {
-      device = await navigator.usb.requestDevice({ filters: [{ classCode: SMART_CARD_CLASS }] });
-    } catch (err) {
-      if (err?.name !== 'NotFoundError') throw err; // NotFoundError: the chooser was closed
-    }
-  }
+  const device = await usbReader(ask);
   if (!device) {
     say('No card reader chosen.');
     return null;
@@ -174,14 +162,12 @@ async function openUsb(ask) {
 }
 
 async function openSmartCard(ask) {
-  const context = await navigator.smartCard.establishContext();
-  const [name] = await context.listReaders();
-  if (!name) {
+  const found = await smartCardReader();
+  if (!found) {
     if (ask) say('No smart card reader is connected.');
     return null;
   }
-  // Exclusive: no other program on the kiosk can talk to the card while the app has it.
-  const { connection } = await context.connect(name, 'exclusive', { preferredProtocols: ['t1'] });
+  const { context, name, connection } = found;
   const opened = {
     extendedApdus: true,
     transmit: async (bytes) => new Uint8Array(await connection.transmit(bytes)),
@@ -190,24 +176,9 @@ async function openSmartCard(ask) {
     },
   };
   reader = opened;
-  watchReader(context, name, opened);
+  cardLeft(context, name, () => reader === opened).then((left) => { if (left) readerGone(); });
   say(`Card reader: ${name}`);
   return reader;
-}
-
-/** The Web Smart Card API tells of removal by status changes: wait for the card to leave. */
-async function watchReader(context, name, opened) {
-  let seen = { present: true };
-  try {
-    while (reader === opened) {
-      const [state] = await context.getStatusChange([{ readerName: name, currentState: seen }]);
-      seen = state?.eventState || {};
-      if (!seen.present) break;
-    }
-  } catch {
-    // The reader itself went away.
-  }
-  if (reader === opened) readerGone();
 }
 
 /** The card or reader left: let go of it, and tell every page, whose channels end here. */

@@ -454,11 +454,16 @@ export async function enterPin(where, pin) {
 /** The secrets of `user`'s key file in `pki`, in the forms a leak could take. */
 export function secretsOf(pki, user) {
   const pem = execFileSync('openssl', ['pkcs12', '-in', pki.file(`${user}.p12`), '-nocerts', '-nodes', '-passin', `pass:${user}`]);
+  const p12 = pki.p12(user);
+  return { ...keyForms(pem), '.p12 bytes': p12, '.p12 base64': Buffer.from(p12.toString('base64').slice(40, 200)) };
+}
+
+/** The forms a leak of the RSA private key in `pem` could take: PKCS#8 and its parts, raw and encoded. */
+export function keyForms(pem) {
   const key = createPrivateKey(pem);
   const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
   const jwk = key.export({ format: 'jwk' });
-  const p12 = pki.p12(user);
-  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)), '.p12 bytes': p12, '.p12 base64': Buffer.from(p12.toString('base64').slice(40, 200)) };
+  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)) };
   for (const part of ['d', 'p', 'q']) {
     const value = Buffer.from(jwk[part], 'base64url');
     forms[`RSA ${part}`] = value;

@@ -11,14 +11,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   rig, unique, startServer, launchBrowser, newUserPage, signedInPage, makePki, issueIdentity, engineReady,
   importDigitalId, messagesOverImap, readDownload, sendGivingPassphrase, startRecordingProxy, assertNoneContains,
-  PASSPHRASE, REPO,
+  keyForms, PASSPHRASE, REPO,
 } from './harness.mjs';
 
 let pki;
@@ -56,21 +56,6 @@ function issue(dir, csr, name) {
 async function install(page, file, name) {
   await page.getByLabel(/^Certificate from your certification authority/).setInputFiles({ name, mimeType: 'application/x-pem-file', buffer: file });
   await page.getByRole('button', { name: 'Install the certificate' }).click();
-}
-
-/** The forms a leak of the private key in `pem` could take. */
-function leakForms(pem) {
-  const key = createPrivateKey(pem);
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  const jwk = key.export({ format: 'jwk' });
-  const forms = { 'PKCS#8 DER': pkcs8, 'PKCS#8 base64': Buffer.from(pkcs8.toString('base64').slice(40, 200)) };
-  for (const part of ['d', 'p', 'q']) {
-    const value = Buffer.from(jwk[part], 'base64url');
-    forms[`RSA ${part}`] = value;
-    forms[`RSA ${part} hex`] = Buffer.from(value.toString('hex'));
-    forms[`RSA ${part} base64`] = Buffer.from(value.toString('base64').slice(0, 64));
-  }
-  return forms;
 }
 
 test('dana makes her digital IDs in the browser, openssl issues them, and the recovery agent can open her mail', async () => {
@@ -171,7 +156,7 @@ test('dana makes her digital IDs in the browser, openssl issues them, and the re
   assert.match(openssl(['cms', '-verify', '-CAfile', pki.file('root.crt')], reopened).toString(), new RegExp(secret));
 
   // Neither the requests of the session nor the database ever held the key in clear.
-  const leaks = leakForms(recovered);
+  const leaks = keyForms(recovered);
   assertNoneContains(proxy.requests.slice(start), leaks);
   const dbDir = dirname(server.configFile);
   for (const file of readdirSync(dbDir).filter((f) => f.startsWith('sealmail.db'))) {

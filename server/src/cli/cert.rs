@@ -16,7 +16,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::Config;
 use crate::trust::{self, Checked, Checker};
 use pki::{self, Certificate, Usage, containers};
 
@@ -235,40 +234,27 @@ fn live(
     email: Option<&str>,
     time: pki::UnixTime,
 ) -> Result<Checked, CheckError> {
-    let config = Config::load(config_path, std::env::vars())
-        .map_err(|e| CheckError::Server(e.to_string()))?;
     let cert = Certificate::from_der(der).map_err(|e| CheckError::BadFile {
         path: PathBuf::from("--cert"),
         what: e.to_string(),
     })?;
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| CheckError::Server(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let db = crate::db::open(&config.database.url)
-            .await
-            .map_err(|e| CheckError::Server(e.to_string()))?;
-        let checker =
-            Checker::from_config(&config.pki, db).map_err(|e| CheckError::Server(e.to_string()))?;
+    super::with_database(config_path, |config, db| async move {
+        let checker = Checker::from_config(&config.pki, db).map_err(|e| e.to_string())?;
         Ok(checker.check(&cert, carried, usage, email, time).await)
     })
+    .map_err(CheckError::Server)
 }
 
 /// One line per directory certificate that runs out before `now` + `args.days`, soonest first:
 /// address, the day it expires and how long is left, its subject and SHA-256 fingerprint.
 pub fn expiring(args: &ExpiringArgs, now: i64) -> Result<Vec<String>, CheckError> {
-    let config = Config::load(&args.config, std::env::vars())
-        .map_err(|e| CheckError::Server(e.to_string()))?;
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| CheckError::Server(format!("cannot start the async runtime: {e}")))?;
-    let stored = runtime.block_on(async {
-        let db = crate::db::open(&config.database.url)
-            .await
-            .map_err(|e| CheckError::Server(e.to_string()))?;
+    let stored = super::with_database(&args.config, |_, db| async move {
         crate::directory::Directory::new(db)
             .everyones_certificates()
             .await
-            .map_err(|e| CheckError::Server(e.to_string()))
-    })?;
+            .map_err(|e| e.to_string())
+    })
+    .map_err(CheckError::Server)?;
     let horizon = now.saturating_add(i64::from(args.days) * 86_400);
     let mut soon: Vec<(i64, String)> = stored
         .iter()

@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::Config;
 use crate::directory::import::{self, CertificateSet};
 use crate::directory::{Directory, Person, USER_CERTIFICATE, lookup, normalize};
 use pki::Certificate;
@@ -66,24 +65,7 @@ pub struct ListArgs {
 }
 
 pub fn run(args: DirectoryArgs) -> ExitCode {
-    let config = match Config::load(&args.config, std::env::vars()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("sealmail directory: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("sealmail directory: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = runtime.block_on(async {
-        let db = crate::db::open(&config.database.url)
-            .await
-            .map_err(|e| e.to_string())?;
+    let result = super::with_database(&args.config, |_, db| async move {
         let directory = Directory::new(db);
         match args.command {
             DirectoryCommand::Import(a) => import_command(&directory, a).await,
@@ -101,18 +83,7 @@ pub fn run(args: DirectoryArgs) -> ExitCode {
             }
         }
     });
-    match result {
-        Ok(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("sealmail directory: {e}");
-            ExitCode::from(2)
-        }
-    }
+    super::finish("directory", result)
 }
 
 /// Runs an import and returns the lines to print.

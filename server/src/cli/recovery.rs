@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::Config;
 use crate::recovery::Archives;
 
 #[derive(Debug, clap::Args)]
@@ -40,25 +39,8 @@ pub enum RecoveryCommand {
 }
 
 pub fn run(args: RecoveryArgs) -> ExitCode {
-    let config = match Config::load(&args.config, std::env::vars()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("sealmail recovery: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("sealmail recovery: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let RecoveryCommand::Export { email, out } = args.command;
-    let result = runtime.block_on(async {
-        let db = crate::db::open(&config.database.url)
-            .await
-            .map_err(|e| e.to_string())?;
+    let result = super::with_database(&args.config, |_, db| async move {
         let deposits = Archives::new(db)
             .of(&email)
             .await
@@ -81,18 +63,7 @@ pub fn run(args: RecoveryArgs) -> ExitCode {
         }
         Ok(lines)
     });
-    match result {
-        Ok(lines) => {
-            for l in lines {
-                println!("{}", l.trim_end());
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("sealmail recovery: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    super::finish("recovery", result)
 }
 
 /// RFC 7468 text: base64 in lines of 64 between the label's lines.

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::openssl;
+use common::{leaf, openssl, self_signed_ca};
 use sealmail_client::identity::{self, IdentityError};
 use sealmail_client::js::{SecretBytes, rng};
 use sealmail_client::open::{self, KeyInput, LayerOutput, OpenError};
@@ -44,71 +44,10 @@ fn pki() -> &'static Pki {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("openssl.cnf"), CONFIG).unwrap();
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                "root.key",
-                "-out",
-                "root.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=Test Root",
-                "-config",
-                "openssl.cnf",
-                "-extensions",
-                "ca",
-            ],
-            None,
-        );
+        self_signed_ca(d, "root");
         for name in ["alice", "mallory"] {
-            openssl(
-                d,
-                &[
-                    "req",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-keyout",
-                    &format!("{name}.key"),
-                    "-out",
-                    &format!("{name}.csr"),
-                    "-subj",
-                    &format!("/CN={name}/emailAddress={name}@example.test"),
-                    "-config",
-                    "openssl.cnf",
-                ],
-                None,
-            );
-            openssl(
-                d,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &format!("{name}.csr"),
-                    "-CA",
-                    "root.pem",
-                    "-CAkey",
-                    "root.key",
-                    "-CAcreateserial",
-                    "-out",
-                    &format!("{name}.pem"),
-                    "-days",
-                    "30",
-                    "-extfile",
-                    "openssl.cnf",
-                    "-extensions",
-                    "leaf",
-                ],
-                None,
-            );
+            let subject = format!("/CN={name}/emailAddress={name}@example.test");
+            leaf(d, name, "root", "leaf", &subject);
             openssl(
                 d,
                 &[
@@ -176,7 +115,7 @@ fn inspect_p12_and_certificate_info() {
     assert_eq!(info.key_usage, ["digitalSignature", "keyEncipherment"]);
     assert_eq!(info.extended_key_usage, ["emailProtection"]);
     assert!(info.subject.contains("CN=alice"), "{}", info.subject);
-    assert!(info.issuer.contains("CN=Test Root"), "{}", info.issuer);
+    assert!(info.issuer.contains("CN=root"), "{}", info.issuer);
     assert_eq!(info.fingerprint.len(), 64);
     assert!(info.not_after > info.not_before);
     assert_eq!(

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::openssl;
+use common::{leaf, openssl, self_signed_ca};
 use sealmail_client::archive::{self, ArchiveAsk, ArchiveError};
 use sealmail_client::enroll::{self, EnrollError, InstallAsk, RequestAsk, Waiting};
 use sealmail_client::js::SecretBytes;
@@ -35,84 +35,18 @@ subjectAltName = email:dana@example.test
 ";
 
 /// A CA (`ca.pem`, `ca.key`), an `other-ca.pem` nobody here trusts, and `name.key`/`name.pem`
-/// for each leaf issued by `ca` with `section`'s extensions.
+/// for each leaf issued by `issuer` with `section`'s extensions.
 fn pki(leaves: &[(&str, &str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("openssl.cnf"), CONFIG).unwrap();
     for ca in ["ca", "other-ca"] {
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-                "-days",
-                "30",
-                "-subj",
-                &format!("/CN={ca}"),
-                "-config",
-                "openssl.cnf",
-                "-extensions",
-                "ca",
-            ],
-            None,
-        );
+        self_signed_ca(d, ca);
     }
     for (name, issuer, section) in leaves {
-        issue(d, name, issuer, section);
+        leaf(d, name, issuer, section, &format!("/CN={name}"));
     }
     dir
-}
-
-fn issue(d: &Path, name: &str, issuer: &str, section: &str) {
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-config",
-            "openssl.cnf",
-        ],
-        None,
-    );
-    openssl(
-        d,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{issuer}.pem"),
-            "-CAkey",
-            &format!("{issuer}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "30",
-            "-extfile",
-            "openssl.cnf",
-            "-extensions",
-            section,
-        ],
-        None,
-    );
 }
 
 fn der_of(d: &Path, pem: &str) -> Vec<u8> {

@@ -30,3 +30,77 @@ pub fn openssl(dir: &Path, args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// A self-signed CA `name` (`name.key`, `name.pem`) in `dir`, with the extensions of the
+/// `[ca]` section of the `openssl.cnf` the test wrote there.
+pub fn self_signed_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "30",
+            "-subj",
+            &format!("/CN={name}"),
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "ca",
+        ],
+        None,
+    );
+}
+
+/// An RSA leaf `name` (`name.key`, `name.pem`) issued by `issuer` (a CA in `dir`) for `subject`,
+/// with the extensions of the `section` of the test's `openssl.cnf`.
+pub fn leaf(dir: &Path, name: &str, issuer: &str, section: &str, subject: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            subject,
+            "-config",
+            "openssl.cnf",
+        ],
+        None,
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{issuer}.pem"),
+            "-CAkey",
+            &format!("{issuer}.key"),
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "30",
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            section,
+        ],
+        None,
+    );
+}

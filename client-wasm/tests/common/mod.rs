@@ -1,5 +1,8 @@
 //! What the integration tests share.
 
+// Each test program uses part of this module.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 

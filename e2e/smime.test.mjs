@@ -119,6 +119,29 @@ test('alice signs and encrypts a 5 MB attachment to bob; bob and alice read it; 
   assert.equal(await bob.locator('input[name="keep_part"]').count(), 0, 'the ciphertext was offered as an attachment');
   await bob.goto(messageUrl); // unlocked once this session: no passphrase question now
   await bob.locator('#sealed-message[data-state="opened"]').waitFor({ timeout: 30000 });
+  // That unlocked key lives in memory only: nothing in the browser's storage is a key.
+  const stored = await bob.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('sealmail-keys');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const names = [...db.objectStoreNames];
+      const keys = [];
+      const tx = db.transaction(names, 'readonly');
+      for (const name of names) {
+        const all = tx.objectStore(name).getAll();
+        all.onsuccess = () => {
+          for (const record of all.result) {
+            for (const value of Object.values(record)) if (value instanceof CryptoKey) keys.push(name);
+          }
+        };
+      }
+      tx.oncomplete = () => { db.close(); resolve({ names, keys }); };
+    };
+  }));
+  assert.ok(stored.names.includes('identities'), stored.names.join());
+  assert.ok(!stored.names.includes('unlocked'), `an "unlocked" store is on disk: ${stored.names}`);
+  assert.deepEqual(stored.keys, [], 'a CryptoKey is stored in IndexedDB');
 
   // The delivered message is triple wrapped (TripleWrap is on by default): alice's outer
   // signature verifies with openssl, bob's key opens what it signs, and her inner signature

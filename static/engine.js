@@ -1,7 +1,7 @@
 // The page's handle on the browser module, which runs in a Web Worker (engine-worker.js). Every
 // operation is async; a failure rejects with the module's sentence for the user.
 /** The integrity the page's import map gives for a file next to this one (assets.rs). */
-function integrityOf(relative) {
+export function integrityOf(relative) {
   const map = JSON.parse(document.querySelector('script[type="importmap"]')?.textContent || '{}');
   return map.integrity?.[new URL(relative, import.meta.url).pathname] || '';
 }

@@ -2,9 +2,11 @@
 // key derived from the user's passphrase with PBKDF2-SHA-256); they are decrypted into memory just
 // for one operation and the copy is zeroed after. Nothing here ever sends a key anywhere.
 //
-// "Once per session" unlocking keeps the derived (non-extractable) AES key in IndexedDB, tagged
-// with this server session and this tab; a different session never finds it, sign-out deletes
-// it, and a closed tab's tag is gone with its sessionStorage.
+// "Once per session" unlocking keeps the derived (non-extractable) AES key in memory only, in a
+// shared worker (unlocked-keys.js) the session's next pages reach, tagged with this server session
+// and this tab; a different session never finds it, sign-out forgets it, and a closed tab's tag
+// is gone with its sessionStorage. Nothing unlocked is written to IndexedDB.
+import { integrityOf } from './engine.js';
 import { askPassphrase } from './ui.js';
 
 const DB_NAME = 'sealmail-keys';
@@ -12,17 +14,19 @@ const PBKDF2_ITERATIONS = 600000;
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 3);
+    const request = indexedDB.open(DB_NAME, 4);
     request.onupgradeneeded = ({ oldVersion }) => {
       const db = request.result;
       if (oldVersion < 1) {
         db.createObjectStore('identities', { keyPath: 'id' });
-        db.createObjectStore('unlocked', { keyPath: 'id' });
       }
       // Version 2: the search index of encrypted mail, sealed under an identity's key.
       if (oldVersion < 2) db.createObjectStore('indexes', { keyPath: 'id' });
       // Version 3: keys made here that wait for the certificate their request asked for.
       if (oldVersion < 3) db.createObjectStore('waiting', { keyPath: 'id' });
+      // Version 4: unlocked keys live in memory only (unlocked-keys.js); drop what older
+      // versions kept on disk.
+      if (oldVersion >= 1 && oldVersion < 4) db.deleteObjectStore('unlocked');
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(new Error('This browser cannot store digital IDs (IndexedDB is unavailable).'));
@@ -50,6 +54,68 @@ const requestValue = (request) => new Promise((resolve, reject) => {
   request.onsuccess = () => resolve(request.result);
   request.onerror = () => reject(request.error);
 });
+
+/**
+ * The unlocked keys' holder: `call(op, args)` asks the shared worker, checked against the page's
+ * integrity before it starts. A browser without shared workers keeps them in this page alone
+ * (the passphrase is then asked on each page).
+ */
+let held = null;
+function unlockedKeys() {
+  held ??= (async () => {
+    const url = new URL('./unlocked-keys.js', import.meta.url);
+    const integrity = integrityOf('./unlocked-keys.js');
+    if (typeof SharedWorker !== 'function' || !integrity) return inPage();
+    await fetch(url, { integrity });
+    const worker = new SharedWorker(url, { name: 'sealmail-unlocked-keys', extendedLifetime: true });
+    const pending = new Map();
+    let next = 0;
+    worker.port.onmessage = ({ data }) => {
+      const answer = pending.get(data.call);
+      pending.delete(data.call);
+      if (data.error !== undefined) answer?.reject(new Error(data.error));
+      else answer?.resolve(data.result);
+    };
+    // A worker the browser will not run (a framed page's may be refused one) must not leave a
+    // page waiting, sign-out least of all: this page keeps its keys itself instead.
+    let fallback = null;
+    const giveUp = () => {
+      fallback ??= inPage();
+      for (const { resolve, op, args } of pending.values()) resolve(fallback(op, args));
+      pending.clear();
+    };
+    worker.onerror = giveUp;
+    const answered = ask('get', { id: '' }).then(() => true);
+    function ask(op, args) {
+      if (fallback) return fallback(op, args);
+      return new Promise((resolve, reject) => {
+        next += 1;
+        pending.set(next, { resolve, reject, op, args });
+        worker.port.postMessage({ call: next, op, args });
+      });
+    }
+    const late = new Promise((resolve) => { setTimeout(() => resolve(false), 3000); });
+    if (!(await Promise.race([answered, late]))) giveUp();
+    return ask;
+  })();
+  return held;
+}
+
+function inPage() {
+  const keys = new Map();
+  return async (op, { id, tag, key, prefix } = {}) => {
+    if (op === 'put') keys.set(id, { tag, key });
+    if (op === 'get') return keys.get(id) ?? null;
+    if (op === 'delete') keys.delete(id);
+    if (op === 'clear') keys.clear();
+    if (op === 'keepOnly') for (const [k, v] of keys) if (!v.tag.startsWith(prefix)) keys.delete(k);
+    return undefined;
+  };
+}
+
+async function unlocked(op, args) {
+  return (await unlockedKeys())(op, args);
+}
 
 /** The tag unlocked keys carry: this server session (its CSRF token) and this tab. */
 function sessionTag() {
@@ -172,7 +238,7 @@ export async function install(waiting, { certificate, chain, info }) {
 /** Removes an identity, its unlocked key and the search index sealed under it. */
 export async function remove(id) {
   await withStore('identities', 'readwrite', (s) => s.delete(id));
-  await withStore('unlocked', 'readwrite', (s) => s.delete(id));
+  await unlocked('delete', { id });
   await withStore('indexes', 'readwrite', (s) => s.delete(id));
 }
 
@@ -191,26 +257,24 @@ export async function keepSealedIndex(record) {
  * is not asked again on every page.
  */
 export async function keepForSession(id, key) {
-  await withStore('unlocked', 'readwrite', (s) => s.put({ id, tag: sessionTag(), key }));
+  await unlocked('put', { id, tag: sessionTag(), key });
 }
 
 /** A key kept by `keepForSession` in this session, or null. */
 export async function keptForSession(id) {
-  const kept = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(id)));
+  const kept = await unlocked('get', { id });
   return kept && kept.tag === sessionTag() ? kept.key : null;
 }
 
 /** Forgets every unlocked key: sign-out. */
 export async function lockAll() {
-  await withStore('unlocked', 'readwrite', (s) => s.clear());
+  await unlocked('clear');
 }
 
 /** Drops unlocked keys of other sessions (signed out elsewhere, or a previous sign-in). */
 export async function forgetOtherSessions() {
   const csrf = sessionTag().split('/')[0];
-  const all = await withStore('unlocked', 'readonly', (s) => requestValue(s.getAll()));
-  const stale = all.filter((r) => !r.tag.startsWith(`${csrf}/`));
-  if (stale.length) await withStore('unlocked', 'readwrite', (s) => { for (const r of stale) s.delete(r.id); });
+  await unlocked('keepOnly', { prefix: `${csrf}/` });
 }
 
 async function openSealed(record, key) {
@@ -240,7 +304,7 @@ export async function unlock(record) {
       problem = 'The passphrase is wrong. Try again.';
       continue;
     }
-    if (!record.strong) await withStore('unlocked', 'readwrite', (s) => s.put({ id: record.id, tag, key }));
+    if (!record.strong) await unlocked('put', { id: record.id, tag, key });
     return pkcs8;
   }
 }
@@ -251,7 +315,7 @@ export async function unlock(record) {
  */
 export async function unlockedAlready(record) {
   if (record.strong) return null;
-  const cached = await withStore('unlocked', 'readonly', (s) => requestValue(s.get(record.id)));
+  const cached = await unlocked('get', { id: record.id });
   if (!cached || cached.tag !== sessionTag()) return null;
   try { return await openSealed(record, cached.key); } catch { return null; }
 }

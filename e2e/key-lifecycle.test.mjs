@@ -53,6 +53,26 @@ function issue(dir, csr, name) {
   return Buffer.concat([readFileSync(join(dir, `${name}.pem`)), readFileSync(pki.file('ca.crt'))]);
 }
 
+/** Presses "Download FILE" in the waiting keys' list; the request's bytes. */
+async function downloadRequest(page, file) {
+  const started = page.waitForEvent('download');
+  await page.getByRole('button', { name: `Download ${file}` }).click();
+  const download = await started;
+  assert.equal(download.suggestedFilename(), file);
+  return readDownload(download);
+}
+
+/** Fills in "Request a new digital ID" and waits until the page says the requests are made. */
+async function request(page, { name, kind }) {
+  await page.getByRole('link', { name: 'Digital IDs' }).click();
+  await engineReady(page);
+  await page.getByLabel('Your name, as the certificate shows it').fill(name);
+  await page.getByLabel('Kind of key').selectOption(kind);
+  await page.getByLabel('Passphrase to protect the new key in this browser').fill(PASSPHRASE);
+  await page.getByRole('button', { name: 'Make the request' }).click();
+  await page.getByText('Requests made: download').waitFor({ timeout: 60000 });
+}
+
 async function install(page, file, name) {
   await page.getByLabel(/^Certificate from your certification authority/).setInputFiles({ name, mimeType: 'application/x-pem-file', buffer: file });
   await page.getByRole('button', { name: 'Install the certificate' }).click();
@@ -62,27 +82,14 @@ test('dana makes her digital IDs in the browser, openssl issues them, and the re
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-keys-e2e-'));
   const { page: dana, user } = await newUserPage(browser, proxy, 'dana');
   const start = proxy.requests.length;
-  await dana.getByRole('link', { name: 'Digital IDs' }).click();
-  await engineReady(dana);
+  // Two requests, downloaded: one key that signs, one that receives encrypted mail.
+  await request(dana, { name: 'Dana Example', kind: 'rsa-3072' });
   await dana.getByText('Your organization keeps a copy of every encryption key').waitFor();
   await dana.getByText('Your organization uses separate keys for signing and for encryption').waitFor();
-
-  // Two requests, downloaded: one key that signs, one that receives encrypted mail.
-  await dana.getByLabel('Your name, as the certificate shows it').fill('Dana Example');
-  await dana.getByLabel('Kind of key').selectOption('rsa-3072');
-  await dana.getByLabel('Passphrase to protect the new key in this browser').fill(PASSPHRASE);
-  await dana.getByRole('button', { name: 'Make the request' }).click();
   const local = user.address.split('@')[0];
-  await dana.getByText(`Requests made: download ${local}-signing.csr and ${local}-encryption.csr below`).waitFor({ timeout: 60000 });
-  const fetchRequest = async (file) => {
-    const started = dana.waitForEvent('download');
-    await dana.getByRole('button', { name: `Download ${file}` }).click();
-    const download = await started;
-    assert.equal(download.suggestedFilename(), file);
-    return readDownload(download);
-  };
-  const signingCsr = await fetchRequest(`${local}-signing.csr`);
-  const encryptionCsr = await fetchRequest(`${local}-encryption.csr`);
+  await dana.getByText(`Requests made: download ${local}-signing.csr and ${local}-encryption.csr below`).waitFor();
+  const signingCsr = await downloadRequest(dana, `${local}-signing.csr`);
+  const encryptionCsr = await downloadRequest(dana, `${local}-encryption.csr`);
   for (const [csr, usage] of [[signingCsr, /Digital Signature, Non Repudiation/], [encryptionCsr, /Key Encipherment/]]) {
     writeFileSync(join(dir, 'check.csr'), csr);
     // OpenSSL 3.0 exits 0 whatever the verdict: read what it says.
@@ -196,4 +203,43 @@ test('carol\'s imported key is copied for the agent on the way in; bob cannot pu
   assert.equal(answer.status, 422);
   assert.match(answer.body.error, /keeps a copy of every encryption key for recovery, and none was deposited for .*bob/);
   await bob.context().close();
+});
+
+test('erin asks for P-256 keys: the CA issues them, and her ECDSA signature verifies with openssl', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sealmail-keys-e2e-'));
+  const { page: erin, user } = await newUserPage(browser, proxy, 'erin');
+  await request(erin, { name: 'Erin Example', kind: 'p-256' });
+  const local = user.address.split('@')[0];
+  const signingCsr = await downloadRequest(erin, `${local}-signing.csr`);
+  const encryptionCsr = await downloadRequest(erin, `${local}-encryption.csr`);
+  writeFileSync(join(dir, 'check.csr'), encryptionCsr);
+  const text = openssl(['req', '-in', join(dir, 'check.csr'), '-noout', '-text']).toString();
+  assert.match(text, /ecdsa-with-SHA256/);
+  assert.match(text, /NIST CURVE: P-256/);
+  assert.match(text, /Key Agreement/, 'an elliptic-curve key receives mail by key agreement');
+
+  await install(erin, issue(dir, signingCsr, 'signing'), 'signing.pem');
+  await erin.getByText('Installed CN=Erin Example: the digital ID is ready.').waitFor();
+  await install(erin, issue(dir, encryptionCsr, 'encryption'), 'encryption.pem');
+  await erin.getByLabel('Passphrase', { exact: true }).fill(PASSPHRASE);
+  await erin.getByRole('button', { name: 'Unlock' }).click();
+  await erin.locator('#install-status').filter({ hasText: /Installed.*was deposited\./ }).waitFor({ timeout: 60000 });
+  assert.match(await erin.locator('#ids').innerText(), /P-256/);
+
+  const subject = unique('Signed with P-256');
+  await erin.getByRole('button', { name: 'New message' }).click();
+  await engineReady(erin);
+  await erin.getByLabel('To', { exact: true }).fill(rig.email('bob'));
+  await erin.getByLabel('Subject', { exact: true }).fill(subject);
+  await erin.getByLabel('Message', { exact: true }).fill('Signed by a key made in the browser.');
+  const sign = erin.getByRole('button', { name: 'Add digital signature to this message' });
+  if (await sign.getAttribute('aria-pressed') !== 'true') await sign.click();
+  await sendGivingPassphrase(erin);
+  const [delivered] = messagesOverImap('bob', 'INBOX', subject);
+  openssl(['cms', '-verify', '-CAfile', pki.file('root.crt'), '-signer', join(dir, 'signer.pem')], Buffer.from(delivered));
+  assert.equal(
+    openssl(['x509', '-in', join(dir, 'signer.pem'), '-noout', '-fingerprint', '-sha256']).toString(),
+    openssl(['x509', '-in', join(dir, 'signing.pem'), '-noout', '-fingerprint', '-sha256']).toString(),
+  );
+  await erin.context().close();
 });

@@ -101,7 +101,7 @@ impl Archives {
         archive: &[u8],
         now: i64,
     ) -> Result<(), RecoveryError> {
-        if !certificate.may_receive_encrypted() {
+        if !send_rules::recovery::needs_archival(certificate.der()) {
             return Err(RecoveryError::SigningKey(certificate.subject()));
         }
         sqlx::query(

@@ -58,23 +58,13 @@ pub fn run(args: RecoveryArgs) -> ExitCode {
                         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                     lines.push(path.display().to_string());
                 }
-                None => lines.push(pem("CMS", &d.archive)),
+                None => lines.push(
+                    der::pem::encode_string("CMS", der::pem::LineEnding::LF, &d.archive)
+                        .map_err(|e| e.to_string())?,
+                ),
             }
         }
         Ok(lines)
     });
     super::finish("recovery", result)
-}
-
-/// RFC 7468 text: base64 in lines of 64 between the label's lines.
-fn pem(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let text = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in text.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----"));
-    out
 }

@@ -46,6 +46,21 @@ pub struct Person {
     pub aliases: Vec<String>,
 }
 
+impl Person {
+    /// Refuses a certificate that is not this person's own: issued for their address or one of
+    /// their aliases. What they may publish, and deposit a key's recovery copy for.
+    pub fn check_own(&self, cert: &Certificate) -> Result<(), DirectoryError> {
+        if lookup::address_match(cert, &self.address, &self.aliases, true).is_some() {
+            return Ok(());
+        }
+        Err(DirectoryError::Refused(format!(
+            "the certificate for {} is not for your address {}",
+            cert.subject(),
+            self.address
+        )))
+    }
+}
+
 /// Addresses are compared case-insensitively everywhere; they are stored lower-cased.
 pub fn normalize(address: &str) -> String {
     address.trim().to_ascii_lowercase()
@@ -590,19 +605,7 @@ impl Directory {
                 cas.push(c.clone());
                 continue;
             }
-            let matched = lookup::address_match(c, &person.address, &person.aliases, true)
-                .is_some()
-                || person
-                    .aliases
-                    .iter()
-                    .any(|a| lookup::address_match(c, a, &person.aliases, true).is_some());
-            if !matched {
-                return Err(DirectoryError::Refused(format!(
-                    "the certificate for {} is not for your address {}",
-                    c.subject(),
-                    person.address
-                )));
-            }
+            person.check_own(c)?;
             own.push(c.der().to_vec());
         }
         if own.is_empty() {

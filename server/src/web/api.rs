@@ -360,15 +360,21 @@ pub async fn publish(
         crate::recovery::Archives::new(state.db.clone())
             .check_publish(&user.0.email, &certs)
             .await
-            .map_err(|e| match e {
-                crate::recovery::RecoveryError::Database(e) => internal(e),
-                other => bad(other.to_string()),
-            })?;
+            .map_err(super::key_recovery::refused)?;
     }
-    match state.directory.publish(&user.0.email, &certs).await {
-        Ok(published) => Ok(Json(PublishResponse { published })),
-        Err(crate::directory::DirectoryError::Refused(why)) => Err(bad(why)),
-        Err(e) => Err(internal(e)),
+    let published = state
+        .directory
+        .publish(&user.0.email, &certs)
+        .await
+        .map_err(directory_refusal)?;
+    Ok(Json(PublishResponse { published }))
+}
+
+/// The directory's refusal as the browser hears it: a 422 with its sentence; its own trouble a 500.
+pub(super) fn directory_refusal(e: crate::directory::DirectoryError) -> ApiError {
+    match e {
+        crate::directory::DirectoryError::Refused(why) => bad(why),
+        other => internal(other),
     }
 }
 

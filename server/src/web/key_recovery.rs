@@ -8,8 +8,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
 use super::Shared;
-use super::api::{ApiError, ApiUser, bad, internal};
-use crate::directory::lookup;
+use super::api::{ApiError, ApiUser, bad, directory_refusal, internal};
+use crate::directory::{Person, normalize};
 use crate::recovery::{self, Archives, RecoveryError};
 
 #[derive(Serialize)]
@@ -64,26 +64,19 @@ pub async fn deposit(
     let certificate = pki::Certificate::from_der(&decode("certificate", &request.certificate)?)
         .map_err(|e| bad(format!("the certificate cannot be read: {e}")))?;
     let owner = &user.0.email;
-    let aliases = match state.directory.person(owner).await {
-        Ok(person) => person.map(|p| p.aliases).unwrap_or_default(),
-        Err(e) => return Err(internal(e)),
-    };
-    let mine = std::iter::once(owner.as_str())
-        .chain(aliases.iter().map(String::as_str))
-        .any(|a| lookup::address_match(&certificate, a, &aliases, true).is_some());
-    if !mine {
-        return Err(bad(format!(
-            "the certificate for {} is not for your address {owner}",
-            certificate.subject()
-        )));
-    }
+    let person = state
+        .directory
+        .person(owner)
+        .await
+        .map_err(internal)?
+        .unwrap_or_else(|| Person {
+            address: normalize(owner),
+            display_name: owner.clone(),
+            aliases: Vec::new(),
+        });
+    person.check_own(&certificate).map_err(directory_refusal)?;
     let archive = decode("recovery copy", &request.archive)?;
     let agents = recovery::agents(path).map_err(internal)?;
-    let refused = |e: RecoveryError| match e {
-        RecoveryError::Database(e) => internal(e),
-        RecoveryError::Agents { .. } => internal(e),
-        other => bad(other.to_string()),
-    };
     recovery::check_archive(&archive, &agents).map_err(refused)?;
     Archives::new(state.db.clone())
         .deposit(owner, &certificate, &archive, crate::db::now())
@@ -91,4 +84,13 @@ pub async fn deposit(
         .map_err(refused)?;
     tracing::info!(owner = %owner, subject = %certificate.subject(), "key recovery copy deposited");
     Ok(Json(DepositResponse { deposited: true }))
+}
+
+/// A key recovery refusal as the browser hears it: what the user or their browser did wrong is
+/// a 422 with the sentence; the server's own trouble (database, agents' file) a 500.
+pub(super) fn refused(e: RecoveryError) -> ApiError {
+    match e {
+        RecoveryError::Database(_) | RecoveryError::Agents { .. } => internal(e),
+        other => bad(other.to_string()),
+    }
 }

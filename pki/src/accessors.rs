@@ -51,12 +51,13 @@ impl Certificate {
         self.inner.is_ca()
     }
 
-    /// Whether this end-entity certificate may be used now for `usage` (keyUsage and
+    /// Whether this certificate is an end entity's that may be used now for `usage` (keyUsage and
     /// extendedKeyUsage as RFC 8550 reads them) and, when given, for `email`: the same rule path
     /// validation applies to the end of a path, without the path. The browser picks the user's
     /// own digital IDs with it; the server then validates the whole path with the same rule.
     pub fn suits(&self, usage: crate::Usage, email: Option<&str>, time: crate::UnixTime) -> bool {
-        (self.not_before()..=self.not_after()).contains(&time)
+        !self.is_ca()
+            && (self.not_before()..=self.not_after()).contains(&time)
             && crate::path::check_purpose(
                 &self.inner,
                 crate::path::Purpose::EndEntity { usage, email },
@@ -68,10 +69,7 @@ impl Certificate {
     /// if any, allows key transport or key agreement. Such a key is what key recovery keeps a
     /// copy of; a key that may only sign never is.
     pub fn may_receive_encrypted(&self) -> bool {
-        use cert::key_usage as ku;
-        !self.is_ca()
-            && (self.inner.key_usage_allows(ku::KEY_ENCIPHERMENT)
-                || self.inner.key_usage_allows(ku::KEY_AGREEMENT))
+        !self.is_ca() && crate::path::key_usage_fits(&self.inner, crate::Usage::Encrypt)
     }
 
     /// Whether this certificate's public key verifies `crl`'s signature and this certificate

@@ -460,6 +460,22 @@ fn check_structure(
     Ok(())
 }
 
+/// Whether the keyUsage extension, if present, allows `usage`: a signature (digitalSignature or
+/// nonRepudiation), or receiving a content key (keyEncipherment or keyAgreement).
+pub(crate) fn key_usage_fits(c: &Cert, usage: Usage) -> bool {
+    match usage {
+        Usage::Sign => {
+            c.key_usage_allows(key_usage::DIGITAL_SIGNATURE)
+                || c.key_usage_allows(key_usage::NON_REPUDIATION)
+        }
+        Usage::Encrypt => {
+            c.key_usage_allows(key_usage::KEY_ENCIPHERMENT)
+                || c.key_usage_allows(key_usage::KEY_AGREEMENT)
+        }
+        Usage::Any => true,
+    }
+}
+
 /// RFC 8550 §4.4: key usage and extended key usage of the end entity, and its address.
 pub(crate) fn check_purpose(c: &Cert, purpose: Purpose<'_>) -> Result<(), (Reason, String)> {
     match purpose {
@@ -469,18 +485,7 @@ pub(crate) fn check_purpose(c: &Cert, purpose: Purpose<'_>) -> Result<(), (Reaso
             }
         }
         Purpose::EndEntity { usage, email } => {
-            let ku_ok = match usage {
-                Usage::Sign => {
-                    c.key_usage_allows(key_usage::DIGITAL_SIGNATURE)
-                        || c.key_usage_allows(key_usage::NON_REPUDIATION)
-                }
-                Usage::Encrypt => {
-                    c.key_usage_allows(key_usage::KEY_ENCIPHERMENT)
-                        || c.key_usage_allows(key_usage::KEY_AGREEMENT)
-                }
-                Usage::Any => true,
-            };
-            if !ku_ok {
+            if !key_usage_fits(c, usage) {
                 return Err(fail(
                     Reason::WrongUsage,
                     c,

@@ -29,8 +29,7 @@ pub fn fitting(
         .iter()
         .enumerate()
         .filter(|(_, der)| {
-            pki::Certificate::from_der(der.as_ref())
-                .is_ok_and(|c| !c.is_ca() && c.suits(usage, address, time))
+            pki::Certificate::from_der(der.as_ref()).is_ok_and(|c| c.suits(usage, address, time))
         })
         .map(|(i, _)| i)
         .collect()

@@ -163,6 +163,23 @@ impl SignatureAlgorithm {
         };
         format!("{scheme} with {}", self.digest.name())
     }
+
+    /// The one OID naming scheme and digest together ("ecdsa-with-SHA256",
+    /// "sha256WithRSAEncryption"), as X.509 and CMS write them; RSA-PSS has none (its digest goes
+    /// in the parameters).
+    pub fn combined_oid(self) -> Option<Oid> {
+        Some(match (self.scheme, self.digest) {
+            (SignatureScheme::Ecdsa, DigestAlgorithm::Sha1) => oid::ECDSA_WITH_SHA1,
+            (SignatureScheme::Ecdsa, DigestAlgorithm::Sha256) => oid::ECDSA_WITH_SHA256,
+            (SignatureScheme::Ecdsa, DigestAlgorithm::Sha384) => oid::ECDSA_WITH_SHA384,
+            (SignatureScheme::Ecdsa, DigestAlgorithm::Sha512) => oid::ECDSA_WITH_SHA512,
+            (SignatureScheme::RsaPkcs1v15, DigestAlgorithm::Sha1) => oid::SHA1_WITH_RSA,
+            (SignatureScheme::RsaPkcs1v15, DigestAlgorithm::Sha256) => oid::SHA256_WITH_RSA,
+            (SignatureScheme::RsaPkcs1v15, DigestAlgorithm::Sha384) => oid::SHA384_WITH_RSA,
+            (SignatureScheme::RsaPkcs1v15, DigestAlgorithm::Sha512) => oid::SHA512_WITH_RSA,
+            (SignatureScheme::RsaPss, _) => return None,
+        })
+    }
 }
 
 /// A content-encryption algorithm.

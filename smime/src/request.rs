@@ -17,7 +17,7 @@ use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 
-use crate::algorithms::{DigestAlgorithm, SignatureScheme, oid};
+use crate::algorithms::{SignatureAlgorithm, SignatureScheme};
 use crate::keys::{Signer, SoftKey};
 
 /// What a requested key is for. With dual keys (the admin's choice) a user asks for one
@@ -71,7 +71,7 @@ pub fn certification_request(
         .map_err(|e| RequestError::Signing(e.to_string()))?;
     let request = CertReq {
         info,
-        algorithm: signature_algorithm(algorithm.scheme, algorithm.digest),
+        algorithm: signature_algorithm(algorithm)?,
         signature: BitString::from_bytes(&signature).map_err(encoding)?,
     };
     request.to_der().map_err(encoding)
@@ -156,27 +156,15 @@ fn der_of(value: &impl Encode) -> Result<Vec<u8>, RequestError> {
 /// The X.509 signatureAlgorithm of a request: sha256WithRSAEncryption (NULL parameters) or
 /// ecdsa-with-SHA256/384 (no parameters, RFC 5758).
 fn signature_algorithm(
-    scheme: SignatureScheme,
-    digest: DigestAlgorithm,
-) -> AlgorithmIdentifierOwned {
-    match scheme {
-        SignatureScheme::Ecdsa => AlgorithmIdentifierOwned {
-            oid: match digest {
-                DigestAlgorithm::Sha384 => oid::ECDSA_WITH_SHA384,
-                DigestAlgorithm::Sha512 => oid::ECDSA_WITH_SHA512,
-                _ => oid::ECDSA_WITH_SHA256,
-            },
-            parameters: None,
+    algorithm: SignatureAlgorithm,
+) -> Result<AlgorithmIdentifierOwned, RequestError> {
+    Ok(AlgorithmIdentifierOwned {
+        oid: algorithm.combined_oid().ok_or(RequestError::Encoding)?,
+        parameters: match algorithm.scheme {
+            SignatureScheme::Ecdsa => None,
+            SignatureScheme::RsaPkcs1v15 | SignatureScheme::RsaPss => Some(Any::null()),
         },
-        SignatureScheme::RsaPkcs1v15 | SignatureScheme::RsaPss => AlgorithmIdentifierOwned {
-            oid: match digest {
-                DigestAlgorithm::Sha384 => oid::SHA384_WITH_RSA,
-                DigestAlgorithm::Sha512 => oid::SHA512_WITH_RSA,
-                _ => oid::SHA256_WITH_RSA,
-            },
-            parameters: Some(Any::null()),
-        },
-    }
+    })
 }
 
 /// The request as PEM (`CERTIFICATE REQUEST`), the form CAs and `openssl req` take.

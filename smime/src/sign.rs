@@ -387,12 +387,9 @@ fn signature_algorithm_identifier(
             parameters: Some(Any::from_der(&pss_parameters(algorithm.digest)?)?),
         },
         SignatureScheme::Ecdsa => AlgorithmIdentifierOwned {
-            oid: match algorithm.digest {
-                DigestAlgorithm::Sha1 => oid::ECDSA_WITH_SHA1,
-                DigestAlgorithm::Sha256 => oid::ECDSA_WITH_SHA256,
-                DigestAlgorithm::Sha384 => oid::ECDSA_WITH_SHA384,
-                DigestAlgorithm::Sha512 => oid::ECDSA_WITH_SHA512,
-            },
+            oid: algorithm
+                .combined_oid()
+                .ok_or_else(|| Error::UnsupportedAlgorithm(algorithm.name()))?,
             parameters: None,
         },
     })

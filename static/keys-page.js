@@ -50,7 +50,7 @@ export async function start(engine, owner) {
       }
       let deposited = '';
       try {
-        deposited = await archiveIfRequired(engine, owner, identity, status);
+        if (await needsCopy(engine, identity.certificate)) deposited = await depositCopy(engine, owner, identity, status);
       } catch (err) {
         identity.pkcs8.fill(0);
         throw err;
@@ -69,13 +69,17 @@ export async function start(engine, owner) {
   form.querySelector('button[type="submit"]').disabled = false;
 }
 
+/** Whether the key of `certificate` gets a copy for the recovery agents: archival is on and mail is encrypted to it. */
+async function needsCopy(engine, certificate) {
+  return Boolean(policy.keyArchival) && engine.needs_archival(certificate);
+}
+
 /**
- * With key archival on and a key mail is encrypted to, encrypts a copy of `pkcs8` to the
- * recovery agents (checked in the module against this browser's anchors) and deposits it.
- * Returns a sentence naming the agents, or '' when no copy is needed. The caller zeroes pkcs8.
+ * Encrypts a copy of `pkcs8` to the recovery agents (checked in the module against this
+ * browser's anchors) and deposits it. Returns a sentence naming the agents. The caller zeroes
+ * pkcs8.
  */
-async function archiveIfRequired(engine, owner, { pkcs8, certificate, chain }, status) {
-  if (!policy.keyArchival || !(await engine.needs_archival(certificate))) return '';
+async function depositCopy(engine, owner, { pkcs8, certificate, chain }, status) {
   status.textContent = 'Making the copy of your encryption key for your organization\'s recovery agents…';
   const { agents } = await getJson('/api/recovery-agents');
   const held = await keystore.list(owner);
@@ -160,10 +164,10 @@ async function startRequests(owner, engine) {
       if (refusal) throw new Error(refusal);
       const record = waiting.find((w) => w.id === issued.id);
       let deposited = '';
-      if (policy.keyArchival && await engine.needs_archival(issued.certificate)) {
+      if (await needsCopy(engine, issued.certificate)) {
         const pkcs8 = await keystore.unlock(record);
         try {
-          deposited = await archiveIfRequired(engine, owner, { pkcs8, ...issued }, installStatus);
+          deposited = await depositCopy(engine, owner, { pkcs8, ...issued }, installStatus);
         } finally {
           pkcs8.fill(0);
         }

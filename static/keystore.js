@@ -8,6 +8,7 @@
 // is gone with its sessionStorage. Nothing unlocked is written to IndexedDB.
 import { integrityOf } from './engine.js';
 import { askPassphrase } from './ui.js';
+import { keyHolder } from './unlocked-keys.js';
 
 const DB_NAME = 'sealmail-keys';
 const PBKDF2_ITERATIONS = 600000;
@@ -67,7 +68,7 @@ function unlockedKeys() {
     const integrity = integrityOf('./unlocked-keys.js');
     if (typeof SharedWorker !== 'function' || !integrity) return inPage();
     await fetch(url, { integrity });
-    const worker = new SharedWorker(url, { name: 'sealmail-unlocked-keys', extendedLifetime: true });
+    const worker = new SharedWorker(url, { name: 'sealmail-unlocked-keys', type: 'module', extendedLifetime: true });
     const pending = new Map();
     let next = 0;
     worker.port.onmessage = ({ data }) => {
@@ -101,16 +102,10 @@ function unlockedKeys() {
   return held;
 }
 
+/** The keys kept by this page alone, by the worker's own operations. */
 function inPage() {
-  const keys = new Map();
-  return async (op, { id, tag, key, prefix } = {}) => {
-    if (op === 'put') keys.set(id, { tag, key });
-    if (op === 'get') return keys.get(id) ?? null;
-    if (op === 'delete') keys.delete(id);
-    if (op === 'clear') keys.clear();
-    if (op === 'keepOnly') for (const [k, v] of keys) if (!v.tag.startsWith(prefix)) keys.delete(k);
-    return undefined;
-  };
+  const hold = keyHolder();
+  return async (op, args) => hold(op, args);
 }
 
 async function unlocked(op, args) {

@@ -139,7 +139,11 @@ test('an LDAP group expands to bob and carol, and mail to them is encrypted to t
   const text = `Only bob and carol can read ${Date.now().toString(36)}.`;
   assert.match(await importDigitalId(alice, pki.p12('alice'), 'alice'), /Imported .*Alice/);
   await composeSecure(alice, { to: group, subject, body: text, sign: true, encrypt: true });
-  await alice.getByLabel('To', { exact: true }).dispatchEvent('change');
+  // Leaving the field twice at once sends two overlapping lookups; the list still has 2 members.
+  await alice.getByLabel('To', { exact: true }).evaluate((to) => {
+    to.dispatchEvent(new Event('change'));
+    to.dispatchEvent(new Event('change'));
+  });
   const tokens = alice.getByRole('list', { name: 'Recipients in To' });
   const listToken = tokens.getByRole('listitem').filter({ hasText: group });
   await listToken.filter({ hasText: 'list of 2: all can encrypt' }).waitFor({ timeout: 30000 });

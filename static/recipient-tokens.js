@@ -44,16 +44,18 @@ export function start(engine) {
     if (wanted.length) {
       try {
         const answer = await postJson('/api/recipients', { recipients: wanted });
+        // A list's members are gathered from this answer alone: two lookups overlapping (the
+        // field left twice quickly) must not add the members twice.
+        const groups = new Map();
         for (const r of answer.recipients) {
-          const key = (r.via || r.address).toLowerCase();
           if (r.via) {
-            const entry = known.get(key) || { members: [] };
-            entry.members = (entry.members || []).concat(r);
-            known.set(key, entry);
+            const key = r.via.toLowerCase();
+            groups.set(key, (groups.get(key) || []).concat(r));
           } else {
-            known.set(key, r);
+            known.set(r.address.toLowerCase(), r);
           }
         }
+        for (const [key, members] of groups) known.set(key, { members });
       } catch {
         // Unknown for now: the tokens say so, and sending looks them up again anyway.
       }

@@ -155,9 +155,30 @@ with smtplib.SMTP('127.0.0.1', ${rig.smtpPort}) as s:
 }
 
 /** Starts `target/debug/sealmail serve` on its own port with a fresh SQLite database. */
-export async function startServer({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '', revocation = false, smtpPort = rig.submissionPort, extraSmtp = '' } = {}) {
+export async function startServer({ port = rig.portBase + 80, pki = null, ...options } = {}) {
+  const config = serverConfig({ port, pki, ...options });
+  const server = await runServer(config, port);
+  if (pki) {
+    // Each user's certificate (and the e-mail CA) in the directory, as an admin imports them.
+    for (const user of ['alice', 'bob', 'carol']) {
+      execFileSync(serverBinary(), ['directory', 'import', '--config', config, '--email', rig.email(user),
+        pki.file(`${user}.crt`), pki.file('ca.crt')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+  }
+  return server;
+}
+
+function serverBinary() {
   const bin = process.env.SEALMAIL_BIN || join(REPO, 'target/debug/sealmail');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build it with cargo build -p sealmail-server`);
+  return bin;
+}
+
+/**
+ * Writes a configuration for the rig into a new folder and returns its path. The database is a
+ * fresh SQLite file there unless `database` names another (PostgreSQL, shared by instances).
+ */
+export function serverConfig({ port = rig.portBase + 80, extraWeb = '', pki = null, extra = '', revocation = false, smtpPort = rig.submissionPort, extraSmtp = '', extraImap = '', database = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sealmail-e2e-'));
   const config = join(dir, 'sealmail.toml');
   writeFileSync(config, `
@@ -171,6 +192,7 @@ host = "localhost"
 port = ${rig.imapPort}
 security = "starttls"
 ca_file = "${rig.tlsCa}"
+${extraImap}
 [smtp]
 host = "127.0.0.1"
 port = ${smtpPort}
@@ -182,7 +204,7 @@ host = "127.0.0.1"
 port = ${rig.managesievePort}
 timeout_seconds = 10
 [database]
-url = "sqlite://${dir}/sealmail.db?mode=rwc"
+url = "${database || `sqlite://${dir}/sealmail.db?mode=rwc`}"
 ${pki ? `
 [pki]
 trust_anchors = "${pki.file('anchors')}"
@@ -190,10 +212,20 @@ ${revocation ? '' : `# The test PKI publishes no CRLs; revocation is covered by 
 disable_crl_check = true`}
 ` : ''}
 ${extra}`);
+  return config;
+}
+
+/**
+ * Runs `sealmail serve --config config` listening on `port` (which overrides the file's, so
+ * several instances can share one file) and waits until it answers.
+ */
+export async function runServer(config, port) {
+  const bin = serverBinary();
   const log = [];
   const url = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, SEALMAIL_WEB_LISTEN: `127.0.0.1:${port}` };
   const launch = async () => {
-    const started = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(bin, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env });
     started.stdout.on('data', (d) => log.push(d.toString()));
     started.stderr.on('data', (d) => log.push(d.toString()));
     const deadline = Date.now() + 20000;
@@ -209,13 +241,6 @@ ${extra}`);
     return started;
   };
   let child = await launch();
-  if (pki) {
-    // Each user's certificate (and the e-mail CA) in the directory, as an admin imports them.
-    for (const user of ['alice', 'bob', 'carol']) {
-      execFileSync(bin, ['directory', 'import', '--config', config, '--email', rig.email(user),
-        pki.file(`${user}.crt`), pki.file('ca.crt')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    }
-  }
   return {
     url,
     log,
@@ -346,7 +371,7 @@ m.logout()
 }
 
 /** Messages Postfix holds and has not delivered yet (its queue files). */
-function mailQueued() {
+export function mailQueued() {
   const files = (dir) => (existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }) : [])
     .filter((entry) => !entry.isDirectory()).length;
   return ['maildrop', 'incoming', 'active', 'deferred', 'hold'].reduce((sum, part) => sum + files(join(rig.mailQueue, part)), 0);

@@ -69,7 +69,10 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
-    tracing::info!("Sealmail listening on http://{addr}");
+    tracing::info!(
+        "Sealmail listening on http://{addr} (instance {})",
+        web::ops::instance_id()
+    );
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;

@@ -80,6 +80,7 @@ async fn ready(State(state): State<Shared>) -> Response {
         "imap": word(&imap),
         "smtp": word(&smtp),
         "config_version": config_version(&state),
+        "instance": instance_id(),
     });
     let status = if ready {
         StatusCode::OK
@@ -87,6 +88,16 @@ async fn ready(State(state): State<Shared>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     plain(status, "application/json", body.to_string())
+}
+
+/// Behind a load balancer, which instance answered: a random name this process took at start
+/// and logged with its address, so the answer itself says nothing of where it runs.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let bytes: [u8; 4] = rand::random();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    &ID
 }
 
 /// A short hash of the `[smime]` and `[pki]` settings in force (they change without a

@@ -42,6 +42,8 @@ async fn alive_and_ready_on_the_rig_without_a_session() {
     for part in ["database", "imap", "smtp"] {
         assert_eq!(answer[part], "ok", "{answer}");
     }
+    let instance = answer["instance"].as_str().unwrap();
+    assert_eq!(instance.len(), 8, "{instance}");
     let version = answer["config_version"].as_str().unwrap();
     assert_eq!(version.len(), 12, "{version}");
     assert!(version.bytes().all(|b| b.is_ascii_hexdigit()), "{version}");

@@ -340,6 +340,9 @@ pub struct WebConfig {
     pub session_max_seconds: i64,
     /// Largest request body (a message with its attachments), in bytes.
     pub max_upload_bytes: usize,
+    /// Large request bodies (over 1 MiB) taken in at once; more wait their turn. Memory for
+    /// sends is about this many times five times the largest message (see `web::large_requests`).
+    pub max_large_requests: usize,
     pub page_size: u32,
     /// The origin of the kiosk app (`isolated-app://…`) that may show Sealmail's pages in a
     /// frame. Unset, no site may frame them.
@@ -372,6 +375,7 @@ impl Default for WebConfig {
             session_idle_seconds: 30 * 60,
             session_max_seconds: 12 * 60 * 60,
             max_upload_bytes: 40 * 1024 * 1024,
+            max_large_requests: 4,
             page_size: 50,
             kiosk_app_origin: None,
             request_timeout_seconds: 120,
@@ -542,6 +546,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "web.session_idle_seconds",
                 problem: "session lifetimes must be positive".into(),
+            });
+        }
+        if !(1..=1000).contains(&self.web.max_large_requests) {
+            return Err(ConfigError::Invalid {
+                setting: "web.max_large_requests",
+                problem: "must be 1 to 1000".into(),
             });
         }
         if !(1..=500).contains(&self.web.page_size) {

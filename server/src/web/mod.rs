@@ -52,6 +52,7 @@ mod folders;
 mod hardening;
 mod identities;
 mod key_recovery;
+mod large_requests;
 pub mod ops;
 mod out_of_office;
 mod pages;
@@ -410,6 +411,12 @@ pub fn router(state: Shared) -> Router {
         .merge(assets::routes(&state.config.web.static_dir))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(tokio::sync::Semaphore::new(
+                state.config.web.max_large_requests,
+            )),
+            large_requests::in_turn,
+        ))
         // No request hangs for ever: past the deadline the user gets "try again". (A send goes
         // on in its own task and still finishes its bookkeeping.)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

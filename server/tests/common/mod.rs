@@ -254,6 +254,7 @@ impl Browser {
                 header::CONTENT_TYPE,
                 format!("multipart/form-data; boundary={boundary}"),
             )
+            .header(header::CONTENT_LENGTH, body.len())
             .header("sec-fetch-site", "same-origin");
         if let Some(token) = csrf_header {
             request = request.header("x-csrf-token", token);

@@ -1539,6 +1539,65 @@ async fn an_https_deployment_keeps_its_session_cookie_to_this_host() {
     assert!(page.status.is_redirection(), "{}", page.status);
 }
 
+/// With `max_large_requests = 1`, an upload that stalls half way holds the one place for large
+/// bodies: a large send waits for it, unread, while pages go on; once the stalled upload is
+/// over, the send goes out, once.
+#[tokio::test]
+async fn a_large_send_waits_its_turn_while_pages_go_on() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use futures::SinkExt;
+    use tower::ServiceExt;
+
+    let mut browser = Browser::new("max_large_requests = 1").await;
+    browser.sign_in("alice").await;
+    let subject = unique("in-turn");
+    let form = browser.get("/compose").await;
+    let fields = compose_fields(&form, &email("bob"), "", &subject);
+
+    // A 2 MiB upload whose body stops after its first part. The channel holds one part: the
+    // second is taken only once the first was read, so by then the upload holds the place.
+    let (mut feed, body) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(0);
+    let stalled_request = Request::post("/compose")
+        .header(header::COOKIE, browser.cookie_header())
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=stall")
+        .header(header::CONTENT_LENGTH, 2 * 1024 * 1024)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from_stream(body))
+        .unwrap();
+    let stalled = tokio::spawn(browser.router.clone().oneshot(stalled_request));
+    let part = b"--stall\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\nnever\r\n";
+    feed.send(Ok(part.to_vec())).await.unwrap();
+    feed.send(Ok(part.to_vec())).await.unwrap();
+
+    let mut sender = Browser {
+        router: browser.router.clone(),
+        cookies: browser.cookies.clone(),
+        _db: tempfile::tempdir().unwrap(),
+    };
+    let attachment = vec![b'a'; 2 * 1024 * 1024];
+    let send = tokio::spawn(async move {
+        sender
+            .post_multipart("/compose", &as_refs(&fields), &[("large.bin", &attachment)])
+            .await
+    });
+    // Pages do not wait; the send does, for as long as the upload stalls.
+    let page = browser.get("/mail?folder=INBOX").await;
+    assert_eq!(page.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(
+        !send.is_finished(),
+        "the large send did not wait for its turn"
+    );
+
+    // The upload ends unfinished (the browser went away): its place goes to the send.
+    drop(feed);
+    let stalled = stalled.await.unwrap().unwrap();
+    assert!(stalled.status().is_client_error(), "{}", stalled.status());
+    send.await.unwrap().assert_sent();
+    assert_count_settles("bob", "INBOX", &subject, 1).await;
+}
+
 /// Each route takes a body of its own size: a message up to `max_upload_bytes`, the sign-in form
 /// and the JSON endpoints far less. Over it, the user is told plainly and nothing is sent.
 #[tokio::test]

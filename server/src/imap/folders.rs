@@ -268,6 +268,8 @@ pub async fn rename(
         .filter(|f| subscribed.contains(&f.name))
         .map(|f| (f.name.clone(), format!("{name}{}", &f.name[folder.len()..])))
         .collect();
+    // This connection may have the folder (or one inside it) selected under its old name.
+    session.forget_selection();
     if let Err(e) = refused(session.rename(folder, &name).await)? {
         return Ok(Err(e));
     }
@@ -318,6 +320,7 @@ pub async fn delete(
             now: messages,
         }));
     }
+    session.forget_selection();
     if let Err(e) = refused(session.delete(folder).await)? {
         return Ok(Err(e));
     }
@@ -371,6 +374,8 @@ pub async fn empty_trash(
     if let Err(e) = trash_count(session, folder).await? {
         return Ok(Err(e));
     }
+    // The count must be now's, not as of an earlier selection.
+    session.forget_selection();
     let selected = session
         .select(folder)
         .await
@@ -390,6 +395,8 @@ pub async fn empty_trash(
         .try_collect()
         .await?;
     let _: Vec<_> = session.expunge().await?.try_collect().await?;
+    // EXPUNGE's answers are its own, not news the selection counts from.
+    session.forget_selection();
     Ok(Ok(()))
 }
 

@@ -189,12 +189,12 @@ pub(super) fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole
         .map(|(n, _)| n.as_str())
 }
 
-/// One page of a folder in `order` (page 1 holds the newest messages when by date).
+/// One page of a folder in `order` (page 1 holds the newest messages by arrival or by date).
 ///
-/// With SORT the server orders by the Date header (`SORT (REVERSE DATE)`), which is what people
-/// read in the list; a message that arrived late with an older date sits where its date says.
-/// Without SORT the order is arrival: sequence numbers, newest first, which needs no full-folder
-/// work, so a page costs the same in a folder of ten messages or a hundred thousand.
+/// In order of arrival (the default, and the only order without SORT) a page is a range of
+/// sequence numbers, newest first, which needs no full-folder work: it costs the same in a
+/// folder of ten messages or a hundred thousand. Any other order is the server's `SORT` over the
+/// whole folder.
 pub async fn page(
     session: &mut Session,
     folder: &str,
@@ -207,7 +207,7 @@ pub async fn page(
         .examine(folder)
         .await
         .map_err(not_found_if_refused)?;
-    if abilities.sort {
+    if abilities.sort && order != Order::Received {
         let uids = search::uids(session, abilities, &Criteria::default(), order).await?;
         let (page, pages, slice) = slice_page(&uids, page, page_size);
         return Ok(MessagePage {
@@ -535,6 +535,8 @@ pub async fn delete_permanently(
         .try_collect()
         .await?;
     let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+    // UID EXPUNGE's answers are its own, not news the selection counts from.
+    session.forget_selection();
     Ok(())
 }
 

@@ -8,11 +8,13 @@ pub mod limits;
 pub mod mailbox;
 mod pool;
 pub mod search;
+mod session;
 mod stream;
 pub mod threads;
 
 pub use mailbox::{Folder, FolderRole, MessagePage, MessageSummary};
 pub use pool::SessionPool;
+pub use session::Session;
 pub use stream::MailStream;
 
 use std::sync::Arc;
@@ -24,8 +26,6 @@ use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::config::{MailServer, Security};
-
-pub type Session = async_imap::Session<MailStream>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
@@ -96,7 +96,7 @@ impl Connector {
     async fn login_inner(&self, email: &str, password: &str) -> Result<Session, ImapError> {
         let client = self.connect().await?;
         match client.login(email, password).await {
-            Ok(session) => Ok(session),
+            Ok(session) => Ok(Session::new(session)),
             Err((async_imap::error::Error::No(_), _)) => Err(ImapError::BadCredentials),
             Err((e, _)) => Err(e.into()),
         }

@@ -25,8 +25,11 @@ pub enum Field {
 /// The order of a folder or a result list. Each has the direction people expect of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
-    /// By the Date header, newest first.
+    /// As the server received them, newest first: what people see first, and (unlike any
+    /// other order) free for the server, which keeps its messages in that order already.
     #[default]
+    Received,
+    /// By the Date header, newest first.
     Date,
     /// By sender, A to Z.
     From,
@@ -153,7 +156,7 @@ pub async fn pkcs7_mime(session: &mut Session, folder: &str) -> Result<Vec<u32>,
 }
 
 /// UIDs in the selected folder matching `criteria`, in `order` when the server can SORT.
-/// Without SORT the order is arrival, newest first, whatever `order` asks.
+/// Without SORT the order is arrival (received), newest first, whatever `order` asks.
 pub async fn uids(
     session: &mut Session,
     abilities: Abilities,
@@ -164,9 +167,10 @@ pub async fn uids(
     let needs_charset = keys
         .iter()
         .any(|k| matches!(k, Arg::Str(s) if !s.is_ascii()));
-    let command = if abilities.sort {
+    let sort = abilities.sort && order != Order::Received;
+    let command = if sort {
         let by = match order {
-            Order::Date => "REVERSE DATE",
+            Order::Received | Order::Date => "REVERSE DATE",
             Order::From if abilities.sort_display => "DISPLAYFROM",
             Order::From => "FROM",
             Order::Subject => "SUBJECT",
@@ -189,7 +193,7 @@ pub async fn uids(
         abilities.literal_plus,
     )
     .await?;
-    if !abilities.sort {
+    if !sort {
         uids.sort_unstable_by(|a, b| b.cmp(a));
     }
     Ok(uids)

@@ -70,7 +70,7 @@ pub async fn folder(
     let title = label_of(&folders, &folder);
     let sort = views::order_value(order);
     let page_href = |n: u32| {
-        let sort = if order == Order::Date {
+        let sort = if order == Order::Received {
             String::new()
         } else {
             format!("&sort={sort}")

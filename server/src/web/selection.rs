@@ -65,7 +65,7 @@ impl Selection {
     /// The folder page the form was on, with `notice`.
     fn back(&self, notice: &str) -> Response {
         let order = views::parse_order(Some(&self.sort));
-        let sort = if order == Order::Date {
+        let sort = if order == Order::Received {
             String::new()
         } else {
             format!("&sort={}", views::order_value(order))

@@ -309,6 +309,7 @@ pub fn parse_field(value: Option<&str>) -> Field {
 
 pub fn order_value(order: Order) -> &'static str {
     match order {
+        Order::Received => "received",
         Order::Date => "date",
         Order::From => "from",
         Order::Subject => "subject",
@@ -321,15 +322,17 @@ pub fn parse_order(value: Option<&str>) -> Order {
         "from" => Order::From,
         "subject" => Order::Subject,
         "size" => Order::Size,
-        _ => Order::Date,
+        "date" => Order::Date,
+        _ => Order::Received,
     }
 }
 
 /// How a list is ordered, in the words of its caption.
 pub fn order_words(order: Order, sorted: bool) -> &'static str {
     match (order, sorted) {
+        (Order::Received, _) => "newest first",
         (_, false) => "in order of arrival, newest first",
-        (Order::Date, true) => "newest first",
+        (Order::Date, true) => "by date, newest first",
         (Order::From, true) => "by sender",
         (Order::Subject, true) => "by subject",
         (Order::Size, true) => "largest first",

@@ -464,7 +464,7 @@ async fn selected_messages_are_marked_flagged_moved_and_deleted_together() {
             ("csrf", token.clone()),
             ("folder", "INBOX".into()),
             ("page", "1".into()),
-            ("sort", "date".into()),
+            ("sort", "received".into()),
             ("action", action.into()),
         ];
         fields.extend(picked.iter().map(|u| ("uid", (*u).clone())));

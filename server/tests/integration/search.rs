@@ -200,7 +200,8 @@ async fn all_folders_finds_mail_in_another_folder_and_says_where() {
 }
 
 #[tokio::test]
-async fn date_order_follows_the_date_header_not_arrival_and_other_orders_stay_in_the_url() {
+async fn newest_received_comes_first_date_order_follows_the_date_header_and_orders_stay_in_the_url()
+{
     let marker = unique("sorting");
     let bob = email("bob");
     // Arrives first, written later.
@@ -223,17 +224,33 @@ async fn date_order_follows_the_date_header_not_arrival_and_other_orders_stay_in
     assert_count_settles("bob", "INBOX", &written_earlier, 1).await;
 
     let mut browser = Browser::new("").await;
-    let by_date = browser.sign_in("bob").await;
+    let received = browser.sign_in("bob").await;
     let position = |page: &Page, s: &str| {
         page.body
             .find(s)
             .unwrap_or_else(|| panic!("{s} not listed: {}", page.body))
     };
     assert!(
+        position(&received, &written_earlier) < position(&received, &written_later),
+        "the message received last comes first, whatever its Date header says"
+    );
+    assert!(received.body.contains("newest first"));
+    assert!(
+        received
+            .body
+            .contains("<option value=\"received\" selected>")
+    );
+
+    let by_date = browser.get("/mail?folder=INBOX&sort=date").await;
+    assert!(
         position(&by_date, &written_later) < position(&by_date, &written_earlier),
         "newest by Date header first"
     );
-    assert!(by_date.body.contains("newest first"));
+    assert!(
+        by_date.body.contains("by date, newest first"),
+        "{}",
+        by_date.body
+    );
 
     let by_subject = browser.get("/mail?folder=INBOX&sort=subject").await;
     assert_eq!(by_subject.status, StatusCode::OK);

@@ -1,0 +1,137 @@
+//! A signed-in IMAP connection that remembers which folder it has selected.
+//!
+//! Pooled connections go from page to page, and most pages are on the folder the previous one
+//! was on (list, open a message, list again). SELECT is what costs the IMAP server most: Dovecot
+//! reads the folder's whole UID list each time (4 MB at 100,000 messages). So a connection that
+//! already has the folder selected only sends NOOP, which brings in what changed since (new mail,
+//! other clients' expunges) and costs nothing when nothing did.
+
+use std::ops::{Deref, DerefMut};
+
+use async_imap::error::Error;
+use async_imap::types::{Mailbox, UnsolicitedResponse};
+
+use super::MailStream;
+
+pub struct Session {
+    imap: async_imap::Session<MailStream>,
+    selected: Option<Selected>,
+}
+
+struct Selected {
+    folder: String,
+    writable: bool,
+    /// What SELECT answered, its message count kept current from the server's untagged news
+    /// (pages in order of arrival count by sequence number).
+    mailbox: Mailbox,
+}
+
+impl Session {
+    pub(super) fn new(imap: async_imap::Session<MailStream>) -> Self {
+        Self {
+            imap,
+            selected: None,
+        }
+    }
+
+    /// Selects `folder` for reading and writing, unless this connection already has.
+    pub async fn select(&mut self, folder: &str) -> Result<Mailbox, Error> {
+        self.open(folder, true).await
+    }
+
+    /// Selects `folder` for reading (EXAMINE), unless this connection already has it selected
+    /// either way.
+    pub async fn examine(&mut self, folder: &str) -> Result<Mailbox, Error> {
+        self.open(folder, false).await
+    }
+
+    /// The next select goes to the server: for a caller that needs its exact counts, or after
+    /// a command that may have changed what is selected.
+    pub fn forget_selection(&mut self) {
+        self.selected = None;
+    }
+
+    async fn open(&mut self, folder: &str, writable: bool) -> Result<Mailbox, Error> {
+        if let Some(selected) = &self.selected
+            && selected.folder == folder
+            && (selected.writable || !writable)
+        {
+            match self.imap.noop().await {
+                Ok(()) => {
+                    if let Some(mailbox) = self.catch_up() {
+                        return Ok(mailbox);
+                    }
+                }
+                // Refused rather than broken: select afresh and let SELECT say what is wrong.
+                // (A folder renamed or deleted by another client while selected here makes
+                // Dovecot end this connection instead; the caller reconnects.)
+                Err(Error::No(_) | Error::Bad(_)) => {}
+                Err(e) => {
+                    self.selected = None;
+                    return Err(e);
+                }
+            }
+        }
+        // A failed SELECT leaves nothing selected (RFC 3501 §6.3.1). News of the folder selected
+        // before is of no use now.
+        self.selected = None;
+        while self.imap.unsolicited_responses.try_recv().is_ok() {}
+        let mailbox = if writable {
+            self.imap.select(folder).await?
+        } else {
+            self.imap.examine(folder).await?
+        };
+        self.selected = Some(Selected {
+            folder: folder.to_string(),
+            writable,
+            mailbox: mailbox.clone(),
+        });
+        Ok(mailbox)
+    }
+
+    /// Applies the untagged news that came since the folder was selected (new message counts,
+    /// expunges, ours and other clients'), and answers the selection as it now stands; None when
+    /// the news overflowed async-imap's channel (it keeps 100) and the count cannot be trusted.
+    fn catch_up(&mut self) -> Option<Mailbox> {
+        let overflowed = self.imap.unsolicited_responses.is_full();
+        let news: Vec<_> =
+            std::iter::from_fn(|| self.imap.unsolicited_responses.try_recv().ok()).collect();
+        let selected = self.selected.as_mut()?;
+        if overflowed {
+            return None;
+        }
+        for item in news {
+            match item {
+                UnsolicitedResponse::Exists(n) => selected.mailbox.exists = n,
+                UnsolicitedResponse::Expunge(_) => {
+                    selected.mailbox.exists = selected.mailbox.exists.saturating_sub(1)
+                }
+                _ => {}
+            }
+        }
+        Some(selected.mailbox.clone())
+    }
+}
+
+// By hand: the connection itself has nothing worth printing; which folder it holds does.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("selected", &self.selected.as_ref().map(|s| &s.folder))
+            .finish()
+    }
+}
+
+impl Deref for Session {
+    type Target = async_imap::Session<MailStream>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.imap
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.imap
+    }
+}

@@ -245,6 +245,8 @@ export async function runServer(config, port) {
     url,
     log,
     configFile: config,
+    /** The running process's id (for its memory, its connections). */
+    get pid() { return child.pid; },
     stop: () => new Promise((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', resolve);
@@ -262,6 +264,48 @@ export async function runServer(config, port) {
       child = await launch();
     },
   };
+}
+
+/**
+ * A user of the web pages over plain HTTP: cookies kept, redirects not followed (their target
+ * is what the user is told).
+ */
+export class Visitor {
+  constructor(base) {
+    this.base = base;
+    this.cookies = new Map();
+  }
+
+  async request(path, { method = 'GET', body, base = this.base, headers: extra = {} } = {}) {
+    const headers = { ...extra, cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+    const res = await fetch(`${base}${path}`, { method, body, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const at = pair.indexOf('=');
+      const [name, value] = [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+      if (attributes.some((a) => /max-age=0/i.test(a)) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return { status: res.status, location: res.headers.get('location') || '', text: await res.text() };
+  }
+
+  async signIn(address, password, base = this.base) {
+    const form = await this.request('/login', { base });
+    const token = field(form.text, 'login_token');
+    return this.request('/login', {
+      method: 'POST',
+      base,
+      body: new URLSearchParams({ email: address, password, login_token: token }),
+    });
+  }
+}
+
+/** The value of the form field `name` in a page's HTML. */
+export function field(html, name) {
+  const input = html.match(new RegExp(`<input[^>]*name="${name}"[^>]*>`));
+  const value = input?.[0].match(/value="([^"]*)"/);
+  if (!value) throw new Error(`no ${name} field in the page`);
+  return value[1];
 }
 
 /**

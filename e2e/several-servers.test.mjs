@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   rig, rigCommand, serverConfig, runServer, launchBrowser, signedInPage, sentNotice, messagesOverImap, mailQueued,
+  Visitor, field,
 } from './harness.mjs';
 
 const USERS = Number(process.env.SOAK_USERS || 200);
@@ -70,47 +71,6 @@ async function bothInRotation() {
     if (res.ok) answered.add((await res.json()).instance); // else HAProxy's 503: none in rotation yet
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/**
- * A user of the web pages over plain HTTP: cookies kept, redirects not followed (their target
- * is what the user is told).
- */
-class Visitor {
-  constructor(base) {
-    this.base = base;
-    this.cookies = new Map();
-  }
-
-  async request(path, { method = 'GET', body, base = this.base } = {}) {
-    const headers = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    const res = await fetch(`${base}${path}`, { method, body, headers, redirect: 'manual' });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';');
-      const at = pair.indexOf('=');
-      const [name, value] = [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
-      if (attributes.some((a) => /max-age=0/i.test(a)) || value === '') this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return { status: res.status, location: res.headers.get('location') || '', text: await res.text() };
-  }
-
-  async signIn(address, password, base = this.base) {
-    const form = await this.request('/login', { base });
-    const token = field(form.text, 'login_token');
-    return this.request('/login', {
-      method: 'POST',
-      base,
-      body: new URLSearchParams({ email: address, password, login_token: token }),
-    });
-  }
-}
-
-function field(html, name) {
-  const input = html.match(new RegExp(`<input[^>]*name="${name}"[^>]*>`));
-  const value = input?.[0].match(/value="([^"]*)"/);
-  if (!value) throw new Error(`no ${name} field in the page`);
-  return value[1];
 }
 
 test('a session, the sign-in throttle and the configuration in force are the same on both instances', async () => {

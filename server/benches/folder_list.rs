@@ -1,4 +1,4 @@
-//! Benchmark: the first page of a 10,000-message folder (by date, and by sender), rendered
+//! Benchmark: the first page of a 10,000-message folder (newest received first, and by sender),
 //! server-side, through the real router, Dovecot and SQLite; a search for a word in the body of
 //! one message of it; and the memory a signed-in user costs. Prints figures; asserts nothing about
 //! time. Run it with `scripts/bench`, which starts the rig and a bench user. `BENCH_MESSAGES`

@@ -578,3 +578,66 @@ async fn select_all_without_script_ticks_every_box_on_the_page() {
             .contains("/mail?folder=Junk&page=1&select=all\">Select all on this page")
     );
 }
+
+/// A pooled connection keeps the folder it showed selected and only sends NOOP for the next
+/// page on it: what other mail clients do meanwhile (new mail, expunges, a rename) still shows.
+#[tokio::test]
+async fn a_folder_kept_selected_follows_what_other_mail_clients_do() {
+    let marker = unique("kept");
+    let folder = format!("Kept {marker}");
+    let renamed = format!("Kept again {marker}");
+    let mut other = imap_login("carol").await;
+    other.create(&folder).await.expect("CREATE");
+    append("carol", &folder, &format!("{marker} first"), 2).await;
+
+    let mut browser = Browser::new("").await;
+    browser.sign_in("carol").await;
+    let href = |name: &str| format!("/mail?folder={}", name.replace(' ', "%20"));
+    let page = browser.get(&href(&folder)).await;
+    assert!(
+        page.body.contains("2 messages, page 1 of 1"),
+        "{}",
+        page.body
+    );
+
+    // Another client adds two messages and expunges one.
+    append("carol", &folder, &format!("{marker} later"), 2).await;
+    other.select(&folder).await.expect("SELECT");
+    let _: Vec<_> = other
+        .store("1", "+FLAGS.SILENT (\\Deleted)")
+        .await
+        .expect("STORE")
+        .try_collect()
+        .await
+        .expect("STORE answers");
+    let _: Vec<_> = other
+        .expunge()
+        .await
+        .expect("EXPUNGE")
+        .try_collect()
+        .await
+        .expect("EXPUNGE answers");
+    let page = browser.get(&href(&folder)).await;
+    assert!(
+        page.body.contains("3 messages, page 1 of 1"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("{marker} later 1")));
+    assert!(!page.body.contains(&format!("{marker} first 0")));
+    assert!(page.body.contains(&format!("{marker} first 1")));
+
+    // Another client renames it: the old name is gone, the new one lists the same messages.
+    let _ = other.close().await;
+    other.rename(&folder, &renamed).await.expect("RENAME");
+    let gone = browser.get(&href(&folder)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    let moved = browser.get(&href(&renamed)).await;
+    assert!(
+        moved.body.contains("3 messages, page 1 of 1"),
+        "{}",
+        moved.body
+    );
+    other.delete(&renamed).await.expect("DELETE");
+    let _ = other.logout().await;
+}

@@ -340,6 +340,9 @@ pub struct WebConfig {
     pub session_max_seconds: i64,
     /// Largest request body (a message with its attachments), in bytes.
     pub max_upload_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (their own address is the
+    /// connection's peer). The client's address goes to the IMAP server with `ID`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Large request bodies (over 1 MiB) taken in at once; more wait their turn. Memory for
     /// sends is about this many times five times the largest message (see `web::large_requests`).
     pub max_large_requests: usize,
@@ -376,6 +379,7 @@ impl Default for WebConfig {
             session_max_seconds: 12 * 60 * 60,
             max_upload_bytes: 40 * 1024 * 1024,
             max_large_requests: 4,
+            trusted_proxies: Vec::new(),
             page_size: 50,
             kiosk_app_origin: None,
             request_timeout_seconds: 120,

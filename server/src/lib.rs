@@ -74,6 +74,8 @@ pub async fn serve(
         web::ops::instance_id()
     );
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    // The peer's address, for the IMAP server's per-address limits (see web::client_address).
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing requests in flight");

@@ -30,6 +30,8 @@ pub struct SignedIn {
     pub csrf_token: String,
     /// Identifies the session without being its secret; keys the IMAP connection pool.
     pub pool_key: String,
+    /// Where this request came from (not stored: each request says it anew).
+    pub client: Option<std::net::IpAddr>,
 }
 
 // By hand, so a `{:?}` in a log line or an error can never print the user's mail password or
@@ -41,6 +43,7 @@ impl std::fmt::Debug for SignedIn {
             .field("password", &"***")
             .field("csrf_token", &"***")
             .field("pool_key", &self.pool_key)
+            .field("client", &self.client)
             .finish()
     }
 }
@@ -112,6 +115,7 @@ impl Sessions {
                 password: password.to_string(),
                 csrf_token,
                 pool_key: hash,
+                client: None,
             },
         })
     }
@@ -153,6 +157,7 @@ impl Sessions {
             password,
             csrf_token: row.try_get("csrf_token")?,
             pool_key: hash,
+            client: None,
         })))
     }
 
@@ -328,6 +333,7 @@ mod tests {
             password: "alice-secret".into(),
             csrf_token: "form-token-value".into(),
             pool_key: "pool".into(),
+            client: None,
         };
         let shown = format!("{user:?} {:?}", Lookup::Active(user.clone()));
         assert!(shown.contains("alice@example.test"), "{shown}");

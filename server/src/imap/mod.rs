@@ -17,6 +17,7 @@ pub use pool::SessionPool;
 pub use session::Session;
 pub use stream::MailStream;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,16 +87,39 @@ impl Connector {
     }
 
     /// Connects and logs in. A refused LOGIN is reported as bad credentials whatever the server's
-    /// wording, so the page never reveals whether an address exists.
-    pub async fn login(&self, email: &str, password: &str) -> Result<Session, ImapError> {
-        tokio::time::timeout(self.timeout(), self.login_inner(email, password))
+    /// wording, so the page never reveals whether an address exists. `client`, the person's
+    /// address, is given to the server first (RFC 2971 `ID`, `x-originating-ip`): Dovecot then
+    /// applies its per-address limits and sign-in penalties to the person rather than to
+    /// Sealmail, when Sealmail's address is in its `login_trusted_networks` (it ignores it
+    /// otherwise).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Session, ImapError> {
+        tokio::time::timeout(self.timeout(), self.login_inner(email, password, client))
             .await
             .map_err(|_| ImapError::Timeout)?
     }
 
-    async fn login_inner(&self, email: &str, password: &str) -> Result<Session, ImapError> {
-        let client = self.connect().await?;
-        match client.login(email, password).await {
+    async fn login_inner(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Session, ImapError> {
+        let mut connection = self.connect().await?;
+        if let Some(address) = client {
+            let id = format!("ID (\"name\" \"Sealmail\" \"x-originating-ip\" \"{address}\")");
+            match connection.run_command_and_check_ok(&id, None).await {
+                // A server without ID says NO or BAD: sign in all the same.
+                Ok(())
+                | Err(async_imap::error::Error::No(_) | async_imap::error::Error::Bad(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match connection.login(email, password).await {
             Ok(session) => Ok(Session::new(session)),
             Err((async_imap::error::Error::No(_), _)) => Err(ImapError::BadCredentials),
             Err((e, _)) => Err(e.into()),

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::Shared;
+use super::client_address::{self, ClientAddress};
 use super::errors::PageError;
 use crate::imap::ImapError;
 use crate::sessions::{Lookup, SignedIn, Throttle};
@@ -36,7 +37,10 @@ impl FromRequestParts<Shared> for User {
             return Err(PageError::SignIn { expired: false });
         };
         match state.sessions.lookup(&value).await? {
-            Some(Lookup::Active(user)) => Ok(User(user)),
+            Some(Lookup::Active(mut user)) => {
+                user.client = client_address::of(parts, &state.config.web.trusted_proxies);
+                Ok(User(user))
+            }
             Some(Lookup::Expired) => Err(PageError::SignIn { expired: true }),
             None => Err(PageError::SignIn { expired: false }),
         }
@@ -228,6 +232,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<Shared>,
     headers: HeaderMap,
+    ClientAddress(client): ClientAddress,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let expected = our_cookie(&state, &headers, LOGIN_COOKIE).unwrap_or_default();
@@ -263,7 +268,7 @@ pub async fn login(
         }
         Throttle::Wait(delay) => tokio::time::sleep(delay).await,
     }
-    let connection = match state.open_imap(&email, &form.password).await {
+    let connection = match state.open_imap(&email, &form.password, client).await {
         Ok(connection) => connection,
         Err(ImapError::BadCredentials) => {
             // Already counted by begin_attempt. The same words whether or not the address exists.

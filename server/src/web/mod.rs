@@ -42,6 +42,7 @@ mod access;
 pub mod api;
 pub mod assets;
 mod auth;
+mod client_address;
 mod compose;
 mod contacts;
 mod deliver;
@@ -216,7 +217,11 @@ impl AppState {
         if !fresh && let Some((connection, _idle)) = self.imap_pool.take(&user.pool_key) {
             return Ok((connection, true));
         }
-        Ok((self.open_imap(&user.email, &user.password).await?, false))
+        Ok((
+            self.open_imap(&user.email, &user.password, user.client)
+                .await?,
+            false,
+        ))
     }
 
     /// Keeps a healthy connection for the user's next page, unless a page is waiting for room:
@@ -229,9 +234,15 @@ impl AppState {
 
     /// Signs in to IMAP on a new connection, waiting in line (up to the IMAP deadline) while this
     /// instance holds as many connections as `[imap] max_connections` allows.
-    pub async fn open_imap(&self, email: &str, password: &str) -> Result<Connection, ImapError> {
+    /// `client` is the person's address, for the IMAP server's per-address limits.
+    pub async fn open_imap(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Connection, ImapError> {
         let patience = self.config.imap.reply_timeout();
-        let login = self.imap.login(email, password);
+        let login = self.imap.login(email, password, client);
         match self.imap_limit.open(&self.imap_pool, patience, login).await {
             Ok(opened) => opened,
             Err(_busy) => Err(ImapError::Busy),

@@ -522,7 +522,7 @@ async fn every_way_of_sending_a_search_finds_the_same_message() {
         },
         sealmail_server::tls::client_config(Some(&ca)).unwrap(),
     );
-    let mut session = connector.login(&bob, &password("bob")).await.unwrap();
+    let mut session = connector.login(&bob, &password("bob"), None).await.unwrap();
     let criteria = Criteria {
         terms: search::terms(&format!("Malmö {marker} café \"naïve café\"")),
         field: Field::All,

@@ -614,7 +614,7 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
     ] {
         let connector = Connector::new(server(port.clone(), security), trusting.clone());
         let mut session = connector
-            .login(&email("bob"), &password("bob"))
+            .login(&email("bob"), &password("bob"), None)
             .await
             .expect("login over TLS");
         session.logout().await.unwrap();
@@ -623,7 +623,7 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
             server(port, security),
             sealmail_server::tls::client_config(None).unwrap(),
         );
-        let refused = strict.login(&email("bob"), &password("bob")).await;
+        let refused = strict.login(&email("bob"), &password("bob"), None).await;
         assert!(
             matches!(refused, Err(sealmail_server::imap::ImapError::Tls(_))),
             "{security:?}: {refused:?}"
@@ -1714,4 +1714,63 @@ async fn parallel_guesses_cannot_outrun_the_lockout() {
         "{checked} passwords were tried, the limit is 4"
     );
     assert_eq!(checked + locked, 40);
+}
+
+/// Behind a trusted proxy, the person's address (its `X-Forwarded-For`) is what Dovecot sees
+/// for their sign-in (`ID x-originating-ip`; the rig trusts loopback), not Sealmail's own.
+#[tokio::test]
+async fn the_imap_server_is_told_whom_sealmail_signs_in_for() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, header};
+
+    let mut browser = Browser::new("trusted_proxies = [\"127.0.0.1\"]").await;
+    // An address of the documentation prefix no earlier run used: the log is the rig's own.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let person = format!("2001:db8::{:x}:{:x}", (now >> 16) & 0xffff, now & 0xffff);
+    let login = browser.get("/login").await;
+    let body = format!(
+        "email={}&password={}&login_token={}",
+        urlencode(&email("carol")),
+        urlencode(&password("carol")),
+        urlencode(&login.field("login_token"))
+    );
+    let mut request = Request::post("/login")
+        .header(header::COOKIE, browser.cookie_header())
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .header("x-forwarded-for", format!("198.51.100.1, {person}"))
+        .body(Body::from(body))
+        .unwrap();
+    request.extensions_mut().insert(ConnectInfo(
+        "127.0.0.1:40000".parse::<std::net::SocketAddr>().unwrap(),
+    ));
+    let signed_in = browser.send(request).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+
+    let log = std::path::Path::new(&rig("RIG_STATE_DIR")).join("log/dovecot.log");
+    let wanted = format!("rip={person},");
+    let found = (0..50).any(|_| {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let hit = text
+            .lines()
+            .any(|l| l.contains("Login: user=<carol@") && l.contains(&wanted));
+        if !hit {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        hit
+    });
+    assert!(
+        found,
+        "no login of carol from {person} in {}",
+        log.display()
+    );
 }

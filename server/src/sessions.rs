@@ -74,10 +74,7 @@ fn random_token() -> [u8; 32] {
 }
 
 fn id_hash(id: &[u8]) -> String {
-    Sha256::digest(id)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    send_rules::hex(&Sha256::digest(id))
 }
 
 impl Sessions {

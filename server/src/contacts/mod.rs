@@ -113,7 +113,7 @@ impl Draft {
 pub fn new_uid() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::thread_rng().r#gen();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = send_rules::hex(&bytes);
     format!(
         "urn:uuid:{}-{}-{}-{}-{}",
         &hex[..8],

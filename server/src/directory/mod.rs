@@ -68,10 +68,7 @@ pub fn normalize(address: &str) -> String {
 
 /// Hex SHA-256 of a certificate, the key of per-user certificate rows.
 pub fn fingerprint_hex(cert: &Certificate) -> String {
-    cert.fingerprint()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    send_rules::hex(&cert.fingerprint())
 }
 
 /// Where a user certificate came from.

@@ -167,15 +167,17 @@ pub async fn uids(
     let needs_charset = keys
         .iter()
         .any(|k| matches!(k, Arg::Str(s) if !s.is_ascii()));
-    let sort = abilities.sort && order != Order::Received;
-    let command = if sort {
-        let by = match order {
-            Order::Received | Order::Date => "REVERSE DATE",
-            Order::From if abilities.sort_display => "DISPLAYFROM",
-            Order::From => "FROM",
-            Order::Subject => "SUBJECT",
-            Order::Size => "REVERSE SIZE",
-        };
+    // Arrival order is the UIDs' own: no SORT needed, and none asked of a server without it.
+    let sort_key = match order {
+        Order::Received => None,
+        Order::Date => Some("REVERSE DATE"),
+        Order::From if abilities.sort_display => Some("DISPLAYFROM"),
+        Order::From => Some("FROM"),
+        Order::Subject => Some("SUBJECT"),
+        Order::Size => Some("REVERSE SIZE"),
+    }
+    .filter(|_| abilities.sort);
+    let command = if let Some(by) = sort_key {
         let mut args = vec![Arg::Atom(format!("UID SORT ({by}) UTF-8"))];
         args.extend(keys);
         args
@@ -193,7 +195,7 @@ pub async fn uids(
         abilities.literal_plus,
     )
     .await?;
-    if !sort {
+    if sort_key.is_none() {
         uids.sort_unstable_by(|a, b| b.cmp(a));
     }
     Ok(uids)

@@ -72,10 +72,7 @@ fn request_id(given: Option<&HeaderValue>) -> String {
     };
     match given.and_then(|v| v.to_str().ok()) {
         Some(id) if usable(id) => id.to_string(),
-        _ => {
-            let bytes: [u8; 12] = rand::random();
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
-        }
+        _ => send_rules::hex(&rand::random::<[u8; 12]>()),
     }
 }
 

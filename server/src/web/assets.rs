@@ -141,10 +141,7 @@ fn fingerprint(dir: &Path) -> String {
             hash.update(&bytes);
         }
     }
-    hash.finalize()[..6]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    send_rules::hex(&hash.finalize()[..6])
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {

@@ -783,7 +783,7 @@ fn fork_send_id(send_id: &str, to: &[String]) -> String {
     addresses.sort();
     addresses.dedup();
     let digest = sha2::Sha256::digest(addresses.join(",").as_bytes());
-    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let short = send_rules::hex(&digest[..8]);
     format!("{send_id}-bcc-{short}")
 }
 

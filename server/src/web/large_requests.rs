@@ -23,12 +23,11 @@ pub async fn in_turn(
     request: Request,
     next: Next,
 ) -> Response {
-    if !is_large(&request) {
-        return next.run(request).await;
-    }
-    // The semaphore lives as long as the router and is never closed.
-    let Ok(_place) = places.acquire().await else {
-        return next.run(request).await;
+    // Held until the answer is made. (The semaphore is never closed, so acquiring cannot fail.)
+    let _place = if is_large(&request) {
+        places.acquire().await.ok()
+    } else {
+        None
     };
     next.run(request).await
 }

@@ -93,10 +93,8 @@ async fn ready(State(state): State<Shared>) -> Response {
 /// Behind a load balancer, which instance answered: a random name this process took at start
 /// and logged with its address, so the answer itself says nothing of where it runs.
 pub fn instance_id() -> &'static str {
-    static ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let bytes: [u8; 4] = rand::random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    });
+    static ID: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| send_rules::hex(&rand::random::<[u8; 4]>()));
     &ID
 }
 
@@ -108,7 +106,7 @@ pub fn config_version(state: &Shared) -> String {
     let checker = state.checker();
     let settings = serde_json::json!({ "smime": &*policy, "pki": &checker.settings });
     let digest = sha2::Sha256::digest(settings.to_string().as_bytes());
-    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+    send_rules::hex(&digest[..6])
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {

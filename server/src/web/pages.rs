@@ -13,7 +13,6 @@ use super::views::{
     Security, enc, folder_href, message_href,
 };
 use super::{FolderRole, Shared};
-use crate::imap::search::Order;
 use crate::imap::{self, Folder};
 use crate::mail::read::{self, Body};
 use crate::mail::secure::{self, Sealed, SignedMail, SignerFacts};
@@ -70,12 +69,11 @@ pub async fn folder(
     let title = label_of(&folders, &folder);
     let sort = views::order_value(order);
     let page_href = |n: u32| {
-        let sort = if order == Order::Received {
-            String::new()
-        } else {
-            format!("&sort={sort}")
-        };
-        format!("{}{sort}&page={n}", folder_href(&folder))
+        format!(
+            "{}{}&page={n}",
+            folder_href(&folder),
+            views::sort_param(order)
+        )
     };
     let all_selected = q.select.as_deref() == Some("all");
     let (caption, rows, conversations, can_thread, page, pages) = match listing {

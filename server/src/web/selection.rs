@@ -11,7 +11,6 @@ use super::auth::User;
 use super::errors::PageError;
 use super::views::{self, folder_href};
 use crate::imap;
-use crate::imap::search::Order;
 
 /// More than the largest page (`page_size` is at most 500): a form with more was not ours.
 const MAX_SELECTED: usize = 1000;
@@ -65,11 +64,7 @@ impl Selection {
     /// The folder page the form was on, with `notice`.
     fn back(&self, notice: &str) -> Response {
         let order = views::parse_order(Some(&self.sort));
-        let sort = if order == Order::Received {
-            String::new()
-        } else {
-            format!("&sort={}", views::order_value(order))
-        };
+        let sort = views::sort_param(order);
         let page: u32 = self.page.trim().parse().unwrap_or(1).max(1);
         Redirect::to(&format!(
             "{}{sort}&page={page}&notice={notice}",

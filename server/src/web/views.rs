@@ -317,6 +317,15 @@ pub fn order_value(order: Order) -> &'static str {
     }
 }
 
+/// The `&sort=` part of a folder link; none for the default order, so plain links stay plain.
+pub fn sort_param(order: Order) -> String {
+    if order == Order::default() {
+        String::new()
+    } else {
+        format!("&sort={}", order_value(order))
+    }
+}
+
 pub fn parse_order(value: Option<&str>) -> Order {
     match value.unwrap_or("") {
         "from" => Order::From,

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   rig, rigCommand, serverConfig, runServer, launchBrowser, signedInPage, Visitor, field, mailQueued,
+  signInAll, composeForm,
 } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 30);
@@ -175,10 +176,7 @@ async function sideBySide(sealmail, roundcube) {
     if (name !== 'bench') rigCommand('add-user', address, password);
     const uid = seed(address, password, size);
     const ours = new Visitor(sealmail.url);
-    for (let i = 0; (await ours.signIn(address, password)).status !== 303; i += 1) {
-      if (i > 10) throw new Error(`${address} cannot sign in to Sealmail`);
-      await pause(500);
-    }
+    await ours.signInNew(address, password);
     const theirs = new RoundcubeUser(roundcube.url);
     await theirs.signIn(address, password);
     const times = { ours: { list: [], open: [] }, theirs: { list: [], open: [] } };
@@ -208,14 +206,7 @@ async function manyUsers(sealmail) {
   const users = Array.from({ length: LOAD_USERS }, (_, i) => ({ address: `load-${run}-${i}@${rig.domain}`, password: `load-${run}-${i}-pw` }));
   rigCommand('add-user', ...users.flatMap((u) => [u.address, u.password]));
   const visitors = users.map(() => new Visitor(sealmail.url));
-  for (let i = 0; i < users.length; i += 20) {
-    await Promise.all(users.slice(i, i + 20).map(async (u, j) => {
-      for (let attempt = 0; (await visitors[i + j].signIn(u.address, u.password)).status !== 303; attempt += 1) {
-        if (attempt > 10) throw new Error(`${u.address} cannot sign in`);
-        await pause(500);
-      }
-    }));
-  }
+  await signInAll(visitors, users);
   const times = [];
   let errors = 0;
   let connections = 0;
@@ -245,14 +236,9 @@ async function largeSends(sealmail) {
   const subject = `Benchmark 40 MiB ${Date.now().toString(36)}`;
   const outcomes = await Promise.all(Array.from({ length: SENDS }, async (_, i) => {
     const page = await sender.request('/compose');
-    const form = new FormData();
-    form.set('csrf', field(page.text, 'csrf'));
-    form.set('send_id', field(page.text, 'send_id'));
-    form.set('action', 'send');
-    form.set('to', rig.email('bench'));
-    form.set('subject', `${subject} ${i}`);
-    form.set('body', 'A large attachment.');
-    form.set('attachments', new Blob([attachment]), 'large.bin');
+    const form = composeForm(page.text, {
+      to: rig.email('bench'), subject: `${subject} ${i}`, body: 'A large attachment.', files: [['large.bin', attachment]],
+    });
     return (await sender.request('/compose', { method: 'POST', body: form })).status;
   }));
   const after = memory(sealmail.pid);

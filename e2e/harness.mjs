@@ -298,6 +298,42 @@ export class Visitor {
       body: new URLSearchParams({ email: address, password, login_token: token }),
     });
   }
+
+  /**
+   * Signs in as a user `scripts/rig add-user` just made: Dovecot rereads its user list once a
+   * second, so a refusal is tried again a few times before it counts.
+   */
+  async signInNew(address, password) {
+    for (let attempt = 0; ; attempt += 1) {
+      const answer = await this.signIn(address, password);
+      if (answer.status === 303) return answer;
+      if (attempt >= 10) throw new Error(`${address} could not sign in: ${answer.status}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Signs each of `users` in with its visitor, 20 at a time (so Dovecot's logins are not all at once). */
+export async function signInAll(visitors, users) {
+  for (let i = 0; i < users.length; i += 20) {
+    await Promise.all(users.slice(i, i + 20).map((u, j) => visitors[i + j].signInNew(u.address, u.password)));
+  }
+}
+
+/**
+ * The compose form of `page` (its HTML) filled in as its Send button posts it; the page's own
+ * send id unless `sendId` is given, and `files` as attachments.
+ */
+export function composeForm(page, { to, subject, body, sendId = field(page, 'send_id'), files = [] }) {
+  const form = new FormData();
+  form.set('csrf', field(page, 'csrf'));
+  form.set('send_id', sendId);
+  form.set('action', 'send');
+  form.set('to', to);
+  form.set('subject', subject);
+  form.set('body', body);
+  for (const [name, bytes] of files) form.append('attachments', new Blob([bytes]), name);
+  return form;
 }
 
 /** The value of the form field `name` in a page's HTML. */

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   rig, rigCommand, serverConfig, runServer, launchBrowser, signedInPage, sentNotice, messagesOverImap, mailQueued,
-  Visitor, field,
+  Visitor, field, signInAll, composeForm,
 } from './harness.mjs';
 
 const USERS = Number(process.env.SOAK_USERS || 200);
@@ -82,12 +82,7 @@ test('a session, the sign-in throttle and the configuration in force are the sam
   // Signed in on one instance, the same cookie opens the inbox on the other; signing out on
   // the second ends it on the first.
   const visitor = new Visitor(a.url);
-  let signedIn;
-  for (let attempt = 0; attempt < 10; attempt += 1) { // Dovecot rereads its user list each second
-    signedIn = await visitor.signIn(user.address, user.password);
-    if (signedIn.status === 303) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const signedIn = await visitor.signInNew(user.address, user.password);
   assert.equal(signedIn.location, '/mail?folder=INBOX');
   const inbox = await visitor.request('/mail?folder=INBOX', { base: b.url });
   assert.equal(inbox.status, 200);
@@ -148,16 +143,9 @@ function newSendId() {
   return `soak-${run}-${process.pid}-${sends}`.padEnd(16, '0');
 }
 
-/** The compose form of `page` (its HTML) filled in for a plain message, with the given send id. */
+/** The compose form of `page` (its HTML) for a plain message of the soak, with the given send id. */
 function sendForm(page, { to, subject, sendId }) {
-  const form = new FormData();
-  form.set('csrf', field(page, 'csrf'));
-  form.set('send_id', sendId);
-  form.set('action', 'send');
-  form.set('to', to);
-  form.set('subject', subject);
-  form.set('body', `Sent in the soak as ${subject}.`);
-  return form;
+  return composeForm(page, { to, subject, sendId, body: `Sent in the soak as ${subject}.` });
 }
 
 /** Sends a plain message as the compose page does, with the given send id. */
@@ -220,16 +208,7 @@ test(`${USERS} users work through HAProxy while one instance is killed and start
 
   // Sign-in, 20 at a time (Dovecot rereads its user list each second: new users may need a retry).
   const visitors = users.map(() => new Visitor(front));
-  for (let i = 0; i < users.length; i += 20) {
-    await Promise.all(users.slice(i, i + 20).map(async (user, j) => {
-      for (let attempt = 0; ; attempt += 1) {
-        const answer = await visitors[i + j].signIn(user.address, user.password);
-        if (answer.status === 303) return;
-        if (attempt >= 10) throw new Error(`${user.address} could not sign in: ${answer.status}`);
-        await pause(500);
-      }
-    }));
-  }
+  await signInAll(visitors, users);
 
   // A user sends until told sent (or told it may have been sent): a failed request is tried
   // again with the same send id, as pressing Send again on the page does.

@@ -601,18 +601,18 @@ pub fn uid_set(uids: &[u32]) -> Option<String> {
     Some(text.join(","))
 }
 
+/// Stores a message; answers its UID when the server says (UIDPLUS).
 pub async fn append(
     session: &mut Session,
     folder: &str,
     flags: &str,
     message: &[u8],
-) -> Result<(), ImapError> {
-    session.append(folder, Some(flags), None, message).await?;
-    Ok(())
+) -> Result<Option<u32>, ImapError> {
+    Ok(session.append(folder, flags, message).await?)
 }
 
 /// The UID of the message with this Message-ID, if the folder has one. Used to file a sent copy
-/// exactly once, and to find a draft just saved.
+/// exactly once after an attempt that may have stored it already.
 pub async fn find_by_message_id(
     session: &mut Session,
     folder: &str,

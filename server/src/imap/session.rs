@@ -89,6 +89,85 @@ impl Session {
         Ok(mailbox)
     }
 
+    /// Stores `message` in `folder` with `flags` (e.g. `(\\Seen)`), and answers the UID it got
+    /// when the server says (RFC 4315 UIDPLUS, which Dovecot has): then the caller need not
+    /// search the folder for what it just stored. async-imap's own APPEND drops that answer, so
+    /// the command is spoken here.
+    pub async fn append(
+        &mut self,
+        folder: &str,
+        flags: &str,
+        message: &[u8],
+    ) -> Result<Option<u32>, Error> {
+        use async_imap::imap_proto::rfc4315::UidSetMember;
+        use async_imap::imap_proto::{MailboxDatum, Response, ResponseCode, Status};
+        use tokio::io::AsyncWriteExt;
+
+        if folder.contains(['\r', '\n']) || flags.contains(['\r', '\n']) {
+            return Err(Error::Bad(
+                "a folder name or flag holds a line break".into(),
+            ));
+        }
+        // News that came before this command is older than what APPEND brings: apply it first.
+        if self.catch_up().is_none() {
+            self.selected = None;
+        }
+        let quoted = folder.replace('\\', "\\\\").replace('"', "\\\"");
+        let tag = self
+            .imap
+            .run_command(format!("APPEND \"{quoted}\" {flags} {{{}}}", message.len()))
+            .await?;
+        match self.imap.read_response().await? {
+            Some(response) if matches!(response.parsed(), Response::Continue(_)) => {}
+            Some(_) => return Err(Error::Append),
+            None => return Err(Error::ConnectionLost),
+        }
+        let stream = self.imap.get_mut();
+        stream.write_all(message).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await?;
+        loop {
+            let Some(response) = self.imap.read_response().await? else {
+                return Err(Error::ConnectionLost);
+            };
+            match response.parsed() {
+                Response::Done {
+                    tag: done,
+                    status,
+                    outcome,
+                } if *done == tag => {
+                    let information = outcome.information.as_deref().unwrap_or("").to_string();
+                    return match status {
+                        Status::Ok => Ok(match &outcome.code {
+                            // One message appended: one UID.
+                            Some(ResponseCode::AppendUid(_, uids)) => match uids.first() {
+                                Some(UidSetMember::Uid(uid)) => Some(*uid),
+                                Some(UidSetMember::UidRange(range)) => Some(*range.start()),
+                                None => None,
+                            },
+                            _ => None,
+                        }),
+                        Status::No => Err(Error::No(information)),
+                        _ => Err(Error::Bad(information)),
+                    };
+                }
+                // Appending to the folder selected here: keep its message count current, as
+                // the channel's news would have.
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    if let Some(selected) = self.selected.as_mut() {
+                        selected.mailbox.exists = *n;
+                    }
+                }
+                Response::Expunge(_) => {
+                    if let Some(selected) = self.selected.as_mut() {
+                        selected.mailbox.exists = selected.mailbox.exists.saturating_sub(1);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Applies the untagged news that came since the folder was selected (new message counts,
     /// expunges, ours and other clients'), and answers the selection as it now stands; None when
     /// the news overflowed async-imap's channel (it keeps 100) and the count cannot be trusted.

@@ -72,7 +72,7 @@ pub async fn deliver(
                 return Ok(Outcome::Sent);
             }
             if part.file_in_sent {
-                file_in_sent(state, user, send_id, &message_id, &sent_copy).await;
+                file_in_sent(state, user, send_id, &message_id, &sent_copy, true).await;
             } else {
                 state.outbox.mark_filed(send_id).await?;
             }
@@ -178,7 +178,7 @@ impl Submission {
             tracing::warn!(user = %user.email, "sent, but remembering its recipients failed: {e}");
         }
         if self.file_in_sent {
-            file_in_sent(state, user, send_id, &self.message_id, &self.kept).await;
+            file_in_sent(state, user, send_id, &self.message_id, &self.kept, false).await;
         } else if let Err(e) = state.outbox.mark_filed(send_id).await {
             // Left unmarked, a later page would file this split-off copy in Sent as well.
             tracing::error!(user = %user.email, "sent, but recording it failed: {e}");
@@ -217,23 +217,29 @@ impl Submission {
     }
 }
 
-/// Files the sender's copy in Sent unless it is already there; the caller holds the send in
-/// `filing`. A failure is left for `file_pending_sent_copies` on a later page.
+/// Files the sender's copy in Sent; the caller holds the send in `filing`. `may_be_filed`: an
+/// earlier attempt may have stored it (a recovered or retried filing), so Sent is searched for
+/// it first; right after the send nothing can have, and the search of a large Sent is skipped.
+/// A failure is left for `file_pending_sent_copies` on a later page.
 pub async fn file_in_sent(
     state: &Shared,
     user: &SignedIn,
     send_id: &str,
     message_id: &str,
     copy: &[u8],
+    may_be_filed: bool,
 ) {
+    let mut tried = false;
     let filed = with_imap!(state, user, |conn| {
         let sent = imap::mailbox::special_folder(conn, FolderRole::Sent)
             .await?
             .unwrap_or_else(|| "Sent".into());
-        if imap::mailbox::find_by_message_id(conn, &sent, message_id)
-            .await?
-            .is_none()
-        {
+        let stored = match may_be_filed || tried {
+            true => imap::mailbox::find_by_message_id(conn, &sent, message_id).await?,
+            false => None,
+        };
+        tried = true;
+        if stored.is_none() {
             imap::mailbox::append(conn, &sent, "(\\Seen)", copy).await?;
         }
         Ok(())
@@ -275,7 +281,7 @@ pub async fn file_pending_sent_copies(state: &Shared, user: &SignedIn) {
                     }
                     continue;
                 }
-                file_in_sent(state, user, &p.send_id, &p.message_id, &p.sent_copy).await;
+                file_in_sent(state, user, &p.send_id, &p.message_id, &p.sent_copy, true).await;
             }
         }
         Err(e) => tracing::warn!(user = %user.email, "reading the outbox failed: {e}"),

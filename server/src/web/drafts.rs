@@ -68,19 +68,28 @@ pub(super) async fn save_draft(
         }
     };
     let raw = built.map_err(|e| PageError::BadRequest(e.to_string()))?;
+    // The Message-ID is new, so only a second try (the first connection lost mid-APPEND) can
+    // find the draft stored already.
+    let mut tried = false;
     let (folder, uid) = with_imap!(state, user, |conn| {
         let drafts = imap::mailbox::special_folder(conn, FolderRole::Drafts)
             .await?
             .unwrap_or_else(|| "Drafts".into());
-        if imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
-            .await?
-            .is_none()
-        {
-            imap::mailbox::append(conn, &drafts, "(\\Draft \\Seen)", &raw).await?;
-        }
-        let uid = imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
-            .await?
-            .ok_or(imap::ImapError::NotFound)?;
+        let stored = match tried {
+            true => imap::mailbox::find_by_message_id(conn, &drafts, &message_id).await?,
+            false => None,
+        };
+        tried = true;
+        let uid = match stored {
+            Some(uid) => uid,
+            None => match imap::mailbox::append(conn, &drafts, "(\\Draft \\Seen)", &raw).await? {
+                Some(uid) => uid,
+                // A server without UIDPLUS: look the draft up.
+                None => imap::mailbox::find_by_message_id(conn, &drafts, &message_id)
+                    .await?
+                    .ok_or(imap::ImapError::NotFound)?,
+            },
+        };
         // One draft per send: the one it was opened from, and any saved by an earlier save of
         // the same form (autosave, a browser retry). Only older copies go: two saves racing
         // (an autosave and the one sent as the page closes) must not delete each other's.

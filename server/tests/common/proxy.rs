@@ -4,7 +4,8 @@
 //! reached the server, and before the server's answer reaches the client. The server then has
 //! the message (it queues and delivers it) while the client never hears so.
 //!
-//! [`CountingProxy`] passes everything through and notes the most connections open at once.
+//! [`CountingProxy`] passes everything through, notes the most connections open at once, and
+//! keeps what the client said (to check which commands Sealmail sends).
 //!
 //! [`RewritingProxy`] changes what the server says, line by line: an IMAP server without an
 //! extension the rig's Dovecot has.
@@ -108,6 +109,7 @@ pub struct CountingProxy {
     pub port: u16,
     open: Arc<AtomicUsize>,
     most: Arc<AtomicUsize>,
+    said: Arc<std::sync::Mutex<Vec<u8>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -125,10 +127,11 @@ impl CountingProxy {
         let port = listener.local_addr().expect("proxy address").port();
         let open = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let (open2, most2) = (open.clone(), most.clone());
+        let said = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (open2, most2, said2) = (open.clone(), most.clone(), said.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (open, most) = (open2.clone(), most2.clone());
+                let (open, most, said) = (open2.clone(), most2.clone(), said2.clone());
                 tokio::spawn(async move {
                     // A connection closed just before this one was opened may not have been
                     // seen closing yet: give its end a moment to arrive before counting.
@@ -143,7 +146,15 @@ impl CountingProxy {
                     let (mut server_read, mut server_write) = server.into_split();
                     // Open for as long as Sealmail holds its end, whatever the server does.
                     let up = async {
-                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+                            said.lock()
+                                .expect("proxy record")
+                                .extend_from_slice(&buffer[..n]);
+                            if server_write.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
                         open.fetch_sub(1, Ordering::SeqCst);
                         let _ = server_write.shutdown().await;
                     };
@@ -159,8 +170,14 @@ impl CountingProxy {
             port,
             open,
             most,
+            said,
             task,
         }
+    }
+
+    /// Everything clients said through this proxy so far, all connections run together.
+    pub fn client_said(&self) -> String {
+        String::from_utf8_lossy(&self.said.lock().expect("proxy record")).into_owned()
     }
 
     /// The most connections that were open at the same time.

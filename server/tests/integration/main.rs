@@ -19,6 +19,7 @@ mod folders;
 mod glance;
 mod harvest;
 mod identities;
+mod imap_commands;
 mod key_recovery;
 mod ocsp;
 mod ops;

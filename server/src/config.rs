@@ -418,6 +418,9 @@ pub struct MailServer {
     /// `[imap]` only: connections this instance holds open to the IMAP server at most, in use
     /// or idle; a page needing one more waits in line (see `imap::limits`).
     pub max_connections: Option<usize>,
+    /// `[imap]` only: of those, how many one user's pages (all tabs and browsers) hold at once;
+    /// more wait in line for the user's own.
+    pub max_connections_per_user: Option<usize>,
 }
 
 impl MailServer {
@@ -433,6 +436,12 @@ impl MailServer {
     /// Under Dovecot's default of 100 `imap-login` processes, leaving room for other clients.
     pub fn max_connections(&self) -> usize {
         self.max_connections.unwrap_or(64)
+    }
+
+    /// Under Dovecot's default `mail_max_userip_connections` of 10, with room for a second
+    /// instance and the user's own desktop client.
+    pub fn max_connections_per_user(&self) -> usize {
+        self.max_connections_per_user.unwrap_or(4)
     }
 }
 
@@ -600,6 +609,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 setting: "imap.max_connections",
                 problem: "must be 1 to 10000".into(),
+            });
+        }
+        if self.smtp.max_connections_per_user.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "smtp.max_connections_per_user",
+                problem: "belongs in [imap]".into(),
+            });
+        }
+        if !(1..=100).contains(&self.imap.max_connections_per_user()) {
+            return Err(ConfigError::Invalid {
+                setting: "imap.max_connections_per_user",
+                problem: "must be 1 to 100".into(),
             });
         }
         if !(5..=86_400).contains(&self.smtp.send_lease_seconds()) {

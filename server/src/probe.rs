@@ -143,6 +143,7 @@ mod tests {
             timeout_seconds: 1,
             send_lease_seconds: None,
             max_connections: None,
+            max_connections_per_user: None,
         };
         // Accepted but never greeted.
         let silent = greeting(&server(port), Protocol::Smtp).await.unwrap_err();

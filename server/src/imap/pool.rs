@@ -54,6 +54,21 @@ impl SessionPool {
             .unwrap_or_default()
     }
 
+    /// Takes out every idle connection of the IMAP user `user`, whichever session it was kept
+    /// for, for the caller to close.
+    pub fn evict_user(&self, user: &str) -> Vec<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut evicted = Vec::new();
+        for list in idle.values_mut() {
+            let (theirs, others): (Vec<_>, Vec<_>) =
+                list.drain(..).partition(|(c, _)| c.user() == user);
+            *list = others;
+            evicted.extend(theirs.into_iter().map(|(c, _)| c));
+        }
+        idle.retain(|_, l| !l.is_empty());
+        evicted
+    }
+
     /// Removes connections idle longer than `max_idle`, for the caller to close.
     pub fn expire(&self, max_idle: Duration) -> Vec<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

@@ -147,7 +147,10 @@ impl AppState {
             login_guard: LoginGuard::new(db.clone(), config.login.clone()),
             imap: Connector::new(config.imap.clone(), imap_tls),
             imap_pool: SessionPool::new(10_000),
-            imap_limit: crate::imap::limits::ConnectionLimit::new(config.imap.max_connections()),
+            imap_limit: crate::imap::limits::ConnectionLimit::new(
+                config.imap.max_connections(),
+                config.imap.max_connections_per_user(),
+            ),
             smtp: Submitter::new(config.smtp.clone())?,
             outbox: Outbox::new(db.clone(), config.smtp.send_lease_seconds()),
             config,
@@ -227,7 +230,7 @@ impl AppState {
     /// Keeps a healthy connection for the user's next page, unless a page is waiting for room:
     /// then it is closed, and that page opens its own.
     pub fn keep_imap(&self, pool_key: &str, connection: Connection) {
-        if !self.imap_limit.anyone_waiting() {
+        if !self.imap_limit.anyone_waiting_for(&connection) {
             self.imap_pool.put(pool_key, connection);
         }
     }
@@ -243,7 +246,12 @@ impl AppState {
     ) -> Result<Connection, ImapError> {
         let patience = self.config.imap.reply_timeout();
         let login = self.imap.login(email, password, client);
-        match self.imap_limit.open(&self.imap_pool, patience, login).await {
+        let user = email.to_ascii_lowercase();
+        match self
+            .imap_limit
+            .open(&user, &self.imap_pool, patience, login)
+            .await
+        {
             Ok(opened) => opened,
             Err(_busy) => Err(ImapError::Busy),
         }
@@ -297,6 +305,7 @@ impl AppState {
                 for connection in state.imap_pool.expire(Duration::from_secs(300)) {
                     crate::imap::limits::close_in_background(connection);
                 }
+                state.imap_limit.forget_idle_users();
                 if let Err(e) = state.sessions.purge_expired().await {
                     tracing::warn!("purging expired sessions failed: {e}");
                 }

@@ -51,3 +51,41 @@ async fn a_burst_of_pages_waits_for_a_connection_instead_of_failing() {
     );
     assert!(proxy.open_now() <= 2);
 }
+
+/// One user's many tabs wait for that user's own connections (`max_connections_per_user`), so
+/// they cannot take the instance's every connection, nor pass Dovecot's per-user limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_users_many_tabs_share_that_users_own_connections() {
+    let imap = rig("RIG_IMAP_PORT");
+    let proxy = CountingProxy::start(imap.parse().expect("port")).await;
+    let via_proxy = format!(
+        "port = {}\nmax_connections = 20\nmax_connections_per_user = 2\n",
+        proxy.port
+    );
+    let mut browser = Browser::with_config(
+        |text| text.replace(&format!("port = {imap}\n"), &via_proxy),
+        "",
+    )
+    .await;
+    browser.sign_in("carol").await;
+    let tabs = (0..8).map(|_| {
+        let mut tab = Browser {
+            router: browser.router.clone(),
+            cookies: browser.cookies.clone(),
+            _db: tempfile::tempdir().expect("temp dir"),
+        };
+        tokio::spawn(async move {
+            let page = tab.get("/mail?folder=INBOX").await;
+            (page.status, page.body)
+        })
+    });
+    for tab in tabs.collect::<Vec<_>>() {
+        let (status, body) = tab.await.expect("page task");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert!(
+        proxy.most_at_once() <= 2,
+        "{} IMAP connections were open at once for one user, with max_connections_per_user = 2",
+        proxy.most_at_once()
+    );
+}

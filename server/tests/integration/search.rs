@@ -519,6 +519,7 @@ async fn every_way_of_sending_a_search_finds_the_same_message() {
             timeout_seconds: 5,
             send_lease_seconds: None,
             max_connections: None,
+            max_connections_per_user: None,
         },
         sealmail_server::tls::client_config(Some(&ca)).unwrap(),
     );

@@ -606,6 +606,7 @@ async fn imap_works_over_implicit_tls_and_starttls_and_checks_the_certificate() 
         timeout_seconds: 5,
         send_lease_seconds: None,
         max_connections: None,
+        max_connections_per_user: None,
     };
     let trusting = sealmail_server::tls::client_config(Some(&ca)).unwrap();
     for (port, security) in [

@@ -5,8 +5,8 @@
 // 1. Side by side with Roundcube (Debian's roundcube-core, served by PHP) on the same Dovecot:
 //    the first page of the INBOX and opening a 50 KB message, for a 10,000- and a 100,000-message
 //    INBOX, interleaved request by request so both meet the same machine.
-// 2. 200 signed-in users loading their folder page at once: errors, p50/p95, throughput,
-//    Sealmail's RSS and its IMAP connections.
+// 2. 200 signed-in users loading their folder page, with no pause and with a person's pause
+//    between pages: errors, p50/p95, throughput, Sealmail's RSS and its IMAP connections.
 // 3. Peak RSS while 20 sends of a 40 MiB message run at once.
 // 4. Bytes a browser downloads for the first and for a repeat folder-page load.
 import { execFileSync, spawn } from 'node:child_process';
@@ -200,23 +200,38 @@ async function sideBySide(sealmail, roundcube) {
   }
 }
 
+/**
+ * LOAD_USERS signed-in users loading their folder page for LOAD_SECONDS: first each again the
+ * moment the last one came back (the most the machine serves), then with a person's pause of
+ * 2 to 8 s between pages (what 200 people reading mail ask of it).
+ */
 async function manyUsers(sealmail) {
-  console.log(`\n## ${LOAD_USERS} signed-in users loading their folder page at once, ${LOAD_SECONDS} s`);
   const run = Date.now().toString(36);
   const users = Array.from({ length: LOAD_USERS }, (_, i) => ({ address: `load-${run}-${i}@${rig.domain}`, password: `load-${run}-${i}-pw` }));
   rigCommand('add-user', ...users.flatMap((u) => [u.address, u.password]));
   const visitors = users.map(() => new Visitor(sealmail.url));
   await signInAll(visitors, users);
+  await loadPages(sealmail, visitors, 'at once, no pause between pages', () => 0);
+  await loadPages(sealmail, visitors, 'with a pause of 2 to 8 s between pages', () => 2000 + Math.random() * 6000);
+}
+
+async function loadPages(sealmail, visitors, how, pauseMs) {
+  console.log(`\n## ${visitors.length} signed-in users loading their folder page ${how}, ${LOAD_SECONDS} s`);
   const times = [];
   let errors = 0;
   let connections = 0;
   const ends = Date.now() + LOAD_SECONDS * 1000;
   const watcher = setInterval(() => { connections = Math.max(connections, imapConnections()); }, 250);
   await Promise.all(visitors.map(async (v) => {
+    // Spread the first pages over one pause, as people do not all click at once.
+    const first = pauseMs() * Math.random();
+    if (first) await pause(first);
     while (Date.now() < ends) {
       const { result, ms: took } = await timed(() => v.request('/mail?folder=INBOX').catch(() => ({ status: 0 })));
       if (result.status === 200) times.push(took);
       else errors += 1;
+      const next = pauseMs();
+      if (next) await pause(next);
     }
   }));
   clearInterval(watcher);
@@ -295,10 +310,11 @@ if (!existsSync('/usr/share/roundcube/index.php')) throw new Error('Roundcube is
 const roundcube = await startRoundcube();
 try {
   console.log(`# Sealmail (${process.env.SEALMAIL_BIN}) and Roundcube on the rig's Dovecot, ${new Date().toISOString()}`);
-  await sideBySide(sealmail, roundcube);
-  await manyUsers(sealmail);
-  await largeSends(sealmail);
-  await pageWeight(sealmail);
+  const parts = (process.env.BENCH_PARTS || 'side-by-side users sends bytes').split(' ');
+  if (parts.includes('side-by-side')) await sideBySide(sealmail, roundcube);
+  if (parts.includes('users')) await manyUsers(sealmail);
+  if (parts.includes('sends')) await largeSends(sealmail);
+  if (parts.includes('bytes')) await pageWeight(sealmail);
 } finally {
   roundcube.stop();
   await sealmail.stop();

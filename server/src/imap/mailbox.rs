@@ -433,6 +433,47 @@ pub async fn fetch(
     Ok(fetch_item(session, folder, uid, item).await?.0)
 }
 
+/// One part of a message without the rest (`BODY.PEEK[section]`, RFC 3501 §6.4.5): its MIME
+/// header fields followed by its body, as a message of its own. None when the server has no
+/// such part.
+pub async fn fetch_part(
+    session: &mut Session,
+    folder: &str,
+    uid: u32,
+    section: &[u32],
+) -> Result<Option<Vec<u8>>, ImapError> {
+    use async_imap::imap_proto::{MessageSection, SectionPath};
+    if section.is_empty() || section.contains(&0) {
+        return Ok(None);
+    }
+    let number = section
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    session.select(folder).await.map_err(not_found_if_refused)?;
+    let fetches: Vec<_> = session
+        .uid_fetch(
+            uid.to_string(),
+            format!("(BODY.PEEK[{number}.MIME] BODY.PEEK[{number}])"),
+        )
+        .await?
+        .try_collect()
+        .await?;
+    let Some(fetch) = fetches.iter().find(|f| f.uid == Some(uid)) else {
+        return Err(ImapError::NotFound);
+    };
+    let header = fetch.section(&SectionPath::Part(
+        section.to_vec(),
+        Some(MessageSection::Mime),
+    ));
+    let body = fetch.section(&SectionPath::Part(section.to_vec(), None));
+    Ok(match (header, body) {
+        (Some(header), Some(body)) => Some([header, body].concat()),
+        _ => None,
+    })
+}
+
 /// The raw message for its page, marked seen, and whether it is flagged.
 pub async fn open(
     session: &mut Session,

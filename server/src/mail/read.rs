@@ -61,6 +61,21 @@ pub struct AttachmentInfo {
     pub name: String,
     pub content_type: String,
     pub size: usize,
+    /// Where the IMAP server keeps it, and a check of its bytes (see [`PartAddress`]).
+    pub address: PartAddress,
+}
+
+/// Where a part is, for a link to it: its index in the parsed message (what the page numbers),
+/// and the IMAP section of it relative to the parsed entity (`"2"`, `"1.3"`; None for the
+/// entity itself) with a digest of its decoded bytes. With the section the server fetches just
+/// that part (`BODY.PEEK[section]`) instead of the whole message; the digest proves it is the
+/// part the page showed, since the IMAP server's MIME tree and this parser's may differ on
+/// malformed mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartAddress {
+    pub index: usize,
+    pub section: Option<String>,
+    pub sum: String,
 }
 
 /// A part's decoded bytes, for download.
@@ -71,15 +86,21 @@ pub struct PartContent {
     pub bytes: Vec<u8>,
 }
 
-/// Builds the page model. `part_url` turns a part index into a link, used for `cid:` images.
+/// Builds the page model. `part_url` turns a part's address into a link, used for `cid:` images.
 pub fn view(
     raw: &[u8],
     show_remote_images: bool,
-    part_url: &dyn Fn(usize) -> String,
+    part_url: &dyn Fn(&PartAddress) -> String,
 ) -> Result<MessageView, ReadError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ReadError::Malformed)?;
+    let parents = parents(&message);
+    let address = |index: usize, part: &mail_parser::MessagePart<'_>| PartAddress {
+        index,
+        section: section_of(&parents, index),
+        sum: sum_of(part_bytes(part)),
+    };
     let html_part = message
         .html_body
         .first()
@@ -95,7 +116,7 @@ pub fn view(
                 .filter_map(|(i, p)| {
                     Some((
                         p.content_id()?.trim_matches(['<', '>']).to_string(),
-                        part_url(i),
+                        part_url(&address(i, p)),
                     ))
                 })
                 .collect();
@@ -130,6 +151,7 @@ pub fn view(
                 name: part_name(part, i),
                 content_type: content_type_of(part),
                 size: part.contents().len(),
+                address: address(i, part),
             })
         })
         .collect();
@@ -183,17 +205,72 @@ fn typed(message: &mail_parser::Message<'_>, header: &str) -> Option<String> {
 /// The decoded content of part `index`: exactly the bytes the sender attached.
 pub fn part_content(raw: &[u8], index: usize) -> Option<PartContent> {
     let message = MessageParser::default().parse(raw)?;
-    let part = message.parts.get(index)?;
-    let bytes = match &part.body {
-        PartType::Multipart(_) => return None,
-        PartType::Message(inner) => inner.raw_message().to_vec(),
-        _ => part.contents().to_vec(),
-    };
+    content_of(message.parts.get(index)?, index)
+}
+
+/// The decoded content of one part fetched on its own: `entity` is its MIME header fields
+/// (IMAP `BODY[section.MIME]`) followed by its body (`BODY[section]`). `index` is the part's
+/// number in the whole message, for the name of a part that has none. None unless its bytes
+/// have the digest `sum` the page's link carried.
+pub fn lone_part_content(entity: &[u8], index: usize, sum: &str) -> Option<PartContent> {
+    let message = MessageParser::default().parse(entity)?;
+    let content = content_of(message.parts.first()?, index)?;
+    (sum_of(&content.bytes) == sum).then_some(content)
+}
+
+fn content_of(part: &mail_parser::MessagePart<'_>, index: usize) -> Option<PartContent> {
+    if matches!(part.body, PartType::Multipart(_)) {
+        return None;
+    }
     Some(PartContent {
         name: part_name(part, index),
         content_type: content_type_of(part),
-        bytes,
+        bytes: part_bytes(part).to_vec(),
     })
+}
+
+fn part_bytes<'a>(part: &'a mail_parser::MessagePart<'_>) -> &'a [u8] {
+    match &part.body {
+        PartType::Message(inner) => inner.raw_message(),
+        _ => part.contents(),
+    }
+}
+
+/// The first 16 bytes of the SHA-256 of a part's decoded bytes, in hex.
+fn sum_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    send_rules::hex(&sha2::Sha256::digest(bytes)[..16])
+}
+
+/// Each part's multipart parent and its 1-based place among that parent's parts.
+fn parents(message: &mail_parser::Message<'_>) -> HashMap<usize, (usize, usize)> {
+    let mut parents = HashMap::new();
+    for (i, part) in message.parts.iter().enumerate() {
+        if let PartType::Multipart(children) = &part.body {
+            for (position, &child) in children.iter().enumerate() {
+                parents.insert(child as usize, (i, position + 1));
+            }
+        }
+    }
+    parents
+}
+
+/// The IMAP section number of part `index` (RFC 3501 §6.4.5), from where it sits among its
+/// multipart parents; None for the root, which has no number of its own.
+fn section_of(parents: &HashMap<usize, (usize, usize)>, index: usize) -> Option<String> {
+    let mut path = Vec::new();
+    let mut child = index;
+    while child != 0 {
+        let &(parent, position) = parents.get(&child)?;
+        // A parser's tree has no cycles; a bound keeps a surprise from looping.
+        if path.len() > 100 {
+            return None;
+        }
+        path.push(position.to_string());
+        child = parent;
+    }
+    path.reverse();
+    (!path.is_empty()).then(|| path.join("."))
 }
 
 fn part_name(part: &mail_parser::MessagePart<'_>, index: usize) -> String {
@@ -259,8 +336,33 @@ MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 <p onclick=\"steal()\">Hello<script>steal()</script></p><img src=\"https://evil.test/track.gif\">\
 <a href=\"javascript:steal()\">x</a>\r\n";
 
-    fn url(i: usize) -> String {
-        format!("/part/{i}")
+    fn url(part: &PartAddress) -> String {
+        format!("/part/{}", part.index)
+    }
+
+    #[test]
+    fn parts_are_addressed_by_their_imap_section_and_checked_by_digest() {
+        let raw = b"Subject: nested\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n\
+--a\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=x.csv\r\n\r\na,b\r\n--a--\r\n";
+        let view = view(raw, false, &url).unwrap();
+        let [csv] = view.attachments.as_slice() else {
+            panic!("{:?}", view.attachments)
+        };
+        assert_eq!(csv.address.section.as_deref(), Some("2"));
+        // What the IMAP server answers for BODY[2.MIME] and BODY[2].
+        let lone =
+            b"Content-Type: text/csv\r\nContent-Disposition: attachment; filename=x.csv\r\n\r\na,b";
+        let content = lone_part_content(lone, csv.part, &csv.address.sum).expect("same part");
+        assert_eq!(
+            (content.name.as_str(), content.bytes.as_slice()),
+            ("x.csv", &b"a,b"[..])
+        );
+        // Another part under that number (the server's tree differed): refused, not served.
+        let other = b"Content-Type: text/csv\r\n\r\nc,d";
+        assert!(lone_part_content(other, csv.part, &csv.address.sum).is_none());
     }
 
     #[test]

@@ -36,6 +36,20 @@ impl Sealed {
             _ => raw,
         }
     }
+
+    /// Where what [`display`](Self::display) shows sits in the IMAP server's tree of the
+    /// message, as a prefix for its parts' section numbers: "" when it is the message itself,
+    /// "1" for clear-signed mail (the first part of multipart/signed); None when it is not in
+    /// the tree at all (opaque signed, encrypted), so its parts can only be read from the
+    /// whole message. (Parts fetched by section are checked against their digest all the
+    /// same, so a deeper nesting costs a whole fetch, never a wrong part.)
+    pub fn section_base(&self) -> Option<&'static str> {
+        match self {
+            Sealed::Plain | Sealed::Damaged(_) => Some(""),
+            Sealed::Signed(signed) if signed.clear_signed => Some("1"),
+            Sealed::Signed(_) | Sealed::Encrypted => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -47,6 +61,8 @@ pub struct SignedMail {
     pub signers: Vec<SignerResult>,
     /// Every certificate the signature carried, for chain building.
     pub carried: Vec<Certificate>,
+    /// multipart/signed at the top (the signed entity is its first part), not pkcs7-mime.
+    pub clear_signed: bool,
 }
 
 /// Sorts a raw message, verifying its signatures when it is signed only.
@@ -57,12 +73,12 @@ pub fn classify(raw: &[u8]) -> Sealed {
 /// [`classify`], offering `candidates` (certificates the server knows for the sender) for
 /// signers whose certificate the signature does not carry.
 pub fn classify_with(raw: &[u8], candidates: &[smime::Certificate]) -> Sealed {
-    match smime::mime::parse_smime(raw) {
+    let clear_signed = match smime::mime::parse_smime(raw) {
         Ok(smime::mime::SmimeContent::NotSmime) => return Sealed::Plain,
-        Ok(_) => {}
+        Ok(content) => matches!(content, smime::mime::SmimeContent::ClearSigned { .. }),
         // Not even the MIME structure parses: leave it to the ordinary reader.
         Err(_) => return Sealed::Plain,
-    }
+    };
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let opened = match wrap::open_with_candidates(raw, &[], candidates, &mut rng) {
         Ok(opened) => opened,
@@ -95,6 +111,7 @@ pub fn classify_with(raw: &[u8], candidates: &[smime::Certificate]) -> Sealed {
         display,
         signers,
         carried,
+        clear_signed,
     })
 }
 

@@ -231,11 +231,11 @@ pub async fn message(
     // Remote images in decrypted mail are an EFAIL channel: the page's policy also binds the
     // frame the browser shows the plaintext in, so encrypted mail never gets the relaxed one.
     let show_images = q.images.is_some() && !matches!(sealed, Sealed::Encrypted);
-    let part_url = |part: usize| {
+    let section_base = sealed.section_base();
+    let part_url = |part: &read::PartAddress| {
         format!(
-            "/attachment?folder={}&uid={}&part={part}&inline=1",
-            enc(&q.folder),
-            q.uid
+            "{}&inline=1",
+            attachment_href(&q.folder, q.uid, part, section_base)
         )
     };
     let view = read::view(display, show_images, &part_url)
@@ -320,12 +320,7 @@ pub async fn message(
             .iter()
             .filter(|_| !security.encrypted)
             .map(|a| AttachmentRow {
-                href: format!(
-                    "/attachment?folder={}&uid={}&part={}",
-                    enc(&q.folder),
-                    q.uid,
-                    a.part
-                ),
+                href: attachment_href(&q.folder, q.uid, &a.address, section_base),
                 name: a.name.clone(),
                 size: views::format_size(a.size),
                 content_type: a.content_type.clone(),
@@ -352,12 +347,43 @@ pub async fn message(
     Ok(response)
 }
 
+/// The link to one part. With the part's IMAP section (under `base`, where the entity shown
+/// sits in the message) and digest, the download fetches only that part.
+fn attachment_href(folder: &str, uid: u32, part: &read::PartAddress, base: Option<&str>) -> String {
+    let mut href = format!(
+        "/attachment?folder={}&uid={uid}&part={}",
+        enc(folder),
+        part.index
+    );
+    if let (Some(base), Some(section)) = (base, &part.section) {
+        let section = match base {
+            "" => section.clone(),
+            base => format!("{base}.{section}"),
+        };
+        href.push_str(&format!("&section={section}&sum={}", part.sum));
+    }
+    href
+}
+
 #[derive(Deserialize)]
 pub struct AttachmentQuery {
     folder: String,
     uid: u32,
     part: usize,
     inline: Option<String>,
+    /// Where the IMAP server keeps the part, and its digest (see `read::PartAddress`).
+    section: Option<String>,
+    sum: Option<String>,
+}
+
+/// A section number as the link gave it (`1.2`): digits and dots only, never more than the
+/// deepest nesting a message may reasonably have; anything else is read from the whole message.
+fn section_number(text: &str) -> Option<Vec<u32>> {
+    let parts: Vec<u32> = text
+        .split('.')
+        .map(|n| n.parse::<u32>().ok().filter(|&n| n > 0 && n < 100_000))
+        .collect::<Option<_>>()?;
+    (!parts.is_empty() && parts.len() <= 32).then_some(parts)
 }
 
 /// Image types a browser can show without running anything (no SVG: it can carry script).
@@ -368,12 +394,25 @@ pub async fn attachment(
     user: User,
     Query(q): Query<AttachmentQuery>,
 ) -> Result<Response, PageError> {
-    let raw = with_imap!(state, &user.0, |s| {
-        imap::mailbox::fetch(s, &q.folder, q.uid, false).await
-    })?;
-    // Part numbers of signed mail count within the signed entity, as the message page does.
-    let part = read::part_content(secure::classify(&raw).display(&raw), q.part)
-        .ok_or(PageError::NotFound)?;
+    let lone = match (q.section.as_deref().and_then(section_number), &q.sum) {
+        (Some(section), Some(sum)) => with_imap!(state, &user.0, |s| {
+            imap::mailbox::fetch_part(s, &q.folder, q.uid, &section).await
+        })?
+        .and_then(|entity| read::lone_part_content(&entity, q.part, sum)),
+        _ => None,
+    };
+    let part = match lone {
+        Some(part) => part,
+        // No section, or the server's part was not the one the page showed.
+        None => {
+            let raw = with_imap!(state, &user.0, |s| {
+                imap::mailbox::fetch(s, &q.folder, q.uid, false).await
+            })?;
+            // Part numbers of signed mail count within the signed entity, as the page does.
+            read::part_content(secure::classify(&raw).display(&raw), q.part)
+                .ok_or(PageError::NotFound)?
+        }
+    };
     let inline = q.inline.is_some() && INLINE_SAFE.contains(&part.content_type.as_str());
     let content_type = if inline {
         part.content_type.clone()

@@ -83,6 +83,8 @@ pub struct Page {
     pub location: Option<String>,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as it came, for downloads.
+    pub bytes: Vec<u8>,
 }
 
 impl Page {
@@ -190,6 +192,7 @@ impl Browser {
             location,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 

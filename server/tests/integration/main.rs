@@ -9,6 +9,7 @@ mod certs;
 mod common;
 
 mod assets;
+mod attachments;
 mod cert_cli;
 mod connection_limit;
 mod contacts;

@@ -135,7 +135,10 @@ impl Composition {
         if let Some(id) = &self.send_id {
             headers.push((SEND_ID, id));
         }
-        build_with(&draft, Copy::Kept, &headers)
+        splice(
+            &header_section(&draft, Copy::Kept, &headers)?,
+            &body_entity(&draft),
+        )
     }
 
     /// A draft whose body and attachments the browser encrypted to the user's own certificate
@@ -220,7 +223,7 @@ pub fn parse_recipients(input: &str) -> Result<Vec<Recipient>, ComposeError> {
 
 /// The RFC 5322 bytes of the draft, CRLF line ends, ready for SMTP or IMAP APPEND.
 pub fn build(draft: &Draft, copy: Copy) -> Result<Vec<u8>, ComposeError> {
-    build_with(draft, copy, &[])
+    splice(&header_section(draft, copy, &[])?, &body_entity(draft))
 }
 
 /// A message whose body the browser already signed and/or encrypted: the draft's header
@@ -228,14 +231,28 @@ pub fn build(draft: &Draft, copy: Copy) -> Result<Vec<u8>, ComposeError> {
 /// front of `entity`, which brings its own Content-* fields. The draft's body and attachments
 /// are ignored: for encrypted mail the server never has them.
 pub fn build_sealed(draft: &Draft, copy: Copy, entity: &[u8]) -> Result<Vec<u8>, ComposeError> {
-    let headers_only = Draft {
-        body: String::new(),
-        html: None,
-        attachments: Vec::new(),
-        ..draft.clone()
-    };
-    let built = build_with(&headers_only, copy, &[])?;
-    splice(&built, entity)
+    splice(&header_section(draft, copy, &[])?, entity)
+}
+
+/// The body as a MIME entity: text (and formatted text) and attachments, framed by the same
+/// builder the browser's module frames what it signs and encrypts with, so mail reads the same
+/// whichever side built it.
+fn body_entity(draft: &Draft) -> Vec<u8> {
+    let html = draft.html.as_deref().map(rich_text::document);
+    let attachments: Vec<smime::mime::Attachment<'_>> = draft
+        .attachments
+        .iter()
+        .map(|a| smime::mime::Attachment {
+            name: &a.name,
+            content_type: &a.content_type,
+            data: &a.bytes,
+        })
+        .collect();
+    smime::mime::build_mixed(
+        &normalise_newlines(&draft.body),
+        html.as_deref(),
+        &attachments,
+    )
 }
 
 /// The header section of `built` without its Content-* fields, then `entity`, which brings its
@@ -262,7 +279,9 @@ fn splice(built: &[u8], entity: &[u8]) -> Result<Vec<u8>, ComposeError> {
     Ok(out)
 }
 
-fn build_with(
+/// The draft's header fields (mail-builder writes addresses, encoded words and the date), over
+/// an empty placeholder body that [`splice`] replaces.
+fn header_section(
     draft: &Draft,
     copy: Copy,
     extra: &[(&str, &String)],
@@ -276,10 +295,7 @@ fn build_with(
         .subject(draft.subject.clone())
         .date(draft.date)
         .message_id(draft.message_id.clone())
-        .text_body(normalise_newlines(&draft.body));
-    if let Some(html) = &draft.html {
-        builder = builder.html_body(rich_text::document(html));
-    }
+        .text_body(String::new());
     if !draft.to.is_empty() {
         builder = builder.to(list(&draft.to));
     }
@@ -302,13 +318,6 @@ fn build_with(
                 mail_builder::headers::text::Text::new(one_line(value)),
             );
         }
-    }
-    for a in &draft.attachments {
-        builder = builder.attachment(
-            super::media_type(&a.content_type),
-            a.name.clone(),
-            a.bytes.clone(),
-        );
     }
     builder
         .write_to_vec()

@@ -36,6 +36,17 @@ pub struct Candidate {
     pub origin: Origin,
 }
 
+/// Why a source of suggestions could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("directory: {0}")]
+    Directory(#[from] crate::directory::DirectoryError),
+    #[error("LDAP directory: {0}")]
+    Ldap(#[from] crate::directory::ldap::LdapError),
+}
+
 /// A place recipients come from. A source that fails is left out of the answer, not fatal.
 pub trait Source: Send + Sync {
     fn find<'a>(
@@ -43,7 +54,7 @@ pub trait Source: Send + Sync {
         owner: &'a str,
         query: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, SourceError>>;
 }
 
 /// The user's own contacts.
@@ -62,10 +73,10 @@ impl Source for PersonalContacts {
         owner: &'a str,
         query: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, SourceError>> {
         Box::pin(async move {
             let found = self.0.matching(owner, query, limit).await;
-            let found = found.map_err(|e| e.to_string())?;
+            let found = found?;
             Ok(found
                 .into_iter()
                 .map(|(name, address)| Candidate {
@@ -84,10 +95,10 @@ impl Source for OrganisationDirectory {
         _owner: &'a str,
         query: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, SourceError>> {
         Box::pin(async move {
             let found = self.0.people_matching(query, limit).await;
-            let found = found.map_err(|e| e.to_string())?;
+            let found = found?;
             Ok(found
                 .into_iter()
                 .map(|(address, name)| Candidate {
@@ -106,13 +117,13 @@ impl Source for LiveDirectory {
         _owner: &'a str,
         query: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, SourceError>> {
         Box::pin(async move {
             let Some(ldap) = self.0.ldap() else {
                 return Ok(Vec::new());
             };
             let found = ldap.people_starting_with(query, limit).await;
-            let found = found.map_err(|e| e.to_string())?;
+            let found = found?;
             Ok(found
                 .into_iter()
                 .map(|(address, name)| Candidate {
@@ -131,10 +142,10 @@ impl Source for RecentlyUsed {
         owner: &'a str,
         query: &'a str,
         limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<Candidate>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<Candidate>, SourceError>> {
         Box::pin(async move {
             let found = self.0.recent(owner, query, limit).await;
-            let found = found.map_err(|e| e.to_string())?;
+            let found = found?;
             Ok(found
                 .into_iter()
                 .map(|address| Candidate {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pki::{Certificate, Inputs, Reason, Revocation, Status, UnixTime, Usage, Verdict, containers};
 
 use super::MAX_REMEMBERED;
-use super::crl_cache::{CrlCache, CrlEvent, CrlObserver};
+use super::crl_cache::{CrlCache, CrlEvent, CrlObserver, CrlUnavailable};
 use super::fetch::Fetcher;
 use super::files::{SetupError, Trust};
 use super::ocsp::OcspClient;
@@ -357,10 +357,10 @@ impl Checker {
                             .await
                             {
                                 Ok(r) => r,
-                                Err(_) => Err(format!(
-                                    "stopped fetching {url} after {} s",
-                                    overall.as_secs()
-                                )),
+                                Err(_) => Err(CrlUnavailable::TooSlow {
+                                    url: url.clone(),
+                                    seconds: overall.as_secs(),
+                                }),
                             }
                         }
                     });
@@ -368,7 +368,7 @@ impl Checker {
                     for r in futures::future::join_all(fetches).await {
                         match r {
                             Ok(()) => got = true,
-                            Err(why) => problems.push(why),
+                            Err(why) => problems.push(why.to_string()),
                         }
                     }
                     got

@@ -19,13 +19,35 @@ use pki::{Certificate, UnixTime, containers};
 use sqlx::Row;
 
 use super::MAX_REMEMBERED;
-use super::fetch::Fetcher;
+use super::fetch::{FetchError, Fetcher};
 use crate::db::Pool;
 
 /// How long a URL that failed is answered from memory with its failure.
 pub const FAILURE_PAUSE: Duration = Duration::from_secs(60);
 
-type Flight = Shared<BoxFuture<'static, Result<(), String>>>;
+type Flight = Shared<BoxFuture<'static, Result<(), CrlUnavailable>>>;
+
+/// Why the CRL at a URL could not be had; the words are the reason a person reads beside
+/// "revocation unknown".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlUnavailable {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{url} did not send a CRL")]
+    NotACrl { url: String },
+    #[error("the CRL from {url} cannot be read ({error})")]
+    Unreadable { url: String, error: pki::ParseError },
+    #[error("the CRL from {url} is out of date")]
+    OutOfDate { url: String },
+    #[error("the CRL from {url} is not signed by the certificate's issuer")]
+    WrongIssuer { url: String },
+    #[error("no cached CRL from {url}, and fetching is off")]
+    NotCached { url: String },
+    #[error("stopped fetching {url} after {seconds} s")]
+    TooSlow { url: String, seconds: u64 },
+    #[error("the CRL fetch failed: {0}")]
+    Task(String),
+}
 
 /// What the cache did for a validation, for the operator's counters (`crate::metrics`); the
 /// cache itself keeps no statistics across a `[pki]` reload, the observer does.
@@ -49,7 +71,7 @@ struct State {
     crls: Arc<Vec<Crl>>,
     urls: Vec<String>,
     inflight: HashMap<String, Flight>,
-    failed: HashMap<String, (Instant, String)>,
+    failed: HashMap<String, (Instant, CrlUnavailable)>,
 }
 
 impl State {
@@ -136,7 +158,7 @@ impl CrlCache {
         url: &str,
         issuers: Vec<Certificate>,
         now: UnixTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), CrlUnavailable> {
         let flight = {
             let mut st = self.state();
             if st
@@ -160,7 +182,7 @@ impl CrlCache {
                     let task = tokio::spawn(fly(self.clone(), url.to_string(), issuers, now));
                     let flight = async move {
                         task.await
-                            .unwrap_or_else(|e| Err(format!("the CRL fetch failed: {e}")))
+                            .unwrap_or_else(|e| Err(CrlUnavailable::Task(e.to_string())))
                     }
                     .boxed()
                     .shared();
@@ -178,14 +200,16 @@ impl CrlCache {
         url: &str,
         issuers: &[Certificate],
         now: UnixTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), CrlUnavailable> {
         if self.holds(url, now) {
             return Ok(());
         }
         let der = self
             .read_db(url, now)
             .await
-            .ok_or_else(|| format!("no cached CRL from {url}, and fetching is off"))?;
+            .ok_or_else(|| CrlUnavailable::NotCached {
+                url: url.to_string(),
+            })?;
         let crl = accept(url, &der, issuers, now)?;
         self.note(CrlEvent::DatabaseHit);
         let mut st = self.state();
@@ -201,7 +225,7 @@ impl CrlCache {
             .any(|(u, c)| u == url && c.is_current(now))
     }
 
-    fn finish(&self, url: &str, result: &Result<Crl, String>, now: UnixTime) {
+    fn finish(&self, url: &str, result: &Result<Crl, CrlUnavailable>, now: UnixTime) {
         let mut st = self.state();
         st.inflight.remove(url);
         match result {
@@ -259,7 +283,7 @@ async fn fly(
     url: String,
     issuers: Vec<Certificate>,
     now: UnixTime,
-) -> Result<(), String> {
+) -> Result<(), CrlUnavailable> {
     let result = async {
         if let Some(der) = cache.read_db(&url, now).await
             && let Ok(crl) = accept(&url, &der, &issuers, now)
@@ -272,17 +296,12 @@ async fn fly(
             .fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fetched = async {
-            let body = cache
-                .inner
-                .fetcher
-                .get(&url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let body = cache.inner.fetcher.get(&url).await?;
             let der = if containers::is_pem(&body) {
                 containers::pem_blocks(&body, "X509 CRL")
                     .into_iter()
                     .next()
-                    .ok_or_else(|| format!("{url} did not send a CRL"))?
+                    .ok_or_else(|| CrlUnavailable::NotACrl { url: url.clone() })?
             } else {
                 body
             };
@@ -304,15 +323,20 @@ async fn fly(
 
 /// Parses a CRL and checks what must hold before it may be cached: current, and signed by one
 /// of `issuers`. (Indirect CRLs signed by a separate CRL issuer are not accepted here.)
-fn accept(url: &str, der: &[u8], issuers: &[Certificate], now: UnixTime) -> Result<Crl, String> {
-    let crl = Crl::from_der(der).map_err(|e| format!("the CRL from {url} cannot be read ({e})"))?;
+fn accept(
+    url: &str,
+    der: &[u8],
+    issuers: &[Certificate],
+    now: UnixTime,
+) -> Result<Crl, CrlUnavailable> {
+    let url = || url.to_string();
+    let crl =
+        Crl::from_der(der).map_err(|error| CrlUnavailable::Unreadable { url: url(), error })?;
     if !crl.is_current(now) {
-        return Err(format!("the CRL from {url} is out of date"));
+        return Err(CrlUnavailable::OutOfDate { url: url() });
     }
     if !issuers.iter().any(|c| c.signed_crl(&crl)) {
-        return Err(format!(
-            "the CRL from {url} is not signed by the certificate's issuer"
-        ));
+        return Err(CrlUnavailable::WrongIssuer { url: url() });
     }
     Ok(crl)
 }

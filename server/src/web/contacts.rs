@@ -103,11 +103,7 @@ async fn page(
 ) -> Result<AddressBookPage, PageError> {
     let chrome = chrome(state, user, notice).await?;
     let owner = &user.0.email;
-    let kept = state
-        .directory
-        .address_book(owner)
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let kept = state.directory.address_book(owner).await?;
     let now = crate::db::now();
     let (harvested, contacts): (Vec<_>, Vec<_>) = kept
         .iter()
@@ -470,8 +466,7 @@ pub async fn remove(
     let removed = state
         .directory
         .forget(&user.0.email, source, &form.fingerprint)
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+        .await?;
     // Removing what is already gone (a second click, another tab) is not an error.
     let notice = if removed { "removed" } else { "gone" };
     Ok(Redirect::to(&format!("/contacts?notice={notice}")).into_response())

@@ -105,7 +105,7 @@ pub async fn deliver(
     // The request's span goes along, so the send's log lines carry the request id.
     tokio::spawn(counted(state.clone(), job.run()).in_current_span())
         .await
-        .map_err(|e| PageError::Internal(format!("the send task failed: {e}")))?
+        .map_err(|e| PageError::Internal(e.into()))?
 }
 
 /// Counts what a submission came to, inside its task, so a send whose browser went away is

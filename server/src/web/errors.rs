@@ -23,10 +23,26 @@ pub enum PageError {
     #[error("mail server: {0}")]
     MailServer(ImapError),
     #[error("internal: {0}")]
-    Internal(String),
+    Internal(#[from] Internal),
     /// A request body over its route's limit (a message with too many attachments).
     #[error("too large")]
     TooLarge,
+}
+
+/// A failure of Sealmail's own (its database, a task), kept typed for the log; the person
+/// sees only that the request could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("sessions: {0}")]
+    Sessions(#[from] SessionError),
+    #[error("directory: {0}")]
+    Directory(#[from] crate::directory::DirectoryError),
+    #[error("writing JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the send task failed: {0}")]
+    SendTask(#[from] tokio::task::JoinError),
 }
 
 /// What the user is told when a message with its attachments is over the upload limit.
@@ -59,13 +75,25 @@ impl PageError {
 
 impl From<SessionError> for PageError {
     fn from(e: SessionError) -> Self {
-        PageError::Internal(e.to_string())
+        PageError::Internal(e.into())
     }
 }
 
 impl From<sqlx::Error> for PageError {
     fn from(e: sqlx::Error) -> Self {
-        PageError::Internal(e.to_string())
+        PageError::Internal(e.into())
+    }
+}
+
+impl From<crate::directory::DirectoryError> for PageError {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        PageError::Internal(e.into())
+    }
+}
+
+impl From<serde_json::Error> for PageError {
+    fn from(e: serde_json::Error) -> Self {
+        PageError::Internal(e.into())
     }
 }
 

@@ -36,8 +36,7 @@ pub async fn keys_page(
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let chrome = chrome(&state, &user, q.notice.as_deref()).await?;
-    let policy = serde_json::to_string(&state.policy.current().for_client())
-        .map_err(|e| PageError::Internal(e.to_string()))?;
+    let policy = serde_json::to_string(&state.policy.current().for_client())?;
     Ok(KeysPage { chrome, policy }.into_response())
 }
 

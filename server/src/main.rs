@@ -1,10 +1,10 @@
 //! The `sealmail` command: `serve` runs the web server; `smime`, `cert`, `directory`,
 //! `recovery` and `config` are the admin's tools.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sealmail_server::cli::ConfigFile;
 use sealmail_server::config::{Config, LogFormat};
 
 #[derive(Parser)]
@@ -22,9 +22,8 @@ struct Cli {
 enum Command {
     /// Run the web server.
     Serve {
-        /// Configuration file (TOML); SEALMAIL_<SECTION>_<KEY> variables override its values.
-        #[arg(long, env = "SEALMAIL_CONFIG", default_value = "sealmail.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Sign, verify, encrypt and decrypt S/MIME messages (like `openssl cms`).
     Smime(sealmail_server::cli::smime::SmimeArgs),
@@ -45,8 +44,8 @@ enum Command {
 enum ConfigCommand {
     /// Print every effective setting and where it came from (file, environment, default).
     Show {
-        #[arg(long, env = "SEALMAIL_CONFIG", default_value = "sealmail.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
@@ -64,7 +63,7 @@ fn main() -> ExitCode {
         Command::Recovery(args) => sealmail_server::cli::recovery::run(args),
         Command::Config {
             command: ConfigCommand::Show { config },
-        } => match sealmail_server::config::show(&config, std::env::vars()) {
+        } => match sealmail_server::config::show(&config.path, std::env::vars()) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -74,7 +73,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { config: path } => {
+        Command::Serve {
+            config: ConfigFile { path },
+        } => {
             let config = match Config::load(&path, std::env::vars()) {
                 Ok(c) => c,
                 Err(e) => {

@@ -38,14 +38,9 @@ pub struct ExpiringArgs {
     /// How far ahead to look, in days.
     #[arg(long, default_value_t = crate::policy::RENEWAL_NOTICE_DAYS)]
     pub days: u32,
-    /// Server configuration (its database holds the directory).
-    #[arg(
-        long,
-        env = "SEALMAIL_CONFIG",
-        value_name = "FILE",
-        default_value = "sealmail.toml"
-    )]
-    pub config: PathBuf,
+    /// The server's configuration: its database holds the directory.
+    #[command(flatten)]
+    pub config: super::ConfigFile,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -248,7 +243,7 @@ fn live(
 /// One line per directory certificate that runs out before `now` + `args.days`, soonest first:
 /// address, the day it expires and how long is left, its subject and SHA-256 fingerprint.
 pub fn expiring(args: &ExpiringArgs, now: i64) -> Result<Vec<String>, CheckError> {
-    let stored = super::with_database(&args.config, |_, db| async move {
+    let stored = super::with_database(&args.config.path, |_, db| async move {
         crate::directory::Directory::new(db)
             .everyones_certificates()
             .await

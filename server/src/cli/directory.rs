@@ -15,14 +15,9 @@ use pki::Certificate;
 
 #[derive(Debug, clap::Args)]
 pub struct DirectoryArgs {
-    /// Server configuration (its database is the directory).
-    #[arg(
-        long,
-        env = "SEALMAIL_CONFIG",
-        default_value = "sealmail.toml",
-        global = true
-    )]
-    pub config: PathBuf,
+    /// The server's configuration: its database is where the work is done.
+    #[command(flatten)]
+    pub config: super::ConfigFile,
     #[command(subcommand)]
     pub command: DirectoryCommand,
 }
@@ -65,7 +60,7 @@ pub struct ListArgs {
 }
 
 pub fn run(args: DirectoryArgs) -> ExitCode {
-    let result = super::with_database(&args.config, |_, db| async move {
+    let result = super::with_database(&args.config.path, |_, db| async move {
         let directory = Directory::new(db);
         match args.command {
             DirectoryCommand::Import(a) => import_command(&directory, a).await,

@@ -7,10 +7,24 @@ pub mod recovery;
 pub mod smime;
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
+
+/// `--config FILE`: the server's configuration, for every command that reads it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigFile {
+    /// Server configuration (TOML); SEALMAIL_<SECTION>_<KEY> variables override its values.
+    #[arg(
+        long = "config",
+        env = "SEALMAIL_CONFIG",
+        value_name = "FILE",
+        default_value = "sealmail.toml",
+        global = true
+    )]
+    pub path: PathBuf,
+}
 
 /// Runs `work` on the database the configuration at `path` names, on a runtime of its own: what
 /// every command that reads or changes the server's state starts with. Errors are sentences.

@@ -16,13 +16,9 @@ use crate::recovery::Archives;
 
 #[derive(Debug, clap::Args)]
 pub struct RecoveryArgs {
-    #[arg(
-        long,
-        env = "SEALMAIL_CONFIG",
-        default_value = "sealmail.toml",
-        global = true
-    )]
-    pub config: PathBuf,
+    /// The server's configuration: its database is where the work is done.
+    #[command(flatten)]
+    pub config: super::ConfigFile,
     #[command(subcommand)]
     pub command: RecoveryCommand,
 }
@@ -40,7 +36,7 @@ pub enum RecoveryCommand {
 
 pub fn run(args: RecoveryArgs) -> ExitCode {
     let RecoveryCommand::Export { email, out } = args.command;
-    let result = super::with_database(&args.config, |_, db| async move {
+    let result = super::with_database(&args.config.path, |_, db| async move {
         let deposits = Archives::new(db)
             .of(&email)
             .await

@@ -153,6 +153,31 @@ impl Browser {
         }
     }
 
+    /// A server that reaches IMAP in the clear through a proxy on loopback at `proxy_port`
+    /// (Dovecot allows plain IMAP there), so the proxy can read or change what is said.
+    pub async fn through_imap_proxy(proxy_port: u16, extra_config: &str) -> Self {
+        let imap = rig("RIG_IMAP_PORT");
+        Self::with_config(
+            |text| {
+                text.replace(
+                    &format!("port = {imap}\n        security = \"starttls\""),
+                    &format!("port = {proxy_port}\n        security = \"plain\""),
+                )
+            },
+            extra_config,
+        )
+        .await
+    }
+
+    /// Another tab of this browser: the same server and cookies.
+    pub fn tab(&self) -> Browser {
+        Browser {
+            router: self.router.clone(),
+            cookies: self.cookies.clone(),
+            _db: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -422,6 +447,37 @@ impl Browser {
         );
         self.get("/mail?folder=INBOX").await
     }
+}
+
+/// The fields Send posts from a draft reopened in the compose page (`reopened`), with what the
+/// user filled in.
+pub fn draft_send_fields(
+    reopened: &Page,
+    to: String,
+    subject: String,
+    body: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", reopened.field("csrf")),
+        ("send_id", reopened.field("send_id")),
+        ("draft_uid", reopened.field("draft_uid")),
+        ("source_folder", reopened.field("source_folder")),
+        ("source_uid", reopened.field("source_uid")),
+        ("to", to),
+        ("subject", subject),
+        ("body", body.into()),
+        ("action", "send".into()),
+    ]
+}
+
+/// Base64 in lines of 76 characters, as a message body carries it.
+pub fn base64_lines(data: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(data);
+    text.as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+        .collect()
 }
 
 /// The fields of a filled-in compose form, as its Send button posts them.

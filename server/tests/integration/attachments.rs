@@ -9,15 +9,6 @@ use crate::common::proxy::CountingProxy;
 use crate::common::*;
 use axum::http::StatusCode;
 
-fn base64_lines(data: &[u8]) -> String {
-    use base64::Engine;
-    let text = base64::engine::general_purpose::STANDARD.encode(data);
-    text.as_bytes()
-        .chunks(76)
-        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
-        .collect()
-}
-
 /// Every `/attachment?…` link on a page, in order.
 fn attachment_links(page: &Page) -> Vec<String> {
     page.body
@@ -33,19 +24,8 @@ fn attachment_links(page: &Page) -> Vec<String> {
 
 #[tokio::test]
 async fn one_attachment_is_fetched_alone_and_is_exactly_what_was_attached() {
-    let imap = rig("RIG_IMAP_PORT");
-    let proxy = CountingProxy::start(imap.parse().expect("port")).await;
-    // In the clear, so the proxy can read the commands.
-    let mut browser = Browser::with_config(
-        |text| {
-            text.replace(
-                &format!("port = {imap}\n        security = \"starttls\""),
-                &format!("port = {}\n        security = \"plain\"", proxy.port),
-            )
-        },
-        "",
-    )
-    .await;
+    let proxy = CountingProxy::start(rig("RIG_IMAP_PORT").parse().expect("port")).await;
+    let mut browser = Browser::through_imap_proxy(proxy.port, "").await;
     let marker = unique("parts");
     let pdf: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
     let png: Vec<u8> = (0..3_000u32).map(|i| (i * 7 % 251) as u8).collect();

@@ -5,6 +5,23 @@ use crate::common::proxy::CountingProxy;
 use crate::common::*;
 use axum::http::StatusCode;
 
+/// Each tab loads the Inbox at the same moment; every one is served.
+async fn all_load_the_inbox(tabs: Vec<Browser>) {
+    let pages: Vec<_> = tabs
+        .into_iter()
+        .map(|mut tab| {
+            tokio::spawn(async move {
+                let page = tab.get("/mail?folder=INBOX").await;
+                (page.status, page.body)
+            })
+        })
+        .collect();
+    for page in pages {
+        let (status, body) = page.await.expect("page task");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_pages_waits_for_a_connection_instead_of_failing() {
     let imap = rig("RIG_IMAP_PORT");
@@ -27,23 +44,11 @@ async fn a_burst_of_pages_waits_for_a_connection_instead_of_failing() {
         browser.sign_in(user).await;
         users.push(browser);
     }
-    let pages = users.iter().flat_map(|browser| {
-        (0..4).map(|_| {
-            let mut tab = Browser {
-                router: browser.router.clone(),
-                cookies: browser.cookies.clone(),
-                _db: tempfile::tempdir().expect("temp dir"),
-            };
-            tokio::spawn(async move {
-                let page = tab.get("/mail?folder=INBOX").await;
-                (page.status, page.body)
-            })
-        })
-    });
-    for page in pages.collect::<Vec<_>>() {
-        let (status, body) = page.await.expect("page task");
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let tabs: Vec<_> = users
+        .iter()
+        .flat_map(|browser| (0..4).map(|_| browser.tab()))
+        .collect();
+    all_load_the_inbox(tabs).await;
     assert!(
         proxy.most_at_once() <= 2,
         "{} IMAP connections were open at once, with max_connections = 2",
@@ -68,21 +73,7 @@ async fn one_users_many_tabs_share_that_users_own_connections() {
     )
     .await;
     browser.sign_in("carol").await;
-    let tabs = (0..8).map(|_| {
-        let mut tab = Browser {
-            router: browser.router.clone(),
-            cookies: browser.cookies.clone(),
-            _db: tempfile::tempdir().expect("temp dir"),
-        };
-        tokio::spawn(async move {
-            let page = tab.get("/mail?folder=INBOX").await;
-            (page.status, page.body)
-        })
-    });
-    for tab in tabs.collect::<Vec<_>>() {
-        let (status, body) = tab.await.expect("page task");
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    all_load_the_inbox((0..8).map(|_| browser.tab()).collect()).await;
     assert!(
         proxy.most_at_once() <= 2,
         "{} IMAP connections were open at once for one user, with max_connections_per_user = 2",

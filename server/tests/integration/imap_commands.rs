@@ -6,19 +6,8 @@ use crate::common::*;
 
 #[tokio::test]
 async fn a_saved_draft_and_a_sent_copy_are_not_searched_for() {
-    let imap = rig("RIG_IMAP_PORT");
-    let proxy = CountingProxy::start(imap.parse().expect("port")).await;
-    // In the clear, so the proxy can read the commands.
-    let mut browser = Browser::with_config(
-        |text| {
-            text.replace(
-                &format!("port = {imap}\n        security = \"starttls\""),
-                &format!("port = {}\n        security = \"plain\"", proxy.port),
-            )
-        },
-        "",
-    )
-    .await;
+    let proxy = CountingProxy::start(rig("RIG_IMAP_PORT").parse().expect("port")).await;
+    let mut browser = Browser::through_imap_proxy(proxy.port, "").await;
     browser.sign_in("alice").await;
     let subject = unique("uidplus");
     let form = browser.get("/compose").await;
@@ -33,17 +22,12 @@ async fn a_saved_draft_and_a_sent_copy_are_not_searched_for() {
     assert!(reopened.body.contains("Draft saved."), "{}", reopened.body);
     assert!(reopened.body.contains(&subject), "{}", reopened.body);
 
-    let send = vec![
-        ("csrf", reopened.field("csrf")),
-        ("send_id", reopened.field("send_id")),
-        ("draft_uid", reopened.field("draft_uid")),
-        ("source_folder", reopened.field("source_folder")),
-        ("source_uid", reopened.field("source_uid")),
-        ("to", email("bob")),
-        ("subject", subject.clone()),
-        ("body", "stored where the server said".into()),
-        ("action", "send".into()),
-    ];
+    let send = draft_send_fields(
+        &reopened,
+        email("bob"),
+        subject.clone(),
+        "stored where the server said",
+    );
     browser
         .post_multipart("/compose", &as_refs(&send), &[])
         .await

@@ -408,15 +408,6 @@ async fn a_message_from_outside_is_listed_read_safely_and_its_attachment_downloa
     assert!(!row.contains("unread"), "opening it marks it read");
 }
 
-fn base64_lines(data: &[u8]) -> String {
-    use base64::Engine;
-    let text = base64::engine::general_purpose::STANDARD.encode(data);
-    text.as_bytes()
-        .chunks(76)
-        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_saved_draft_reopens_with_its_attachment_and_sending_it_removes_it() {
     let mut browser = Browser::new("").await;
@@ -435,17 +426,7 @@ async fn a_saved_draft_reopens_with_its_attachment_and_sending_it_removes_it() {
     assert!(reopened.body.contains(&subject) && reopened.body.contains("plan.txt"));
     assert_count_settles("alice", "Drafts", &subject, 1).await;
 
-    let mut send = vec![
-        ("csrf", reopened.field("csrf")),
-        ("send_id", reopened.field("send_id")),
-        ("draft_uid", reopened.field("draft_uid")),
-        ("source_folder", reopened.field("source_folder")),
-        ("source_uid", reopened.field("source_uid")),
-        ("to", email("bob")),
-        ("subject", subject.clone()),
-        ("body", "as planned".into()),
-        ("action", "send".into()),
-    ];
+    let mut send = draft_send_fields(&reopened, email("bob"), subject.clone(), "as planned");
     let part = reopened.field("keep_part");
     send.push(("keep_part", part));
     let sent = browser

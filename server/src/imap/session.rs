@@ -3,8 +3,8 @@
 //! Pooled connections go from page to page, and most pages are on the folder the previous one
 //! was on (list, open a message, list again). SELECT is what costs the IMAP server most: Dovecot
 //! reads the folder's whole UID list each time (4 MB at 100,000 messages). So a connection that
-//! already has the folder selected only sends NOOP, which brings in what changed since (new mail,
-//! other clients' expunges) and costs nothing when nothing did.
+//! already has the folder selected only sends NOOP, which brings in what changed since (new mail)
+//! and costs nothing when nothing did; after another client's expunge it selects afresh.
 
 use std::ops::{Deref, DerefMut};
 
@@ -64,7 +64,8 @@ impl Session {
                 }
                 // Refused rather than broken: select afresh and let SELECT say what is wrong.
                 // (A folder renamed or deleted by another client while selected here makes
-                // Dovecot end this connection instead; the caller reconnects.)
+                // Dovecot end this connection, and the caller reconnects, or expunge every
+                // message here, and `catch_up` sends us to SELECT.)
                 Err(Error::No(_) | Error::Bad(_)) => {}
                 Err(e) => {
                     self.selected = None;
@@ -158,19 +159,19 @@ impl Session {
                         selected.mailbox.exists = *n;
                     }
                 }
-                Response::Expunge(_) => {
-                    if let Some(selected) = self.selected.as_mut() {
-                        selected.mailbox.exists = selected.mailbox.exists.saturating_sub(1);
-                    }
-                }
+                // As in `catch_up`: select afresh next time.
+                Response::Expunge(_) => self.selected = None,
                 _ => {}
             }
         }
     }
 
-    /// Applies the untagged news that came since the folder was selected (new message counts,
-    /// expunges, ours and other clients'), and answers the selection as it now stands; None when
-    /// the news overflowed async-imap's channel (it keeps 100) and the count cannot be trusted.
+    /// Applies the untagged news that came since the folder was selected (new message counts),
+    /// and answers the selection as it now stands. None when the news overflowed async-imap's
+    /// channel (it keeps 100), or when it holds an expunge: another client's expunge is rare,
+    /// and what looks like one may be the folder renamed or deleted under this connection
+    /// (Dovecot then expunges every message here, or ends the connection), so the caller selects
+    /// afresh, which finds that out. Expunges of our own forget the selection anyway.
     fn catch_up(&mut self) -> Option<Mailbox> {
         let overflowed = self.imap.unsolicited_responses.is_full();
         let news: Vec<_> =
@@ -182,9 +183,7 @@ impl Session {
         for item in news {
             match item {
                 UnsolicitedResponse::Exists(n) => selected.mailbox.exists = n,
-                UnsolicitedResponse::Expunge(_) => {
-                    selected.mailbox.exists = selected.mailbox.exists.saturating_sub(1)
-                }
+                UnsolicitedResponse::Expunge(_) => return None,
                 _ => {}
             }
         }

@@ -61,22 +61,25 @@ pub struct AttachmentInfo {
     pub name: String,
     pub content_type: String,
     pub size: usize,
-    /// Where the IMAP server keeps it, and a check of its bytes (see [`PartAddress`]).
-    pub address: PartAddress,
+    /// Where the IMAP server keeps it, and a check of its bytes (see [`PartAddress`]); only
+    /// when the caller makes links to parts.
+    pub address: Option<PartAddress>,
 }
 
-/// Where a part is, for a link to it: its index in the parsed message (what the page numbers),
-/// and the IMAP section of it relative to the parsed entity (`"2"`, `"1.3"`; None for the
-/// entity itself) with a digest of its decoded bytes. With the section the server fetches just
+/// Where a part is, for a link to it beside its index in the parsed message: the IMAP section
+/// of it relative to the parsed entity (`"2"`, `"1.3"`; None for the entity itself) and a
+/// digest of its decoded bytes. With the section the server fetches just
 /// that part (`BODY.PEEK[section]`) instead of the whole message; the digest proves it is the
 /// part the page showed, since the IMAP server's MIME tree and this parser's may differ on
 /// malformed mail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartAddress {
-    pub index: usize,
     pub section: Option<String>,
     pub sum: String,
 }
+
+/// Makes the link to a part from its index and address.
+pub type PartUrl<'a> = &'a dyn Fn(usize, &PartAddress) -> String;
 
 /// A part's decoded bytes, for download.
 #[derive(Debug)]
@@ -86,20 +89,53 @@ pub struct PartContent {
     pub bytes: Vec<u8>,
 }
 
-/// Builds the page model. `part_url` turns a part's address into a link, used for `cid:` images.
+/// Builds the page model. With `part_url` (a part's index and address to a link) each
+/// attachment gets its address and `cid:` images their links; without it (a reply, a draft)
+/// no part is hashed, and `cid:` images are left without a source.
 pub fn view(
     raw: &[u8],
     show_remote_images: bool,
-    part_url: &dyn Fn(&PartAddress) -> String,
+    part_url: Option<PartUrl<'_>>,
 ) -> Result<MessageView, ReadError> {
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ReadError::Malformed)?;
-    let parents = parents(&message);
-    let address = |index: usize, part: &mail_parser::MessagePart<'_>| PartAddress {
-        index,
-        section: section_of(&parents, index),
-        sum: sum_of(part_bytes(part)),
+    let attachment_parts: Vec<usize> = message
+        .attachments
+        .iter()
+        .map(|&i| i as usize)
+        .filter(|&i| {
+            message
+                .parts
+                .get(i)
+                .is_some_and(|p| !matches!(p.body, PartType::Multipart(_)))
+        })
+        .collect();
+    // Each linked part (an attachment, an image the HTML shows, or both) hashed once.
+    let addresses: HashMap<usize, PartAddress> = match part_url {
+        Some(_) => {
+            let parents = parents(&message);
+            let linked = message
+                .parts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.content_id().is_some())
+                .map(|(i, _)| i)
+                .chain(attachment_parts.iter().copied());
+            linked
+                .filter_map(|i| {
+                    let part = message.parts.get(i)?;
+                    Some((
+                        i,
+                        PartAddress {
+                            section: section_of(&parents, i),
+                            sum: sum_of(part_bytes(part)),
+                        },
+                    ))
+                })
+                .collect()
+        }
+        None => HashMap::new(),
     };
     let html_part = message
         .html_body
@@ -114,10 +150,11 @@ pub fn view(
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| {
-                    Some((
-                        p.content_id()?.trim_matches(['<', '>']).to_string(),
-                        part_url(&address(i, p)),
-                    ))
+                    let url = match (part_url, addresses.get(&i)) {
+                        (Some(url), Some(address)) => url(i, address),
+                        _ => String::new(),
+                    };
+                    Some((p.content_id()?.trim_matches(['<', '>']).to_string(), url))
                 })
                 .collect();
             let (html, remote_blocked) = sanitize_html(
@@ -137,21 +174,16 @@ pub fn view(
                 .unwrap_or_default(),
         ),
     };
-    let attachments = message
-        .attachments
+    let attachments = attachment_parts
         .iter()
         .filter_map(|&i| {
-            let i = i as usize;
             let part = message.parts.get(i)?;
-            if matches!(part.body, PartType::Multipart(_)) {
-                return None;
-            }
             Some(AttachmentInfo {
                 part: i,
                 name: part_name(part, i),
                 content_type: content_type_of(part),
                 size: part.contents().len(),
-                address: address(i, part),
+                address: addresses.get(&i).cloned(),
             })
         })
         .collect();
@@ -336,8 +368,8 @@ MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 <p onclick=\"steal()\">Hello<script>steal()</script></p><img src=\"https://evil.test/track.gif\">\
 <a href=\"javascript:steal()\">x</a>\r\n";
 
-    fn url(part: &PartAddress) -> String {
-        format!("/part/{}", part.index)
+    fn url(index: usize, _: &PartAddress) -> String {
+        format!("/part/{index}")
     }
 
     #[test]
@@ -347,27 +379,28 @@ Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n\
 Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
 --b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n\
 --a\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=x.csv\r\n\r\na,b\r\n--a--\r\n";
-        let view = view(raw, false, &url).unwrap();
+        let view = view(raw, false, Some(&url)).unwrap();
         let [csv] = view.attachments.as_slice() else {
             panic!("{:?}", view.attachments)
         };
-        assert_eq!(csv.address.section.as_deref(), Some("2"));
+        let address = csv.address.as_ref().expect("addressed when links are made");
+        assert_eq!(address.section.as_deref(), Some("2"));
         // What the IMAP server answers for BODY[2.MIME] and BODY[2].
         let lone =
             b"Content-Type: text/csv\r\nContent-Disposition: attachment; filename=x.csv\r\n\r\na,b";
-        let content = lone_part_content(lone, csv.part, &csv.address.sum).expect("same part");
+        let content = lone_part_content(lone, csv.part, &address.sum).expect("same part");
         assert_eq!(
             (content.name.as_str(), content.bytes.as_slice()),
             ("x.csv", &b"a,b"[..])
         );
         // Another part under that number (the server's tree differed): refused, not served.
         let other = b"Content-Type: text/csv\r\n\r\nc,d";
-        assert!(lone_part_content(other, csv.part, &csv.address.sum).is_none());
+        assert!(lone_part_content(other, csv.part, &address.sum).is_none());
     }
 
     #[test]
     fn html_loses_scripts_handlers_and_remote_images() {
-        let view = view(HTML_MAIL, false, &url).unwrap();
+        let view = view(HTML_MAIL, false, Some(&url)).unwrap();
         let Body::Html {
             html,
             remote_blocked,
@@ -384,7 +417,7 @@ Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text
 
     #[test]
     fn remote_images_come_back_when_the_reader_asks() {
-        let view = view(HTML_MAIL, true, &url).unwrap();
+        let view = view(HTML_MAIL, true, Some(&url)).unwrap();
         let Body::Html {
             html,
             remote_blocked,
@@ -402,7 +435,7 @@ Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text
 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n\
 --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"x.bin\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n";
-        let view = view(raw, false, &url).unwrap();
+        let view = view(raw, false, Some(&url)).unwrap();
         assert!(matches!(&view.body, Body::Text(t) if t.trim() == "see file"));
         assert_eq!(view.attachments.len(), 1);
         let content = part_content(raw, view.attachments[0].part).unwrap();

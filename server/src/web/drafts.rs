@@ -169,7 +169,7 @@ pub async fn save(
     let kept = if encrypted {
         Vec::new()
     } else {
-        read::view(&saved.raw, false, &|_| String::new())
+        read::view(&saved.raw, false, None)
             .map(|view| kept_list(&view.attachments))
             .unwrap_or_default()
     };

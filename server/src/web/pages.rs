@@ -232,13 +232,13 @@ pub async fn message(
     // frame the browser shows the plaintext in, so encrypted mail never gets the relaxed one.
     let show_images = q.images.is_some() && !matches!(sealed, Sealed::Encrypted);
     let section_base = sealed.section_base();
-    let part_url = |part: &read::PartAddress| {
+    let part_url = |index: usize, part: &read::PartAddress| {
         format!(
             "{}&inline=1",
-            attachment_href(&q.folder, q.uid, part, section_base)
+            attachment_href(&q.folder, q.uid, index, Some(part), section_base)
         )
     };
-    let view = read::view(display, show_images, &part_url)
+    let view = read::view(display, show_images, Some(&part_url))
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
     // Every From address: a verdict on one of several senders must be able to say so.
     let from_address = view.from_addresses.join(", ");
@@ -320,7 +320,7 @@ pub async fn message(
             .iter()
             .filter(|_| !security.encrypted)
             .map(|a| AttachmentRow {
-                href: attachment_href(&q.folder, q.uid, &a.address, section_base),
+                href: attachment_href(&q.folder, q.uid, a.part, a.address.as_ref(), section_base),
                 name: a.name.clone(),
                 size: views::format_size(a.size),
                 content_type: a.content_type.clone(),
@@ -349,13 +349,17 @@ pub async fn message(
 
 /// The link to one part. With the part's IMAP section (under `base`, where the entity shown
 /// sits in the message) and digest, the download fetches only that part.
-fn attachment_href(folder: &str, uid: u32, part: &read::PartAddress, base: Option<&str>) -> String {
-    let mut href = format!(
-        "/attachment?folder={}&uid={uid}&part={}",
-        enc(folder),
-        part.index
-    );
-    if let (Some(base), Some(section)) = (base, &part.section) {
+fn attachment_href(
+    folder: &str,
+    uid: u32,
+    index: usize,
+    part: Option<&read::PartAddress>,
+    base: Option<&str>,
+) -> String {
+    let mut href = format!("/attachment?folder={}&uid={uid}&part={index}", enc(folder));
+    if let (Some(base), Some(part)) = (base, part)
+        && let Some(section) = &part.section
+    {
         let section = match base {
             "" => section.clone(),
             base => format!("{base}.{section}"),
@@ -525,13 +529,7 @@ pub async fn message_action(
 async fn known_certificates(state: &Shared, owner: &str, raw: &[u8]) -> Vec<smime::Certificate> {
     let mut out = Vec::new();
     for address in secure::from_addresses(raw) {
-        let known =
-            crate::directory::lookup::known_certificates(&state.directory, owner, &address).await;
-        out.extend(
-            known
-                .iter()
-                .filter_map(|c| smime::Certificate::from_der(c.der()).ok()),
-        );
+        out.extend(state.known_certificates(owner, &address).await);
     }
     out
 }

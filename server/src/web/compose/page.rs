@@ -65,7 +65,7 @@ pub async fn compose_page(
         // Quote what the reader saw: the signed content of signed mail. Encrypted mail cannot be
         // quoted here (the server cannot read it), and its ciphertext is not an attachment.
         let sealed = secure::classify(&raw);
-        let mut original = read::view(sealed.display(&raw), false, &|_| String::new())
+        let mut original = read::view(sealed.display(&raw), false, None)
             .map_err(|e| PageError::BadRequest(e.to_string()))?;
         let encrypted = matches!(sealed, Sealed::Encrypted);
         if encrypted {

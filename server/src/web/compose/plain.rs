@@ -236,7 +236,7 @@ async fn unsent_page(
             page.draft_uid = Some(saved.uid);
             page.source_folder = saved.folder;
             page.source_uid = Some(saved.uid);
-            if let Ok(view) = read::view(&saved.raw, false, &|_| String::new()) {
+            if let Ok(view) = read::view(&saved.raw, false, None) {
                 page.kept = kept_list(&view.attachments);
             }
         }

@@ -194,18 +194,10 @@ pub async fn recipients(
             "This message has more than {limit} recipients."
         )));
     }
-    let directory = state.directory.clone();
-    let expanded = lookup::expand(
-        &request.recipients,
-        |address| {
-            let directory = directory.clone();
-            async move { directory.members(&address, limit).await }
-        },
-        limit,
-        std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
-    )
-    .await
-    .map_err(|e| bad(e.to_string()))?;
+    let expanded = state
+        .expand_lists(&user.0.email, &request.recipients)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
     let now = crate::db::now();
     let owner = user.0.email.clone();
     // Recipients are looked up concurrently — their CRLs are fetched in parallel, and a CRL

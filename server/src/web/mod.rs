@@ -166,6 +166,29 @@ impl AppState {
             .clone()
     }
 
+    /// `addresses` with distribution lists replaced by their members (nested lists followed),
+    /// within `email`'s recipient limit and the `[pki]` expansion deadline: the one expansion
+    /// the recipients' lookup and every send make alike.
+    pub async fn expand_lists(
+        &self,
+        email: &str,
+        addresses: &[String],
+    ) -> Result<crate::directory::lookup::Expanded, crate::directory::lookup::ExpandError> {
+        let checker = self.checker();
+        let settings = &checker.settings;
+        let limit = settings.recipient_limit_for(email);
+        crate::directory::lookup::expand(
+            addresses,
+            |address| {
+                let directory = self.directory.clone();
+                async move { directory.members(&address, limit).await }
+            },
+            limit,
+            Duration::from_secs(settings.dl_expansion_timeout_seconds),
+        )
+        .await
+    }
+
     /// Re-reads the configuration file and puts its `[smime]` policy and `[pki]` settings in
     /// force, if the whole file is valid; a broken edit is logged and changes nothing. The other
     /// sections (listeners, mail servers, database) need a restart. Says whether anything changed.

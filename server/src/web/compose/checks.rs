@@ -13,21 +13,10 @@ pub(super) async fn expand_lists(
     user: &SignedIn,
     addresses: &[String],
 ) -> Result<Vec<String>, String> {
-    let checker = state.checker();
-    let settings = &checker.settings;
-    let directory = state.directory.clone();
-    let limit = settings.recipient_limit_for(&user.email);
-    let expanded = crate::directory::lookup::expand(
-        addresses,
-        |address| {
-            let directory = directory.clone();
-            async move { directory.members(&address, limit).await }
-        },
-        limit,
-        std::time::Duration::from_secs(settings.dl_expansion_timeout_seconds),
-    )
-    .await
-    .map_err(|e| e.to_string().trim_end_matches('.').to_string())?;
+    let expanded = state
+        .expand_lists(&user.email, addresses)
+        .await
+        .map_err(|e| e.to_string().trim_end_matches('.').to_string())?;
     Ok(expanded.recipients.into_iter().map(|r| r.address).collect())
 }
 

@@ -189,6 +189,16 @@ impl AppState {
         .await
     }
 
+    /// Every certificate the directory, `owner`'s contacts and harvest hold for `address`, as
+    /// the S/MIME engine's type.
+    pub async fn known_certificates(&self, owner: &str, address: &str) -> Vec<smime::Certificate> {
+        crate::directory::lookup::known_certificates(&self.directory, owner, address)
+            .await
+            .iter()
+            .filter_map(|c| smime::Certificate::from_der(c.der()).ok())
+            .collect()
+    }
+
     /// Re-reads the configuration file and puts its `[smime]` policy and `[pki]` settings in
     /// force, if the whole file is valid; a broken edit is logged and changes nothing. The other
     /// sections (listeners, mail servers, database) need a restart. Says whether anything changed.

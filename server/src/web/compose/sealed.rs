@@ -102,7 +102,7 @@ pub async fn submit_sealed(
         // No message may name a Bcc recipient it does not go to. (The sender is named in every
         // message, to keep Sent readable; Bcc to oneself reveals nothing.)
         for address in bcc.iter().filter(|a| !a.eq_ignore_ascii_case(&user.email)) {
-            let hidden = known_certificates(&state, user, address).await;
+            let hidden = state.known_certificates(&user.email, address).await;
             let in_fork = |f: &Vec<String>| f.iter().any(|a| a.eq_ignore_ascii_case(address));
             let leaks = policy::reveals(&shape, &hidden)
                 || forks
@@ -136,7 +136,7 @@ pub async fn submit_sealed(
                 .await
                 .map_err(refused)?;
             for address in people {
-                let theirs = known_certificates(&state, user, &address).await;
+                let theirs = state.known_certificates(&user.email, &address).await;
                 if !policy::reveals(part, &theirs) {
                     let violation = policy::Violation::NotForRecipient(address);
                     return Err(refused(policy_refusal(&state, user, violation)));
@@ -259,19 +259,6 @@ async fn check_sealed(
         }
     }
     Ok(shape)
-}
-
-/// Every certificate the server knows for a recipient, as the engine's type.
-async fn known_certificates(
-    state: &Shared,
-    user: &SignedIn,
-    address: &str,
-) -> Vec<smime::Certificate> {
-    crate::directory::lookup::known_certificates(&state.directory, &user.email, address)
-        .await
-        .iter()
-        .filter_map(|c| smime::Certificate::from_der(c.der()).ok())
-        .collect()
 }
 
 fn not_sent_json(status: StatusCode, why: &str) -> ApiError {

@@ -209,7 +209,7 @@ test('build-kiosk --key signs the app into a web bundle whose origin is the key\
   const origin = `isolated-app://${id}`;
   assert.match(printed, new RegExp(`kiosk_app_origin\\): ${origin}\n`));
 
-  const kiosk = createRequire(join(REPO, 'kiosk/package.json'));
+  const kiosk = createRequire(join(REPO, 'apps/package.json'));
   const { Bundle } = kiosk('wbn');
   const { getBundleId } = kiosk('wbn-sign');
   const signed = readFileSync(join(dir, 'sealmail-kiosk.swbn'));

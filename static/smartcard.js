@@ -1,7 +1,7 @@
 // Smart-card digital IDs. The card is reached from the page (the user picks the reader, and the
 // browser gives the device to this page): over WebUSB with Sealmail's own CCID driver, or through
 // the Web Smart Card API where the browser has it (Isolated Web Apps), or, in a page the kiosk
-// app frames, through the reader the app holds (kiosk/app.js). The card session runs in
+// app frames, through the reader the app holds (apps/kiosk/app.js). The card session runs in
 // this page's copy of the browser module; the engine in the worker asks it for each private-key
 // operation. Nothing read from the card is stored: certificates live in this page's memory and
 // are gone on sign-out, on navigation and when the card is removed.

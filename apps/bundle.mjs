@@ -1,11 +1,11 @@
-// Packs a built kiosk app folder into a signed web bundle (.swbn), the form in which Chrome
-// installs an Isolated Web App. The bundle's origin comes from the signing key, so the same key
-// must sign every update: the server's `kiosk_app_origin` names it.
+// Packs a built app folder (the kiosk app or the installed client) into a signed web bundle
+// (.swbn), the form in which Chrome installs an Isolated Web App. The bundle's origin comes from the signing key, so the same key
+// must sign every update: the server names it (`kiosk_app_origin`, `app_origin`).
 //
 //   node bundle.mjs <app folder> <Ed25519 private key, PEM> <out.swbn>
 //
 // Prints the app's origin (isolated-app://…). A key with a passphrase takes it from
-// SEALMAIL_KIOSK_KEY_PASSPHRASE.
+// SEALMAIL_APP_KEY_PASSPHRASE.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import * as wbn from 'wbn';
@@ -35,7 +35,7 @@ function* files(dir) {
   }
 }
 
-const key = wbnSign.parsePemKey(readFileSync(keyFile, 'utf8'), process.env.SEALMAIL_KIOSK_KEY_PASSPHRASE);
+const key = wbnSign.parsePemKey(readFileSync(keyFile, 'utf8'), process.env.SEALMAIL_APP_KEY_PASSPHRASE);
 const id = new wbnSign.WebBundleId(key);
 const origin = id.serializeWithIsolatedWebAppOrigin().replace(/\/$/, '');
 

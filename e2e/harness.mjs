@@ -3,7 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, extname, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPrivateKey } from 'node:crypto';
 import assert from 'node:assert/strict';
@@ -349,7 +349,45 @@ export function field(html, name) {
  * through it, and `requests` holds every request exactly as sent (URL, headers, whole body) —
  * including file uploads, which the DevTools protocol does not expose.
  */
-export async function startRecordingProxy(target) {
+const APP_TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json',
+};
+
+/**
+ * Serves a built app folder (scripts/build-app) the way Chrome serves an installed Isolated Web
+ * App: cross-origin isolated, and under the IWA's default content security policy (Trusted
+ * Types, no inline script). An IWA may frame and fetch any https site; `reach` (a source, or a
+ * function giving one when asked) stands for that here, naming the plain-http test server.
+ */
+export async function serveIsolatedApp(dir, { reach }) {
+  const sources = () => (typeof reach === 'function' ? reach() : reach);
+  const { createServer } = await import('node:http');
+  const app = createServer((req, res) => {
+    const path = new URL(req.url, 'http://app').pathname;
+    const file = normalize(join(dir, path === '/' ? 'index.html' : path));
+    if (!file.startsWith(dir) || !existsSync(file)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, {
+      'Content-Type': APP_TYPES[extname(file)] || 'application/octet-stream',
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
+      'Cross-Origin-Resource-Policy': 'same-origin',
+      'Content-Security-Policy': `base-uri 'none'; default-src 'self'; object-src 'none'; frame-src 'self' ${sources()}; `
+        + `connect-src 'self' ${sources()}; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; `
+        + "require-trusted-types-for 'script'",
+    });
+    res.end(readFileSync(file));
+  });
+  // localhost, while the server is reached at 127.0.0.1: another site, as isolated-app:// is.
+  await new Promise((resolve) => app.listen(0, 'localhost', resolve));
+  return { origin: `http://localhost:${app.address().port}`, stop: () => new Promise((r) => app.close(r)) };
+}
+
+/**
+ * A proxy in front of `target` that records every request. `tamper({ path, type, body })`, if
+ * given, may return other bytes for a response (a server changed to serve something else).
+ */
+export async function startRecordingProxy(target, { tamper } = {}) {
   const { createServer, request: forward } = await import('node:http');
   const upstream = new URL(target);
   const requests = [];
@@ -359,9 +397,25 @@ export async function startRecordingProxy(target) {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       requests.push({ url: req.url, headers: JSON.stringify(req.headers), body });
-      const out = forward({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode, answer.rawHeaders);
-        answer.pipe(res);
+      // Bodies to be changed are asked for uncompressed.
+      const headers = tamper ? { ...req.headers, 'accept-encoding': 'identity' } : req.headers;
+      const out = forward({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (answer) => {
+        if (!tamper) {
+          res.writeHead(answer.statusCode, answer.rawHeaders);
+          answer.pipe(res);
+          return;
+        }
+        const parts = [];
+        answer.on('data', (c) => parts.push(c));
+        answer.on('end', () => {
+          const original = Buffer.concat(parts);
+          const type = answer.headers['content-type'] || '';
+          const changed = tamper({ path: req.url, type, body: original }) ?? original;
+          const sent = { ...answer.headers, 'content-length': String(changed.length) };
+          delete sent['transfer-encoding'];
+          res.writeHead(answer.statusCode, sent);
+          res.end(changed);
+        });
       });
       out.on('error', () => { res.writeHead(502); res.end(); });
       out.end(body);

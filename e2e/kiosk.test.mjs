@@ -1,4 +1,4 @@
-// The kiosk app, end to end: scripts/build-kiosk builds the app for this server, and the app
+// The kiosk app, end to end: scripts/build-app kiosk builds the app for this server, and the app
 // frames Sealmail's pages and carries their card's APDUs. Only the app's documents get the USB
 // reader (a stand-in `navigator.usb` backed by the card model, as in smartcard.test.mjs); the
 // framed Sealmail pages reach the card only through the app. The app is served from its own
@@ -8,48 +8,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { createPublicKey, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import {
-  REPO, rig, unique, startServer, launchBrowser, makePki, startRecordingProxy, secretsOf, assertNoneContains,
+  REPO, rig, unique, startServer, serveIsolatedApp, launchBrowser, makePki, startRecordingProxy, secretsOf, assertNoneContains,
   engineReady, composeSecure, enterPin,
 } from './harness.mjs';
 import { startVirtualCard, plugInReader } from './virtual-card.mjs';
-
-const TYPES = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
-  '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json',
-};
-
-/**
- * Serves a built kiosk app the way Chrome serves an installed IWA: cross-origin isolated, and
- * under the IWA's default content security policy (Trusted Types, no inline script), except that
- * it may frame this plain-http test server where an IWA frames only https.
- */
-async function serveApp(dir, framed) {
-  const app = createServer((req, res) => {
-    const path = new URL(req.url, 'http://app').pathname;
-    const file = normalize(join(dir, path === '/' ? 'index.html' : path));
-    if (!file.startsWith(dir) || !existsSync(file)) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, {
-      'Content-Type': TYPES[extname(file)] || 'application/octet-stream',
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Content-Security-Policy': `base-uri 'none'; default-src 'self'; object-src 'none'; frame-src 'self' ${framed}; `
-        + "connect-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        + "require-trusted-types-for 'script'",
-    });
-    res.end(readFileSync(file));
-  });
-  // localhost, while the server is reached at 127.0.0.1: another site, as isolated-app:// is.
-  await new Promise((resolve) => app.listen(0, 'localhost', resolve));
-  return { origin: `http://localhost:${app.address().port}`, stop: () => new Promise((r) => app.close(r)) };
-}
 
 let pki;
 let server;
@@ -62,7 +29,7 @@ before(async () => {
   const appDir = join(dir, 'app');
   // The server must know the app's origin before the app is built for the server's address, so
   // the app's port is taken first and its files are served once built.
-  app = await serveApp(appDir, '*');
+  app = await serveIsolatedApp(appDir, { reach: '*' });
   server = await startServer({
     pki,
     port: rig.portBase + 88,
@@ -70,7 +37,7 @@ before(async () => {
     extra: '[smime]\nsmart_card_only = true\ncard_removal_signs_out = true\n',
   });
   proxy = await startRecordingProxy(server.url);
-  execFileSync(join(REPO, 'scripts/build-kiosk'), ['--server', proxy.url, '--out', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(join(REPO, 'scripts/build-app'), ['kiosk', '--server', proxy.url, '--out', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
   browser = await launchBrowser();
 });
 after(async () => {
@@ -175,54 +142,4 @@ test('only the kiosk app may frame the pages: another site framing them is refus
   } finally {
     await context.close();
   }
-});
-
-/** RFC 4648 base32, lower case and unpadded, as Web Bundle IDs are written. */
-function base32(bytes) {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
-}
-
-test('build-kiosk --key signs the app into a web bundle whose origin is the key\'s, holding the app for the server', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sealmail-swbn-'));
-  const key = join(dir, 'kiosk-key.pem');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
-  const printed = execFileSync(join(REPO, 'scripts/build-kiosk'),
-    ['--server', 'https://mail.example.org', '--key', key, '--out', dir], { stdio: ['ignore', 'pipe', 'inherit'] }).toString();
-
-  // The Web Bundle ID of an Ed25519 key (WICG isolated-web-apps, Scheme.md): the raw public key
-  // and the type suffix 00 01 02, in base32.
-  const rawKey = createPublicKey(readFileSync(key)).export({ format: 'der', type: 'spki' }).subarray(-32);
-  const id = base32(Buffer.concat([rawKey, Buffer.from([0, 1, 2])]));
-  const origin = `isolated-app://${id}`;
-  assert.match(printed, new RegExp(`kiosk_app_origin\\): ${origin}\n`));
-
-  const kiosk = createRequire(join(REPO, 'apps/package.json'));
-  const { Bundle } = kiosk('wbn');
-  const { getBundleId } = kiosk('wbn-sign');
-  const signed = readFileSync(join(dir, 'sealmail-kiosk.swbn'));
-  assert.equal(getBundleId(signed), id);
-  // The web bundle follows the integrity block; its last 8 bytes are its length.
-  const length = Number(signed.readBigUInt64BE(signed.length - 8));
-  const bundle = new Bundle(signed.subarray(signed.length - length));
-  const body = (path) => Buffer.from(bundle.getResponse(`${origin}${path}`).body).toString();
-  for (const path of ['/', '/index.html', '/app.js', '/reader.js', '/pkg/sealmail_client.js', '/pkg/sealmail_client_bg.wasm']) {
-    assert.ok(bundle.urls.includes(`${origin}${path}`), `${path} is in the bundle`);
-  }
-  const manifest = JSON.parse(body('/.well-known/manifest.webmanifest'));
-  assert.deepEqual(manifest.permissions_policy['usb-unrestricted'], ['self']);
-  assert.match(manifest.version, /^\d+\.\d+\.\d+$/);
-  assert.deepEqual(JSON.parse(body('/config.json')), { server: 'https://mail.example.org/' });
 });

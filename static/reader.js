@@ -1,5 +1,5 @@
 // Card readers as the browser hands them out, written once for both holders of a reader: a
-// Sealmail page (static/smartcard.js) and the kiosk app (apps/kiosk/app.js; scripts/build-kiosk
+// Sealmail page (static/smartcard.js) and the kiosk app (apps/kiosk/app.js; scripts/build-app kiosk
 // copies this file into the app). What each does with the reader differs — the page runs PIV,
 // the app only carries APDUs — but finding a reader and hearing that its card left is the same.
 

@@ -350,6 +350,10 @@ pub struct WebConfig {
     /// The origin of the kiosk app (`isolated-app://…`) that may show Sealmail's pages in a
     /// frame. Unset, no site may frame them.
     pub kiosk_app_origin: Option<String>,
+    /// The origin of the installed Sealmail app (`isolated-app://…`, `scripts/build-app`): a
+    /// client whose pages' scripts and module come from its own signed bundle, and which reads
+    /// the pages across origins. Unset, no other site may read them.
+    pub app_origin: Option<String>,
     /// A request still unanswered after this long gets "try again" instead of hanging. A send
     /// is not cut off by it: it goes on and finishes its bookkeeping.
     pub request_timeout_seconds: u64,
@@ -382,6 +386,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             page_size: 50,
             kiosk_app_origin: None,
+            app_origin: None,
             request_timeout_seconds: 120,
             shutdown_grace_seconds: 20,
             log_format: LogFormat::Text,
@@ -573,13 +578,15 @@ impl Config {
                 problem: "must be 1 to 500".into(),
             });
         }
-        if let Some(origin) = &self.web.kiosk_app_origin
-            && let Err(problem) = check_origin(origin)
-        {
-            return Err(ConfigError::Invalid {
-                setting: "web.kiosk_app_origin",
-                problem,
-            });
+        for (setting, origin) in [
+            ("web.kiosk_app_origin", &self.web.kiosk_app_origin),
+            ("web.app_origin", &self.web.app_origin),
+        ] {
+            if let Some(origin) = origin
+                && let Err(problem) = check_origin(origin)
+            {
+                return Err(ConfigError::Invalid { setting, problem });
+            }
         }
         if !(1..=3600).contains(&self.web.request_timeout_seconds) {
             return Err(ConfigError::Invalid {
@@ -850,32 +857,37 @@ mod tests {
     }
 
     #[test]
-    fn a_kiosk_app_origin_must_be_an_origin_alone() {
-        let with = |origin: &str| {
-            let env = [(
-                "SEALMAIL_WEB_KIOSK_APP_ORIGIN".to_string(),
-                origin.to_string(),
-            )];
-            Config::from_toml(MINIMAL, env)
-        };
-        let app = "isolated-app://amoiebz32b7o24tilu257xne2yf3nkblkploanxzm7ebeglseqpfeaacai";
-        assert_eq!(
-            with(app).unwrap().web.kiosk_app_origin.as_deref(),
-            Some(app)
-        );
-        assert!(with("https://kiosk.example.org:8443").is_ok());
-        for widening in [
-            "https://kiosk.example.org/app",
-            "https://a.example.org https://b.example.org",
-            "isolated-app://x; script-src *",
-            "'self'",
-            "*",
-        ] {
-            let error = with(widening).unwrap_err().to_string();
-            assert!(
-                error.starts_with("web.kiosk_app_origin:") && error.contains("is not an origin"),
-                "{widening}: {error}"
-            );
+    fn an_app_origin_must_be_an_origin_alone() {
+        type Read = fn(&Config) -> Option<&str>;
+        let settings: [(&str, &str, Read); 2] = [
+            ("KIOSK_APP_ORIGIN", "web.kiosk_app_origin", |c| {
+                c.web.kiosk_app_origin.as_deref()
+            }),
+            ("APP_ORIGIN", "web.app_origin", |c| {
+                c.web.app_origin.as_deref()
+            }),
+        ];
+        for (variable, setting, read) in settings {
+            let with = |origin: &str| {
+                let env = [(format!("SEALMAIL_WEB_{variable}"), origin.to_string())];
+                Config::from_toml(MINIMAL, env)
+            };
+            let app = "isolated-app://amoiebz32b7o24tilu257xne2yf3nkblkploanxzm7ebeglseqpfeaacai";
+            assert_eq!(read(&with(app).unwrap()), Some(app));
+            assert!(with("https://kiosk.example.org:8443").is_ok());
+            for widening in [
+                "https://kiosk.example.org/app",
+                "https://a.example.org https://b.example.org",
+                "isolated-app://x; script-src *",
+                "'self'",
+                "*",
+            ] {
+                let error = with(widening).unwrap_err().to_string();
+                assert!(
+                    error.starts_with(&format!("{setting}:")) && error.contains("is not an origin"),
+                    "{widening}: {error}"
+                );
+            }
         }
     }
 

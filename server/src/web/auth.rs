@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::Shared;
 use super::client_address::{self, ClientAddress};
 use super::errors::PageError;
+use super::installed_app;
 use crate::imap::ImapError;
 use crate::sessions::{Lookup, SignedIn, Throttle};
 
@@ -85,10 +86,13 @@ fn set_cookie(
     let age = max_age
         .map(|s| format!("; Max-Age={s}"))
         .unwrap_or_default();
-    // In the kiosk app the pages are framed by another site, where a SameSite cookie is never
-    // sent. `Partitioned` keeps that cookie to the app. Both need `Secure`. Only a request
-    // from a frame gets it: an ordinary tab keeps SameSite=Strict.
-    let (scope, secure) = if framed_by_kiosk_app(state, request) {
+    // In the kiosk app the pages are framed by another site, and the installed app reads them
+    // from another site: a SameSite cookie is never sent there. `Partitioned` keeps that cookie
+    // to the app. Both need `Secure`. Only a request from a frame or from the installed app
+    // gets it: an ordinary tab keeps SameSite=Strict.
+    let (scope, secure) = if framed_by_kiosk_app(state, request)
+        || installed_app::from_installed_app(state, request)
+    {
         ("; SameSite=None; Secure; Partitioned", true)
     } else if state.config.web.secure_cookies {
         ("; SameSite=Strict; Secure", true)
@@ -125,13 +129,21 @@ pub fn framed_by_kiosk_app(state: &Shared, request: &HeaderMap) -> bool {
             .is_some_and(|dest| dest.as_bytes() == b"iframe")
 }
 
-/// Refuses state-changing requests that a browser marks as coming from another site.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+/// Refuses state-changing requests that a browser marks as coming from another site, other
+/// than the installed app.
+pub async fn refuse_cross_site(
+    State(state): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && let Some(why) = cross_site_reason(request.headers()) {
+    if !safe
+        && !installed_app::from_installed_app(&state, request.headers())
+        && let Some(why) = cross_site_reason(request.headers())
+    {
         tracing::warn!(
             "refused a cross-site {} {}: {why}",
             request.method(),

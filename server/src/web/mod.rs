@@ -52,6 +52,7 @@ mod filters;
 mod folders;
 mod hardening;
 mod identities;
+mod installed_app;
 mod key_recovery;
 mod large_requests;
 pub mod ops;
@@ -476,7 +477,10 @@ pub fn router(state: Shared) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(state.config.web.request_timeout_seconds),
         ))
-        .layer(axum::middleware::from_fn(auth::refuse_cross_site))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::refuse_cross_site,
+        ))
         .layer(axum::middleware::from_fn(hardening::no_store))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
@@ -498,6 +502,12 @@ pub fn router(state: Shared) -> Router {
         router.layer(hardening::strict_transport_security())
     } else {
         router
+    };
+    // Outermost, so that a refusal or an error reaches the app as what it is, not as a
+    // network failure.
+    let router = match installed_app::cross_origin_layer(&state) {
+        Some(cors) => router.layer(cors),
+        None => router,
     };
     router.with_state(state)
 }

@@ -21,6 +21,7 @@ mod glance;
 mod harvest;
 mod identities;
 mod imap_commands;
+mod installed_app;
 mod key_recovery;
 mod ocsp;
 mod ops;

@@ -344,11 +344,6 @@ export function field(html, name) {
   return value[1];
 }
 
-/**
- * A recording reverse proxy in front of the server: browsers pointed at `url` reach Sealmail
- * through it, and `requests` holds every request exactly as sent (URL, headers, whole body) —
- * including file uploads, which the DevTools protocol does not expose.
- */
 const APP_TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
   '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json',
@@ -384,8 +379,11 @@ export async function serveIsolatedApp(dir, { reach }) {
 }
 
 /**
- * A proxy in front of `target` that records every request. `tamper({ path, type, body })`, if
- * given, may return other bytes for a response (a server changed to serve something else).
+ * A recording reverse proxy in front of the server: browsers pointed at `url` reach Sealmail
+ * through it, and `requests` holds every request exactly as sent (URL, headers, whole body) —
+ * including file uploads, which the DevTools protocol does not expose.
+ * `tamper({ path, type, body })`, if given, may return other bytes for a response: a server
+ * changed to serve something else.
  */
 export async function startRecordingProxy(target, { tamper } = {}) {
   const { createServer, request: forward } = await import('node:http');

@@ -22,6 +22,7 @@ const POLICY = [
   "connect-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "img-src 'self' blob: data:",
+  "form-action 'self'",
   "style-src 'self' 'unsafe-inline'",
   "require-trusted-types-for 'script'",
 ].join('; ');
@@ -111,6 +112,7 @@ async function forward(request, path, server) {
       // The address bar shows where the server sent the user; the page fetched on the way is
       // kept for that navigation, so it is not asked for twice.
       const to = landed.pathname + landed.search;
+      for (const [path, page] of kept) if (page.until <= Date.now()) kept.delete(path);
       kept.set(to, { response: await asOurs(response, true), until: Date.now() + KEEP_MS });
       return Response.redirect(to, 303);
     }

@@ -14,6 +14,14 @@ fn allowed_origin(page: &Page) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// A page asked for by a script of `origin`.
+fn get_from(origin: &str, path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::ORIGIN, origin)
+        .body(Body::empty())
+        .unwrap()
+}
+
 /// The sign-in form posted by a page of `origin`, as the browser marks a request from another site.
 fn sign_in_from(origin: &str, browser: &Browser, token: &str) -> Request<Body> {
     let body = format!(
@@ -60,14 +68,7 @@ async fn the_installed_app_may_read_the_pages_and_sign_in_and_no_other_site_may(
         .to_ascii_lowercase();
     assert!(headers.contains("x-csrf-token"), "{headers}");
 
-    let login = browser
-        .send(
-            Request::get("/login")
-                .header(header::ORIGIN, APP)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let login = browser.send(get_from(APP, "/login")).await;
     assert_eq!(allowed_origin(&login), Some(APP));
     let exposed = login.headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
         .to_str()
@@ -78,14 +79,7 @@ async fn the_installed_app_may_read_the_pages_and_sign_in_and_no_other_site_may(
 
     // Another site is not allowed to read the pages, and its sign-in is refused before it is tried.
     let elsewhere = "https://mail.example.org.evil.test";
-    let page = browser
-        .send(
-            Request::get("/login")
-                .header(header::ORIGIN, elsewhere)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = browser.send(get_from(elsewhere, "/login")).await;
     // (CORS names the one allowed origin whoever asks; the browser compares.)
     assert_ne!(allowed_origin(&page), Some(elsewhere));
     let refused = browser
@@ -123,14 +117,7 @@ async fn the_installed_app_may_read_the_pages_and_sign_in_and_no_other_site_may(
 #[tokio::test]
 async fn without_an_app_origin_no_origin_gets_cors() {
     let mut browser = Browser::new("").await;
-    let page = browser
-        .send(
-            Request::get("/login")
-                .header(header::ORIGIN, APP)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = browser.send(get_from(APP, "/login")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(allowed_origin(&page), None);
 }

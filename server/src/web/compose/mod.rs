@@ -4,6 +4,7 @@
 //! once, or the user is told it was not sent and the draft is in Drafts. See `outbox` for how a
 //! retried send stays single.
 
+mod after_send;
 mod checks;
 mod form;
 mod page;

@@ -11,14 +11,15 @@ use crate::mail::compose;
 use crate::mail::{ids, read};
 use crate::policy;
 use crate::sessions::SignedIn;
+use crate::web::Shared;
 use crate::web::auth::User;
 use crate::web::deliver::{Outcome, Part, deliver};
 use crate::web::drafts::{self, Content, save_draft};
 use crate::web::errors::PageError;
 use crate::web::identities as mine;
 use crate::web::views::enc;
-use crate::web::{FolderRole, Shared};
 
+use super::after_send::{SENT_LOCATION, remove_draft, send_again_id};
 use super::checks::{expand_lists, policy_refusal};
 use super::form::{
     BAD_SEND_ID, Submitted, domain_of, kept_attachments, kept_list, read_form, sender,
@@ -124,31 +125,6 @@ pub(super) async fn send(
         Outcome::Uncertain(why) => may_have_been_sent(state, user, s, why).await,
     }
 }
-
-/// "Send again as a new message", after a send whose outcome was uncertain: a send id of its
-/// own, derived from the first so a double click still sends once.
-pub(super) fn send_again_id(send_id: &str) -> String {
-    format!("{send_id}-again")
-}
-
-/// After a send, the draft it came from goes, with any copy the page's autosave wrote of the
-/// same form meanwhile (they carry its send id). A failure only costs a stale draft.
-pub(super) async fn remove_draft(state: &Shared, user: &SignedIn, s: &Submitted) {
-    let send_id = s.form.send_id.as_deref().unwrap_or(&s.send_id);
-    let removed = with_imap!(state, user, |conn| {
-        let Some(drafts) = imap::mailbox::special_folder(conn, FolderRole::Drafts).await? else {
-            return Ok(());
-        };
-        let mut uids: Vec<u32> = s.draft_uid.into_iter().collect();
-        uids.extend(imap::mailbox::find_by_header(conn, &drafts, compose::SEND_ID, send_id).await?);
-        imap::mailbox::delete_permanently(conn, &drafts, &uids).await
-    });
-    if let Err(e) = removed {
-        tracing::warn!(user = %user.email, "sent, but the draft could not be removed: {e}");
-    }
-}
-
-pub(super) const SENT_LOCATION: &str = "/mail?folder=INBOX&notice=sent";
 
 fn sent_redirect() -> Response {
     Redirect::to(SENT_LOCATION).into_response()

@@ -18,9 +18,9 @@ use crate::web::errors::{PageError, TOO_LARGE};
 use crate::web::identities as mine;
 use pki::Usage;
 
+use super::after_send::{SENT_LOCATION, remove_draft, send_again_id};
 use super::checks::{count_refusal, expand_lists, policy_refusal};
 use super::form::{BAD_SEND_ID, domain_of, read_form, sender};
-use super::plain::{SENT_LOCATION, remove_draft, send_again_id};
 
 /// `POST /compose/sealed`: a message whose body the browser signed and/or encrypted (the
 /// `entity` field) with the compose form's header fields. Answers JSON — `{"location": …}` once

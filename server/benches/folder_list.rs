@@ -1,8 +1,8 @@
-//! Benchmark: the first page of a 10,000-message folder (newest received first, and by sender),
-//! server-side, through the real router, Dovecot and SQLite; a search for a word in the body of
-//! one message of it; and the memory a signed-in user costs. Prints figures; asserts nothing about
-//! time. Run it with `scripts/bench`, which starts the rig and a bench user. `BENCH_MESSAGES`
-//! seeds a larger folder (e.g. 100000) for a user of its own.
+//! Benchmark: the first page of a 10,000-message folder (newest received first, by date and by
+//! sender), server-side, through the real router, Dovecot and SQLite; a search for a word in the
+//! body of one message of it; and the memory a signed-in user costs. Prints figures; asserts
+//! nothing about time. Run it with `scripts/bench`, which starts the rig and a bench user.
+//! `BENCH_MESSAGES` seeds a larger folder (e.g. 100000) for a user of its own.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -50,6 +50,12 @@ async fn run() {
             format!("{messages} messages, page 1 of"),
         ),
         (
+            "first page by date",
+            "/mail?folder=INBOX&sort=date".to_string(),
+            REQUESTS,
+            format!("{messages} messages, page 1 of"),
+        ),
+        (
             "first page by sender",
             "/mail?folder=INBOX&sort=from".to_string(),
             REQUESTS,
@@ -89,9 +95,14 @@ async fn run() {
             );
             continue;
         }
+        // The first of a sorted list asks the server to sort; the rest use the kept list.
+        let first = times[0];
         times.sort();
         let pct = |p: f64| times[((times.len() as f64 * p).ceil() as usize).saturating_sub(1)];
-        println!("  {what}, {requests} requests:");
+        println!(
+            "  {what}, {requests} requests (the first {:.2} ms):",
+            ms(first)
+        );
         println!("    p50 {:>8.2} ms", ms(pct(0.50)));
         println!("    p95 {:>8.2} ms", ms(pct(0.95)));
     }

@@ -194,7 +194,7 @@ pub(super) fn pick_role(names: &[(String, Option<FolderRole>)], role: FolderRole
 /// In order of arrival (the default, and the only order without SORT) a page is a range of
 /// sequence numbers, newest first, which needs no full-folder work: it costs the same in a
 /// folder of ten messages or a hundred thousand. Any other order is the server's `SORT` over the
-/// whole folder.
+/// whole folder, kept by the connection for the next pages until the folder changes.
 pub async fn page(
     session: &mut Session,
     folder: &str,
@@ -208,13 +208,23 @@ pub async fn page(
         .await
         .map_err(not_found_if_refused)?;
     if abilities.sort && order != Order::Received {
-        let uids = search::uids(session, abilities, &Criteria::default(), order).await?;
-        let (page, pages, slice) = slice_page(&uids, page, page_size);
+        let (total, page, pages, slice) = match session.sorted_uids(order) {
+            Some(uids) => {
+                let (page, pages, slice) = slice_page(uids, page, page_size);
+                (uids.len(), page, pages, slice.to_vec())
+            }
+            None => {
+                let uids = search::uids(session, abilities, &Criteria::default(), order).await?;
+                session.keep_sorted(order, &uids);
+                let (page, pages, slice) = slice_page(&uids, page, page_size);
+                (uids.len(), page, pages, slice.to_vec())
+            }
+        };
         return Ok(MessagePage {
-            total: u32::try_from(uids.len()).unwrap_or(u32::MAX),
+            total: u32::try_from(total).unwrap_or(u32::MAX),
             page,
             pages,
-            messages: summaries(session, slice).await?,
+            messages: summaries(session, &slice).await?,
             sorted: true,
             can_thread: abilities.thread,
         });

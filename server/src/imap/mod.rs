@@ -9,6 +9,7 @@ pub mod mailbox;
 mod pool;
 pub mod search;
 mod session;
+mod sorted;
 mod stream;
 pub mod threads;
 

@@ -12,6 +12,8 @@ use async_imap::error::Error;
 use async_imap::types::{Mailbox, UnsolicitedResponse};
 
 use super::MailStream;
+use super::search::Order;
+use super::sorted::SortedUids;
 
 pub struct Session {
     imap: async_imap::Session<MailStream>,
@@ -24,6 +26,19 @@ struct Selected {
     /// What SELECT answered, its message count kept current from the server's untagged news
     /// (pages in order of arrival count by sequence number).
     mailbox: Mailbox,
+    /// The folder's UIDs as the server last sorted them here, while no message has arrived
+    /// (an expunge ends the selection, and with it this).
+    sorted: Option<SortedUids>,
+}
+
+impl Selected {
+    /// The server says the folder now holds `n` messages.
+    fn exists(&mut self, n: u32) {
+        if n != self.mailbox.exists {
+            self.sorted = None;
+        }
+        self.mailbox.exists = n;
+    }
 }
 
 impl Session {
@@ -86,8 +101,22 @@ impl Session {
             folder: folder.to_string(),
             writable,
             mailbox: mailbox.clone(),
+            sorted: None,
         });
         Ok(mailbox)
+    }
+
+    /// The selected folder's UIDs in `order` as the server sorted them on this connection, if
+    /// nothing has arrived or gone since (call after `select` or `examine`, which catch up).
+    pub fn sorted_uids(&self, order: Order) -> Option<&[u32]> {
+        self.selected.as_ref()?.sorted.as_ref()?.in_order(order)
+    }
+
+    /// Keeps the selected folder's UIDs in `order`, just sorted, for the pages that follow.
+    pub fn keep_sorted(&mut self, order: Order, uids: &[u32]) {
+        if let Some(selected) = self.selected.as_mut() {
+            selected.sorted = SortedUids::keep(order, uids);
+        }
     }
 
     /// Stores `message` in `folder` with `flags` (e.g. `(\\Seen)`), and answers the UID it got
@@ -156,7 +185,7 @@ impl Session {
                 // the channel's news would have.
                 Response::MailboxData(MailboxDatum::Exists(n)) => {
                     if let Some(selected) = self.selected.as_mut() {
-                        selected.mailbox.exists = *n;
+                        selected.exists(*n);
                     }
                 }
                 // As in `catch_up`: select afresh next time.
@@ -182,7 +211,7 @@ impl Session {
         }
         for item in news {
             match item {
-                UnsolicitedResponse::Exists(n) => selected.mailbox.exists = n,
+                UnsolicitedResponse::Exists(n) => selected.exists(n),
                 UnsolicitedResponse::Expunge(_) => return None,
                 _ => {}
             }

@@ -208,16 +208,17 @@ pub async fn page(
         .await
         .map_err(not_found_if_refused)?;
     if abilities.sort && order != Order::Received {
+        // The page's UIDs are copied out so the session is free for the FETCH.
+        let window = |uids: &[u32]| {
+            let (page, pages, slice) = slice_page(uids, page, page_size);
+            (uids.len(), page, pages, slice.to_vec())
+        };
         let (total, page, pages, slice) = match session.sorted_uids(order) {
-            Some(uids) => {
-                let (page, pages, slice) = slice_page(uids, page, page_size);
-                (uids.len(), page, pages, slice.to_vec())
-            }
+            Some(uids) => window(uids),
             None => {
                 let uids = search::uids(session, abilities, &Criteria::default(), order).await?;
                 session.keep_sorted(order, &uids);
-                let (page, pages, slice) = slice_page(&uids, page, page_size);
-                (uids.len(), page, pages, slice.to_vec())
+                window(&uids)
             }
         };
         return Ok(MessagePage {
